@@ -1,0 +1,192 @@
+// Main's wiring, run against a mocked `electron`: the window's security settings, the CSP, the
+// refusal of navigation and new windows, and the IPC router's sender and argument checks.
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { createElectronMock, FakeBrowserWindow, FakeWebContents } from './electron-mock'
+
+const mock = createElectronMock()
+vi.mock('electron', () => ({ ...mock.electron, default: mock.electron }))
+
+const { startApp } = await import('../../main/app')
+
+async function started() {
+  mock.reset()
+  await startApp()
+  const win = FakeBrowserWindow.instances[0]!
+  return { win, appUrl: win.loadedUrl! }
+}
+
+/** An IPC event as Electron builds it for a message from `contents`' frame at `url`. */
+function eventFrom(contents: FakeWebContents, url: string, frame?: object) {
+  const senderFrame = frame ?? contents.mainFrame
+  ;(senderFrame as { url: string }).url = url
+  return { sender: contents, senderFrame }
+}
+
+describe('main window', () => {
+  beforeEach(() => vi.unstubAllEnvs())
+
+  it('opens one window with isolation, sandbox and no Node integration', async () => {
+    const { win } = await started()
+    expect(FakeBrowserWindow.instances).toHaveLength(1)
+    const prefs = win.options['webPreferences'] as Record<string, unknown>
+    expect(prefs).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      webviewTag: false,
+      allowRunningInsecureContent: false,
+    })
+    expect(String(prefs['preload'])).toMatch(/preload[/\\]index\.cjs$/)
+  })
+
+  it('loads the built renderer from a file URL', async () => {
+    const { appUrl } = await started()
+    expect(appUrl).toMatch(/^file:\/\/.*renderer\/index\.html$/)
+  })
+
+  it('sets a strict Content-Security-Policy on every response', async () => {
+    await started()
+    const listener = mock.headers()!
+    let answered: { responseHeaders: Record<string, string[]> } | undefined
+    listener({ responseHeaders: { 'X-Other': ['1'] } }, (r: typeof answered) => (answered = r))
+    const csp = answered!.responseHeaders['Content-Security-Policy']![0]!
+    expect(answered!.responseHeaders['X-Other']).toEqual(['1'])
+    expect(csp).toContain("default-src 'none'")
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).toContain("object-src 'none'")
+    expect(csp).not.toContain('unsafe-inline')
+    expect(csp).not.toContain('unsafe-eval')
+  })
+
+  it('relaxes the CSP only for the dev server', async () => {
+    vi.stubEnv('ELECTRON_RENDERER_URL', 'http://localhost:5173')
+    await started()
+    let answered: { responseHeaders: Record<string, string[]> } | undefined
+    mock.headers()!({ responseHeaders: {} }, (r: typeof answered) => (answered = r))
+    const csp = answered!.responseHeaders['Content-Security-Policy']![0]!
+    expect(csp).toContain("style-src 'self' 'unsafe-inline'")
+    expect(csp).toContain("connect-src 'self' ws://localhost:5173")
+    expect(csp).toMatch(/script-src 'self';/)
+  })
+
+  it('refuses every permission request', async () => {
+    await started()
+    const callback = vi.fn()
+    mock.permissions()!(null, 'media', callback)
+    expect(callback).toHaveBeenCalledWith(false)
+  })
+
+  it('refuses navigation and redirects away from the app, allows the app itself', async () => {
+    const { win, appUrl } = await started()
+    expect(win.webContents.fire('will-navigate', 'https://evil.example/')).toBe(true)
+    expect(win.webContents.fire('will-navigate', 'file:///etc/passwd')).toBe(true)
+    expect(win.webContents.fire('will-redirect', 'https://evil.example/')).toBe(true)
+    expect(win.webContents.fire('will-navigate', `${appUrl}#/keys`)).toBe(false)
+  })
+
+  it('refuses new windows and webviews', async () => {
+    const { win } = await started()
+    expect(win.webContents.windowOpenHandler!({ url: 'https://example.com' })).toEqual({
+      action: 'deny',
+    })
+    expect(win.webContents.fire('will-attach-webview')).toBe(true)
+  })
+
+  it('hardens every web contents created later, not just the first window', async () => {
+    await started()
+    const other = new FakeWebContents()
+    for (const listener of mock.appListeners.get('web-contents-created') ?? []) {
+      listener({}, other)
+    }
+    expect(other.fire('will-navigate', 'https://evil.example/')).toBe(true)
+    expect(other.windowOpenHandler!({ url: 'https://example.com' })).toEqual({ action: 'deny' })
+  })
+})
+
+describe('IPC router', () => {
+  it('answers app/info end to end for the app page', async () => {
+    const { win, appUrl } = await started()
+    const handler = mock.ipcHandlers.get('app/info')!
+    const answer = await handler(eventFrom(win.webContents, appUrl))
+    expect(answer).toEqual({
+      ok: true,
+      value: expect.objectContaining({
+        name: 'raftdesk',
+        version: '9.9.9-test',
+        host: 'electron',
+        dataDir: '/fake/userData',
+        platform: process.platform,
+      }),
+    })
+  })
+
+  it('rejects a message from a page that is not the app', async () => {
+    const { win } = await started()
+    const handler = mock.ipcHandlers.get('app/info')!
+    const answer = await handler(eventFrom(win.webContents, 'https://evil.example/'))
+    expect(answer).toEqual({
+      ok: false,
+      error: {
+        name: 'ForbiddenError',
+        code: 'UNTRUSTED_SENDER',
+        message: expect.stringContaining('https://evil.example/'),
+      },
+    })
+  })
+
+  it('rejects a message from a subframe even at the app URL', async () => {
+    const { win, appUrl } = await started()
+    const handler = mock.ipcHandlers.get('app/info')!
+    const answer = (await handler(eventFrom(win.webContents, appUrl, { url: '' }))) as {
+      ok: boolean
+      error?: { code: string }
+    }
+    expect(answer.ok).toBe(false)
+    expect(answer.error?.code).toBe('UNTRUSTED_SENDER')
+  })
+
+  it('rejects a message without a sender frame', async () => {
+    const { win } = await started()
+    const handler = mock.ipcHandlers.get('app/info')!
+    const answer = (await handler({ sender: win.webContents, senderFrame: null })) as {
+      ok: boolean
+    }
+    expect(answer.ok).toBe(false)
+  })
+
+  it('rejects bad arguments with a validation error and never runs the handler', async () => {
+    const { win, appUrl } = await started()
+    const handler = mock.ipcHandlers.get('app/info')!
+    const answer = await handler(eventFrom(win.webContents, appUrl), { surprise: true })
+    expect(answer).toEqual({
+      ok: false,
+      error: {
+        name: 'ValidationError',
+        code: 'BAD_ARGUMENT',
+        message: expect.stringContaining('app/info: invalid arguments'),
+      },
+    })
+  })
+
+  it('registers a handler for every channel of the contract and nothing else', async () => {
+    await started()
+    const { CHANNELS } = await import('../../preload/contract')
+    expect([...mock.ipcHandlers.keys()].sort()).toEqual([...CHANNELS].sort())
+  })
+})
+
+describe('renderer page CSP', () => {
+  it('index.html carries the same policy main sends (frame-ancestors is header-only)', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { CSP_PRODUCTION } = await import('../../main/security')
+    const html = readFileSync(new URL('../../renderer/index.html', import.meta.url), 'utf8')
+    const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1]
+    const withoutHeaderOnly = CSP_PRODUCTION.split('; ')
+      .filter((d) => !d.startsWith('frame-ancestors'))
+      .sort()
+    expect(meta?.split('; ').sort()).toEqual(withoutHeaderOnly)
+  })
+})

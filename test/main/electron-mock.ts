@@ -1,0 +1,103 @@
+/**
+ * A stand-in for the `electron` module, rich enough to run main's wiring in plain Node: it
+ * records the windows created, the handlers registered and the listeners attached, so tests can
+ * assert what main asked Electron to do and drive the events Electron would send.
+ */
+import { EventEmitter } from 'node:events'
+import { vi } from 'vitest'
+
+type Listener = (...args: unknown[]) => unknown
+
+export class FakeWebContents extends EventEmitter {
+  static nextId = 1
+  id = FakeWebContents.nextId++
+  mainFrame = { url: '' }
+  windowOpenHandler: ((details: { url: string }) => { action: string }) | null = null
+  setWindowOpenHandler(handler: (details: { url: string }) => { action: string }) {
+    this.windowOpenHandler = handler
+  }
+  /** Emits like Electron does: an event object whose preventDefault() is observable. */
+  fire(name: string, ...args: unknown[]) {
+    const event = {
+      defaultPrevented: false,
+      preventDefault() {
+        this.defaultPrevented = true
+      },
+    }
+    this.emit(name, event, ...args)
+    return event.defaultPrevented
+  }
+}
+
+export class FakeBrowserWindow extends EventEmitter {
+  static instances: FakeBrowserWindow[] = []
+  static getAllWindows = () => FakeBrowserWindow.instances
+  webContents = new FakeWebContents()
+  loadedUrl: string | null = null
+  constructor(public options: Record<string, unknown>) {
+    super()
+    FakeBrowserWindow.instances.push(this)
+  }
+  loadURL(url: string) {
+    this.loadedUrl = url
+    this.webContents.mainFrame.url = url
+    return Promise.resolve()
+  }
+  show() {}
+}
+
+export function createElectronMock() {
+  const ipcHandlers = new Map<string, Listener>()
+  const appListeners = new Map<string, Listener[]>()
+  let headersListener: Listener | null = null
+  let permissionHandler: Listener | null = null
+
+  const electron = {
+    app: {
+      getVersion: () => '9.9.9-test',
+      getPath: (name: string) => `/fake/${name}`,
+      whenReady: () => Promise.resolve(),
+      requestSingleInstanceLock: () => true,
+      quit: vi.fn(),
+      exit: vi.fn(),
+      on(name: string, listener: Listener) {
+        appListeners.set(name, [...(appListeners.get(name) ?? []), listener])
+        return this
+      },
+    },
+    ipcMain: {
+      handle(channel: string, listener: Listener) {
+        if (ipcHandlers.has(channel)) throw new Error(`second handler for ${channel}`)
+        ipcHandlers.set(channel, listener)
+      },
+    },
+    session: {
+      defaultSession: {
+        webRequest: {
+          onHeadersReceived(listener: Listener) {
+            headersListener = listener
+          },
+        },
+        setPermissionRequestHandler(handler: Listener) {
+          permissionHandler = handler
+        },
+      },
+    },
+    BrowserWindow: FakeBrowserWindow,
+  }
+
+  return {
+    electron,
+    ipcHandlers,
+    appListeners,
+    headers: () => headersListener,
+    permissions: () => permissionHandler,
+    reset() {
+      FakeBrowserWindow.instances = []
+      ipcHandlers.clear()
+      appListeners.clear()
+      headersListener = null
+      permissionHandler = null
+    },
+  }
+}

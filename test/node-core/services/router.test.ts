@@ -1,0 +1,57 @@
+import { describe, expect, it, vi } from 'vitest'
+import { RaftdeskError } from '../../../node-core/errors'
+import { dispatch, type Handlers } from '../../../node-core/services/router'
+
+function handlers(info: Handlers['app/info']): Handlers {
+  return { 'app/info': info }
+}
+
+describe('router.dispatch', () => {
+  it('refuses an unknown channel', async () => {
+    const info = vi.fn()
+    const answer = await dispatch(handlers(info), 'app/nuke', [])
+    expect(answer).toEqual({
+      ok: false,
+      error: {
+        name: 'ValidationError',
+        code: 'UNKNOWN_CHANNEL',
+        message: 'unknown channel "app/nuke"',
+      },
+    })
+    expect(info).not.toHaveBeenCalled()
+  })
+
+  it('refuses prototype keys posing as channels', async () => {
+    const answer = await dispatch(handlers(vi.fn()), 'constructor', [])
+    expect(answer.ok).toBe(false)
+  })
+
+  it('carries a typed error as name, code and message', async () => {
+    class DiskFullError extends RaftdeskError {}
+    const answer = await dispatch(
+      handlers(() => {
+        throw new DiskFullError('NOSPC', 'disk full while writing wal')
+      }),
+      'app/info',
+      [],
+    )
+    expect(answer).toEqual({
+      ok: false,
+      error: { name: 'DiskFullError', code: 'NOSPC', message: 'disk full while writing wal' },
+    })
+  })
+
+  it('turns an unexpected throw into an INTERNAL error without its stack', async () => {
+    const answer = await dispatch(
+      handlers(() => {
+        throw new TypeError('boom')
+      }),
+      'app/info',
+      [],
+    )
+    expect(answer).toEqual({
+      ok: false,
+      error: { name: 'TypeError', code: 'INTERNAL', message: 'boom' },
+    })
+  })
+})
