@@ -1,0 +1,426 @@
+/**
+ * The payload of a normal raft entry: one client write with the id of the request that proposed
+ * it, in a compact binary layout (a put of an 8-byte key and a 256-byte value is 272 bytes).
+ *
+ * Layout (varints are unsigned LEB128, canonical, at most 2^53 - 1; `bytes` is a varint length
+ * followed by that many bytes; `opt X` is a u8 0/1 then X when 1):
+ *
+ *   u8      format version (1)
+ *   varint  request id (unique per proposing member; 0 for writes nobody waits on)
+ *   u8      op tag: 1 put, 2 deleteRange, 3 txn, 4 compaction, 5 leaseGrant, 6 leaseRevoke
+ *   body    by tag:
+ *     put          bytes key, bytes value, varint lease, u8 flags (1 prevKv, 2 ignoreValue,
+ *                  4 ignoreLease)
+ *     deleteRange  bytes key, opt bytes rangeEnd, u8 prevKv
+ *     txn          varint n, n compares; varint n, n success ops; varint n, n failure ops
+ *       compare    u8 result (1 equal 2 greater 3 less 4 notEqual), u8 target (1 version
+ *                  2 create 3 mod 4 value 5 lease), bytes key, opt bytes rangeEnd, operand:
+ *                  bytes for value, varint otherwise
+ *       op         u8 kind (1 range, 2 put, 3 deleteRange, 4 txn), then that body
+ *       range      bytes key, opt bytes rangeEnd, varint limit, varint revision, u8 sortOrder
+ *                  (0 none 1 ascend 2 descend), u8 sortTarget (0 key 1 version 2 create 3 mod
+ *                  4 value), u8 flags (1 serializable, 2 keysOnly, 4 countOnly), varint
+ *                  minMod, maxMod, minCreate, maxCreate
+ *     compaction   varint revision, u8 physical
+ *     leaseGrant   varint id, varint ttlSeconds
+ *     leaseRevoke  varint id
+ *
+ * An empty payload is an entry without a write (a new leader's empty entry). Decoding checks
+ * every length and tag and throws RequestCodecError; it never returns a partly read request.
+ * Decoded byte fields are views into the input.
+ */
+import { ValidationError } from '../errors'
+import type {
+  Compare,
+  CompareResult,
+  CompareTarget,
+  DeleteRangeRequest,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  SortOrder,
+  SortTarget,
+  TxnRequest,
+  WriteOp,
+} from '../mvcc/types'
+
+export class RequestCodecError extends ValidationError {
+  constructor(message: string) {
+    super('REQUEST_CODEC', message)
+  }
+}
+
+export interface InternalRequest {
+  id: number
+  op: WriteOp
+}
+
+const FORMAT_VERSION = 1
+/** Nesting of txns inside txns; etcd allows nesting, we bound it so decoding cannot recurse away. */
+export const TXN_DEPTH_MAX = 16
+
+const COMPARE_RESULTS: readonly CompareResult[] = ['equal', 'greater', 'less', 'notEqual']
+const COMPARE_TARGETS: readonly CompareTarget[] = ['version', 'create', 'mod', 'value', 'lease']
+const SORT_ORDERS: readonly SortOrder[] = ['none', 'ascend', 'descend']
+const SORT_TARGETS: readonly SortTarget[] = ['key', 'version', 'create', 'mod', 'value']
+
+class Writer {
+  buf: Uint8Array
+  pos = 0
+  constructor(sizeHint: number) {
+    this.buf = new Uint8Array(Math.max(64, sizeHint))
+  }
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n))
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+  }
+  u8(v: number): void {
+    this.room(1)
+    this.buf[this.pos++] = v
+  }
+  varint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new RequestCodecError(`cannot encode ${v}: not a non-negative safe integer`)
+    }
+    this.room(8)
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80
+      v = Math.floor(v / 0x80)
+    }
+    this.buf[this.pos++] = v
+  }
+  bytes(b: Uint8Array): void {
+    this.varint(b.byteLength)
+    this.room(b.byteLength)
+    this.buf.set(b, this.pos)
+    this.pos += b.byteLength
+  }
+  optBytes(b: Uint8Array | undefined): void {
+    if (b === undefined) {
+      this.u8(0)
+    } else {
+      this.u8(1)
+      this.bytes(b)
+    }
+  }
+  done(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+}
+
+class Reader {
+  pos = 0
+  constructor(readonly buf: Uint8Array) {}
+  u8(): number {
+    if (this.pos >= this.buf.length) throw new RequestCodecError(`truncated at byte ${this.pos}`)
+    return this.buf[this.pos++]!
+  }
+  varint(): number {
+    let v = 0
+    let scale = 1
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8()
+      v += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) {
+        if (!Number.isSafeInteger(v))
+          throw new RequestCodecError(`varint above 2^53 at ${this.pos}`)
+        return v
+      }
+      scale *= 0x80
+    }
+    throw new RequestCodecError(`varint longer than 8 bytes at byte ${this.pos}`)
+  }
+  bytes(): Uint8Array {
+    const n = this.varint()
+    if (n > this.buf.length - this.pos) {
+      throw new RequestCodecError(
+        `length ${n} at byte ${this.pos} runs past the end (${this.buf.length})`,
+      )
+    }
+    const out = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+  optBytes(): Uint8Array | undefined {
+    const flag = this.u8()
+    if (flag > 1) throw new RequestCodecError(`bad optional flag ${flag} at byte ${this.pos - 1}`)
+    return flag === 1 ? this.bytes() : undefined
+  }
+  enumOf<T>(values: readonly T[], what: string, offset = 0): T {
+    const code = this.u8() - offset
+    const v = values[code]
+    if (v === undefined) throw new RequestCodecError(`unknown ${what} code ${code + offset}`)
+    return v
+  }
+}
+
+export function encodeRequest(req: InternalRequest): Uint8Array {
+  const w = new Writer(estimateBytes(req.op))
+  w.u8(FORMAT_VERSION)
+  w.varint(req.id)
+  writeOp(w, req.op)
+  return w.done()
+}
+
+export function decodeRequest(data: Uint8Array): InternalRequest | null {
+  if (data.byteLength === 0) return null
+  const r = new Reader(data)
+  const version = r.u8()
+  if (version !== FORMAT_VERSION) throw new RequestCodecError(`unknown format version ${version}`)
+  const id = r.varint()
+  const op = readOp(r)
+  if (r.pos !== data.byteLength) {
+    throw new RequestCodecError(`${data.byteLength - r.pos} trailing bytes after the request`)
+  }
+  return { id, op }
+}
+
+function estimateBytes(op: WriteOp): number {
+  if ('put' in op) return 24 + op.put.key.byteLength + op.put.value.byteLength
+  return 256
+}
+
+function writeOp(w: Writer, op: WriteOp): void {
+  if ('put' in op) {
+    w.u8(1)
+    writePut(w, op.put)
+  } else if ('deleteRange' in op) {
+    w.u8(2)
+    writeDelete(w, op.deleteRange)
+  } else if ('txn' in op) {
+    w.u8(3)
+    writeTxn(w, op.txn, 0)
+  } else if ('compaction' in op) {
+    w.u8(4)
+    w.varint(op.compaction.revision)
+    w.u8(op.compaction.physical ? 1 : 0)
+  } else if ('leaseGrant' in op) {
+    w.u8(5)
+    w.varint(op.leaseGrant.id)
+    w.varint(op.leaseGrant.ttlSeconds)
+  } else if ('leaseRevoke' in op) {
+    w.u8(6)
+    w.varint(op.leaseRevoke.id)
+  } else {
+    throw new RequestCodecError(`unknown write op ${JSON.stringify(Object.keys(op))}`)
+  }
+}
+
+function readOp(r: Reader): WriteOp {
+  const tag = r.u8()
+  switch (tag) {
+    case 1:
+      return { put: readPut(r) }
+    case 2:
+      return { deleteRange: readDelete(r) }
+    case 3:
+      return { txn: readTxn(r, 0) }
+    case 4: {
+      const revision = r.varint()
+      return { compaction: { revision, physical: r.u8() === 1 } }
+    }
+    case 5: {
+      const id = r.varint()
+      return { leaseGrant: { id, ttlSeconds: r.varint() } }
+    }
+    case 6:
+      return { leaseRevoke: { id: r.varint() } }
+    default:
+      throw new RequestCodecError(`unknown op tag ${tag}`)
+  }
+}
+
+function writePut(w: Writer, p: PutRequest): void {
+  w.bytes(p.key)
+  w.bytes(p.value)
+  w.varint(p.lease ?? 0)
+  w.u8((p.prevKv ? 1 : 0) | (p.ignoreValue ? 2 : 0) | (p.ignoreLease ? 4 : 0))
+}
+
+function readPut(r: Reader): PutRequest {
+  const key = r.bytes()
+  const value = r.bytes()
+  const lease = r.varint()
+  const flags = r.u8()
+  if (flags > 7) throw new RequestCodecError(`bad put flags ${flags}`)
+  const put: PutRequest = { key, value }
+  if (lease !== 0) put.lease = lease
+  if (flags & 1) put.prevKv = true
+  if (flags & 2) put.ignoreValue = true
+  if (flags & 4) put.ignoreLease = true
+  return put
+}
+
+function writeDelete(w: Writer, d: DeleteRangeRequest): void {
+  w.bytes(d.key)
+  w.optBytes(d.rangeEnd)
+  w.u8(d.prevKv ? 1 : 0)
+}
+
+function readDelete(r: Reader): DeleteRangeRequest {
+  const key = r.bytes()
+  const rangeEnd = r.optBytes()
+  const prevKv = r.u8() === 1
+  const d: DeleteRangeRequest = { key }
+  if (rangeEnd !== undefined) d.rangeEnd = rangeEnd
+  if (prevKv) d.prevKv = true
+  return d
+}
+
+function writeRange(w: Writer, q: RangeRequest): void {
+  w.bytes(q.key)
+  w.optBytes(q.rangeEnd)
+  w.varint(q.limit ?? 0)
+  w.varint(q.revision ?? 0)
+  w.u8(SORT_ORDERS.indexOf(q.sortOrder ?? 'none'))
+  w.u8(SORT_TARGETS.indexOf(q.sortTarget ?? 'key'))
+  w.u8((q.serializable ? 1 : 0) | (q.keysOnly ? 2 : 0) | (q.countOnly ? 4 : 0))
+  w.varint(q.minModRevision ?? 0)
+  w.varint(q.maxModRevision ?? 0)
+  w.varint(q.minCreateRevision ?? 0)
+  w.varint(q.maxCreateRevision ?? 0)
+}
+
+function readRange(r: Reader): RangeRequest {
+  const key = r.bytes()
+  const rangeEnd = r.optBytes()
+  const q: RangeRequest = { key }
+  if (rangeEnd !== undefined) q.rangeEnd = rangeEnd
+  const limit = r.varint()
+  const revision = r.varint()
+  const sortOrder = r.enumOf(SORT_ORDERS, 'sort order')
+  const sortTarget = r.enumOf(SORT_TARGETS, 'sort target')
+  const flags = r.u8()
+  if (flags > 7) throw new RequestCodecError(`bad range flags ${flags}`)
+  if (limit) q.limit = limit
+  if (revision) q.revision = revision
+  if (sortOrder !== 'none') q.sortOrder = sortOrder
+  if (sortTarget !== 'key') q.sortTarget = sortTarget
+  if (flags & 1) q.serializable = true
+  if (flags & 2) q.keysOnly = true
+  if (flags & 4) q.countOnly = true
+  const minMod = r.varint()
+  const maxMod = r.varint()
+  const minCreate = r.varint()
+  const maxCreate = r.varint()
+  if (minMod) q.minModRevision = minMod
+  if (maxMod) q.maxModRevision = maxMod
+  if (minCreate) q.minCreateRevision = minCreate
+  if (maxCreate) q.maxCreateRevision = maxCreate
+  return q
+}
+
+function writeCompare(w: Writer, c: Compare): void {
+  w.u8(COMPARE_RESULTS.indexOf(c.result) + 1)
+  w.u8(COMPARE_TARGETS.indexOf(c.target) + 1)
+  w.bytes(c.key)
+  w.optBytes(c.rangeEnd)
+  switch (c.target) {
+    case 'value':
+      w.bytes(c.value ?? new Uint8Array(0))
+      break
+    case 'version':
+      w.varint(c.version ?? 0)
+      break
+    case 'create':
+      w.varint(c.createRevision ?? 0)
+      break
+    case 'mod':
+      w.varint(c.modRevision ?? 0)
+      break
+    case 'lease':
+      w.varint(c.lease ?? 0)
+      break
+  }
+}
+
+function readCompare(r: Reader): Compare {
+  const result = r.enumOf(COMPARE_RESULTS, 'compare result', 1)
+  const target = r.enumOf(COMPARE_TARGETS, 'compare target', 1)
+  const key = r.bytes()
+  const rangeEnd = r.optBytes()
+  const c: Compare = { result, target, key }
+  if (rangeEnd !== undefined) c.rangeEnd = rangeEnd
+  switch (target) {
+    case 'value':
+      c.value = r.bytes()
+      break
+    case 'version':
+      c.version = r.varint()
+      break
+    case 'create':
+      c.createRevision = r.varint()
+      break
+    case 'mod':
+      c.modRevision = r.varint()
+      break
+    case 'lease':
+      c.lease = r.varint()
+      break
+  }
+  return c
+}
+
+function writeRequestOp(w: Writer, op: RequestOp, depth: number): void {
+  if ('requestRange' in op) {
+    w.u8(1)
+    writeRange(w, op.requestRange)
+  } else if ('requestPut' in op) {
+    w.u8(2)
+    writePut(w, op.requestPut)
+  } else if ('requestDeleteRange' in op) {
+    w.u8(3)
+    writeDelete(w, op.requestDeleteRange)
+  } else {
+    w.u8(4)
+    writeTxn(w, op.requestTxn, depth + 1)
+  }
+}
+
+function readRequestOp(r: Reader, depth: number): RequestOp {
+  const kind = r.u8()
+  switch (kind) {
+    case 1:
+      return { requestRange: readRange(r) }
+    case 2:
+      return { requestPut: readPut(r) }
+    case 3:
+      return { requestDeleteRange: readDelete(r) }
+    case 4:
+      return { requestTxn: readTxn(r, depth + 1) }
+    default:
+      throw new RequestCodecError(`unknown txn op kind ${kind}`)
+  }
+}
+
+function writeTxn(w: Writer, t: TxnRequest, depth: number): void {
+  if (depth > TXN_DEPTH_MAX) throw new RequestCodecError(`txn nested deeper than ${TXN_DEPTH_MAX}`)
+  w.varint(t.compare.length)
+  for (const c of t.compare) writeCompare(w, c)
+  w.varint(t.success.length)
+  for (const op of t.success) writeRequestOp(w, op, depth)
+  w.varint(t.failure.length)
+  for (const op of t.failure) writeRequestOp(w, op, depth)
+}
+
+function readCount(r: Reader, what: string): number {
+  const n = r.varint()
+  // Every element takes at least one byte: a count beyond the remaining bytes is a lie.
+  if (n > r.buf.length - r.pos) {
+    throw new RequestCodecError(`${what} count ${n} exceeds the ${r.buf.length - r.pos} bytes left`)
+  }
+  return n
+}
+
+function readTxn(r: Reader, depth: number): TxnRequest {
+  if (depth > TXN_DEPTH_MAX) throw new RequestCodecError(`txn nested deeper than ${TXN_DEPTH_MAX}`)
+  const compare: Compare[] = []
+  for (let n = readCount(r, 'compare'); n > 0; n--) compare.push(readCompare(r))
+  const success: RequestOp[] = []
+  for (let n = readCount(r, 'success op'); n > 0; n--) success.push(readRequestOp(r, depth))
+  const failure: RequestOp[] = []
+  for (let n = readCount(r, 'failure op'); n > 0; n--) failure.push(readRequestOp(r, depth))
+  return { compare, success, failure }
+}

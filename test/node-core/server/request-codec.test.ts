@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest'
+import type { RequestOp, TxnRequest, WriteOp } from '../../../node-core/mvcc/types'
+import { createPrng, type Prng } from '../../../node-core/raft/prng'
+import {
+  RequestCodecError,
+  decodeRequest,
+  encodeRequest,
+} from '../../../node-core/server/request-codec'
+
+const b = (s: string) => new TextEncoder().encode(s)
+
+const samples: WriteOp[] = [
+  { put: { key: b('foo'), value: b('bar') } },
+  {
+    put: { key: b('k'), value: new Uint8Array(0), lease: 2 ** 40, prevKv: true, ignoreLease: true },
+  },
+  { put: { key: b('k'), value: b(''), ignoreValue: true } },
+  { deleteRange: { key: b('a') } },
+  { deleteRange: { key: b('a'), rangeEnd: b('b'), prevKv: true } },
+  { deleteRange: { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) } },
+  { compaction: { revision: 12345, physical: true } },
+  { compaction: { revision: 1, physical: false } },
+  { leaseGrant: { id: 2 ** 52, ttlSeconds: 60 } },
+  { leaseRevoke: { id: 7 } },
+  {
+    txn: {
+      compare: [
+        { result: 'equal', target: 'value', key: b('k'), value: b('v') },
+        { result: 'greater', target: 'version', key: b('k'), version: 3 },
+        { result: 'less', target: 'create', key: b('a'), rangeEnd: b('z'), createRevision: 9 },
+        { result: 'notEqual', target: 'mod', key: b('k'), modRevision: 0 },
+        { result: 'equal', target: 'lease', key: b('k'), lease: 5 },
+      ],
+      success: [
+        { requestPut: { key: b('k'), value: b('w'), prevKv: true } },
+        {
+          requestRange: {
+            key: b('a'),
+            rangeEnd: b('b'),
+            limit: 10,
+            revision: 4,
+            sortOrder: 'descend',
+            sortTarget: 'mod',
+            keysOnly: true,
+            minModRevision: 1,
+            maxCreateRevision: 99,
+          },
+        },
+        {
+          requestTxn: {
+            compare: [],
+            success: [{ requestDeleteRange: { key: b('x') } }],
+            failure: [],
+          },
+        },
+      ],
+      failure: [{ requestRange: { key: b('k'), countOnly: true, serializable: true } }],
+    },
+  },
+]
+
+describe('request codec', () => {
+  it.each(samples.map((op, i) => [i, op] as const))('round-trips sample %i', (_i, op) => {
+    const encoded = encodeRequest({ id: 42, op })
+    expect(decodeRequest(encoded)).toEqual({ id: 42, op })
+  })
+
+  it('keeps a put compact', () => {
+    const encoded = encodeRequest({
+      id: 2 ** 40,
+      op: { put: { key: new Uint8Array(8), value: new Uint8Array(256) } },
+    })
+    expect(encoded.byteLength).toBeLessThanOrEqual(8 + 256 + 16)
+  })
+
+  it('decodes an empty payload as no request', () => {
+    expect(decodeRequest(new Uint8Array(0))).toBeNull()
+  })
+
+  it('refuses every truncation with a typed error', () => {
+    for (const op of samples) {
+      const encoded = encodeRequest({ id: 300, op })
+      for (let cut = 1; cut < encoded.byteLength; cut++) {
+        expect(() => decodeRequest(encoded.subarray(0, cut)), `cut at ${cut}`).toThrow(
+          RequestCodecError,
+        )
+      }
+    }
+  })
+
+  it('refuses trailing bytes, unknown tags and versions', () => {
+    const encoded = encodeRequest({ id: 1, op: samples[0]! })
+    expect(() => decodeRequest(new Uint8Array([...encoded, 0]))).toThrow(/trailing/)
+    const badTag = encoded.slice()
+    badTag[2] = 99
+    expect(() => decodeRequest(badTag)).toThrow(/unknown op tag 99/)
+    const badVersion = encoded.slice()
+    badVersion[0] = 9
+    expect(() => decodeRequest(badVersion)).toThrow(/format version 9/)
+  })
+
+  it('refuses numbers it cannot carry exactly', () => {
+    expect(() => encodeRequest({ id: 1, op: { leaseRevoke: { id: 2 ** 53 } } })).toThrow(
+      RequestCodecError,
+    )
+    expect(() => encodeRequest({ id: -1, op: samples[0]! })).toThrow(RequestCodecError)
+  })
+
+  it('round-trips random requests', () => {
+    const seed = Number(process.env['SEED'] ?? 20261126)
+    const prng = createPrng(seed)
+    for (let i = 0; i < 500; i++) {
+      const op = randomOp(prng, 0)
+      const id = prng.int(0, 2 ** 31)
+      expect(decodeRequest(encodeRequest({ id, op })), `seed ${seed} case ${i}`).toEqual({ id, op })
+    }
+  })
+})
+
+function randomBytes(p: Prng): Uint8Array {
+  return Uint8Array.from({ length: p.int(0, 12) }, () => p.int(0, 256))
+}
+
+function randomTxn(p: Prng, depth: number): TxnRequest {
+  const ops = (): RequestOp[] =>
+    Array.from({ length: p.int(0, 3) }, (): RequestOp => {
+      const k = p.int(0, depth < 2 ? 4 : 3)
+      if (k === 0) return { requestRange: { key: randomBytes(p), limit: p.int(1, 9) } }
+      if (k === 1) return { requestPut: { key: randomBytes(p), value: randomBytes(p) } }
+      if (k === 2) return { requestDeleteRange: { key: randomBytes(p), rangeEnd: randomBytes(p) } }
+      return { requestTxn: randomTxn(p, depth + 1) }
+    })
+  return {
+    compare: Array.from({ length: p.int(0, 3) }, () => ({
+      result: 'equal' as const,
+      target: 'version' as const,
+      key: randomBytes(p),
+      version: p.int(0, 100),
+    })),
+    success: ops(),
+    failure: ops(),
+  }
+}
+
+function randomOp(p: Prng, depth: number): WriteOp {
+  switch (p.int(0, 4)) {
+    case 0:
+      return { put: { key: randomBytes(p), value: randomBytes(p), lease: p.int(1, 1000) } }
+    case 1:
+      return { deleteRange: { key: randomBytes(p), prevKv: true } }
+    case 2:
+      return { txn: randomTxn(p, depth) }
+    default:
+      return { compaction: { revision: p.int(1, 1e9), physical: p.chance(0.5) } }
+  }
+}
