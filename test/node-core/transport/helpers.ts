@@ -11,7 +11,12 @@ import {
   type Snapshot,
 } from '../../../node-core/raft/types'
 import { MESSAGE_TYPE_CODES } from '../../../node-core/transport/codec'
-import type { Logger } from '../../../node-core/transport/types'
+import {
+  TcpTransport,
+  type TcpLimits,
+  type TcpTransportOptions,
+} from '../../../node-core/transport/tcp'
+import type { Logger, PeerStats } from '../../../node-core/transport/types'
 
 export const ALL_MESSAGE_TYPES = Object.keys(MESSAGE_TYPE_CODES) as MessageType[]
 
@@ -144,4 +149,66 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 500
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
+}
+
+/** One TCP transport under test, with what it received and reported. */
+export interface TcpNode {
+  id: number
+  t: TcpTransport
+  log: RecordingLogger
+  received: Message[]
+  unreachable: number[]
+}
+
+export const FAST_LIMITS: Partial<TcpLimits> = {
+  backoffBaseMs: 20,
+  backoffMaxMs: 100,
+  handshakeTimeoutMs: 1000,
+}
+
+export async function startTcpNode(
+  id: number,
+  options: Partial<TcpTransportOptions> = {},
+  nodes?: TcpNode[],
+): Promise<TcpNode> {
+  const log = new RecordingLogger()
+  const t = new TcpTransport({
+    id,
+    clusterId: 'cluster-a',
+    token: 'secret-token',
+    logger: log,
+    ...options,
+    limits: { ...FAST_LIMITS, ...options.limits },
+  })
+  const node: TcpNode = { id, t, log, received: [], unreachable: [] }
+  t.onMessage((m) => node.received.push(m))
+  t.onUnreachable((peer) => node.unreachable.push(peer))
+  await t.start()
+  nodes?.push(node)
+  return node
+}
+
+/** Makes every node a peer of every other. */
+export function meshPeers(nodes: TcpNode[]): void {
+  for (const a of nodes) {
+    for (const b of nodes) if (a !== b) a.t.addPeer(b.id, b.t.address())
+  }
+}
+
+export function peerStats(node: TcpNode, peer: number): PeerStats {
+  const s = node.t.stats().peers.find((p) => p.id === peer)
+  if (!s) throw new Error(`node ${node.id} has no peer ${peer}`)
+  return s
+}
+
+export async function waitConnected(node: TcpNode, peer: number): Promise<void> {
+  await waitFor(`link ${node.id}->${peer}`, () => peerStats(node, peer).connected)
+}
+
+export async function stopAll(nodes: TcpNode[]): Promise<void> {
+  await Promise.all(nodes.splice(0).map((n) => n.t.stop()))
+}
+
+export function hb(from: number, to: number, term: number): Message {
+  return message({ type: 'MsgHeartbeat', from, to, term, commit: term })
 }

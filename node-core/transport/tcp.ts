@@ -1,0 +1,742 @@
+/**
+ * The TCP peer transport (optionally TLS): PeerTransport over real sockets.
+ *
+ * Connections. One connection per peer pair and direction: to send to a peer this node dials it
+ * (tcp-link.ts) and keeps the connection up, redialling with capped, jittered exponential
+ * backoff; what peers send arrives on the connections they dialled. Snapshots travel on a
+ * connection of their own (tcp-snapshot.ts). Frames and the handshake are in protocol.ts,
+ * messages are encoded by codec.ts.
+ *
+ * Handshake checks, in order, on every inbound connection: frame kind and magic, protocol
+ * version, cluster id, cluster token (compared in constant time), target member id (this node),
+ * sender is a current peer (added with addPeer, not removed), and for snapshots the number of
+ * streams under way. A failed check answers REFUSE with the reason, closes the connection, logs
+ * a warning with code TRANSPORT_HANDSHAKE_REFUSED and the reason, and counts it in
+ * stats().refusedConnections. A handshake that does not arrive within handshakeTimeoutMs is
+ * refused ('timeout'). Before the handshake, frames are limited to 1 KiB.
+ *
+ * After the handshake every MESSAGE frame must decode (codec.ts), come from the handshake's
+ * sender and be addressed to this node; a frame longer than frameBytesMax, a frame of another
+ * kind or a message that does not decode closes that connection (logged with the error's code);
+ * the transport and its other connections carry on. The sender redials.
+ *
+ * TLS (options.tls): the server asks for and verifies a client certificate (mutual TLS: peers
+ * authenticate each other by the given CA), clients verify the server's certificate against
+ * the CA and the address they dial. A client that does not speak TLS is refused by the TLS
+ * handshake (logged, code TRANSPORT_TLS). Without TLS the token crosses the network in clear:
+ * it guards against joining the wrong cluster, not against an eavesdropper.
+ *
+ * Link faults (setLinkFault) apply per message on the way out (before queueing) and on the way
+ * in (before the handler), and once per snapshot stream; loss draws on the injected `random`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import {
+  connect as netConnect,
+  createServer as netCreateServer,
+  type Server,
+  type Socket,
+} from 'node:net'
+import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls'
+import { ValidationError } from '../errors'
+import { isLocalMessage, type Message, type NodeId } from '../raft/types'
+import { decodeMessage, encodedMessageBytes, writeMessage } from './codec'
+import {
+  describeError,
+  FrameTooLargeError,
+  HandshakeRefusedError,
+  HandshakeTimeoutError,
+  PeerUnavailableError,
+  ProtocolError,
+  SnapshotTransferError,
+  TransportStoppedError,
+} from './errors'
+import { LinkFaults } from './faults'
+import {
+  ACCEPT_FRAME,
+  decodeHello,
+  encodeRefuse,
+  FRAME_HEADER_BYTES,
+  FrameKind,
+  FrameReader,
+  HANDSHAKE_FRAME_BYTES_MAX,
+  type Frame,
+} from './protocol'
+import {
+  assertMemberId,
+  assertSendable,
+  newPeerStats,
+  parsePeerAddress,
+  UnreachableReporter,
+} from './shared'
+import { resolveLimits, type PeerRecord, type TcpContext, type TcpLimits } from './tcp-context'
+import { OutboundLink } from './tcp-link'
+import { SnapshotReceiver, SnapshotSend } from './tcp-snapshot'
+import {
+  silentLogger,
+  type LinkDirection,
+  type LinkFault,
+  type Logger,
+  type MessageHandler,
+  type PeerStats,
+  type PeerTransport,
+  type SnapshotHandler,
+  type TransportStats,
+  type UnreachableHandler,
+} from './types'
+
+export type { TcpLimits } from './tcp-context'
+export { DEFAULT_TCP_LIMITS } from './tcp-context'
+
+export interface TcpTlsOptions {
+  /** PEM private key and certificate of this node, presented to peers both ways. */
+  key: string | Buffer
+  cert: string | Buffer
+  /** PEM CA certificate(s) that peers' certificates must chain to. */
+  ca: string | Buffer
+}
+
+export interface TcpTransportOptions {
+  id: NodeId
+  clusterId: string
+  /** Shared secret of the cluster, checked in the handshake (see the module comment on TLS). */
+  token: string
+  /** Listen address; defaults 127.0.0.1 and port 0 (any free port, see address()). */
+  host?: string
+  port?: number
+  tls?: TcpTlsOptions
+  logger?: Logger
+  /** Uniform in [0, 1): backoff jitter and link-fault loss. Default Math.random. */
+  random?: () => number
+  /** Wall clock for lastError.atMs. Default Date.now. */
+  now?: () => number
+  limits?: Partial<TcpLimits>
+}
+
+interface TcpPeer extends PeerRecord {
+  link: OutboundLink
+  /** The current inbound messages connection from this peer (the newest wins). */
+  inbound: InboundConn | undefined
+  snapshotSend: SnapshotSend | undefined
+  /** Messages held back by a delay fault, bounded like the queue. */
+  delayed: number
+}
+
+interface InboundConn {
+  readonly socket: Socket
+  readonly remote: string
+  readonly reader: FrameReader
+  state: 'handshake' | 'messages' | 'snapshot' | 'closed'
+  /** The member id the HELLO claimed (for logs), before it is accepted. */
+  claimed?: NodeId
+  peer?: TcpPeer
+  timer?: NodeJS.Timeout
+  snapshot?: SnapshotReceiver
+}
+
+/** A function, so that TypeScript does not keep a narrowing across calls that change state. */
+function isClosed(conn: InboundConn): boolean {
+  return conn.state === 'closed'
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest()
+}
+
+export class TcpTransport implements PeerTransport {
+  readonly id: NodeId
+  private readonly clusterId: string
+  private readonly tokenDigest: Buffer
+  private readonly tlsOptions: TcpTlsOptions | undefined
+  private readonly logger: Logger
+  private readonly now: () => number
+  private readonly limits: TcpLimits
+  private readonly faults: LinkFaults
+  private readonly unreachable: UnreachableReporter
+  private readonly ctx: TcpContext
+  private readonly peers = new Map<NodeId, TcpPeer>()
+  private readonly inbound = new Set<InboundConn>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly warnedUnknown = new Set<NodeId>()
+  private server: Server | undefined
+  private state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
+  private listenHost: string
+  private listenPort: number
+  private messageHandler: MessageHandler | undefined
+  private snapshotHandler: SnapshotHandler | undefined
+  private refusedConnections = 0
+  private inboundSnapshots = 0
+
+  constructor(options: TcpTransportOptions) {
+    assertMemberId(options.id, 'TcpTransport')
+    this.id = options.id
+    this.clusterId = options.clusterId
+    this.tokenDigest = digest(options.token)
+    this.tlsOptions = options.tls
+    this.logger = options.logger ?? silentLogger
+    this.now = options.now ?? Date.now
+    this.limits = resolveLimits(options.limits)
+    const random = options.random ?? Math.random
+    this.faults = new LinkFaults(random)
+    this.listenHost = options.host ?? '127.0.0.1'
+    this.listenPort = options.port ?? 0
+    this.unreachable = new UnreachableReporter((err) =>
+      this.logger.error('unreachable handler threw', describeError(err)),
+    )
+    this.ctx = {
+      id: this.id,
+      clusterId: options.clusterId,
+      token: options.token,
+      limits: this.limits,
+      logger: this.logger,
+      random,
+      dial: (address) => this.dial(address),
+      recordError: (peer, err) => this.recordError(peer, err),
+      reportUnreachable: (id) => this.unreachable.report(id),
+    }
+  }
+
+  /** host:port this transport listens on (the real port when started with port 0). */
+  address(): string {
+    if (this.state !== 'started') throw new TransportStoppedError('address()')
+    return this.listenHost.includes(':')
+      ? `[${this.listenHost}]:${this.listenPort}`
+      : `${this.listenHost}:${this.listenPort}`
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new')
+      throw new ValidationError('TRANSPORT_STATE', `start() when ${this.state}`)
+    if (this.messageHandler === undefined) {
+      throw new ValidationError(
+        'TRANSPORT_STATE',
+        'start() before onMessage(): messages would be lost',
+      )
+    }
+    this.state = 'starting'
+    const server = this.createServer()
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.listenPort, this.listenHost, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    server.on('error', (err) => this.logger.error('peer listener error', describeError(err)))
+    const bound = server.address()
+    if (bound !== null && typeof bound === 'object') this.listenPort = bound.port
+    this.state = 'started'
+    this.logger.info('peer transport listening', {
+      id: this.id,
+      address: this.address(),
+      tls: !!this.tlsOptions,
+    })
+    for (const peer of this.peers.values()) peer.link.start()
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return
+    const wasListening = this.state === 'started'
+    this.state = 'stopped'
+    for (const peer of this.peers.values()) {
+      peer.link.stop()
+      peer.snapshotSend?.abort(new TransportStoppedError(`snapshot to member ${peer.id}`))
+    }
+    for (const conn of this.inbound)
+      this.closeInbound(conn, new TransportStoppedError('inbound connection'))
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    const server = this.server
+    if (server !== undefined && wasListening) {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+    this.logger.info('peer transport stopped', { id: this.id })
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler
+  }
+
+  onUnreachable(handler: UnreachableHandler): void {
+    this.unreachable.setHandler(handler)
+  }
+
+  onSnapshot(handler: SnapshotHandler): void {
+    this.snapshotHandler = handler
+  }
+
+  addPeer(id: NodeId, address: string): void {
+    assertMemberId(id, 'addPeer')
+    if (id === this.id) throw new ValidationError('BAD_PEER', `addPeer: ${id} is this node`)
+    if (this.peers.has(id))
+      throw new ValidationError('PEER_EXISTS', `addPeer: member ${id} is already a peer`)
+    parsePeerAddress(address)
+    const record: PeerRecord = { id, address, stats: newPeerStats(id, address) }
+    const peer: TcpPeer = Object.assign(record, {
+      link: new OutboundLink(this.ctx, record),
+      inbound: undefined,
+      snapshotSend: undefined,
+      delayed: 0,
+    })
+    this.peers.set(id, peer)
+    this.warnedUnknown.delete(id)
+    if (this.state === 'started') peer.link.start()
+  }
+
+  removePeer(id: NodeId): void {
+    const peer = this.peers.get(id)
+    if (peer === undefined) return
+    this.peers.delete(id)
+    peer.link.stop()
+    peer.snapshotSend?.abort(new SnapshotTransferError(`member ${id} was removed`))
+    for (const conn of this.inbound) {
+      if (conn.peer === peer)
+        this.closeInbound(conn, new PeerUnavailableError(`member ${id} was removed`))
+    }
+    this.faults.heal(id)
+    this.logger.info('peer removed', { peer: id })
+  }
+
+  updatePeer(id: NodeId, address: string): void {
+    const peer = this.peers.get(id)
+    if (peer === undefined)
+      throw new ValidationError('UNKNOWN_PEER', `updatePeer: member ${id} is not a peer`)
+    parsePeerAddress(address)
+    if (peer.address === address) return
+    peer.address = address
+    peer.stats.address = address
+    peer.link.readdress()
+  }
+
+  setLinkFault(peer: NodeId, fault: LinkFault, direction: LinkDirection = 'both'): void {
+    this.faults.set(peer, fault, direction)
+    this.logger.info('link fault set', { peer, direction, ...fault })
+  }
+
+  healLink(peer?: NodeId): void {
+    this.faults.heal(peer)
+    this.logger.info('link healed', { peer: peer ?? 'all' })
+  }
+
+  send(msgs: readonly Message[]): void {
+    for (const msg of msgs) {
+      assertSendable(msg, this.id)
+      const peer = this.peers.get(msg.to)
+      if (peer === undefined) {
+        this.dropUnknown(msg)
+        continue
+      }
+      const size = encodedMessageBytes(msg)
+      const frameBytes = FRAME_HEADER_BYTES + size
+      if (frameBytes > this.limits.frameBytesMax) {
+        const err = new FrameTooLargeError(frameBytes, this.limits.frameBytesMax)
+        peer.stats.dropped++
+        this.recordError(peer, err)
+        this.logger.error('message too large to send', {
+          peer: peer.id,
+          type: msg.type,
+          ...describeError(err),
+        })
+        this.unreachable.report(peer.id)
+        continue
+      }
+      const frame = Buffer.allocUnsafe(frameBytes)
+      frame.writeUInt32BE(size + 1, 0)
+      frame[4] = FrameKind.Message
+      writeMessage(msg, frame, FRAME_HEADER_BYTES, size)
+      const verdict = this.faults.check(peer.id, 'send')
+      if (verdict === 'drop' || verdict === 'lose') {
+        peer.stats.faultDropped++
+      } else if (verdict > 0) {
+        this.delay(peer, verdict, () => peer.link.enqueue(frame))
+      } else {
+        peer.link.enqueue(frame)
+      }
+    }
+  }
+
+  async sendSnapshot(
+    to: NodeId,
+    msg: Message,
+    image: () => AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    assertSendable(msg, this.id)
+    if (msg.type !== 'MsgSnap' || msg.to !== to) {
+      throw new ValidationError(
+        'BAD_SNAPSHOT_MESSAGE',
+        `sendSnapshot(${to}) with ${msg.type} to ${msg.to}`,
+      )
+    }
+    const peer = this.peers.get(to)
+    const fail = (err: unknown): never => {
+      if (peer !== undefined) {
+        peer.stats.snapshotsFailed++
+        this.recordError(peer, err)
+      }
+      this.logger.warn('snapshot send failed', { peer: to, ...describeError(err) })
+      if (err instanceof SnapshotTransferError) throw err
+      const wrapped = new SnapshotTransferError(
+        `snapshot to member ${to} failed: ${describeError(err).message}`,
+      )
+      wrapped.cause = err
+      throw wrapped
+    }
+    if (this.state !== 'started') return fail(new TransportStoppedError(`snapshot to member ${to}`))
+    if (peer === undefined) return fail(new PeerUnavailableError(`member ${to} is not a peer`))
+    if (peer.snapshotSend !== undefined) {
+      return fail(new SnapshotTransferError(`a snapshot to member ${to} is already under way`))
+    }
+    const verdict = this.faults.check(to, 'send')
+    if (verdict === 'drop' || verdict === 'lose') {
+      peer.stats.faultDropped++
+      return fail(
+        new SnapshotTransferError(
+          `snapshot to member ${to} ${verdict === 'drop' ? 'dropped' : 'lost'} by an injected link fault`,
+        ),
+      )
+    }
+    const send = new SnapshotSend(this.ctx, peer, msg)
+    peer.snapshotSend = send
+    try {
+      if (verdict > 0) await new Promise<void>((resolve) => this.later(verdict, resolve))
+      if (this.peers.get(to) !== peer || this.state !== 'started') {
+        throw new SnapshotTransferError(`member ${to} was removed or the transport stopped`)
+      }
+      this.logger.info('sending snapshot', { peer: to, index: msg.snapshot?.metadata.index })
+      await send.run(image)
+      peer.stats.snapshotsSent++
+      this.logger.info('snapshot sent', { peer: to, bytes: send.sentBytes })
+    } catch (err) {
+      fail(err)
+    } finally {
+      if (peer.snapshotSend === send) peer.snapshotSend = undefined
+    }
+  }
+
+  stats(): TransportStats {
+    const peers: PeerStats[] = []
+    for (const p of this.peers.values()) {
+      const s: PeerStats = {
+        ...p.stats,
+        queueMessages: p.link.queuedMessages,
+        queueBytes: p.link.queuedBytes,
+      }
+      if (p.stats.lastError) s.lastError = { ...p.stats.lastError }
+      peers.push(s)
+    }
+    peers.sort((a, b) => a.id - b.id)
+    return { id: this.id, peers, refusedConnections: this.refusedConnections }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbound plumbing
+
+  private dial(address: string): Socket {
+    const { host, port } = parsePeerAddress(address)
+    const t = this.tlsOptions
+    const socket = t
+      ? tlsConnect({ host, port, key: t.key, cert: t.cert, ca: t.ca })
+      : netConnect({ host, port })
+    socket.setKeepAlive(true, 10_000)
+    return socket
+  }
+
+  private recordError(peer: PeerRecord, err: unknown): void {
+    peer.stats.lastError = { ...describeError(err), atMs: this.now() }
+  }
+
+  private dropUnknown(msg: Message): void {
+    if (!this.warnedUnknown.has(msg.to) && this.warnedUnknown.size < 1024) {
+      this.warnedUnknown.add(msg.to)
+      this.logger.warn('dropping message to unknown peer', {
+        code: 'TRANSPORT_PEER_UNAVAILABLE',
+        peer: msg.to,
+        type: msg.type,
+      })
+    }
+    this.unreachable.report(msg.to)
+  }
+
+  /** Runs fn after ms, unless the transport stops first. */
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    this.timers.add(t)
+  }
+
+  private delay(peer: TcpPeer, ms: number, fn: () => void): void {
+    if (peer.delayed >= this.limits.queueMessagesMax) {
+      peer.stats.dropped++
+      this.recordError(
+        peer,
+        new PeerUnavailableError(
+          `${peer.delayed} messages to member ${peer.id} already held by a delay fault`,
+        ),
+      )
+      this.unreachable.report(peer.id)
+      return
+    }
+    peer.delayed++
+    this.later(ms, () => {
+      peer.delayed--
+      if (this.peers.get(peer.id) === peer) fn()
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound
+
+  private createServer(): Server {
+    const onSocket = (socket: Socket) => this.onConnection(socket)
+    const t = this.tlsOptions
+    const server = t
+      ? tlsCreateServer(
+          {
+            key: t.key,
+            cert: t.cert,
+            ca: t.ca,
+            requestCert: true,
+            rejectUnauthorized: true,
+            handshakeTimeout: this.limits.handshakeTimeoutMs,
+          },
+          onSocket,
+        )
+      : netCreateServer(onSocket)
+    server.maxConnections = this.limits.inboundConnectionsMax
+    if (t) {
+      server.on('tlsClientError', (err: Error, socket: Socket) => {
+        this.refusedConnections++
+        this.logger.warn('peer connection refused: TLS handshake failed', {
+          code: 'TRANSPORT_TLS',
+          cause: describeError(err).code,
+          message: err.message,
+          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        })
+      })
+    }
+    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.refusedConnections++
+      this.logger.warn('peer connection dropped: too many connections', {
+        code: 'TRANSPORT_TOO_MANY_CONNECTIONS',
+        limit: this.limits.inboundConnectionsMax,
+        remote: `${data?.remoteAddress}:${data?.remotePort}`,
+      })
+    })
+    return server
+  }
+
+  private onConnection(socket: Socket): void {
+    if (this.state !== 'started') {
+      socket.destroy()
+      return
+    }
+    const conn: InboundConn = {
+      socket,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      reader: new FrameReader(HANDSHAKE_FRAME_BYTES_MAX),
+      state: 'handshake',
+    }
+    this.inbound.add(conn)
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 10_000)
+    const timeoutMs = this.limits.handshakeTimeoutMs
+    conn.timer = setTimeout(() => {
+      this.refuse(
+        conn,
+        new HandshakeRefusedError(
+          'timeout',
+          new HandshakeTimeoutError(timeoutMs, `connection from ${conn.remote}`).message,
+        ),
+      )
+    }, timeoutMs)
+    socket.on('data', (chunk: Buffer) => this.onInboundData(conn, chunk))
+    socket.on('error', (err) => this.closeInbound(conn, err))
+    socket.on('close', () =>
+      this.closeInbound(conn, new PeerUnavailableError(`connection from ${conn.remote} closed`)),
+    )
+  }
+
+  private onInboundData(conn: InboundConn, chunk: Buffer): void {
+    if (conn.state === 'closed') return
+    try {
+      for (const f of conn.reader.push(chunk)) {
+        if (isClosed(conn)) return
+        this.onInboundFrame(conn, f)
+      }
+    } catch (err) {
+      this.rejectInbound(conn, err)
+    }
+  }
+
+  private onInboundFrame(conn: InboundConn, f: Frame): void {
+    switch (conn.state) {
+      case 'handshake':
+        return this.onHello(conn, f)
+      case 'messages':
+        if (f.kind !== FrameKind.Message) {
+          throw new ProtocolError(`unexpected frame kind ${f.kind} on a messages connection`)
+        }
+        return this.onMessageFrame(conn.peer!, f.payload)
+      case 'snapshot':
+        return conn.snapshot!.onFrame(f)
+    }
+  }
+
+  private onHello(conn: InboundConn, f: Frame): void {
+    if (f.kind !== FrameKind.Hello) {
+      throw new HandshakeRefusedError('malformed', `first frame has kind ${f.kind}, not HELLO`)
+    }
+    const h = decodeHello(f.payload)
+    conn.claimed = h.from
+    if (h.clusterId !== this.clusterId) {
+      throw new HandshakeRefusedError(
+        'cluster-id',
+        `member ${h.from} is in cluster ${JSON.stringify(h.clusterId)}, this node in ${JSON.stringify(this.clusterId)}`,
+      )
+    }
+    if (!timingSafeEqual(digest(h.token), this.tokenDigest)) {
+      throw new HandshakeRefusedError('token', `member ${h.from} presented a wrong cluster token`)
+    }
+    if (h.to !== this.id) {
+      throw new HandshakeRefusedError(
+        'target',
+        `member ${h.from} dialled member ${h.to}, this is member ${this.id}`,
+      )
+    }
+    const peer = this.peers.get(h.from)
+    if (peer === undefined) {
+      throw new HandshakeRefusedError(
+        'unknown-sender',
+        `member ${h.from} is not a peer of member ${this.id}`,
+      )
+    }
+    if (h.purpose === 'snapshot' && this.inboundSnapshots >= this.limits.snapshotsInboundMax) {
+      throw new HandshakeRefusedError(
+        'busy',
+        `${this.inboundSnapshots} snapshot streams already under way`,
+      )
+    }
+    clearTimeout(conn.timer)
+    conn.timer = undefined
+    conn.peer = peer
+    conn.socket.write(ACCEPT_FRAME)
+    conn.reader.setFrameBytesMax(this.limits.frameBytesMax)
+    if (h.purpose === 'messages') {
+      conn.state = 'messages'
+      const old = peer.inbound
+      peer.inbound = conn
+      if (old !== undefined)
+        this.closeInbound(
+          old,
+          new PeerUnavailableError(`replaced by a newer connection from member ${peer.id}`),
+        )
+      this.logger.info('peer connected in', { peer: peer.id, remote: conn.remote })
+    } else {
+      conn.state = 'snapshot'
+      this.inboundSnapshots++
+      conn.snapshot = new SnapshotReceiver(
+        {
+          id: this.id,
+          limits: this.limits,
+          logger: this.logger,
+          handler: this.snapshotHandler,
+          faulted: () => {
+            const v = this.faults.check(peer.id, 'receive')
+            if (v === 'drop' || v === 'lose') peer.stats.faultDropped++
+            return v === 'drop' || v === 'lose'
+          },
+        },
+        conn.socket,
+        peer,
+      )
+    }
+  }
+
+  private onMessageFrame(peer: TcpPeer, payload: Uint8Array): void {
+    const msg = decodeMessage(payload)
+    if (msg.from !== peer.id || msg.to !== this.id || isLocalMessage(msg.type)) {
+      throw new ProtocolError(
+        `${msg.type} ${msg.from}->${msg.to} on the connection from member ${peer.id} to ${this.id}`,
+      )
+    }
+    peer.stats.receivedMessages++
+    peer.stats.receivedBytes += FRAME_HEADER_BYTES + payload.byteLength
+    const verdict = this.faults.check(peer.id, 'receive')
+    if (verdict === 'drop' || verdict === 'lose') {
+      peer.stats.faultDropped++
+    } else if (verdict > 0) {
+      this.later(verdict, () => this.deliver(msg))
+    } else {
+      this.deliver(msg)
+    }
+  }
+
+  private deliver(msg: Message): void {
+    try {
+      this.messageHandler!(msg)
+    } catch (err) {
+      this.logger.error('message handler threw', {
+        type: msg.type,
+        from: msg.from,
+        ...describeError(err),
+      })
+    }
+  }
+
+  /** Answers REFUSE with the reason and closes (the handshake failed). */
+  private refuse(conn: InboundConn, err: HandshakeRefusedError): void {
+    if (conn.state === 'closed') return
+    this.refusedConnections++
+    this.logger.warn('peer connection refused', {
+      ...describeError(err),
+      reason: err.reason,
+      remote: conn.remote,
+      claimedPeer: conn.claimed,
+    })
+    const socket = conn.socket
+    this.closeInbound(conn, undefined)
+    if (!socket.destroyed) {
+      socket.end(encodeRefuse(err.reason, err.message))
+      // The refused side closes once it has read the reason; if it does not, cut it off.
+      socket.setTimeout(1000, () => socket.destroy())
+    }
+  }
+
+  /** Closes a connection that broke the protocol after (or while) shaking hands. */
+  private rejectInbound(conn: InboundConn, err: unknown): void {
+    if (conn.state === 'closed') return
+    if (conn.state === 'handshake' && err instanceof HandshakeRefusedError) {
+      this.refuse(conn, err)
+      return
+    }
+    this.refusedConnections++
+    const fields = {
+      ...describeError(err),
+      remote: conn.remote,
+      peer: conn.peer?.id ?? conn.claimed,
+      during: conn.state,
+    }
+    this.logger.warn('peer connection closed: bad input', fields)
+    if (conn.peer !== undefined) this.recordError(conn.peer, err)
+    this.closeInbound(conn, err)
+    conn.socket.destroy()
+  }
+
+  /** Forgets an inbound connection (idempotent) and destroys it unless it is being refused. */
+  private closeInbound(conn: InboundConn, err: unknown): void {
+    if (conn.state === 'closed') return
+    const wasSnapshot = conn.state === 'snapshot'
+    conn.state = 'closed'
+    this.inbound.delete(conn)
+    clearTimeout(conn.timer)
+    conn.timer = undefined
+    if (conn.peer?.inbound === conn) conn.peer.inbound = undefined
+    if (wasSnapshot) {
+      this.inboundSnapshots--
+      conn.snapshot!.fail(err)
+    }
+    if (err !== undefined) conn.socket.destroy()
+  }
+}
