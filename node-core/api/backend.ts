@@ -1,0 +1,192 @@
+/**
+ * EtcdBackend: what the etcd v3 gRPC layer (node-core/api) needs from a raftdesk node, and
+ * nothing more. The node server implements it; tests use an in-memory fake.
+ *
+ * Division of labour:
+ * - The gRPC layer decodes and validates requests (empty keys, txn op limits, duplicate keys in
+ *   a txn, request size, int64 range), maps them one to one onto node-core/mvcc/types.ts, calls
+ *   the backend, fills the ResponseHeader and maps errors to etcd's statuses and messages.
+ * - The backend decides everything that needs the node: linearizable vs serializable reads
+ *   (RangeRequest.serializable), proposing writes through raft, leases, membership, watches.
+ *   It reports failures by throwing a RaftdeskError with a code from node-core/api/errors.ts
+ *   (EtcdErrorCode: 'COMPACTED', 'FUTURE_REV', 'LEASE_NOT_FOUND', 'NO_LEADER', 'TIMEOUT', ...).
+ *
+ * All ids, revisions, terms, indexes and sizes are non-negative integers below 2^53.
+ */
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Event,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../mvcc/types'
+
+/** What every response header carries, read at the moment the header is built. */
+export interface HeaderInfo {
+  clusterId: number
+  memberId: number
+  raftTerm: number
+  /** The store's current (applied) revision. */
+  revision: number
+  /** The member this node believes leads, 0 when it knows of no leader. */
+  leader: number
+}
+
+export interface LeaseTimeToLiveResult {
+  id: number
+  /** Remaining seconds. */
+  ttlSeconds: number
+  grantedTtlSeconds: number
+  /** Attached keys, only when asked for. */
+  keys: Uint8Array[]
+}
+
+export interface Member {
+  id: number
+  /** Empty until the member has started and published its name. */
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+  isLearner: boolean
+}
+
+export interface MemberAddRequest {
+  peerUrls: string[]
+  isLearner: boolean
+}
+
+export interface MemberAddResult {
+  member: Member
+  members: Member[]
+}
+
+export interface MemberStatus {
+  /** The server version the node reports (etcdctl shows it; clients compare it). */
+  version: string
+  dbSizeBytes: number
+  dbSizeInUseBytes: number
+  leader: number
+  /** Raft commit index. */
+  raftIndex: number
+  raftTerm: number
+  raftAppliedIndex: number
+  /** Alarm and health messages, e.g. "memberID:1 alarm:NOSPACE". */
+  errors: string[]
+  isLearner: boolean
+}
+
+export type AlarmType = 'none' | 'nospace' | 'corrupt'
+export type AlarmAction = 'get' | 'activate' | 'deactivate'
+
+export interface AlarmRequest {
+  action: AlarmAction
+  /** 0: every member. */
+  memberId: number
+  alarm: AlarmType
+}
+
+export interface AlarmMember {
+  memberId: number
+  alarm: AlarmType
+}
+
+export type WatchFilter = 'noPut' | 'noDelete'
+
+/** A watcher to create, already normalised by the gRPC layer. */
+export interface WatchCreateRequest {
+  /** Never empty (an empty key from the client becomes [0x00], the smallest key). */
+  key: Uint8Array
+  /** Same convention as RangeRequest.rangeEnd: absent for one key, [0x00] for "every key >= key". */
+  rangeEnd?: Uint8Array
+  /** First revision to deliver; 0: from the next revision on. Never negative. */
+  startRevision: number
+  /** Attach each event's previous key-value (the backend looks it up). */
+  prevKv: boolean
+  /** Event kinds to leave out; a batch left empty by filtering is not delivered. */
+  filters: WatchFilter[]
+  /** Informational: the gRPC layer sends progress notifications itself. */
+  progressNotify: boolean
+  /** Informational: the gRPC layer splits large responses itself. */
+  fragment: boolean
+}
+
+/**
+ * What a watcher receives. The watch hub delivers batches in revision order, each event exactly
+ * once. After 'compacted' or 'canceled' the watcher is gone and nothing more arrives.
+ */
+export type WatchNotification =
+  /** Events up to `revision` (the header revision: the store revision the batch reflects). */
+  | { type: 'events'; revision: number; events: Event[] }
+  /** The watcher needs history below `compactRevision`, which compaction removed. */
+  | { type: 'compacted'; compactRevision: number }
+  /** The backend ended the watcher (for example: too slow, shutting down), with a reason. */
+  | { type: 'canceled'; reason: string }
+
+export type WatchSink = (notification: WatchNotification) => void
+
+/**
+ * A live watcher. Flow control: when the client's stream cannot take more, the gRPC layer calls
+ * pause(); from then on the backend delivers nothing to this watcher (at most the batch it is in
+ * the middle of) and keeps its place, like etcd's unsynced/victim watchers, until resume(). If
+ * the history it needs is compacted while it is paused, it gets 'compacted' after resume().
+ */
+export interface WatchHandle {
+  /** Stop delivering and release the watcher; no notification follows. Idempotent. */
+  cancel(): void
+  pause(): void
+  resume(): void
+  /**
+   * The revision R such that every event of revision <= R matching this watcher has been handed
+   * to the sink, or undefined while the watcher is behind (catching up, paused with events
+   * pending). Progress notifications promise "nothing at or below R is still to come".
+   */
+  progressRevision(): number | undefined
+}
+
+export interface EtcdBackend {
+  /** Cheap and synchronous: called for every response header. */
+  header(): HeaderInfo
+
+  range(req: RangeRequest): Promise<RangeResponse>
+  put(req: PutRequest): Promise<PutResponse>
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>
+  txn(req: TxnRequest): Promise<TxnResponse>
+  compact(req: CompactionRequest): Promise<CompactionResponse>
+
+  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>
+  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>
+  /** Renews the lease; returns its TTL in seconds. Throws 'LEASE_NOT_FOUND' if it is gone. */
+  leaseKeepAlive(id: number): Promise<number>
+  /** Throws 'LEASE_NOT_FOUND' if the lease does not exist (the API answers TTL -1, as etcd). */
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult>
+  /** Ids of all live leases. */
+  leaseLeases(): Promise<number[]>
+
+  /**
+   * Creates a watcher. Must not call `sink` before returning. Throws (for example a LimitError)
+   * if the watcher cannot be created; the client then sees a created-and-canceled response with
+   * the error message as the cancel reason.
+   */
+  watch(req: WatchCreateRequest, sink: WatchSink): WatchHandle
+
+  memberList(linearizable: boolean): Promise<Member[]>
+  memberAdd(req: MemberAddRequest): Promise<MemberAddResult>
+  memberRemove(id: number): Promise<Member[]>
+  memberUpdate(id: number, peerUrls: string[]): Promise<Member[]>
+  memberPromote(id: number): Promise<Member[]>
+
+  status(): Promise<MemberStatus>
+  /** Hands leadership to `targetId`; throws 'NOT_LEADER' if this node does not lead. */
+  moveLeader(targetId: number): Promise<void>
+  alarm(req: AlarmRequest): Promise<AlarmMember[]>
+}

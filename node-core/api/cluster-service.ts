@@ -1,0 +1,126 @@
+/**
+ * etcdserverpb.Cluster: MemberAdd, MemberRemove, MemberUpdate, MemberList, MemberPromote, and
+ * etcdserverpb.Maintenance: Status, Alarm, MoveLeader (Defragment, Hash, HashKV and Snapshot
+ * answer UNIMPLEMENTED until the storage layer offers them).
+ *
+ * Cluster responses carry a header without a revision, as etcd's do (etcdctl's JSON output of
+ * `member list` shows cluster_id, member_id and raft_term only). Peer URLs are checked as etcd
+ * checks them (types.NewURLs): at least one; http/https URLs need host:port and no path;
+ * unix/unixs URLs are taken as they are; anything else is "given member URLs are invalid".
+ */
+import type { UntypedServiceImplementation } from '@grpc/grpc-js'
+import { status as GrpcStatus } from '@grpc/grpc-js'
+import {
+  alarmRequestFromPb,
+  id64,
+  pbAlarmMember,
+  pbHeader,
+  pbMember,
+  pbStatusResponse,
+} from './codec'
+import { unary, type ApiContext } from './context'
+import { EtcdServerError } from './errors'
+import type {
+  PbAlarmRequest,
+  PbMemberAddRequest,
+  PbMemberIdRequest,
+  PbMemberListRequest,
+  PbMemberUpdateRequest,
+  PbMoveLeaderRequest,
+} from './wire'
+
+const HTTP_URL = /^(https?):\/\/([^/?#\s]+)$/
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]*):(\d{1,5})$/
+
+/** Throws 'MEMBER_BAD_URLS' unless every URL is one etcd would accept as a peer URL. */
+export function checkPeerUrls(urls: string[]): void {
+  if (urls.length === 0) throw new EtcdServerError('MEMBER_BAD_URLS', 'no peer URLs given')
+  for (const raw of urls) {
+    const url = raw.trim()
+    if (url.startsWith('unix://') || url.startsWith('unixs://')) continue
+    const m = HTTP_URL.exec(url)
+    if (!m || !HOST_PORT.test(m[2]!)) {
+      throw new EtcdServerError('MEMBER_BAD_URLS', `not an http(s)://host:port URL: ${raw}`)
+    }
+  }
+}
+
+export function clusterService(ctx: ApiContext): UntypedServiceImplementation {
+  const { backend } = ctx
+  // etcd's cluster server leaves the revision out of its headers.
+  const header = () => pbHeader(backend.header(), 0)
+  return {
+    MemberAdd: unary<PbMemberAddRequest>(ctx, 'MemberAdd', async (pb) => {
+      checkPeerUrls(pb.peerURLs)
+      const res = await backend.memberAdd({ peerUrls: pb.peerURLs, isLearner: pb.isLearner })
+      return {
+        header: header(),
+        member: pbMember(res.member),
+        members: res.members.map(pbMember),
+      }
+    }),
+
+    MemberRemove: unary<PbMemberIdRequest>(ctx, 'MemberRemove', async (pb) => {
+      const members = await backend.memberRemove(id64(pb.ID, 'MemberRemoveRequest.ID'))
+      return { header: header(), members: members.map(pbMember) }
+    }),
+
+    MemberUpdate: unary<PbMemberUpdateRequest>(ctx, 'MemberUpdate', async (pb) => {
+      const id = id64(pb.ID, 'MemberUpdateRequest.ID')
+      checkPeerUrls(pb.peerURLs)
+      const members = await backend.memberUpdate(id, pb.peerURLs)
+      return { header: header(), members: members.map(pbMember) }
+    }),
+
+    MemberList: unary<PbMemberListRequest>(ctx, 'MemberList', async (pb) => {
+      const members = await backend.memberList(pb.linearizable)
+      return { header: header(), members: members.map(pbMember) }
+    }),
+
+    MemberPromote: unary<PbMemberIdRequest>(ctx, 'MemberPromote', async (pb) => {
+      const members = await backend.memberPromote(id64(pb.ID, 'MemberPromoteRequest.ID'))
+      return { header: header(), members: members.map(pbMember) }
+    }),
+  }
+}
+
+function notImplemented(method: string) {
+  return {
+    code: GrpcStatus.UNIMPLEMENTED,
+    details: `raftdesk: Maintenance.${method} is not implemented yet`,
+  }
+}
+
+export function maintenanceService(ctx: ApiContext): UntypedServiceImplementation {
+  const { backend } = ctx
+  const current = () => {
+    const info = backend.header()
+    return pbHeader(info, info.revision)
+  }
+  const unimplementedUnary =
+    (method: string) => (_call: unknown, callback: (status: object) => void) =>
+      callback(notImplemented(method))
+  return {
+    Status: unary<object>(ctx, 'Status', async () => {
+      const status = await backend.status()
+      return pbStatusResponse(status, current())
+    }),
+
+    Alarm: unary<PbAlarmRequest>(ctx, 'Alarm', async (pb) => {
+      const alarms = await backend.alarm(alarmRequestFromPb(pb))
+      return { header: current(), alarms: alarms.map(pbAlarmMember) }
+    }),
+
+    MoveLeader: unary<PbMoveLeaderRequest>(ctx, 'MoveLeader', async (pb) => {
+      await backend.moveLeader(id64(pb.targetID, 'MoveLeaderRequest.targetID'))
+      return { header: current() }
+    }),
+
+    Defragment: unimplementedUnary('Defragment'),
+    Hash: unimplementedUnary('Hash'),
+    HashKV: unimplementedUnary('HashKV'),
+    Snapshot: (call: { emit(event: 'error', status: object): void }) => {
+      call.emit('error', notImplemented('Snapshot'))
+    },
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
+ *
+ * Each call: validate as etcd does (validate.ts), check the request size for writes, convert to
+ * node-core/mvcc/types.ts (codec.ts), call the backend, and answer with a header whose revision
+ * is the one the backend's result carries.
+ */
+import type { UntypedServiceImplementation } from '@grpc/grpc-js'
+import {
+  compactionRequestFromPb,
+  deleteRangeRequestFromPb,
+  pbDeleteRangeResponse,
+  pbHeader,
+  pbPutResponse,
+  pbRangeResponse,
+  pbTxnResponse,
+  putRequestFromPb,
+  rangeRequestFromPb,
+  txnRequestFromPb,
+} from './codec'
+import { checkRequestSize, unary, type ApiContext } from './context'
+import {
+  checkDeleteRangeRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkTxnDuplicates,
+  checkTxnRequest,
+} from './validate'
+import type {
+  PbCompactionRequest,
+  PbDeleteRangeRequest,
+  PbPutRequest,
+  PbRangeRequest,
+  PbTxnRequest,
+} from './wire'
+
+export function kvService(ctx: ApiContext): UntypedServiceImplementation {
+  const { backend } = ctx
+  return {
+    Range: unary<PbRangeRequest>(ctx, 'Range', async (pb) => {
+      checkRangeRequest(pb)
+      const res = await backend.range(rangeRequestFromPb(pb))
+      return pbRangeResponse(res, pbHeader(backend.header(), res.revision))
+    }),
+
+    Put: unary<PbPutRequest>(ctx, 'Put', async (pb, sizeBytes) => {
+      checkPutRequest(pb)
+      checkRequestSize(ctx, sizeBytes, 'Put')
+      const res = await backend.put(putRequestFromPb(pb))
+      return pbPutResponse(res, pbHeader(backend.header(), res.revision))
+    }),
+
+    DeleteRange: unary<PbDeleteRangeRequest>(ctx, 'DeleteRange', async (pb, sizeBytes) => {
+      checkDeleteRangeRequest(pb)
+      checkRequestSize(ctx, sizeBytes, 'DeleteRange')
+      const res = await backend.deleteRange(deleteRangeRequestFromPb(pb))
+      return pbDeleteRangeResponse(res, pbHeader(backend.header(), res.revision))
+    }),
+
+    Txn: unary<PbTxnRequest>(ctx, 'Txn', async (pb, sizeBytes) => {
+      checkTxnRequest(pb, ctx.limits.txnOpsMax)
+      checkTxnDuplicates(pb)
+      checkRequestSize(ctx, sizeBytes, 'Txn')
+      const res = await backend.txn(txnRequestFromPb(pb))
+      return pbTxnResponse(res, pbHeader(backend.header(), res.revision))
+    }),
+
+    Compact: unary<PbCompactionRequest>(ctx, 'Compact', async (pb, sizeBytes) => {
+      checkRequestSize(ctx, sizeBytes, 'Compact')
+      const res = await backend.compact(compactionRequestFromPb(pb))
+      return { header: pbHeader(backend.header(), res.revision) }
+    }),
+  }
+}

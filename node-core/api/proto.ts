@@ -1,0 +1,91 @@
+/**
+ * Loads raftdesk's copy of etcd's v3 protos (node-core/api/proto/*.proto) with
+ * @grpc/proto-loader, and wraps request decoding so that no input can take a handler down.
+ *
+ * Decoding options, and why:
+ * - longs: String. int64/uint64 arrive as decimal strings, so nothing is rounded before the
+ *   codec (codec.ts) checks the value and refuses anything whose magnitude reaches 2^53.
+ * - enums: String. Enum values arrive as their proto names ('ASCEND', 'NOPUT'); a value the
+ *   schema does not know arrives as a number, which the codec refuses.
+ * - bytes: Buffer, defaults: true (every scalar present, proto3 zero values), oneofs: true (a
+ *   virtual field names the member of a oneof that is set: RequestOp.request = 'requestPut').
+ * - keepCase: false. Field names are camelCased (range_end -> rangeEnd); names that etcd spells
+ *   in capitals (ID, TTL, peerURLs) keep them.
+ *
+ * grpc-js answers a request that fails to deserialize with INTERNAL; etcd clients should see
+ * INVALID_ARGUMENT for bad input, so the request deserializer never throws: it returns a
+ * DecodedRequest that either holds the message or says why decoding failed, and records the
+ * message size for etcd's request-size limit.
+ */
+import { fileURLToPath } from 'node:url'
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader'
+
+export const PROTO_DIR = fileURLToPath(new URL('./proto', import.meta.url))
+
+export const PROTO_LOADER_OPTIONS = {
+  keepCase: false,
+  longs: String,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+} as const
+
+export const SERVICE_NAMES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance'] as const
+export type EtcdServiceName = (typeof SERVICE_NAMES)[number]
+
+/** The package definition of etcdserverpb (and mvccpb), for servers and for test clients. */
+export function loadEtcdPackageDefinition(protoDir: string = PROTO_DIR): PackageDefinition {
+  return loadSync('rpc.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })
+}
+
+/** A request as the handler receives it: decoded, or the reason it could not be. */
+export class DecodedRequest<T = unknown> {
+  constructor(
+    readonly message: T | undefined,
+    readonly sizeBytes: number,
+    readonly error: string | undefined,
+  ) {}
+}
+
+type AnyMethod = MethodDefinition<unknown, unknown>
+
+function safeMethod(method: AnyMethod): MethodDefinition<DecodedRequest, unknown> {
+  const decode = method.requestDeserialize
+  return {
+    ...method,
+    requestDeserialize: (bytes: Buffer): DecodedRequest => {
+      try {
+        return new DecodedRequest(decode(bytes), bytes.length, undefined)
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err)
+        return new DecodedRequest(undefined, bytes.length, why)
+      }
+    },
+    requestSerialize: (value: DecodedRequest): Buffer => {
+      // Only a client serializes requests; the server never does. Kept total for completeness.
+      return method.requestSerialize(value.message)
+    },
+  }
+}
+
+/** The service definitions for grpc-js's Server.addService, with never-throwing decoders. */
+export function etcdServiceDefinitions(
+  pkg: PackageDefinition,
+): Record<EtcdServiceName, ServiceDefinition> {
+  const out = {} as Record<EtcdServiceName, ServiceDefinition>
+  for (const name of SERVICE_NAMES) {
+    const service = pkg[`etcdserverpb.${name}`]
+    // Message types carry a 'format' field; services are plain maps of methods.
+    if (!service || 'format' in service) {
+      throw new Error(`proto package has no service etcdserverpb.${name}`)
+    }
+    const wrapped: Record<string, MethodDefinition<DecodedRequest, unknown>> = {}
+    for (const [method, def] of Object.entries(service as ServiceDefinition)) {
+      wrapped[method] = safeMethod(def as AnyMethod)
+    }
+    out[name] = wrapped as ServiceDefinition
+  }
+  return out
+}
