@@ -20,6 +20,11 @@ export function dataFor(index: number, term: number, bytes: number): Uint8Array 
   return data
 }
 
+/** The data size of entry `index` in the crash test (0..1023 bytes, spread by a hash). */
+export function sizeFor(index: number): number {
+  return Math.imul(index, 0x9e3779b1) >>> 22
+}
+
 export function entry(index: number, term: number, bytes = 32): Entry {
   return { index, term, type: 'normal', data: dataFor(index, term, bytes) }
 }
@@ -46,3 +51,22 @@ export function testSeed(name: string): number {
 }
 
 export const textEncoder = new TextEncoder()
+
+/** The first difference between two entry lists, or undefined: cheap enough for hot loops. */
+export function entriesDiff(
+  actual: readonly Entry[],
+  expected: readonly Entry[],
+): string | undefined {
+  if (actual.length !== expected.length) {
+    return `${actual.length} entries (last ${actual.at(-1)?.index}), expected ${expected.length} (last ${expected.at(-1)?.index})`
+  }
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!
+    const e = expected[i]!
+    if (a.index !== e.index || a.term !== e.term || a.type !== e.type) {
+      return `entry ${i}: ${a.index}/${a.term}/${a.type}, expected ${e.index}/${e.term}/${e.type}`
+    }
+    if (Buffer.compare(a.data, e.data) !== 0) return `entry ${a.index}: data differs`
+  }
+  return undefined
+}
