@@ -15,11 +15,14 @@
  * grpc-js answers a request that fails to deserialize with INTERNAL; etcd clients should see
  * INVALID_ARGUMENT for bad input, so the request deserializer never throws: it returns a
  * DecodedRequest that either holds the message or says why decoding failed, and records the
- * message size for etcd's request-size limit.
+ * message size for etcd's request-size limit. Before decoding, the bytes pass the strict wire
+ * check of wire-check.ts (protobufjs alone accepts wire-type mismatches and overlong strings);
+ * messages may nest at most WIRE_DEPTH_MAX levels.
  */
 import { fileURLToPath } from 'node:url'
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader'
+import { checkWire, schemaOf } from './wire-check'
 
 export const PROTO_DIR = fileURLToPath(new URL('./proto', import.meta.url))
 
@@ -31,6 +34,12 @@ export const PROTO_LOADER_OPTIONS = {
   defaults: true,
   oneofs: true,
 } as const
+
+/**
+ * Nesting bound for request messages. A txn level costs two (RequestOp, TxnRequest), and etcd's
+ * op budget already stops txns at 128 levels; this bound keeps decoding off deep recursion.
+ */
+export const WIRE_DEPTH_MAX = 300
 
 export const SERVICE_NAMES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance'] as const
 export type EtcdServiceName = (typeof SERVICE_NAMES)[number]
@@ -51,12 +60,16 @@ export class DecodedRequest<T = unknown> {
 
 type AnyMethod = MethodDefinition<unknown, unknown>
 
-function safeMethod(method: AnyMethod): MethodDefinition<DecodedRequest, unknown> {
+function safeMethod(
+  method: AnyMethod,
+  check: (bytes: Buffer) => void,
+): MethodDefinition<DecodedRequest, unknown> {
   const decode = method.requestDeserialize
   return {
     ...method,
     requestDeserialize: (bytes: Buffer): DecodedRequest => {
       try {
+        check(bytes)
         return new DecodedRequest(decode(bytes), bytes.length, undefined)
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err)
@@ -75,6 +88,7 @@ export function etcdServiceDefinitions(
   pkg: PackageDefinition,
 ): Record<EtcdServiceName, ServiceDefinition> {
   const out = {} as Record<EtcdServiceName, ServiceDefinition>
+  const schema = schemaOf(pkg)
   for (const name of SERVICE_NAMES) {
     const service = pkg[`etcdserverpb.${name}`]
     // Message types carry a 'format' field; services are plain maps of methods.
@@ -83,7 +97,15 @@ export function etcdServiceDefinitions(
     }
     const wrapped: Record<string, MethodDefinition<DecodedRequest, unknown>> = {}
     for (const [method, def] of Object.entries(service as ServiceDefinition)) {
-      wrapped[method] = safeMethod(def as AnyMethod)
+      // Every request message of these services lives in etcdserverpb itself.
+      const requestType = (def as { requestType?: { type?: { name?: string } } }).requestType
+      const typeName = `etcdserverpb.${requestType?.type?.name ?? '?'}`
+      if (!schema.has(typeName)) {
+        throw new Error(`etcdserverpb.${name}.${method}: request type not in the package`)
+      }
+      wrapped[method] = safeMethod(def as AnyMethod, (bytes) =>
+        checkWire(schema, typeName, bytes, WIRE_DEPTH_MAX),
+      )
     }
     out[name] = wrapped as ServiceDefinition
   }
