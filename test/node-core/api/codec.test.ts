@@ -5,12 +5,7 @@ import { checkPeerUrls } from '../../../node-core/api/cluster-service'
 import { id64, int64, rangeRequestFromPb, txnRequestFromPb } from '../../../node-core/api/codec'
 import { RaftdeskError } from '../../../node-core/errors'
 import { checkTxnDuplicates, checkTxnRequest } from '../../../node-core/api/validate'
-import type {
-  PbCompare,
-  PbRangeRequest,
-  PbRequestOp,
-  PbTxnRequest,
-} from '../../../node-core/api/wire'
+import type { PbCompare, PbRangeRequest, PbRequestOp } from '../../../node-core/api/wire'
 
 function codeOf(fn: () => unknown): string {
   try {

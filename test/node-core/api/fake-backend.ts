@@ -19,7 +19,7 @@
  * Tests may poke at the public fields (leader, raftTerm, members, failures) to drive the server
  * into the situations they check.
  */
-import { RaftdeskError } from '../../../node-core/errors'
+import type { RaftdeskError } from '../../../node-core/errors'
 import type {
   AlarmMember,
   AlarmRequest,
