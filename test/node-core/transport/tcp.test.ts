@@ -213,3 +213,37 @@ describe('TcpTransport: failures of the link', () => {
     expect(a.unreachable).toContain(2)
   })
 })
+
+describe('TcpTransport: membership', () => {
+  it('redials at once when a peer address is updated', async () => {
+    const a = await startTcpNode(1, { limits: { backoffBaseMs: 5000, backoffMaxMs: 5000 } }, nodes)
+    const b = await startTcpNode(2, {}, nodes)
+    b.t.addPeer(1, a.t.address())
+    a.t.addPeer(2, `127.0.0.1:${await deadPort()}`)
+    await waitFor('first dial failed', () => peerStats(a, 2).lastError !== undefined)
+    a.t.updatePeer(2, b.t.address()) // no need to wait out the 5 s backoff
+    await waitConnected(a, 2)
+    a.t.send([hb(1, 2, 1)])
+    await waitFor('delivery at the new address', () => b.received.length === 1)
+    expect(peerStats(a, 2).address).toBe(b.t.address())
+  })
+
+  it('refuses a removed member and stops sending to it', async () => {
+    const a = await startTcpNode(1, {}, nodes)
+    const b = await startTcpNode(2, {}, nodes)
+    meshPeers([a, b])
+    await waitConnected(a, 2)
+    await waitConnected(b, 1)
+    b.t.removePeer(1)
+    expect(b.t.stats().peers).toEqual([])
+    await waitFor('a refused as unknown-sender', () =>
+      a.log.lines.some(
+        (l) => l.msg === 'peer refused our handshake' && l.fields.reason === 'unknown-sender',
+      ),
+    )
+    expect(b.log.find((l) => l.fields.reason === 'unknown-sender')?.fields.claimedPeer).toBe(1)
+    b.t.send([hb(2, 1, 1)])
+    await sleep(0)
+    expect(b.unreachable).toEqual([1]) // now an unknown peer
+  })
+})
