@@ -1,0 +1,111 @@
+/**
+ * Revisions and their byte encoding.
+ *
+ * A revision is {main, sub}: `main` counts the store's write transactions (every Put, every
+ * DeleteRange that deletes something, every Txn that writes, every lease revoke that deletes
+ * keys takes the next main revision); `sub` numbers the writes inside one transaction from 0. A
+ * txn that puts a and b and deletes c at main 7 writes 7/0, 7/1, 7/2.
+ *
+ * Encoding (etcd's): 8 bytes of main big-endian, 8 bytes of sub big-endian, and for a tombstone
+ * (a deletion) one more byte, the marker 't' (0x74). Because every field is unsigned big-endian
+ * and fixed width, comparing two encodings byte by byte orders them like the revisions:
+ *
+ *   {main 5, sub 0}          00 00 00 00 00 00 00 05  00 00 00 00 00 00 00 00
+ *   {main 5, sub 1}          00 00 00 00 00 00 00 05  00 00 00 00 00 00 00 01
+ *   {main 6, sub 0} deleted  00 00 00 00 00 00 00 06  00 00 00 00 00 00 00 00  74
+ *
+ * The marker never reorders anything: a given revision is either a tombstone or not, so two
+ * distinct revisions already differ within the first 16 bytes. Numbers are integers below 2^53
+ * (JS safe integers), written as a high and a low 32-bit word.
+ */
+
+export interface Revision {
+  main: number
+  sub: number
+}
+
+export const REVISION_BYTES = 16
+export const TOMBSTONE_MARKER = 0x74
+
+const TWO_32 = 0x1_0000_0000
+
+/** Writes `n` (a safe non-negative integer) big-endian into bytes [offset, offset + 8). */
+export function writeUint64(out: Uint8Array, offset: number, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`writeUint64: ${n} is not a safe non-negative integer`)
+  }
+  const hi = Math.floor(n / TWO_32)
+  const lo = n >>> 0
+  out[offset] = hi >>> 24
+  out[offset + 1] = (hi >>> 16) & 0xff
+  out[offset + 2] = (hi >>> 8) & 0xff
+  out[offset + 3] = hi & 0xff
+  out[offset + 4] = lo >>> 24
+  out[offset + 5] = (lo >>> 16) & 0xff
+  out[offset + 6] = (lo >>> 8) & 0xff
+  out[offset + 7] = lo & 0xff
+}
+
+/** Reads a big-endian 64-bit unsigned integer; throws if it is not below 2^53. */
+export function readUint64(bytes: Uint8Array, offset: number): number {
+  if (offset + 8 > bytes.length) {
+    throw new RangeError(`readUint64: offset ${offset} + 8 is past the end ${bytes.length}`)
+  }
+  const hi =
+    ((bytes[offset]! << 24) >>> 0) +
+    (bytes[offset + 1]! << 16) +
+    (bytes[offset + 2]! << 8) +
+    bytes[offset + 3]!
+  const lo =
+    ((bytes[offset + 4]! << 24) >>> 0) +
+    (bytes[offset + 5]! << 16) +
+    (bytes[offset + 6]! << 8) +
+    bytes[offset + 7]!
+  if (hi >= 0x20_0000) throw new RangeError(`readUint64: value at ${offset} is not below 2^53`)
+  return hi * TWO_32 + lo
+}
+
+/** Writes the 16-byte encoding of a revision (and the marker if `tombstone`) at `offset`. */
+export function writeRevision(
+  out: Uint8Array,
+  offset: number,
+  main: number,
+  sub: number,
+  tombstone: boolean,
+): void {
+  writeUint64(out, offset, main)
+  writeUint64(out, offset + 8, sub)
+  if (tombstone) out[offset + REVISION_BYTES] = TOMBSTONE_MARKER
+}
+
+export function encodeRevision(main: number, sub: number, tombstone = false): Uint8Array {
+  const out = new Uint8Array(REVISION_BYTES + (tombstone ? 1 : 0))
+  writeRevision(out, 0, main, sub, tombstone)
+  return out
+}
+
+export interface DecodedRevision extends Revision {
+  tombstone: boolean
+}
+
+/** Decodes the revision encoded at bytes[offset...]; `length` is 16 or 17 (with the marker). */
+export function decodeRevision(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
+  if (length !== REVISION_BYTES && length !== REVISION_BYTES + 1) {
+    throw new RangeError(`decodeRevision: ${length} bytes, want 16 or 17`)
+  }
+  const tombstone = length === REVISION_BYTES + 1
+  if (tombstone && bytes[offset + REVISION_BYTES] !== TOMBSTONE_MARKER) {
+    throw new RangeError(`decodeRevision: byte 16 is ${bytes[offset + REVISION_BYTES]}, not 't'`)
+  }
+  const rev: DecodedRevision = {
+    main: readUint64(bytes, offset),
+    sub: readUint64(bytes, offset + 8),
+    tombstone,
+  }
+  return rev
+}
+
+export function compareRevisions(a: Revision, b: Revision): number {
+  if (a.main !== b.main) return a.main < b.main ? -1 : 1
+  return a.sub === b.sub ? 0 : a.sub < b.sub ? -1 : 1
+}

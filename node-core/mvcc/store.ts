@@ -1,0 +1,1024 @@
+/**
+ * The key-value state machine of a node: etcd's MVCC store over classic-level.
+ *
+ * Contract with the server (the Ready loop):
+ * - applyBatch(items) applies one batch of committed entries, in index order. Entries at or
+ *   below the consistent index (the last applied raft index, durable in the store) are skipped:
+ *   re-applying after a crash is a no-op. `op: null` (conf changes, empty entries) only advances
+ *   the consistent index. Results come back positionally: a WriteResult per applied op, null for
+ *   skipped and null ops. A refused op (bad request, missing lease, compacted revision...) gives
+ *   `{ error: { code, message } }`, identically on every node.
+ * - One batch is one classic-level batch write: the records, lease changes, compaction deletes
+ *   and the new state (consistent index, revision, compacted revision). Only when it is written
+ *   do reads see the batch and do watchers get its events. Calls are queued: a second
+ *   applyBatch waits for the first.
+ * - The batch write is not fsync'd by default (syncWrites: false): the raft WAL, fsync'd before
+ *   entries are applied, is what makes them durable. A machine crash that loses the tail of the
+ *   LevelDB log loses only entries that the WAL replays again (their indexes are above the
+ *   durable consistent index). A process crash loses nothing that was written.
+ * - If a batch write fails, the in-memory state is ahead of the disk: the store fails (every
+ *   later call throws StoreFailedError) and the node must restart and re-apply.
+ *
+ * Reads (range) are synchronous and see the last written batch: the key index answers for the
+ * published revision (revisions of a batch in progress are above it, so invisible), and records
+ * come from a LevelDB snapshot taken when that batch was published, so a compaction being
+ * written cannot pull records out from under a read.
+ *
+ * Writes inside a batch: each op is first checked against the state so far (validate, may throw
+ * a typed error: the op is refused and nothing changes), then executed (must not fail; anything
+ * thrown there is a bug and fails the store). A txn's compares are all evaluated against the
+ * state before the txn, nested ones included, as etcd does; its writes share one main revision
+ * with sub revisions 0, 1, 2... in execution order.
+ *
+ * Compaction deletes, in the same batch, every record no read at or above the compaction
+ * revision can need (key-index.ts explains which); the index forgets them once the batch is
+ * written. `physical` is accepted and has no effect: removal is always immediate.
+ *
+ * Restart: openStore() rebuilds the key index with one ordered scan of the records and resumes
+ * at the consistent index. Snapshots: snapshotImage() streams the state (image.ts) from a
+ * LevelDB snapshot; restoreFromImage() builds a new database beside the current one and swaps
+ * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
+ * store, never a mix (openStore finishes or discards an interrupted swap).
+ */
+import { existsSync } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { ClassicLevel } from 'classic-level'
+import {
+  CompactedError,
+  CorruptionError,
+  FutureRevisionError,
+  InvalidArgumentError,
+  KeyNotFoundError,
+  LeaseNotFoundError,
+  DuplicateKeyError,
+  StoreClosedError,
+  StoreFailedError,
+  StoreRestoringError,
+} from './errors'
+import { decodeImage, encodeImage, type ImageEntry, type ImageHeader } from './image'
+import { KeyIndex, type History } from './key-index'
+import { inRange, keyBytes, keyRange, keyString, type KeyRange, type KeyString } from './keys'
+import {
+  checkRecordKey,
+  decodeFormat,
+  decodeRecord,
+  decodeState,
+  encodeFormat,
+  encodeLease,
+  encodeRecord,
+  encodeState,
+  FORMAT_VERSION,
+  leaseKey,
+  META_FORMAT_KEY,
+  META_STATE_KEY,
+  recordKey,
+  recordKeyBytes,
+  recordKeyLowerBound,
+  recordKeyValue,
+  SPACE_LEASE,
+  SPACE_META,
+  SPACE_RECORD,
+  type StoreState,
+} from './layout'
+import { Lessor, type LessorOptions } from './lessor'
+import { evaluateCompare, executeRange, readKeyValue, type ReadView } from './read'
+import { readUint64 } from './revision'
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Event,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+  WriteOp,
+  WriteResult,
+} from './types'
+import {
+  checkRangeRequest,
+  checkWriteOp,
+  DEFAULT_REQUEST_LIMITS,
+  requestBytes,
+  type RequestLimits,
+} from './validate'
+import { WatchHub, type Change, type WatchLimits, type Watcher, type WatchRequest } from './watch'
+import { RaftdeskError } from '../errors'
+
+export interface StoreLimits extends RequestLimits {
+  /** Bytes of keys and values one range may return. */
+  rangeBytesMax: number
+  /** Items in one applyBatch call. */
+  batchItemsMax: number
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  ...DEFAULT_REQUEST_LIMITS,
+  rangeBytesMax: 256 * 1024 * 1024,
+  batchItemsMax: 100_000,
+}
+
+export interface StoreOptions {
+  limits?: Partial<StoreLimits>
+  lessor?: Partial<LessorOptions>
+  watch?: Partial<WatchLimits>
+  /** fsync every batch write (default false: the WAL carries durability, see above). */
+  syncWrites?: boolean
+}
+
+export interface ApplyItem {
+  index: number
+  op: WriteOp | null
+}
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>
+type DbOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
+type DbSnapshot = ReturnType<Db['snapshot']>
+
+const EMPTY = new Uint8Array(0)
+const ITERATOR_CHUNK = 1000
+
+/** A LevelDB snapshot shared by reads of one published state; closed when the last user goes. */
+class SharedSnapshot {
+  private refs = 1
+  constructor(readonly snap: DbSnapshot) {}
+
+  acquire(): this {
+    this.refs++
+    return this
+  }
+
+  release(): void {
+    this.refs--
+    // Closing a read snapshot can only fail when its database is already closed (after a
+    // restore or close), which released it anyway; nothing is lost either way.
+    if (this.refs === 0) this.snap.close().catch(() => undefined)
+  }
+}
+
+/** The state of one batch being applied. */
+class BatchContext {
+  /** Working revision and compacted revision (what the batch's ops see). */
+  rev: number
+  compactRev: number
+  /** Revisions the last compaction of this batch drops (checked when the index compacts). */
+  compactDropped = 0
+  readonly ops: DbOp[] = []
+  /** Records written by this batch, by "main/sub": read before they are on disk. */
+  readonly pending = new Map<string, Uint8Array>()
+  readonly changes: Change[] = []
+
+  constructor(rev: number, compactRev: number) {
+    this.rev = rev
+    this.compactRev = compactRev
+  }
+}
+
+/** One write transaction (a Put, a DeleteRange, a Txn, a lease revoke): one main revision. */
+class WriteTxn {
+  readonly beginRev: number
+  /** Writes so far; each takes the next sub revision. */
+  sub = 0
+  constructor(beginRev: number) {
+    this.beginRev = beginRev
+  }
+  get main(): number {
+    return this.beginRev + 1
+  }
+  /** What a read inside the txn sees: its own writes once it has any. */
+  get readRev(): number {
+    return this.sub > 0 ? this.beginRev + 1 : this.beginRev
+  }
+}
+
+export async function openStore(dir: string, opts: StoreOptions = {}): Promise<MvccStore> {
+  await finishInterruptedRestore(dir)
+  const store = new MvccStore(dir, opts)
+  await store.load()
+  return store
+}
+
+/** See the module comment: a crash during restoreFromImage leaves these directories behind. */
+async function finishInterruptedRestore(dir: string): Promise<void> {
+  const staged = `${dir}.restore`
+  if (existsSync(staged)) {
+    // The staged database is complete only once the live one has been moved aside.
+    if (existsSync(dir)) await rm(staged, { recursive: true, force: true })
+    else await rename(staged, dir)
+  }
+  await rm(`${dir}.old`, { recursive: true, force: true })
+}
+
+function openDb(dir: string): Db {
+  return new ClassicLevel<Uint8Array, Uint8Array>(dir, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  })
+}
+
+function toResultError(err: RaftdeskError): WriteResult {
+  return { error: { code: err.code, message: err.message } }
+}
+
+export class MvccStore {
+  readonly dir: string
+  readonly lessor: Lessor
+  readonly limits: StoreLimits
+  private readonly hub: WatchHub
+  private readonly syncWrites: boolean
+  private db: Db
+  private index = new KeyIndex()
+  private state: StoreState = { consistentIndex: 0, revision: 0, compactedRevision: 0 }
+  private readSnapshot: SharedSnapshot | null = null
+  /** Serialises applyBatch, restoreFromImage and the pinning of snapshot images. */
+  private tail: Promise<void> = Promise.resolve()
+  private failure: StoreFailedError | null = null
+  private closed = false
+  /** Bumped whenever the database is replaced (restore): long reads notice and start over. */
+  private epoch = 0
+  /** Set while a restore swaps the database; reads wait for it (async) or are refused (sync). */
+  private swapping: Promise<void> | null = null
+
+  constructor(dir: string, opts: StoreOptions) {
+    this.dir = dir
+    this.limits = { ...DEFAULT_STORE_LIMITS, ...opts.limits }
+    this.lessor = new Lessor(opts.lessor)
+    this.syncWrites = opts.syncWrites === true
+    this.db = openDb(dir)
+    this.hub = new WatchHub(this, opts.watch)
+  }
+
+  /** Last raft index applied (durable). */
+  get consistentIndex(): number {
+    return this.state.consistentIndex
+  }
+
+  /** The published (current) revision. */
+  get revision(): number {
+    return this.state.revision
+  }
+
+  get compactedRevision(): number {
+    return this.state.compactedRevision
+  }
+
+  /** Keys in the index (including deleted ones not compacted yet). */
+  get indexedKeys(): number {
+    return this.index.size
+  }
+
+  get watchers(): number {
+    return this.hub.size
+  }
+
+  // ---- open and rebuild ---------------------------------------------------------------------
+
+  /**
+   * Opens the database and rebuilds the in-memory state from it (openStore calls this). Reads
+   * everything first and swaps it in synchronously at the end, so nobody sees a half-loaded store.
+   */
+  async load(): Promise<void> {
+    await this.db.open()
+    const format = await this.db.get(META_FORMAT_KEY)
+    const stateBytes = await this.db.get(META_STATE_KEY)
+    let state: StoreState = { consistentIndex: 0, revision: 0, compactedRevision: 0 }
+    if (format === undefined) {
+      const any = await this.db.keys({ limit: 1 }).all()
+      if (any.length > 0) throw new CorruptionError(`${this.dir}: data without a format marker`)
+      await this.db.batch([
+        { type: 'put', key: META_FORMAT_KEY, value: encodeFormat() },
+        { type: 'put', key: META_STATE_KEY, value: encodeState(state) },
+      ])
+    } else {
+      const version = decodeFormat(format)
+      if (version !== FORMAT_VERSION) {
+        throw new CorruptionError(
+          `${this.dir}: store format ${version}, this build reads ${FORMAT_VERSION}`,
+        )
+      }
+      if (stateBytes === undefined) throw new CorruptionError(`${this.dir}: no state entry`)
+      state = decodeState(stateBytes)
+    }
+    const leases: Array<[number, number]> = []
+    const leaseSpace = { gte: new Uint8Array([SPACE_LEASE]), lt: new Uint8Array([SPACE_LEASE + 1]) }
+    for await (const [key, value] of this.db.iterator(leaseSpace)) {
+      leases.push([readUint64(key, 1), readUint64(value, 0)])
+    }
+    const { histories, leased } = await this.scanRecords(state)
+    const index = KeyIndex.fromHistories(histories)
+    // Everything is read: swap it in without yielding.
+    this.lessor.reset()
+    for (const [id, ttlSeconds] of leases) this.lessor.load(id, ttlSeconds)
+    for (const [key, lease] of leased) {
+      if (!this.lessor.has(lease)) {
+        throw new CorruptionError(
+          `key ${JSON.stringify(key)} is attached to lease ${lease}, which does not exist`,
+        )
+      }
+      this.lessor.attach(key, lease)
+    }
+    this.index = index
+    this.state = state
+    this.readSnapshot = new SharedSnapshot(this.db.snapshot())
+  }
+
+  /**
+   * One forward scan of the records, in revision order, replaying them into key histories. Only
+   * values are read (a record names its own revision), which halves the cost per record.
+   */
+  private async scanRecords(
+    state: StoreState,
+  ): Promise<{ histories: Map<KeyString, History>; leased: Map<KeyString, number> }> {
+    const histories = new Map<KeyString, History>()
+    const leased = new Map<KeyString, number>()
+    const it = this.db.values({
+      gte: recordKeyLowerBound(0),
+      lt: new Uint8Array([SPACE_RECORD + 1]),
+    })
+    let previousMain = 0
+    let previousSub = -1
+    try {
+      for (;;) {
+        const chunk = await it.nextv(ITERATOR_CHUNK)
+        if (chunk.length === 0) break
+        for (const record of chunk) {
+          const rec = decodeRecord(record)
+          if (rec.main < previousMain || (rec.main === previousMain && rec.sub <= previousSub)) {
+            throw new CorruptionError(
+              `record ${rec.main}/${rec.sub} follows ${previousMain}/${previousSub}`,
+            )
+          }
+          previousMain = rec.main
+          previousSub = rec.sub
+          const key = latin1(record, rec.keyStart, rec.keyEnd)
+          KeyIndex.restore(
+            histories,
+            key,
+            rec.main,
+            rec.sub,
+            rec.tombstone,
+            rec.createRevision,
+            rec.version,
+          )
+          if (rec.lease !== 0) leased.set(key, rec.lease)
+          else if (leased.size > 0) leased.delete(key)
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    if (previousMain > state.revision) {
+      throw new CorruptionError(
+        `record at revision ${previousMain} above the store revision ${state.revision}`,
+      )
+    }
+    return { histories, leased }
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure
+    if (this.closed) throw new StoreClosedError()
+  }
+
+  /** check(), and refuse while the database is being swapped (synchronous reads cannot wait). */
+  private checkReadable(): void {
+    this.check()
+    if (this.swapping !== null) throw new StoreRestoringError()
+  }
+
+  /** The published state as a read view (records from the published LevelDB snapshot). */
+  private publishedView(snapshot: SharedSnapshot): ReadView {
+    const db = this.db
+    return {
+      index: this.index,
+      revision: this.state.revision,
+      compactedRevision: this.state.compactedRevision,
+      record: (main, sub) => db.getSync(recordKey(main, sub, false), { snapshot: snapshot.snap }),
+    }
+  }
+
+  /** etcd's Range, at the published state. Synchronous. */
+  range(req: RangeRequest): RangeResponse {
+    this.checkReadable()
+    checkRangeRequest(req, this.limits)
+    return executeRange(this.publishedView(this.readSnapshot!), req, this.limits.rangeBytesMax)
+  }
+
+  // ---- applying -------------------------------------------------------------------------------
+
+  /** Runs `fn` after everything queued before it (applies, restores, image pins). */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn)
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  applyBatch(items: ApplyItem[]): Promise<Array<WriteResult | null>> {
+    return this.enqueue(() => this.applyNow(items))
+  }
+
+  private async applyNow(items: ApplyItem[]): Promise<Array<WriteResult | null>> {
+    this.check()
+    if (items.length > this.limits.batchItemsMax) {
+      throw new RangeError(`applyBatch: ${items.length} items, limit ${this.limits.batchItemsMax}`)
+    }
+    const ctx = new BatchContext(this.state.revision, this.state.compactedRevision)
+    const results: Array<WriteResult | null> = []
+    let lastIndex = this.state.consistentIndex
+    try {
+      for (const { index, op } of items) {
+        if (!Number.isSafeInteger(index) || index < 1)
+          throw new RangeError(`applyBatch: bad index ${index}`)
+        if (index <= this.state.consistentIndex) {
+          results.push(null)
+          continue
+        }
+        if (index <= lastIndex) {
+          throw new RangeError(
+            `applyBatch: index ${index} after ${lastIndex}: indexes must increase`,
+          )
+        }
+        lastIndex = index
+        results.push(op === null ? null : this.applyOp(ctx, index, op))
+      }
+    } catch (err) {
+      // Only a broken invariant gets here (typed refusals become error results). Whatever the
+      // ops did to the index so far cannot be undone: the store is unusable.
+      throw this.fail(err)
+    }
+    if (lastIndex === this.state.consistentIndex) return results
+    const next: StoreState = {
+      consistentIndex: lastIndex,
+      revision: ctx.rev,
+      compactedRevision: ctx.compactRev,
+    }
+    ctx.ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(next) })
+    try {
+      await this.db.batch(ctx.ops, { sync: this.syncWrites })
+    } catch (err) {
+      throw this.fail(err)
+    }
+    this.publish(ctx, next)
+    return results
+  }
+
+  private fail(err: unknown): StoreFailedError {
+    if (this.failure === null)
+      this.failure = err instanceof StoreFailedError ? err : new StoreFailedError(err)
+    return this.failure
+  }
+
+  /** The batch is on disk: make it visible to reads and watchers. */
+  private publish(ctx: BatchContext, next: StoreState): void {
+    if (next.compactedRevision > this.state.compactedRevision) {
+      const dropped = this.index.compact(next.compactedRevision)
+      if (dropped !== ctx.compactDropped) {
+        throw this.fail(
+          new Error(
+            `compaction at ${next.compactedRevision} dropped ${dropped} revisions from the index, ${ctx.compactDropped} from disk`,
+          ),
+        )
+      }
+    }
+    this.state = next
+    this.replaceReadSnapshot()
+    this.hub.publish(ctx.changes, next.revision)
+  }
+
+  private replaceReadSnapshot(): void {
+    const old = this.readSnapshot
+    this.readSnapshot = new SharedSnapshot(this.db.snapshot())
+    old?.release()
+  }
+
+  /**
+   * Applies one op in two steps. prepare() checks it against the state so far and may refuse it
+   * with a typed error (nothing has changed yet: the op gets an error result). The returned
+   * function then executes it; it was checked, so any error there is a bug, and since the batch
+   * may be half changed by then, it fails the store.
+   */
+  private applyOp(ctx: BatchContext, index: number, op: WriteOp): WriteResult {
+    let execute: () => WriteResult
+    try {
+      checkWriteOp(op, this.limits)
+      execute = this.prepare(ctx, index, op)
+    } catch (err) {
+      if (err instanceof RaftdeskError && !(err instanceof CorruptionError))
+        return toResultError(err)
+      throw err
+    }
+    try {
+      return execute()
+    } catch (err) {
+      throw new Error(`applying entry ${index} failed after its checks passed: ${String(err)}`, {
+        cause: err,
+      })
+    }
+  }
+
+  private prepare(ctx: BatchContext, index: number, op: WriteOp): () => WriteResult {
+    if ('put' in op) {
+      const req = op.put
+      const key = keyString(req.key)
+      this.checkPut(ctx.rev, req, key)
+      return () => {
+        const txn = new WriteTxn(ctx.rev)
+        const put = this.put(ctx, txn, req, key)
+        ctx.rev = txn.readRev
+        return { put }
+      }
+    }
+    if ('deleteRange' in op) {
+      return () => {
+        const txn = new WriteTxn(ctx.rev)
+        const deleteRange = this.deleteRange(ctx, txn, op.deleteRange)
+        ctx.rev = txn.readRev
+        return { deleteRange }
+      }
+    }
+    if ('txn' in op) {
+      const before = this.applyView(ctx, ctx.rev)
+      const path = this.txnPath(before, op.txn)
+      this.checkTxnPath(before, op.txn, path, requestBytes(op))
+      return () => {
+        const txn = new WriteTxn(ctx.rev)
+        const resp = this.executeTxn(ctx, txn, op.txn, path)
+        ctx.rev = txn.readRev
+        return { txn: resp }
+      }
+    }
+    if ('compaction' in op) {
+      const rev = op.compaction.revision
+      if (rev > ctx.rev) throw new FutureRevisionError()
+      if (rev <= ctx.compactRev) throw new CompactedError(ctx.compactRev)
+      return () => ({ compaction: this.compact(ctx, rev) })
+    }
+    if ('leaseGrant' in op) {
+      const req = op.leaseGrant
+      // id 0: a deterministic choice, the same on every node (they apply the same entry index).
+      const id = req.id === 0 ? this.lessor.freeId(index) : req.id
+      this.lessor.checkGrant(id, req.ttlSeconds)
+      return () => {
+        const ttlSeconds = this.lessor.grant(id, req.ttlSeconds)
+        ctx.ops.push({ type: 'put', key: leaseKey(id), value: encodeLease(ttlSeconds) })
+        return { leaseGrant: { id, ttlSeconds, revision: ctx.rev } }
+      }
+    }
+    const id = op.leaseRevoke.id
+    if (!this.lessor.has(id)) throw new LeaseNotFoundError()
+    return () => {
+      const txn = new WriteTxn(ctx.rev)
+      // The lessor hands back the keys in key order, so every node numbers the deletes alike.
+      for (const key of this.lessor.revoke(id)) this.tombstone(ctx, txn, key)
+      ctx.ops.push({ type: 'del', key: leaseKey(id) })
+      ctx.rev = txn.readRev
+      return { leaseRevoke: { revision: ctx.rev } }
+    }
+  }
+
+  /** The batch's working state as a read view at `rev`. */
+  private applyView(ctx: BatchContext, rev: number): ReadView {
+    const db = this.db
+    return {
+      index: this.index,
+      revision: rev,
+      compactedRevision: ctx.compactRev,
+      record: (main, sub) =>
+        ctx.pending.get(`${main}/${sub}`) ?? db.getSync(recordKey(main, sub, false)),
+    }
+  }
+
+  /** etcd's checks of a put against the state at `rev`: ignore* needs the key, a lease must exist. */
+  private checkPut(rev: number, req: PutRequest, key: KeyString): void {
+    if ((req.ignoreValue || req.ignoreLease) && this.index.get(key, rev) === undefined) {
+      throw new KeyNotFoundError()
+    }
+    const lease = req.lease ?? 0
+    if (lease !== 0 && !this.lessor.has(lease)) throw new LeaseNotFoundError()
+  }
+
+  private put(ctx: BatchContext, txn: WriteTxn, req: PutRequest, key: KeyString): PutResponse {
+    const readRev = txn.readRev
+    const at =
+      req.prevKv || req.ignoreValue || req.ignoreLease ? this.index.get(key, readRev) : undefined
+    const prev =
+      at === undefined
+        ? undefined
+        : readKeyValue(this.applyView(ctx, readRev), key, at.main, at.sub)
+    const value = req.ignoreValue ? prev!.value : req.value
+    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0)
+    const main = txn.main
+    const sub = txn.sub++
+    const { createRevision, version } = this.index.put(key, main, sub)
+    this.lessor.attach(key, lease)
+    const fields = { main, sub, tombstone: false, createRevision, version, lease }
+    const record = encodeRecord(fields, req.key, value)
+    ctx.pending.set(`${main}/${sub}`, record)
+    ctx.ops.push({ type: 'put', key: recordKey(main, sub, false), value: record })
+    const kv: KeyValue = { key: req.key, createRevision, modRevision: main, version, value, lease }
+    ctx.changes.push({ key, event: { type: 'put', kv } })
+    return prev !== undefined && req.prevKv ? { prevKv: prev, revision: main } : { revision: main }
+  }
+
+  private deleteRange(
+    ctx: BatchContext,
+    txn: WriteTxn,
+    req: DeleteRangeRequest,
+  ): DeleteRangeResponse {
+    const readRev = txn.readRev
+    const victims: Array<{ key: KeyString; main: number; sub: number }> = []
+    this.index.visit(keyRange(req.key, req.rangeEnd), readRev, (key, main, sub) => {
+      victims.push({ key, main, sub })
+    })
+    const view = this.applyView(ctx, readRev)
+    const prevKvs = req.prevKv ? victims.map((v) => readKeyValue(view, v.key, v.main, v.sub)) : []
+    for (const v of victims) this.tombstone(ctx, txn, v.key)
+    return { deleted: victims.length, prevKvs, revision: txn.readRev }
+  }
+
+  private tombstone(ctx: BatchContext, txn: WriteTxn, key: KeyString): void {
+    const main = txn.main
+    const sub = txn.sub++
+    this.index.tombstone(key, main, sub)
+    this.lessor.attach(key, 0)
+    const bytes = keyBytes(key)
+    const record = encodeRecord(
+      { main, sub, tombstone: true, createRevision: 0, version: 0, lease: 0 },
+      bytes,
+      EMPTY,
+    )
+    ctx.ops.push({ type: 'put', key: recordKey(main, sub, true), value: record })
+    const kv: KeyValue = {
+      key: bytes,
+      createRevision: 0,
+      modRevision: main,
+      version: 0,
+      value: EMPTY,
+      lease: 0,
+    }
+    ctx.changes.push({ key, event: { type: 'delete', kv } })
+  }
+
+  /**
+   * Evaluates the compares of the txn and of every nested txn on the branch taken, all against
+   * the state before the txn (etcd's compareToPath). The path lists, depth first, whether each
+   * txn met on the way succeeded.
+   */
+  private txnPath(view: ReadView, req: TxnRequest): boolean[] {
+    const path: boolean[] = []
+    const walk = (t: TxnRequest) => {
+      const ok = t.compare.every((c) => evaluateCompare(view, c))
+      path.push(ok)
+      for (const op of ok ? t.success : t.failure) if ('requestTxn' in op) walk(op.requestTxn)
+    }
+    walk(req)
+    return path
+  }
+
+  /**
+   * Checks the ops on the path against the state before the txn, so that executing it cannot
+   * fail half way:
+   * - puts: etcd's checkPut (ignoreValue / ignoreLease need the key, a lease must exist);
+   * - ranges: revision not compacted and not above the state before the txn (etcd lets a range
+   *   read the txn's own new revision; we refuse it up front rather than half way through), and
+   *   the result within rangeBytesMax: read at the state before the txn, it may grow by at most
+   *   the bytes the txn itself puts, so it must fit with that much room to spare;
+   * - no key written twice on the path. etcd's static check (validate.ts) refuses most such
+   *   txns already; this also catches one key written by two nested txns, which etcd accepts but
+   *   which would write a key twice in one revision.
+   */
+  private checkTxnPath(before: ReadView, req: TxnRequest, path: boolean[], txnBytes: number): void {
+    const puts = new Set<KeyString>()
+    const dels: KeyRange[] = []
+    const rangeBytesMax = Math.max(0, this.limits.rangeBytesMax - txnBytes)
+    let at = 0
+    const walk = (t: TxnRequest) => {
+      const ops: RequestOp[] = path[at++] ? t.success : t.failure
+      for (const op of ops) {
+        if ('requestPut' in op) {
+          const key = keyString(op.requestPut.key)
+          this.checkPut(before.revision, op.requestPut, key)
+          if (puts.has(key) || dels.some((r) => inRange(r, key))) throw new DuplicateKeyError()
+          puts.add(key)
+        } else if ('requestDeleteRange' in op) {
+          const r = keyRange(op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd)
+          for (const key of puts) if (inRange(r, key)) throw new DuplicateKeyError()
+          dels.push(r)
+        } else if ('requestRange' in op) {
+          executeRange(before, { ...op.requestRange, countOnly: false }, rangeBytesMax)
+        } else {
+          walk(op.requestTxn)
+        }
+      }
+    }
+    walk(req)
+  }
+
+  private executeTxn(
+    ctx: BatchContext,
+    txn: WriteTxn,
+    req: TxnRequest,
+    path: boolean[],
+  ): TxnResponse {
+    let at = 0
+    const run = (t: TxnRequest): TxnResponse => {
+      const succeeded = path[at++]!
+      const responses: ResponseOp[] = []
+      for (const op of succeeded ? t.success : t.failure) {
+        if ('requestRange' in op) {
+          const view = this.applyView(ctx, txn.readRev)
+          // Within bounds: checkTxnPath read it at the state before with room for the txn's puts.
+          responses.push({ responseRange: executeRange(view, op.requestRange, Infinity) })
+        } else if ('requestPut' in op) {
+          responses.push({
+            responsePut: this.put(ctx, txn, op.requestPut, keyString(op.requestPut.key)),
+          })
+        } else if ('requestDeleteRange' in op) {
+          responses.push({ responseDeleteRange: this.deleteRange(ctx, txn, op.requestDeleteRange) })
+        } else {
+          responses.push({ responseTxn: run(op.requestTxn) })
+        }
+      }
+      return { succeeded, responses, revision: txn.readRev }
+    }
+    return run(req)
+  }
+
+  /** Schedules the compaction: the records it drops are deleted in this batch. */
+  private compact(ctx: BatchContext, rev: number): { revision: number } {
+    ctx.compactDropped = this.index.compact(
+      rev,
+      (_key, main, sub, tombstone) =>
+        ctx.ops.push({ type: 'del', key: recordKey(main, sub, tombstone) }),
+      true,
+    )
+    ctx.compactRev = rev
+    return { revision: ctx.rev }
+  }
+
+  // ---- watches --------------------------------------------------------------------------------
+
+  /** Opens a watcher (see watch.ts). Throws WatchersLimitError at the limit. */
+  watch(req: WatchRequest): Watcher {
+    this.check()
+    checkRangeRequest({ key: req.key, rangeEnd: req.rangeEnd }, this.limits)
+    return this.hub.watch(req)
+  }
+
+  /** Progress notification for every idle synced watcher (the server's progress ticker). */
+  notifyProgress(): void {
+    this.hub.notifyProgress()
+  }
+
+  /** HistorySource: the value `key` had just before `modRevision` (published state). */
+  prevKvOf(key: KeyString, modRevision: number): KeyValue | undefined {
+    return this.prevKvAt(key, modRevision, this.readSnapshot!)
+  }
+
+  private prevKvAt(
+    key: KeyString,
+    modRevision: number,
+    snapshot: SharedSnapshot,
+  ): KeyValue | undefined {
+    const atRev = modRevision - 1
+    if (atRev < this.state.compactedRevision) return undefined
+    const at = this.index.get(key, atRev)
+    if (at === undefined) return undefined
+    const bytes = this.db.getSync(recordKey(at.main, at.sub, false), { snapshot: snapshot.snap })
+    if (bytes === undefined) return undefined
+    return recordKeyValue(bytes, decodeRecord(bytes))
+  }
+
+  /** HistorySource: events of [fromRev, toRev] in `range` from the records on disk. */
+  async readHistory(
+    range: KeyRange,
+    fromRev: number,
+    toRev: number,
+    eventsMax: number,
+    prevKv: boolean,
+  ): Promise<{ events: Event[]; throughRev: number }> {
+    while (this.swapping !== null) await this.swapping
+    this.check()
+    if (fromRev < this.state.compactedRevision)
+      throw new CompactedError(this.state.compactedRevision)
+    const epoch = this.epoch
+    const snapshot = this.readSnapshot!.acquire()
+    const through = Math.min(toRev, this.state.revision)
+    const events: Event[] = []
+    let throughRev = fromRev - 1
+    // Reading records that no watcher wants still takes time: stop after this many as well.
+    const scanMax = Math.max(eventsMax * 10, ITERATOR_CHUNK)
+    let scanned = 0
+    const it = this.db.iterator({
+      gte: recordKeyLowerBound(fromRev),
+      lt: recordKeyLowerBound(through + 1),
+      snapshot: snapshot.snap,
+    })
+    try {
+      let main = -1
+      reading: for (;;) {
+        const chunk = await it.nextv(ITERATOR_CHUNK)
+        if (chunk.length === 0) {
+          throughRev = through
+          break
+        }
+        for (const [dbKey, record] of chunk) {
+          const rec = decodeRecord(record)
+          checkRecordKey(dbKey, rec)
+          if (rec.main !== main) {
+            // A revision boundary: the revision before is complete.
+            if (main !== -1) throughRev = main
+            if (events.length >= eventsMax || scanned >= scanMax) break reading
+            main = rec.main
+          }
+          scanned++
+          const key = latin1(record, rec.keyStart, rec.keyEnd)
+          if (!inRange(range, key)) continue
+          const kv: KeyValue = rec.tombstone
+            ? {
+                key: recordKeyBytes(record, rec),
+                createRevision: 0,
+                modRevision: rec.main,
+                version: 0,
+                value: EMPTY,
+                lease: 0,
+              }
+            : recordKeyValue(record, rec)
+          const ev: Event = { type: rec.tombstone ? 'delete' : 'put', kv }
+          const prev = prevKv ? this.prevKvAt(key, rec.main, snapshot) : undefined
+          events.push(prev === undefined ? ev : { ...ev, prevKv: prev })
+        }
+      }
+    } catch (err) {
+      // The database was swapped by a restore while we read: report no progress, the watcher
+      // tries again against the new one.
+      if (this.epoch !== epoch) return { events: [], throughRev: fromRev - 1 }
+      throw err
+    } finally {
+      await it.close().catch(() => undefined)
+      snapshot.release()
+    }
+    return { events, throughRev }
+  }
+
+  // ---- snapshots ------------------------------------------------------------------------------
+
+  /**
+   * The whole state as an image stream (image.ts), at the state after every applyBatch called
+   * before this call (and before any called after it). Read from a LevelDB snapshot: applying
+   * goes on meanwhile. Iterate it to the end or stop early (return()); an image that is never
+   * iterated holds its LevelDB snapshot until the store closes.
+   */
+  snapshotImage(): AsyncIterable<Uint8Array> {
+    this.check()
+    const pinned = this.enqueue(async () => {
+      this.check()
+      return { snapshot: this.readSnapshot!.acquire(), state: this.state, db: this.db }
+    })
+    async function* entries(db: Db, snapshot: SharedSnapshot): AsyncGenerator<ImageEntry> {
+      const it = db.iterator({
+        gte: new Uint8Array([SPACE_LEASE]),
+        lt: new Uint8Array([SPACE_RECORD + 1]),
+        snapshot: snapshot.snap,
+      })
+      try {
+        for (;;) {
+          const chunk = await it.nextv(ITERATOR_CHUNK)
+          if (chunk.length === 0) return
+          for (const [key, value] of chunk) {
+            if (key[0] === SPACE_META) continue
+            yield { key, value }
+          }
+        }
+      } finally {
+        await it.close()
+      }
+    }
+    async function* image(): AsyncGenerator<Uint8Array> {
+      const { snapshot, state, db } = await pinned
+      try {
+        yield* encodeImage(state, entries(db, snapshot))
+      } finally {
+        snapshot.release()
+      }
+    }
+    return { [Symbol.asyncIterator]: () => image() }
+  }
+
+  /**
+   * Replaces the whole state with the image in `stream`, which becomes the state at raft index
+   * `consistentIndex`. Watchers catch up again from the new history. On a bad image the store is
+   * left as it was.
+   */
+  restoreFromImage(stream: AsyncIterable<Uint8Array>, consistentIndex: number): Promise<void> {
+    if (!Number.isSafeInteger(consistentIndex) || consistentIndex < 0) {
+      return Promise.reject(
+        new InvalidArgumentError(`restore: consistent index ${consistentIndex}`),
+      )
+    }
+    return this.enqueue(() => this.restoreNow(stream, consistentIndex))
+  }
+
+  private async restoreNow(
+    stream: AsyncIterable<Uint8Array>,
+    consistentIndex: number,
+  ): Promise<void> {
+    this.check()
+    const staged = `${this.dir}.restore`
+    await rm(staged, { recursive: true, force: true })
+    const db = openDb(staged)
+    await db.open()
+    let header: ImageHeader | undefined
+    try {
+      let ops: DbOp[] = []
+      let bytes = 0
+      let maxMain = 0
+      await decodeImage(
+        stream,
+        (h) => {
+          header = h
+        },
+        async ({ key, value }) => {
+          if (key[0] === SPACE_RECORD) {
+            const rec = decodeRecord(value)
+            checkRecordKey(key, rec)
+            maxMain = Math.max(maxMain, rec.main)
+          } else if (key.length !== 9 || value.length !== 8) {
+            throw new CorruptionError(`image: lease entry of ${key.length}/${value.length} bytes`)
+          }
+          ops.push({ type: 'put', key, value })
+          bytes += key.length + value.length
+          if (ops.length >= 10_000 || bytes >= 8 * 1024 * 1024) {
+            await db.batch(ops)
+            ops = []
+            bytes = 0
+          }
+        },
+      )
+      const h = header!
+      if (maxMain > h.revision) {
+        throw new CorruptionError(`image: record at ${maxMain} above its revision ${h.revision}`)
+      }
+      const state = {
+        consistentIndex,
+        revision: h.revision,
+        compactedRevision: h.compactedRevision,
+      }
+      ops.push({ type: 'put', key: META_FORMAT_KEY, value: encodeFormat() })
+      ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(state) })
+      await db.batch(ops, { sync: true })
+      await db.close()
+    } catch (err) {
+      await db.close().catch(() => undefined)
+      await rm(staged, { recursive: true, force: true })
+      throw err
+    }
+    // From here on a failure leaves the store unusable (its database is closed or half swapped).
+    let swapped = () => {}
+    this.swapping = new Promise((resolve) => (swapped = resolve))
+    try {
+      this.epoch++
+      this.readSnapshot?.release()
+      this.readSnapshot = null
+      await this.db.close()
+      await rename(this.dir, `${this.dir}.old`)
+      await rename(staged, this.dir)
+      await rm(`${this.dir}.old`, { recursive: true, force: true })
+      this.db = openDb(this.dir)
+      await this.load()
+    } catch (err) {
+      throw this.fail(err)
+    } finally {
+      this.swapping = null
+      swapped()
+    }
+    this.hub.resync()
+  }
+
+  // ---- closing --------------------------------------------------------------------------------
+
+  /** Waits for queued work, ends all watchers (StoreClosedError) and closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.tail
+    this.closed = true
+    this.hub.close()
+    this.readSnapshot?.release()
+    this.readSnapshot = null
+    await this.db.close()
+  }
+}
+
+/** Bytes [start, end) of `bytes` as a byte string (see keys.ts). */
+function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
+}
