@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -19,6 +19,7 @@ import {
   walExists,
 } from '../../../node-core/wal'
 import { entries, entry, makeTempDir, plain, removeDir, textEncoder } from './helpers'
+import { rechainFrom } from './segment-builder'
 
 const META = textEncoder.encode('{"nodeId":1,"clusterId":"c0ffee"}')
 
@@ -212,7 +213,6 @@ describe('wal: segments', () => {
     for (let i = 1; i <= 60; i += 3) await wal.save(undefined, entries(i, i + 2, 1, 200))
     await wal.close()
     const segments = await listSegments(dir)
-    const { unlink } = await import('node:fs/promises')
     await unlink(join(dir, segments[1]!.name))
     await expect(openWal(dir)).rejects.toMatchObject({
       code: 'WAL_CORRUPT',
@@ -233,13 +233,11 @@ describe('wal: segments', () => {
     const bytes = await readFile(path)
     const other = textEncoder.encode('{"nodeId":2,"clusterId":"c0ffee"}')
     expect(other.byteLength).toBe(META.byteLength)
-    const { rechainFrom } = await import('./segment-builder')
     bytes.set(other, meta.offset + 16)
     await writeFile(path, rechainFrom(bytes, meta.offset))
     // The rechained segment ends on a different crc, so the next segment's seed check would
     // also fail; make the rewritten segment the last one to isolate the metadata check.
-    for (const seg of segments.slice(2))
-      await (await import('node:fs/promises')).unlink(join(dir, seg.name))
+    for (const seg of segments.slice(2)) await unlink(join(dir, seg.name))
     await expect(openWal(dir)).rejects.toMatchObject({
       code: 'WAL_CORRUPT',
       file: segments[1]!.name,
