@@ -92,7 +92,10 @@ export class OutboundLink {
   enqueue(frame: Buffer): void {
     const { queueMessagesMax, queueBytesMax } = this.ctx.limits
     if (this.state !== 'connecting' && this.state !== 'connected') {
-      if (this.state === 'stopped') return
+      if (this.state === 'stopped') {
+        this.peer.stats.dropped++ // sent after stop: counted, nobody left to report to
+        return
+      }
       this.drop(
         new PeerUnavailableError(
           `member ${this.peer.id} at ${this.peer.address} is not connected (${this.state})`,

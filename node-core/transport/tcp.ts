@@ -156,6 +156,8 @@ export class TcpTransport implements PeerTransport {
   private readonly peers = new Map<NodeId, TcpPeer>()
   private readonly inbound = new Set<InboundConn>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** Every accepted TCP socket, including those still in a TLS handshake or being refused. */
+  private readonly rawSockets = new Set<Socket>()
   private readonly warnedUnknown = new Set<NodeId>()
   private server: Server | undefined
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
@@ -244,6 +246,7 @@ export class TcpTransport implements PeerTransport {
     }
     for (const conn of this.inbound)
       this.closeInbound(conn, new TransportStoppedError('inbound connection'))
+    for (const socket of this.rawSockets) socket.destroy()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     const server = this.server
@@ -505,6 +508,10 @@ export class TcpTransport implements PeerTransport {
         )
       : netCreateServer(onSocket)
     server.maxConnections = this.limits.inboundConnectionsMax
+    server.on('connection', (socket: Socket) => {
+      this.rawSockets.add(socket)
+      socket.on('close', () => this.rawSockets.delete(socket))
+    })
     if (t) {
       server.on('tlsClientError', (err: Error, socket: Socket) => {
         this.refusedConnections++
