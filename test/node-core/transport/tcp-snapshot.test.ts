@@ -165,3 +165,56 @@ describe('TcpTransport: snapshot streaming', () => {
     expect(peerStats(a, 2)).toMatchObject({ snapshotsSent: 1, snapshotsFailed: 1 })
   })
 })
+
+describe('TcpTransport: snapshot limits and faults', () => {
+  it('refuses a snapshot beyond the inbound stream limit (busy)', async () => {
+    const limits = { snapshotChunkBytes: CHUNK, snapshotWindowBytes: WINDOW }
+    const a = await startTcpNode(1, { limits }, nodes)
+    const b = await startTcpNode(2, { limits: { ...limits, snapshotsInboundMax: 1 } }, nodes)
+    const c = await startTcpNode(3, { limits }, nodes)
+    meshPeers([a, b, c])
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    let started = 0
+    b.t.onSnapshot(async (_m, img) => {
+      started++
+      await gate
+      for await (const _chunk of img) {
+        // consume
+      }
+    })
+    const first = a.t.sendSnapshot(2, msgSnap(1, 2), image(2, { produced: 0, crc: 0 }))
+    await expect.poll(() => started).toBe(1)
+    await expect(
+      c.t.sendSnapshot(2, msgSnap(3, 2), image(2, { produced: 0, crc: 0 })),
+    ).rejects.toThrow(/handshake refused \(busy\)/)
+    release()
+    await first
+    expect(b.log.find((l) => l.fields.reason === 'busy')).toBeDefined()
+  })
+
+  it('fails a snapshot on a cut link, and fails both ends when the sender stops midway', async () => {
+    const [a, b] = await pair()
+    a.t.setLinkFault(2, { drop: true }, 'send')
+    await expect(
+      a.t.sendSnapshot(2, msgSnap(1, 2), image(1, { produced: 0, crc: 0 })),
+    ).rejects.toThrow(/dropped by an injected link fault/)
+    a.t.healLink()
+
+    let seen: unknown
+    let chunks = 0
+    b.t.onSnapshot(async (_m, img) => {
+      try {
+        for await (const _chunk of img) chunks++
+      } catch (err) {
+        seen = err
+        throw err
+      }
+    })
+    const sending = a.t.sendSnapshot(2, msgSnap(1, 2), image(1000, { produced: 0, crc: 0 }))
+    await expect.poll(() => chunks).toBeGreaterThan(3)
+    await a.t.stop()
+    await expect(sending).rejects.toThrow(/transport is stopped/)
+    await expect.poll(() => seen).toBeInstanceOf(SnapshotTransferError)
+  })
+})
