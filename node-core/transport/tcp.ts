@@ -217,13 +217,25 @@ export class TcpTransport implements PeerTransport {
     this.state = 'starting'
     const server = this.createServer()
     this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.listenPort, this.listenHost, () => {
-        server.off('error', reject)
-        resolve()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(this.listenPort, this.listenHost, () => {
+          server.off('error', reject)
+          resolve()
+        })
       })
-    })
+    } catch (err) {
+      // EADDRINUSE and the like: nothing was started, start() may be called again.
+      this.state = 'new'
+      this.server = undefined
+      this.logger.error('peer transport cannot listen', {
+        host: this.listenHost,
+        port: this.listenPort,
+        ...describeError(err),
+      })
+      throw err
+    }
     server.on('error', (err) => this.logger.error('peer listener error', describeError(err)))
     const bound = server.address()
     if (bound !== null && typeof bound === 'object') this.listenPort = bound.port

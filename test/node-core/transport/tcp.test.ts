@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ValidationError } from '../../../node-core/errors'
 import { message } from '../../../node-core/raft/types'
 import { backoffDelayMs } from '../../../node-core/transport/faults'
+import { TcpTransport } from '../../../node-core/transport/tcp'
 import {
   hb,
   meshPeers,
@@ -245,5 +246,20 @@ describe('TcpTransport: membership', () => {
     b.t.send([hb(2, 1, 1)])
     await sleep(0)
     expect(b.unreachable).toEqual([1]) // now an unknown peer
+  })
+})
+
+describe('TcpTransport: lifecycle', () => {
+  it('reports a port in use from start() and can start again', async () => {
+    const a = await startTcpNode(1, {}, nodes)
+    const port = Number(a.t.address().split(':')[1])
+    const b = new TcpTransport({ id: 2, clusterId: 'cluster-a', token: 't', port })
+    b.onMessage(() => {})
+    await expect(b.start()).rejects.toThrow(/EADDRINUSE/)
+    await a.t.stop()
+    await b.start()
+    expect(b.address()).toBe(`127.0.0.1:${port}`)
+    await b.stop()
+    await b.stop() // idempotent
   })
 })
