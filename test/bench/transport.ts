@@ -6,6 +6,21 @@
  *    protobufjs and JSON+base64; and the cost of the CRC32C alone (protobufjs has none).
  * 2. Loopback TCP: messages per second from one TcpTransport to another (heartbeats, and MsgApp
  *    with 16 entries of 256 bytes), the sender keeping its bounded queue fed.
+ *
+ * Measured while writing the transport (`--seconds 3`, 2 shared cores under a load average of
+ * 6-9, so absolute figures swing 2-3x between runs; the interleaved medians compare fairly):
+ *
+ *   round trips/s (median)   1 entry            16 entries        256 entries
+ *   hand-rolled (with crc)   414k / 170k        121k / 40k        4.6k / 10.3k
+ *   protobufjs               458k / 133k         84k / 29k        3.0k /  7.3k
+ *   JSON+base64               70k /  43k         18k /  7k        0.5k /  1.7k
+ *
+ *   loopback TCP: 281k / 819k heartbeats/s; 34k / 75k MsgApp(16 x 256 B)/s (145 / 318 MB/s),
+ *   about 1000 and 250 messages per socket write.
+ *
+ * The hand-rolled codec is kept: level with protobufjs on one small entry, 1.4-1.5x faster from
+ * 16 entries up, while also checking a CRC32C, enum codes and the MsgSnap rule, and needing no
+ * runtime dependency or 64-bit Long handling.
  */
 import { crc32c } from '@node-rs/crc32'
 import { message, type Message } from '../../node-core/raft/types'
