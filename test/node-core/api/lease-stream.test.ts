@@ -135,4 +135,27 @@ describe('LeaseKeepAlive', () => {
     expect(status.code).toBe(grpc.status.OK)
     expect(ka.received).toHaveLength(2)
   })
+
+  it('ends open keep-alive streams with "server stopped" when the server closes', async () => {
+    const server = await startFakeServer()
+    const own = etcdClients(server.endpoint)
+    try {
+      const stream: grpc.ClientDuplexStream<object, KeepAliveResponse> =
+        own.lease['LeaseKeepAlive']()
+      const status = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve))
+      stream.on('error', () => {})
+      const first = new Promise((resolve) => stream.once('data', resolve))
+      stream.write({ ID: 1 })
+      await first
+      expect(server.server.openStreamCount()).toBe(1)
+      await server.close()
+      const ended = await status
+      expect([ended.code, ended.details]).toEqual([
+        grpc.status.UNAVAILABLE,
+        'etcdserver: server stopped',
+      ])
+    } finally {
+      own.close()
+    }
+  })
 })
