@@ -37,9 +37,12 @@ export class RaftLog {
   private unstableOffset: number
   private readonly maxApplyBytes: number
   private readonly logger: RaftLogger
+  /** Prefix of log lines: the node's id. */
+  private readonly name: string
 
-  constructor(storage: Storage, maxApplyBytes: number, logger: RaftLogger) {
+  constructor(storage: Storage, maxApplyBytes: number, logger: RaftLogger, name = '') {
     this.storage = storage
+    this.name = name === '' ? '' : `${name} `
     this.maxApplyBytes = maxApplyBytes
     this.logger = logger
     const first = storage.firstIndex()
@@ -187,11 +190,12 @@ export class RaftLog {
       for (const e of entries) ents.push(e)
     } else if (from <= offset) {
       // Replaces the whole unstable tail (and hides the stored entries from `from` on).
-      if (from < offset) this.logger.info(`replace the unstable entries from index ${from}`)
+      if (from < offset)
+        this.logger.debug(`${this.name}replace the unstable entries from index ${from}`)
       this.unstableOffset = from
       this.unstableEntries = entries.slice()
     } else {
-      this.logger.info(`truncate the unstable entries before index ${from}`)
+      this.logger.debug(`${this.name}truncate the unstable entries before index ${from}`)
       ents.length = from - offset
       for (const e of entries) ents.push(e)
     }
@@ -207,7 +211,7 @@ export class RaftLog {
       if (!this.matchTerm(e.index, e.term)) {
         if (e.index <= last) {
           this.logger.info(
-            `found conflict at index ${e.index} [existing term: ${this.termOrZero(e.index)}, conflicting term: ${e.term}]`,
+            `${this.name}found conflict at index ${e.index} [existing term: ${this.termOrZero(e.index)}, conflicting term: ${e.term}]`,
           )
         }
         return e.index
@@ -349,7 +353,7 @@ export class RaftLog {
   /** Replaces the log with `snap` (received from the leader; persisted by the next Ready). */
   restore(snap: Snapshot): void {
     this.logger.info(
-      `log [committed=${this.committed}, applied=${this.applied}, lastindex=${this.lastIndex()}] starts to restore snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
+      `${this.name}log [committed=${this.committed}, applied=${this.applied}, lastindex=${this.lastIndex()}] starts to restore snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
     )
     this.committed = snap.metadata.index
     this.unstableSnapshot = snap

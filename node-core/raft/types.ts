@@ -195,6 +195,13 @@ export interface Status {
   progress: Record<NodeId, ProgressStatus>
   /** Non-zero while a leadership transfer to this node is under way. */
   leadTransferee: NodeId
+  /**
+   * Ticks since the election timer was last reset (a leader: since its last check-quorum
+   * round), and the ticks at which it fires (a follower's randomized timeout, a leader's
+   * electionTicksMin). Added for the UI's timers; optional so that hand-made values stay valid.
+   */
+  electionElapsedTicks?: number
+  electionTimeoutTicks?: number
 }
 
 /** Context value of a MsgHup/MsgVote that comes from a leader transfer (skips pre-vote, lease). */
