@@ -2,8 +2,9 @@
  * Typed errors of the key-value state machine.
  *
  * Every error has a stable `code` (what callers and the gRPC layer switch on) and, where etcd has
- * one, etcd's client-visible message, so that the gRPC layer can hand the message through and
- * tools that match on etcd's strings keep working. Errors raised while applying a committed entry
+ * one, etcd's client-visible message. Codes that etcd knows are the ones of node-core/api/errors.ts
+ * (EtcdErrorCode: COMPACTED, FUTURE_REV, LEASE_NOT_FOUND, ...), so the gRPC layer maps them to
+ * etcd's statuses without a translation table. Errors raised while applying a committed entry
  * are deterministic (the same on every node) and come back as `{ error: { code, message } }` in
  * the WriteResult instead of being thrown.
  */
@@ -14,7 +15,7 @@ export class CompactedError extends RaftdeskError {
   /** The store's compacted revision when the request was refused. */
   readonly compactedRevision: number
   constructor(compactedRevision: number) {
-    super('MVCC_COMPACTED', 'etcdserver: mvcc: required revision has been compacted')
+    super('COMPACTED', 'etcdserver: mvcc: required revision has been compacted')
     this.compactedRevision = compactedRevision
   }
 }
@@ -22,7 +23,7 @@ export class CompactedError extends RaftdeskError {
 /** A read or compaction at a revision the store has not reached yet. */
 export class FutureRevisionError extends RaftdeskError {
   constructor() {
-    super('MVCC_FUTURE_REVISION', 'etcdserver: mvcc: required revision is a future revision')
+    super('FUTURE_REV', 'etcdserver: mvcc: required revision is a future revision')
   }
 }
 
@@ -41,7 +42,7 @@ export class LeaseNotFoundError extends NotFoundError {
 
 export class LeaseExistsError extends RaftdeskError {
   constructor() {
-    super('LEASE_EXISTS', 'etcdserver: lease already exists')
+    super('LEASE_EXIST', 'etcdserver: lease already exists')
   }
 }
 
@@ -165,7 +166,7 @@ export class StoreFailedError extends RaftdeskError {
 /** Data read back from disk or from a snapshot image that breaks the format or an invariant. */
 export class CorruptionError extends RaftdeskError {
   constructor(message: string) {
-    super('MVCC_CORRUPT', message)
+    super('CORRUPT', message)
   }
 }
 

@@ -108,10 +108,13 @@ import {
 } from './validate'
 import { WatchHub, type Change, type WatchLimits, type Watcher, type WatchRequest } from './watch'
 import { RaftdeskError } from '../errors'
+import { RecordCache } from './record-cache'
 
 export interface StoreLimits extends RequestLimits {
   /** Bytes of keys and values one range may return. */
   rangeBytesMax: number
+  /** Bytes of records kept in memory for point reads (record-cache.ts). */
+  recordCacheBytesMax: number
   /** Items in one applyBatch call. */
   batchItemsMax: number
 }
@@ -119,6 +122,7 @@ export interface StoreLimits extends RequestLimits {
 export const DEFAULT_STORE_LIMITS: StoreLimits = {
   ...DEFAULT_REQUEST_LIMITS,
   rangeBytesMax: 256 * 1024 * 1024,
+  recordCacheBytesMax: 64 * 1024 * 1024,
   batchItemsMax: 100_000,
 }
 
@@ -141,6 +145,9 @@ type DbSnapshot = ReturnType<Db['snapshot']>
 
 const EMPTY = new Uint8Array(0)
 const ITERATOR_CHUNK = 1000
+/** The reopen scan reads records in chunks of this many, or this many bytes. */
+const SCAN_CHUNK_RECORDS = 4096
+const SCAN_CHUNK_BYTES = 2 * 1024 * 1024
 
 /** A LevelDB snapshot shared by reads of one published state; closed when the last user goes. */
 class SharedSnapshot {
@@ -233,7 +240,13 @@ export class MvccStore {
   private db: Db
   private index = new KeyIndex()
   private state: StoreState = { consistentIndex: 0, revision: 0, compactedRevision: 0 }
-  private readSnapshot: SharedSnapshot | null = null
+  /**
+   * While a batch that deletes records (a compaction) is being written: a LevelDB snapshot of
+   * the state before it, for reads of the published state. Other batches only add records above
+   * the published revision, which reads never ask for, so they need no snapshot.
+   */
+  private guard: SharedSnapshot | null = null
+  private readonly cache: RecordCache
   /** Serialises applyBatch, restoreFromImage and the pinning of snapshot images. */
   private tail: Promise<void> = Promise.resolve()
   private failure: StoreFailedError | null = null
@@ -248,6 +261,7 @@ export class MvccStore {
     this.limits = { ...DEFAULT_STORE_LIMITS, ...opts.limits }
     this.lessor = new Lessor(opts.lessor)
     this.syncWrites = opts.syncWrites === true
+    this.cache = new RecordCache(this.limits.recordCacheBytesMax)
     this.db = openDb(dir)
     this.hub = new WatchHub(this, opts.watch)
   }
@@ -323,12 +337,13 @@ export class MvccStore {
     }
     this.index = index
     this.state = state
-    this.readSnapshot = new SharedSnapshot(this.db.snapshot())
+    this.cache.clear()
   }
 
   /**
    * One forward scan of the records, in revision order, replaying them into key histories. Only
-   * values are read (a record names its own revision), which halves the cost per record.
+   * values are read (a record names its own revision), and LevelDB reads the next chunk while
+   * this one is replayed.
    */
   private async scanRecords(
     state: StoreState,
@@ -338,13 +353,16 @@ export class MvccStore {
     const it = this.db.values({
       gte: recordKeyLowerBound(0),
       lt: new Uint8Array([SPACE_RECORD + 1]),
+      highWaterMarkBytes: SCAN_CHUNK_BYTES,
     })
     let previousMain = 0
     let previousSub = -1
+    let next = it.nextv(SCAN_CHUNK_RECORDS)
     try {
       for (;;) {
-        const chunk = await it.nextv(ITERATOR_CHUNK)
+        const chunk = await next
         if (chunk.length === 0) break
+        next = it.nextv(SCAN_CHUNK_RECORDS)
         for (const record of chunk) {
           const rec = decodeRecord(record)
           if (rec.main < previousMain || (rec.main === previousMain && rec.sub <= previousSub)) {
@@ -369,6 +387,7 @@ export class MvccStore {
         }
       }
     } finally {
+      await next.catch(() => undefined)
       await it.close()
     }
     if (previousMain > state.revision) {
@@ -392,14 +411,25 @@ export class MvccStore {
     if (this.swapping !== null) throw new StoreRestoringError()
   }
 
-  /** The published state as a read view (records from the published LevelDB snapshot). */
-  private publishedView(snapshot: SharedSnapshot): ReadView {
-    const db = this.db
+  /** A record of the published state: from the cache, else from disk (see `guard`). */
+  private readPublished(main: number, sub: number): Uint8Array | undefined {
+    let record = this.cache.get(main, sub)
+    if (record !== undefined) return record
+    const key = recordKey(main, sub, false)
+    record =
+      this.guard === null
+        ? this.db.getSync(key)
+        : this.db.getSync(key, { snapshot: this.guard.snap })
+    if (record !== undefined) this.cache.set(main, sub, record)
+    return record
+  }
+
+  private publishedView(): ReadView {
     return {
       index: this.index,
       revision: this.state.revision,
       compactedRevision: this.state.compactedRevision,
-      record: (main, sub) => db.getSync(recordKey(main, sub, false), { snapshot: snapshot.snap }),
+      record: (main, sub) => this.readPublished(main, sub),
     }
   }
 
@@ -407,7 +437,7 @@ export class MvccStore {
   range(req: RangeRequest): RangeResponse {
     this.checkReadable()
     checkRangeRequest(req, this.limits)
-    return executeRange(this.publishedView(this.readSnapshot!), req, this.limits.rangeBytesMax)
+    return executeRange(this.publishedView(), req, this.limits.rangeBytesMax)
   }
 
   // ---- applying -------------------------------------------------------------------------------
@@ -462,11 +492,14 @@ export class MvccStore {
       compactedRevision: ctx.compactRev,
     }
     ctx.ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(next) })
+    if (ctx.compactDropped > 0) this.guard = new SharedSnapshot(this.db.snapshot())
     try {
       await this.db.batch(ctx.ops, { sync: this.syncWrites })
     } catch (err) {
       throw this.fail(err)
     }
+    this.guard?.release()
+    this.guard = null
     this.publish(ctx, next)
     return results
   }
@@ -490,14 +523,7 @@ export class MvccStore {
       }
     }
     this.state = next
-    this.replaceReadSnapshot()
     this.hub.publish(ctx.changes, next.revision)
-  }
-
-  private replaceReadSnapshot(): void {
-    const old = this.readSnapshot
-    this.readSnapshot = new SharedSnapshot(this.db.snapshot())
-    old?.release()
   }
 
   /**
@@ -593,7 +619,9 @@ export class MvccStore {
       revision: rev,
       compactedRevision: ctx.compactRev,
       record: (main, sub) =>
-        ctx.pending.get(`${main}/${sub}`) ?? db.getSync(recordKey(main, sub, false)),
+        ctx.pending.get(`${main}/${sub}`) ??
+        this.cache.get(main, sub) ??
+        db.getSync(recordKey(main, sub, false)),
     }
   }
 
@@ -623,6 +651,8 @@ export class MvccStore {
     const fields = { main, sub, tombstone: false, createRevision, version, lease }
     const record = encodeRecord(fields, req.key, value)
     ctx.pending.set(`${main}/${sub}`, record)
+    // Published reads never ask for a revision above the published one: caching it now is safe.
+    this.cache.set(main, sub, record)
     ctx.ops.push({ type: 'put', key: recordKey(main, sub, false), value: record })
     const kv: KeyValue = { key: req.key, createRevision, modRevision: main, version, value, lease }
     ctx.changes.push({ key, event: { type: 'put', kv } })
@@ -781,19 +811,12 @@ export class MvccStore {
 
   /** HistorySource: the value `key` had just before `modRevision` (published state). */
   prevKvOf(key: KeyString, modRevision: number): KeyValue | undefined {
-    return this.prevKvAt(key, modRevision, this.readSnapshot!)
-  }
-
-  private prevKvAt(
-    key: KeyString,
-    modRevision: number,
-    snapshot: SharedSnapshot,
-  ): KeyValue | undefined {
     const atRev = modRevision - 1
+    // Like etcd: no prevKv when the revision before the event has been compacted.
     if (atRev < this.state.compactedRevision) return undefined
     const at = this.index.get(key, atRev)
     if (at === undefined) return undefined
-    const bytes = this.db.getSync(recordKey(at.main, at.sub, false), { snapshot: snapshot.snap })
+    const bytes = this.readPublished(at.main, at.sub)
     if (bytes === undefined) return undefined
     return recordKeyValue(bytes, decodeRecord(bytes))
   }
@@ -811,7 +834,9 @@ export class MvccStore {
     if (fromRev < this.state.compactedRevision)
       throw new CompactedError(this.state.compactedRevision)
     const epoch = this.epoch
-    const snapshot = this.readSnapshot!.acquire()
+    // An iterator reads the database as of its creation; while a compaction is being written,
+    // read the state before it instead, like every read of the published state.
+    const guard = this.guard?.acquire()
     const through = Math.min(toRev, this.state.revision)
     const events: Event[] = []
     let throughRev = fromRev - 1
@@ -821,7 +846,7 @@ export class MvccStore {
     const it = this.db.iterator({
       gte: recordKeyLowerBound(fromRev),
       lt: recordKeyLowerBound(through + 1),
-      snapshot: snapshot.snap,
+      ...(guard === undefined ? {} : { snapshot: guard.snap }),
     })
     try {
       let main = -1
@@ -854,7 +879,7 @@ export class MvccStore {
               }
             : recordKeyValue(record, rec)
           const ev: Event = { type: rec.tombstone ? 'delete' : 'put', kv }
-          const prev = prevKv ? this.prevKvAt(key, rec.main, snapshot) : undefined
+          const prev = prevKv ? this.prevKvOf(key, rec.main) : undefined
           events.push(prev === undefined ? ev : { ...ev, prevKv: prev })
         }
       }
@@ -865,7 +890,7 @@ export class MvccStore {
       throw err
     } finally {
       await it.close().catch(() => undefined)
-      snapshot.release()
+      guard?.release()
     }
     return { events, throughRev }
   }
@@ -882,7 +907,7 @@ export class MvccStore {
     this.check()
     const pinned = this.enqueue(async () => {
       this.check()
-      return { snapshot: this.readSnapshot!.acquire(), state: this.state, db: this.db }
+      return { snapshot: new SharedSnapshot(this.db.snapshot()), state: this.state, db: this.db }
     })
     async function* entries(db: Db, snapshot: SharedSnapshot): AsyncGenerator<ImageEntry> {
       const it = db.iterator({
@@ -987,8 +1012,6 @@ export class MvccStore {
     this.swapping = new Promise((resolve) => (swapped = resolve))
     try {
       this.epoch++
-      this.readSnapshot?.release()
-      this.readSnapshot = null
       await this.db.close()
       await rename(this.dir, `${this.dir}.old`)
       await rename(staged, this.dir)
@@ -1012,8 +1035,6 @@ export class MvccStore {
     await this.tail
     this.closed = true
     this.hub.close()
-    this.readSnapshot?.release()
-    this.readSnapshot = null
     await this.db.close()
   }
 }

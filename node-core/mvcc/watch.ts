@@ -193,6 +193,15 @@ export class Watcher implements AsyncIterableIterator<WatchResponse> {
     this.flush()
   }
 
+  /**
+   * R such that every matching event of a revision <= R has been taken by the consumer, or
+   * undefined while the watcher is behind (catching up, or responses still buffered).
+   */
+  progressRevision(): number | undefined {
+    if (this.state !== 'synced' || this.queue.length > 0) return undefined
+    return this.hub.source.revision
+  }
+
   /** Asks for a progress notification; returns false if none was queued (not synced, or full). */
   requestProgress(): boolean {
     if (this.state !== 'synced' || this.full(0, EVENT_OVERHEAD_BYTES)) return false

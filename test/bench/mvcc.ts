@@ -1,0 +1,121 @@
+/**
+ * Benchmark of the mvcc store (not a test; prints figures). Run with
+ *
+ *   npx tsx test/bench/mvcc.ts            (KEYS=1000000 by default; KEYS=200000 for a quick run)
+ *
+ * Measures, on a fresh store in a temp dir:
+ *   1. put throughput: KEYS puts of 10-byte keys and 256-byte values, 100 puts per applyBatch
+ *      (as a ready loop would apply a batch of committed entries), one LevelDB batch each;
+ *   2. range throughput: single-key gets of random keys, and 100-key prefix ranges;
+ *   3. key index memory per key: heapUsed before/after building a KeyIndex of KEYS keys (one put
+ *      each), after a full GC, divided by KEYS;
+ *   4. reopen time: close the store and openStore() it again (rebuilds the index with one
+ *      ordered scan of the records), and the heap it then holds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { KeyIndex } from '../../node-core/mvcc/key-index'
+import { keyString, prefixRangeEnd } from '../../node-core/mvcc/keys'
+import { openStore } from '../../node-core/mvcc/store'
+import { createPrng } from '../../node-core/raft/prng'
+
+const KEYS = Number(process.env['KEYS'] ?? 1_000_000)
+const BATCH = 100
+const GROUP = 100 // keys per prefix
+const VALUE_BYTES = 256
+
+// A full GC on demand without requiring --expose-gc on the command line.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+const enc = new TextEncoder()
+/** Key i: "p" + group (6 digits) + "/" + index in group (2 digits), 10 bytes; 100 per prefix. */
+function key(i: number): Uint8Array {
+  const group = Math.floor(i / GROUP)
+  return enc.encode(`p${String(group).padStart(6, '0')}/${String(i % GROUP).padStart(2, '0')}`)
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+
+function heapMiB(): number {
+  gc()
+  return process.memoryUsage().heapUsed / (1024 * 1024)
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'mvcc-bench-'))
+  const dir = join(root, 'db')
+  const prng = createPrng(1)
+  const value = new Uint8Array(VALUE_BYTES).map(() => prng.int(0, 256))
+  console.log(
+    `mvcc bench: ${fmt(KEYS)} keys, ${VALUE_BYTES}-byte values, ${BATCH} puts per applyBatch`,
+  )
+  console.log(`node ${process.version}, data in ${root}`)
+
+  // 1. Puts.
+  let store = await openStore(dir)
+  let index = 0
+  let t0 = performance.now()
+  for (let i = 0; i < KEYS; i += BATCH) {
+    const items = []
+    for (let j = i; j < Math.min(KEYS, i + BATCH); j++) {
+      items.push({ index: ++index, op: { put: { key: key(j), value } } })
+    }
+    await store.applyBatch(items)
+  }
+  let ms = performance.now() - t0
+  console.log(`put:          ${fmt(KEYS / (ms / 1000))} puts/s (${fmt(ms)} ms for ${fmt(KEYS)})`)
+
+  // 2. Ranges.
+  const gets = 200_000
+  t0 = performance.now()
+  let found = 0
+  for (let i = 0; i < gets; i++) found += store.range({ key: key(prng.int(0, KEYS)) }).count
+  ms = performance.now() - t0
+  if (found !== gets) throw new Error(`gets found ${found} of ${gets} keys`)
+  console.log(`get:          ${fmt(gets / (ms / 1000))} single-key ranges/s`)
+  const groups = Math.ceil(KEYS / GROUP)
+  const prefixRanges = 5_000
+  t0 = performance.now()
+  let kvs = 0
+  for (let i = 0; i < prefixRanges; i++) {
+    const prefix = enc.encode(`p${String(prng.int(0, groups)).padStart(6, '0')}/`)
+    kvs += store.range({ key: prefix, rangeEnd: prefixRangeEnd(prefix) }).kvs.length
+  }
+  ms = performance.now() - t0
+  console.log(
+    `prefix range: ${fmt(prefixRanges / (ms / 1000))} ranges/s of ~${fmt(kvs / prefixRanges)} keys (${fmt(kvs / (ms / 1000))} kvs/s)`,
+  )
+
+  // 3. Index memory per key, measured on an index built alone.
+  const before = heapMiB()
+  let idx: KeyIndex | null = new KeyIndex()
+  for (let i = 0; i < KEYS; i++) idx.put(keyString(key(i)), i + 1, 0)
+  const after = heapMiB()
+  console.log(
+    `index memory: ${fmt(((after - before) * 1024 * 1024) / KEYS, 1)} bytes/key (${fmt(after - before, 1)} MiB for ${fmt(idx.size)} keys of 10 bytes)`,
+  )
+  idx = null
+
+  // 4. Reopen.
+  await store.close()
+  const heapBefore = heapMiB()
+  t0 = performance.now()
+  store = await openStore(dir)
+  ms = performance.now() - t0
+  const heapAfter = heapMiB()
+  if (store.indexedKeys !== KEYS)
+    throw new Error(`reopened with ${store.indexedKeys} keys, want ${KEYS}`)
+  console.log(
+    `reopen:       ${fmt(ms)} ms for ${fmt(store.indexedKeys)} keys (revision ${fmt(store.revision)}), heap +${fmt(heapAfter - heapBefore, 1)} MiB`,
+  )
+  await store.close()
+  rmSync(root, { recursive: true, force: true })
+}
+
+await main()
