@@ -1,0 +1,190 @@
+/**
+ * `npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
+ *                    [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
+ *                    [--log-level info]`
+ *
+ * Runs a local raftdesk cluster headless. Node i (1-based) serves etcd v3 gRPC on
+ * client-port + 100·(i−1) and its peers on that + 1. Once the cluster has a leader it prints one
+ * JSON line on stdout:
+ *   {"event":"ready","ui":"http://127.0.0.1:8790/","nodes":[{"name":"n1","endpoint":"127.0.0.1:2379",
+ *    "peer":"127.0.0.1:2380","pid":1234,"dataDir":"DIR/n1"},...]}
+ * and logs to stderr. SIGINT/SIGTERM stop it cleanly (the leader hands over first). Started again
+ * on the same --data-dir, the cluster comes back with all its data.
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { LocalCluster, LOCAL_CLUSTER_DEFAULTS } from '../cluster/supervisor'
+import { RaftdeskError } from '../errors'
+import { startWebUi, type WebUi } from '../services/web'
+
+const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
+                        [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
+                        [--log-level debug|info|warn|error]`
+
+export function defaultDataDir(): string {
+  const home = homedir()
+  if (process.platform === 'darwin')
+    return join(home, 'Library', 'Application Support', 'raftdesk', 'cluster')
+  if (process.platform === 'win32') {
+    return join(process.env['APPDATA'] ?? join(home, 'AppData', 'Roaming'), 'raftdesk', 'cluster')
+  }
+  return join(process.env['XDG_DATA_HOME'] ?? join(home, '.local', 'share'), 'raftdesk', 'cluster')
+}
+
+class UsageError extends Error {}
+
+function int(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    )
+  }
+  return n
+}
+
+export interface ServeOptions {
+  nodes: number
+  dataDir: string
+  clientPort: number
+  uiPort: number
+  electionMsMin: number
+  electionMsMax: number
+  heartbeatMs: number
+  snapshotCount: number
+  logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export function parseServeArgs(argv: string[]): ServeOptions {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        nodes: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'client-port': { type: 'string' },
+        'ui-port': { type: 'string' },
+        'election-ms': { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
+        'snapshot-count': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }))
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (values['help']) throw new UsageError('')
+  const election = (values['election-ms'] as string | undefined) ?? '150-300'
+  const m = /^(\d+)-(\d+)$/.exec(election)
+  if (!m)
+    throw new UsageError(`--election-ms must look like 150-300, got ${JSON.stringify(election)}`)
+  const level = (values['log-level'] as string | undefined) ?? 'info'
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new UsageError(
+      `--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`,
+    )
+  }
+  return {
+    nodes: int('nodes', values['nodes'] as string | undefined, 3, 1, 9),
+    dataDir: (values['data-dir'] as string | undefined) ?? defaultDataDir(),
+    clientPort: int('client-port', values['client-port'] as string | undefined, 2379, 1, 65535),
+    uiPort: int('ui-port', values['ui-port'] as string | undefined, 8790, 0, 65535),
+    electionMsMin: Number(m[1]),
+    electionMsMax: Number(m[2]),
+    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'] as string | undefined, 50, 1, 60_000),
+    snapshotCount: int(
+      'snapshot-count',
+      values['snapshot-count'] as string | undefined,
+      10_000,
+      1,
+      1e9,
+    ),
+    logLevel: level as ServeOptions['logLevel'],
+  }
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} serve ${msg}\n`)
+}
+
+async function main(): Promise<void> {
+  let options: ServeOptions
+  try {
+    options = parseServeArgs(process.argv.slice(2))
+  } catch (err) {
+    if (err instanceof UsageError) {
+      if (err.message) process.stderr.write(`serve: ${err.message}\n`)
+      process.stderr.write(`${USAGE}\n`)
+      process.exit(err.message ? 2 : 0)
+    }
+    throw err
+  }
+
+  log(`starting ${options.nodes} nodes in ${options.dataDir}`)
+  const cluster = await LocalCluster.start({
+    ...LOCAL_CLUSTER_DEFAULTS,
+    nodes: options.nodes,
+    dataDir: options.dataDir,
+    clientPort: options.clientPort,
+    electionMsMin: options.electionMsMin,
+    electionMsMax: options.electionMsMax,
+    heartbeatMs: options.heartbeatMs,
+    snapshotCount: options.snapshotCount,
+    logLevel: options.logLevel,
+  })
+
+  let stopping = false
+  let ui: WebUi | null = null
+  const shutdown = async (why: string) => {
+    if (stopping) return
+    stopping = true
+    log(`${why}: stopping the cluster`)
+    await ui?.close().catch(() => undefined)
+    await cluster.stop()
+    log('stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  cluster.on('exit', (name, code, signal) => {
+    if (!stopping) log(`node ${name} exited (code ${code}, signal ${signal})`)
+  })
+
+  const leader = await cluster.waitForLeader(30_000)
+  log(`leader is ${leader}`)
+  if (options.uiPort !== 0) {
+    ui = await startWebUi({
+      host: '127.0.0.1',
+      port: options.uiPort,
+      dataDir: options.dataDir,
+      log,
+    })
+  }
+  const nodes = cluster.list().map((n) => ({
+    name: n.name,
+    endpoint: n.endpoint,
+    peer: n.peer,
+    pid: n.pid,
+    dataDir: n.dataDir,
+  }))
+  process.stdout.write(`${JSON.stringify({ event: 'ready', ui: ui ? ui.url : null, nodes })}\n`)
+}
+
+main().catch((err: unknown) => {
+  const e = err as Error
+  const detail =
+    err instanceof RaftdeskError ? `${e.message} (${err.code})` : (e.stack ?? e.message)
+  process.stderr.write(`serve: ${detail}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,76 @@
+/**
+ * How the supervisor starts a node process. One interface, two hosts: child_process.fork for
+ * the headless `raftdesk serve` and the tests, Electron's utilityProcess in the desktop app
+ * (main/ provides that one; node-core never imports electron).
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { NODE_CONFIG_ENV, type FromNode, type NodeProcessConfig, type ToNode } from './protocol'
+
+export interface NodeProcessHandle {
+  readonly pid: number
+  send(msg: ToNode): void
+  onMessage(listener: (msg: FromNode) => void): void
+  /** Called once when the process is gone, with its exit code or the signal that ended it. */
+  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void
+  kill(signal: NodeJS.Signals): boolean
+}
+
+export interface NodeLauncher {
+  launch(config: NodeProcessConfig): NodeProcessHandle
+}
+
+/** The node entry point next to this module: TypeScript source under tsx, or a built bundle. */
+export function defaultNodeEntry(): string {
+  return fileURLToPath(new URL('../server/main.ts', import.meta.url))
+}
+
+export interface ForkLauncherOptions {
+  entry?: string
+  /** Where the child's stderr goes: inherited (default) or handed to a function line by line. */
+  onStderrLine?: (name: string, line: string) => void
+}
+
+export class ForkLauncher implements NodeLauncher {
+  private readonly entry: string
+  constructor(private readonly options: ForkLauncherOptions = {}) {
+    this.entry = options.entry ?? defaultNodeEntry()
+  }
+
+  launch(config: NodeProcessConfig): NodeProcessHandle {
+    const execArgv = this.entry.endsWith('.ts') ? ['--import', 'tsx'] : []
+    const onLine = this.options.onStderrLine
+    const child: ChildProcess = fork(this.entry, [], {
+      env: { ...process.env, [NODE_CONFIG_ENV]: JSON.stringify(config) },
+      execArgv,
+      stdio: ['ignore', 'inherit', onLine ? 'pipe' : 'inherit', 'ipc'],
+      serialization: 'advanced',
+    })
+    if (onLine && child.stderr) {
+      let rest = ''
+      child.stderr.setEncoding('utf8')
+      child.stderr.on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n')
+        rest = lines.pop() ?? ''
+        for (const line of lines) onLine(config.name, line)
+      })
+    }
+    if (child.pid === undefined) throw new Error(`could not start node ${config.name}`)
+    const pid = child.pid
+    return {
+      pid,
+      send(msg) {
+        if (child.connected) child.send(msg)
+      },
+      onMessage(listener) {
+        child.on('message', (m) => listener(m as FromNode))
+      },
+      onExit(listener) {
+        child.once('exit', (code, signal) => listener(code, signal))
+      },
+      kill(signal) {
+        return child.kill(signal)
+      },
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The conversation between the local-cluster supervisor and one node process, over the
+ * process's IPC channel (child_process.fork today, Electron's utilityProcess in the app).
+ *
+ * The supervisor starts a node with its NodeProcessConfig (JSON in the RAFTDESK_NODE_CONFIG
+ * environment variable), then:
+ *   supervisor -> node   requests { type: 'request', id, command } answered by
+ *   node -> supervisor   { type: 'reply', id, ok, value | error }
+ *   node -> supervisor   { type: 'started', ... } once, when the node serves clients
+ *                        { type: 'status', status } whenever it changes, at most every
+ *                          statusIntervalMs (roles, terms, indexes: the live view of the UI)
+ *                        { type: 'stopped', reason } just before a clean exit
+ *                        { type: 'fatal', error } just before exiting on an error
+ * Faults that act on the process itself (kill -9, SIGSTOP/SIGCONT) are signals sent by the
+ * supervisor; faults on links are commands, applied by the node's transport.
+ */
+import { z } from 'zod'
+import type { WireError } from '../../preload/contract'
+
+export interface ClusterMemberSpec {
+  name: string
+  /** host:port of the member's peer listener. */
+  peerUrl: string
+  /** host:port of the member's etcd gRPC listener. */
+  clientUrl: string
+}
+
+export const nodeProcessConfigSchema = z.object({
+  name: z.string().min(1).max(64),
+  dataDir: z.string().min(1),
+  clientUrl: z.string().min(3),
+  peerUrl: z.string().min(3),
+  /** The members a new cluster starts with (clusterState 'new'); ignored on restart. */
+  initialCluster: z.array(
+    z.object({ name: z.string(), peerUrl: z.string(), clientUrl: z.string() }),
+  ),
+  /** 'new': bootstrap a cluster; 'existing': join one that already added this member. */
+  clusterState: z.enum(['new', 'existing']),
+  token: z.string().min(1).max(256),
+  tickMs: z.number().int().min(1).max(1000),
+  electionMsMin: z.number().int().min(1),
+  electionMsMax: z.number().int().min(2),
+  heartbeatMs: z.number().int().min(1),
+  snapshotCount: z.number().int().min(1),
+  statusIntervalMs: z.number().int().min(10).max(10_000),
+  /** Members to expect when joining (clusterState 'existing'), as the cluster reported them. */
+  existingMembers: z
+    .array(
+      z.object({
+        id: z.number().int().positive(),
+        name: z.string(),
+        peerUrls: z.array(z.string()),
+        clientUrls: z.array(z.string()),
+        isLearner: z.boolean(),
+      }),
+    )
+    .optional(),
+  /** The id the cluster assigned when it added this member (clusterState 'existing'). */
+  memberId: z.number().int().positive().optional(),
+  clusterId: z.number().int().positive().optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+})
+
+export type NodeProcessConfig = z.infer<typeof nodeProcessConfigSchema>
+
+export const NODE_CONFIG_ENV = 'RAFTDESK_NODE_CONFIG'
+
+export type LinkFaultSpec = {
+  /** Peer member id whose link is affected. */
+  peer: number
+  drop?: boolean
+  delayMs?: number
+  lossRate?: number
+  direction?: 'send' | 'receive' | 'both'
+}
+
+export type NodeCommand =
+  | { type: 'status' }
+  | { type: 'stop'; transferLeadership: boolean }
+  | { type: 'linkFault'; fault: LinkFaultSpec }
+  | { type: 'healLinks' }
+  | { type: 'transferLeadership'; to: number }
+  | { type: 'campaign' }
+  | { type: 'compactLog' }
+  | { type: 'snapshot' }
+
+export const nodeCommandSchema: z.ZodType<NodeCommand> = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('status') }),
+  z.object({ type: z.literal('stop'), transferLeadership: z.boolean() }),
+  z.object({
+    type: z.literal('linkFault'),
+    fault: z.object({
+      peer: z.number().int().positive(),
+      drop: z.boolean().optional(),
+      delayMs: z.number().int().min(0).max(60_000).optional(),
+      lossRate: z.number().min(0).max(1).optional(),
+      direction: z.enum(['send', 'receive', 'both']).optional(),
+    }),
+  }),
+  z.object({ type: z.literal('healLinks') }),
+  z.object({ type: z.literal('transferLeadership'), to: z.number().int().positive() }),
+  z.object({ type: z.literal('campaign') }),
+  z.object({ type: z.literal('compactLog') }),
+  z.object({ type: z.literal('snapshot') }),
+]) as z.ZodType<NodeCommand>
+
+/** What a node reports about itself: the Raft picture plus where it listens. */
+export interface NodeStatus {
+  id: number
+  name: string
+  clusterId: number
+  role: 'follower' | 'preCandidate' | 'candidate' | 'leader' | 'learner'
+  term: number
+  vote: number
+  lead: number
+  commit: number
+  applied: number
+  lastIndex: number
+  stableIndex: number
+  firstIndex: number
+  snapshotIndex: number
+  revision: number
+  voters: number[]
+  learners: number[]
+  members: Array<{
+    id: number
+    name: string
+    peerUrl: string
+    clientUrl: string
+    isLearner: boolean
+  }>
+  /** Leader only: each follower's replication progress. */
+  progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }>
+  clientUrl: string
+  peerUrl: string
+  pid: number
+}
+
+export type ToNode = { type: 'request'; id: number; command: NodeCommand }
+
+export type FromNode =
+  | { type: 'started'; id: number; name: string; clientUrl: string; peerUrl: string; pid: number }
+  | { type: 'status'; status: NodeStatus }
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; error: WireError }
+  | { type: 'stopped'; reason: string }
+  | { type: 'fatal'; error: WireError }

@@ -1,0 +1,538 @@
+/**
+ * The local-cluster supervisor: runs N raftdesk nodes as separate processes on one machine,
+ * watches them, and injects faults. Used by `raftdesk serve`, by the desktop app and by tests.
+ *
+ * Layout: node i (1-based) is named n<i>, serves etcd v3 on clientPort + 100·(i−1) and its peers
+ * on that + 1, and keeps its data in <dataDir>/n<i>. <dataDir>/cluster.json records the cluster
+ * as it was created (names, URLs, the cluster token); a restart on the same directory uses it,
+ * so the cluster comes back as it was, and refuses flags that contradict it.
+ *
+ * Faults: kill (SIGKILL), pause/resume (SIGSTOP/SIGCONT), restart, and link faults (cut both
+ * ways or one way, delay, loss) applied by the nodes' transports, healed with heal().
+ */
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { RaftdeskError, ValidationError } from '../errors'
+import { ForkLauncher, type NodeLauncher, type NodeProcessHandle } from './launcher'
+import type {
+  ClusterMemberSpec,
+  FromNode,
+  NodeCommand,
+  NodeProcessConfig,
+  NodeStatus,
+} from './protocol'
+
+export interface LocalClusterOptions {
+  nodes: number
+  dataDir: string
+  host: string
+  clientPort: number
+  tickMs: number
+  electionMsMin: number
+  electionMsMax: number
+  heartbeatMs: number
+  snapshotCount: number
+  statusIntervalMs: number
+  logLevel: NodeProcessConfig['logLevel']
+  launcher: NodeLauncher
+  /** How long a node may take to start serving before start() gives up. */
+  startTimeoutMs: number
+  /** How long a stopping node may take before it is killed. */
+  stopTimeoutMs: number
+}
+
+export const LOCAL_CLUSTER_DEFAULTS: Omit<LocalClusterOptions, 'dataDir' | 'launcher'> = {
+  nodes: 3,
+  host: '127.0.0.1',
+  clientPort: 2379,
+  tickMs: 10,
+  electionMsMin: 150,
+  electionMsMax: 300,
+  heartbeatMs: 50,
+  snapshotCount: 10_000,
+  statusIntervalMs: 100,
+  logLevel: 'info',
+  startTimeoutMs: 30_000,
+  stopTimeoutMs: 10_000,
+}
+
+export type NodeState = 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'crashed'
+
+export interface ManagedNodeInfo {
+  name: string
+  id: number
+  clientUrl: string
+  peerUrl: string
+  /** host:port, as etcdctl --endpoints wants it. */
+  endpoint: string
+  peer: string
+  dataDir: string
+  pid: number | null
+  state: NodeState
+  status: NodeStatus | null
+}
+
+interface ClusterFile {
+  version: 1
+  token: string
+  members: ClusterMemberSpec[]
+  host: string
+  clientPort: number
+}
+
+interface ManagedNode {
+  spec: ClusterMemberSpec
+  dataDir: string
+  handle: NodeProcessHandle | null
+  id: number
+  state: NodeState
+  status: NodeStatus | null
+  exited: Promise<void> | null
+  pending: Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }
+  >
+}
+
+export class NodeCommandError extends RaftdeskError {}
+
+export interface LocalClusterEvents {
+  status: [name: string, status: NodeStatus]
+  state: [name: string, state: NodeState]
+  exit: [name: string, code: number | null, signal: NodeJS.Signals | null]
+}
+
+export class LocalCluster extends EventEmitter<LocalClusterEvents> {
+  readonly options: LocalClusterOptions
+  private readonly nodes = new Map<string, ManagedNode>()
+  private token = ''
+  private nextRequestId = 1
+
+  private constructor(options: LocalClusterOptions) {
+    super()
+    this.options = options
+  }
+
+  /** Creates or reopens the cluster in options.dataDir and starts every node. */
+  static async start(
+    partial: Partial<LocalClusterOptions> & { dataDir: string },
+  ): Promise<LocalCluster> {
+    const options: LocalClusterOptions = {
+      ...LOCAL_CLUSTER_DEFAULTS,
+      launcher: new ForkLauncher(),
+      ...partial,
+    }
+    validateOptions(options)
+    const cluster = new LocalCluster(options)
+    await cluster.prepare()
+    try {
+      await Promise.all([...cluster.nodes.keys()].map((name) => cluster.startNode(name)))
+    } catch (err) {
+      await cluster.stop().catch(() => undefined)
+      throw err
+    }
+    return cluster
+  }
+
+  private async prepare(): Promise<void> {
+    const o = this.options
+    await mkdir(o.dataDir, { recursive: true })
+    const file = join(o.dataDir, 'cluster.json')
+    let saved: ClusterFile | null = null
+    try {
+      saved = JSON.parse(await readFile(file, 'utf8')) as ClusterFile
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new ValidationError(
+          'BAD_CLUSTER_FILE',
+          `${file} is unreadable: ${(err as Error).message}`,
+        )
+      }
+    }
+    if (saved) {
+      if (
+        saved.members.length !== o.nodes ||
+        saved.clientPort !== o.clientPort ||
+        saved.host !== o.host
+      ) {
+        throw new ValidationError(
+          'CLUSTER_MISMATCH',
+          `${o.dataDir} holds a ${saved.members.length}-node cluster on ${saved.host}:${saved.clientPort}; ` +
+            `start it with --nodes ${saved.members.length} --client-port ${saved.clientPort}, or use another --data-dir`,
+        )
+      }
+    } else {
+      const members = Array.from({ length: o.nodes }, (_, i) => ({
+        name: `n${i + 1}`,
+        clientUrl: `http://${o.host}:${o.clientPort + 100 * i}`,
+        peerUrl: `http://${o.host}:${o.clientPort + 100 * i + 1}`,
+      }))
+      saved = {
+        version: 1,
+        token: randomBytes(16).toString('hex'),
+        members,
+        host: o.host,
+        clientPort: o.clientPort,
+      }
+      await writeFile(`${file}.tmp`, JSON.stringify(saved, null, 2))
+      await rename(`${file}.tmp`, file)
+    }
+    this.token = saved.token
+    for (const spec of saved.members) {
+      this.nodes.set(spec.name, {
+        spec,
+        dataDir: join(o.dataDir, spec.name),
+        handle: null,
+        id: 0,
+        state: 'stopped',
+        status: null,
+        exited: null,
+        pending: new Map(),
+      })
+    }
+  }
+
+  get clusterToken(): string {
+    return this.token
+  }
+
+  names(): string[] {
+    return [...this.nodes.keys()]
+  }
+
+  info(name: string): ManagedNodeInfo {
+    const n = this.node(name)
+    return {
+      name,
+      id: n.id,
+      clientUrl: n.spec.clientUrl,
+      peerUrl: n.spec.peerUrl,
+      endpoint: n.spec.clientUrl.replace(/^http:\/\//, ''),
+      peer: n.spec.peerUrl.replace(/^http:\/\//, ''),
+      dataDir: n.dataDir,
+      pid: n.handle?.pid ?? null,
+      state: n.state,
+      status: n.status,
+    }
+  }
+
+  list(): ManagedNodeInfo[] {
+    return this.names().map((n) => this.info(n))
+  }
+
+  /** Starts (or restarts) one node process and resolves once it serves clients. */
+  async startNode(name: string): Promise<void> {
+    const n = this.node(name)
+    if (n.handle && n.state !== 'crashed' && n.state !== 'stopped') return
+    const o = this.options
+    const config: NodeProcessConfig = {
+      name,
+      dataDir: n.dataDir,
+      clientUrl: n.spec.clientUrl,
+      peerUrl: n.spec.peerUrl,
+      initialCluster: [...this.nodes.values()].map((m) => m.spec),
+      clusterState: 'new',
+      token: this.token,
+      tickMs: o.tickMs,
+      electionMsMin: o.electionMsMin,
+      electionMsMax: o.electionMsMax,
+      heartbeatMs: o.heartbeatMs,
+      snapshotCount: o.snapshotCount,
+      statusIntervalMs: o.statusIntervalMs,
+      logLevel: o.logLevel,
+    }
+    const handle = o.launcher.launch(config)
+    n.handle = handle
+    this.setState(n, 'starting')
+    let started!: () => void
+    let failed!: (err: Error) => void
+    const ready = new Promise<void>((resolve, reject) => {
+      started = resolve
+      failed = reject
+    })
+    handle.onMessage((msg) => this.onMessage(n, msg, started, failed))
+    n.exited = new Promise((resolve) => {
+      handle.onExit((code, signal) => {
+        if (n.handle === handle) {
+          n.handle = null
+          const clean = n.state === 'stopping' || (code === 0 && signal === null)
+          this.setState(n, clean ? 'stopped' : 'crashed')
+          for (const p of n.pending.values()) {
+            clearTimeout(p.timer)
+            p.reject(new NodeCommandError('NODE_EXITED', `${name} exited`))
+          }
+          n.pending.clear()
+        }
+        this.emit('exit', name, code, signal)
+        failed(
+          new NodeCommandError(
+            'NODE_EXITED',
+            `${name} exited (code ${code}, signal ${signal}) before it started`,
+          ),
+        )
+        resolve()
+      })
+    })
+    const timer = setTimeout(
+      () =>
+        failed(
+          new NodeCommandError(
+            'NODE_START_TIMEOUT',
+            `${name} did not start within ${o.startTimeoutMs} ms`,
+          ),
+        ),
+      o.startTimeoutMs,
+    )
+    try {
+      await ready
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private onMessage(
+    n: ManagedNode,
+    msg: FromNode,
+    started: () => void,
+    failed: (e: Error) => void,
+  ): void {
+    switch (msg.type) {
+      case 'started':
+        n.id = msg.id
+        this.setState(n, 'running')
+        started()
+        break
+      case 'status':
+        n.status = msg.status
+        n.id = msg.status.id
+        this.emit('status', n.spec.name, msg.status)
+        break
+      case 'reply': {
+        const p = n.pending.get(msg.id)
+        if (!p) break
+        n.pending.delete(msg.id)
+        clearTimeout(p.timer)
+        if (msg.ok) p.resolve(msg.value)
+        else p.reject(new NodeCommandError(msg.error.code, `${n.spec.name}: ${msg.error.message}`))
+        break
+      }
+      case 'fatal':
+        failed(new NodeCommandError(msg.error.code, `${n.spec.name}: ${msg.error.message}`))
+        break
+      case 'stopped':
+        break
+    }
+  }
+
+  private setState(n: ManagedNode, state: NodeState): void {
+    if (n.state === state) return
+    n.state = state
+    this.emit('state', n.spec.name, state)
+  }
+
+  private node(name: string): ManagedNode {
+    const n = this.nodes.get(name)
+    if (!n)
+      throw new ValidationError(
+        'UNKNOWN_NODE',
+        `no node named ${JSON.stringify(name)} (have ${this.names().join(', ')})`,
+      )
+    return n
+  }
+
+  /** Sends a command to a node process and waits for its answer. */
+  request<T = unknown>(name: string, command: NodeCommand, timeoutMs = 10_000): Promise<T> {
+    const n = this.node(name)
+    const handle = n.handle
+    if (!handle || n.state === 'paused') {
+      return Promise.reject(new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`))
+    }
+    const id = this.nextRequestId++
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        n.pending.delete(id)
+        reject(
+          new NodeCommandError(
+            'NODE_TIMEOUT',
+            `${name} did not answer ${command.type} within ${timeoutMs} ms`,
+          ),
+        )
+      }, timeoutMs)
+      n.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
+      handle.send({ type: 'request', id, command })
+    })
+  }
+
+  async status(name: string): Promise<NodeStatus> {
+    const s = await this.request<NodeStatus>(name, { type: 'status' })
+    const n = this.node(name)
+    n.status = s
+    return s
+  }
+
+  /** The current leader's name, as the running nodes see it (a majority must agree). */
+  async leader(): Promise<string | null> {
+    const running = this.names().filter((x) => this.node(x).state === 'running')
+    const statuses = await Promise.all(running.map((x) => this.status(x).catch(() => null)))
+    const votes = new Map<number, number>()
+    for (const s of statuses) if (s && s.lead !== 0) votes.set(s.lead, (votes.get(s.lead) ?? 0) + 1)
+    const quorum = Math.floor(this.nodes.size / 2) + 1
+    for (const [id, count] of votes) {
+      if (count < quorum) continue
+      const leader = statuses.find((s) => s?.id === id && s.role === 'leader')
+      if (leader) return leader.name
+    }
+    return null
+  }
+
+  async waitForLeader(timeoutMs = 15_000, notName?: string): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const name = await this.leader()
+      if (name && name !== notName) return name
+      if (Date.now() > deadline) {
+        throw new NodeCommandError('NO_LEADER', `no leader within ${timeoutMs} ms`)
+      }
+      await sleep(25)
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Faults
+
+  /** kill -9: the process dies at once, losing whatever it had not made durable. */
+  kill(name: string): Promise<void> {
+    const n = this.node(name)
+    if (!n.handle) return Promise.resolve()
+    if (n.state === 'paused') n.handle.kill('SIGCONT')
+    n.handle.kill('SIGKILL')
+    return n.exited ?? Promise.resolve()
+  }
+
+  pause(name: string): void {
+    const n = this.node(name)
+    if (!n.handle || n.state !== 'running') {
+      throw new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`)
+    }
+    n.handle.kill('SIGSTOP')
+    this.setState(n, 'paused')
+  }
+
+  resume(name: string): void {
+    const n = this.node(name)
+    if (!n.handle || n.state !== 'paused') return
+    n.handle.kill('SIGCONT')
+    this.setState(n, 'running')
+  }
+
+  async restart(name: string): Promise<void> {
+    await this.kill(name)
+    await this.startNode(name)
+  }
+
+  /** Cuts the link between two nodes, both ways or only from `a` to `b`. */
+  async cutLink(a: string, b: string, oneWay = false): Promise<void> {
+    const idA = await this.idOf(a)
+    const idB = await this.idOf(b)
+    await this.request(a, {
+      type: 'linkFault',
+      fault: { peer: idB, drop: true, direction: 'send' },
+    })
+    if (!oneWay) {
+      await this.request(b, {
+        type: 'linkFault',
+        fault: { peer: idA, drop: true, direction: 'send' },
+      })
+    }
+  }
+
+  /** Isolates `group` from every other node (a partition). */
+  async partition(group: string[]): Promise<void> {
+    const others = this.names().filter((n) => !group.includes(n))
+    for (const a of group) for (const b of others) await this.cutLink(a, b)
+  }
+
+  async setLinkFault(
+    a: string,
+    b: string,
+    fault: { delayMs?: number; lossRate?: number },
+  ): Promise<void> {
+    const idB = await this.idOf(b)
+    await this.request(a, { type: 'linkFault', fault: { peer: idB, ...fault, direction: 'send' } })
+  }
+
+  async heal(): Promise<void> {
+    const running = this.names().filter((n) => this.node(n).state === 'running')
+    await Promise.all(running.map((n) => this.request(n, { type: 'healLinks' })))
+  }
+
+  private async idOf(name: string): Promise<number> {
+    const n = this.node(name)
+    if (n.id === 0) n.id = (await this.status(name)).id
+    return n.id
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Stopping
+
+  /** Stops one node cleanly (a leader hands over first); kills it if it does not exit in time. */
+  async stopNode(name: string, transferLeadership = true): Promise<void> {
+    const n = this.node(name)
+    if (!n.handle) return
+    if (n.state === 'paused') this.resume(name)
+    this.setState(n, 'stopping')
+    const exited = n.exited ?? Promise.resolve()
+    await this.request(name, { type: 'stop', transferLeadership }).catch(() => undefined)
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      sleep(this.options.stopTimeoutMs).then(() => true),
+    ])
+    if (timedOut) {
+      n.handle?.kill('SIGKILL')
+      await exited
+    }
+  }
+
+  /** Stops every node: the leader first (handing over), then the others. */
+  async stop(): Promise<void> {
+    const leader = await this.leader().catch(() => null)
+    if (leader) await this.stopNode(leader, true)
+    await Promise.all(this.names().map((n) => this.stopNode(n, false)))
+  }
+}
+
+function validateOptions(o: LocalClusterOptions): void {
+  const bad = (msg: string) => {
+    throw new ValidationError('BAD_OPTION', msg)
+  }
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 9)
+    bad(`--nodes must be 1 to 9, got ${o.nodes}`)
+  if (
+    !Number.isInteger(o.clientPort) ||
+    o.clientPort < 1 ||
+    o.clientPort + 100 * (o.nodes - 1) + 1 > 65535
+  ) {
+    bad(`--client-port ${o.clientPort} leaves no room for ${o.nodes} nodes (ports up to 65535)`)
+  }
+  if (!(o.electionMsMin > 0 && o.electionMsMax > o.electionMsMin)) {
+    bad(
+      `--election-ms must be MIN-MAX with 0 < MIN < MAX, got ${o.electionMsMin}-${o.electionMsMax}`,
+    )
+  }
+  if (!(o.heartbeatMs > 0 && o.heartbeatMs < o.electionMsMin)) {
+    bad(
+      `--heartbeat-ms must be above 0 and below the election timeout (${o.electionMsMin}), got ${o.heartbeatMs}`,
+    )
+  }
+  if (o.electionMsMin / o.tickMs < 2)
+    bad(`the election timeout must be at least two ticks of ${o.tickMs} ms`)
+  if (!Number.isInteger(o.snapshotCount) || o.snapshotCount < 1) {
+    bad(`--snapshot-count must be a positive integer, got ${o.snapshotCount}`)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}

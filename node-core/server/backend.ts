@@ -1,0 +1,289 @@
+/**
+ * The etcd API's backend (api/backend.ts EtcdBackend) over a RaftdeskNode: writes are proposed
+ * through raft, reads go through ReadIndex unless serializable, watches come from the store's
+ * watch hub, membership changes are conf changes.
+ *
+ * Leases: grant and revoke are replicated writes; keep-alive and time-to-live need the leader's
+ * clock (only the leader's lessor counts down, as in etcd), so a follower refuses them with
+ * etcd's "not leader" and the client retries elsewhere.
+ */
+import type {
+  AlarmMember,
+  EtcdBackend,
+  HeaderInfo,
+  LeaseTimeToLiveResult,
+  Member,
+  MemberAddRequest,
+  MemberAddResult,
+  MemberStatus,
+  WatchCreateRequest,
+  WatchHandle,
+  WatchSink,
+} from '../api/backend'
+import { EtcdServerError } from '../api/errors'
+import { RaftdeskError } from '../errors'
+import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+  WriteOp,
+  WriteResult,
+} from '../mvcc/types'
+import { randomMemberId } from './ids'
+import { encodeMemberContext, type MemberRecord } from './members'
+import type { RaftdeskNode } from './node'
+
+/** The etcd version raftdesk answers with: the API level it implements (build metadata after +). */
+export const ETCD_COMPAT_VERSION = '3.4.23+raftdesk'
+
+/** A learner is promoted only once it holds this share of the leader's log (etcd: 90%). */
+const LEARNER_READY_RATIO = 0.9
+
+function toMember(m: MemberRecord): Member {
+  return {
+    id: m.id,
+    name: m.name,
+    peerUrls: m.peerUrls,
+    clientUrls: m.clientUrls,
+    isLearner: m.isLearner,
+  }
+}
+
+export class NodeBackend implements EtcdBackend {
+  constructor(private readonly node: RaftdeskNode) {}
+
+  header(): HeaderInfo {
+    return {
+      clusterId: this.node.clusterId,
+      memberId: this.node.id,
+      raftTerm: this.node.raftTerm,
+      revision: this.node.store.revision,
+      leader: this.node.leaderId,
+    }
+  }
+
+  range(req: RangeRequest): Promise<RangeResponse> {
+    return this.node.range(req)
+  }
+
+  async put(req: PutRequest): Promise<PutResponse> {
+    const r = await this.write({ put: req })
+    if (!('put' in r)) throw unexpected(r)
+    return r.put
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    const r = await this.write({ deleteRange: req })
+    if (!('deleteRange' in r)) throw unexpected(r)
+    return r.deleteRange
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResponse> {
+    const r = await this.write({ txn: req })
+    if (!('txn' in r)) throw unexpected(r)
+    return r.txn
+  }
+
+  async compact(req: CompactionRequest): Promise<CompactionResponse> {
+    const r = await this.write({ compaction: req })
+    if (!('compaction' in r)) throw unexpected(r)
+    return r.compaction
+  }
+
+  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    const r = await this.write({ leaseGrant: req })
+    if (!('leaseGrant' in r)) throw unexpected(r)
+    return r.leaseGrant
+  }
+
+  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    const r = await this.write({ leaseRevoke: req })
+    if (!('leaseRevoke' in r)) throw unexpected(r)
+    return r.leaseRevoke
+  }
+
+  async leaseKeepAlive(id: number): Promise<number> {
+    this.requireLeader()
+    return this.node.store.lessor.renew(id, Date.now())
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
+    this.requireLeader()
+    return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+  }
+
+  async leaseLeases(): Promise<number[]> {
+    await this.node.linearizableBarrier()
+    return this.node.store.lessor.list()
+  }
+
+  watch(req: WatchCreateRequest, sink: WatchSink): WatchHandle {
+    const watcher = this.node.store.watch({
+      key: req.key,
+      ...(req.rangeEnd ? { rangeEnd: req.rangeEnd } : {}),
+      startRevision: req.startRevision,
+      prevKv: req.prevKv,
+      noPut: req.filters.includes('noPut'),
+      noDelete: req.filters.includes('noDelete'),
+    })
+    let paused = false
+    let resumed: (() => void) | null = null
+    let cancelled = false
+    const pump = async () => {
+      try {
+        for (;;) {
+          if (paused) await new Promise<void>((r) => (resumed = r))
+          if (cancelled) return
+          const next = await watcher.next()
+          if (next.done || cancelled) return
+          sink({ type: 'events', revision: next.value.revision, events: next.value.events })
+        }
+      } catch (err) {
+        if (cancelled) return
+        if (err instanceof CompactedError) {
+          sink({ type: 'compacted', compactRevision: err.compactedRevision })
+        } else if (err instanceof WatchFellBehindError) {
+          sink({ type: 'canceled', reason: err.message })
+        } else {
+          sink({ type: 'canceled', reason: (err as Error).message })
+        }
+      }
+    }
+    void pump()
+    return {
+      cancel() {
+        cancelled = true
+        watcher.cancel()
+        resumed?.()
+      },
+      pause() {
+        paused = true
+      },
+      resume() {
+        paused = false
+        const r = resumed
+        resumed = null
+        r?.()
+      },
+      progressRevision: () => watcher.progressRevision(),
+    }
+  }
+
+  async memberList(linearizable: boolean): Promise<Member[]> {
+    if (linearizable) await this.node.linearizableBarrier()
+    return this.node.membership.list().map(toMember)
+  }
+
+  async memberAdd(req: MemberAddRequest): Promise<MemberAddResult> {
+    const taken = new Set(this.node.membership.list().flatMap((m) => m.peerUrls))
+    if (req.peerUrls.some((u) => taken.has(u))) throw new EtcdServerError('PEER_URL_EXIST')
+    const id = randomMemberId()
+    await this.node.changeMembership({
+      type: req.isLearner ? 'addLearner' : 'addVoter',
+      nodeId: id,
+      context: encodeMemberContext({ name: '', peerUrls: req.peerUrls, clientUrls: [] }),
+    })
+    const member = this.node.membership.get(id)
+    if (!member) throw new EtcdServerError('MEMBER_NOT_FOUND', `member ${id} vanished`)
+    return { member: toMember(member), members: this.node.membership.list().map(toMember) }
+  }
+
+  async memberRemove(id: number): Promise<Member[]> {
+    if (!this.node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    await this.node.changeMembership({ type: 'removeNode', nodeId: id, context: new Uint8Array() })
+    return this.node.membership.list().map(toMember)
+  }
+
+  async memberUpdate(id: number, peerUrls: string[]): Promise<Member[]> {
+    const m = this.node.membership.get(id)
+    if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    // Re-adding with the same role carries the new URLs through the log to every member.
+    await this.node.changeMembership({
+      type: m.isLearner ? 'addLearner' : 'addVoter',
+      nodeId: id,
+      context: encodeMemberContext({ name: m.name, peerUrls, clientUrls: m.clientUrls }),
+    })
+    return this.node.membership.list().map(toMember)
+  }
+
+  async memberPromote(id: number): Promise<Member[]> {
+    const m = this.node.membership.get(id)
+    if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    if (!m.isLearner) throw new EtcdServerError('MEMBER_NOT_LEARNER')
+    this.requireLeader()
+    const commit = this.node.commitIndex()
+    if (this.node.matchOf(id) < commit * LEARNER_READY_RATIO) {
+      throw new EtcdServerError(
+        'LEARNER_NOT_READY',
+        `learner ${id} has ${this.node.matchOf(id)} of ${commit} entries`,
+      )
+    }
+    await this.node.changeMembership({
+      type: 'promoteLearner',
+      nodeId: id,
+      context: new Uint8Array(),
+    })
+    return this.node.membership.list().map(toMember)
+  }
+
+  async status(): Promise<MemberStatus> {
+    const s = this.node.status()
+    return {
+      version: ETCD_COMPAT_VERSION,
+      dbSizeBytes: 0,
+      dbSizeInUseBytes: 0,
+      leader: s.lead,
+      raftIndex: s.commit,
+      raftTerm: s.term,
+      raftAppliedIndex: s.applied,
+      errors: [],
+      isLearner: s.confState.learners.includes(this.node.id),
+    }
+  }
+
+  async moveLeader(targetId: number): Promise<void> {
+    this.requireLeader()
+    if (!this.node.status().confState.voters.includes(targetId)) {
+      throw new EtcdServerError('BAD_LEADER_TRANSFEREE', `${targetId} is not a voting member`)
+    }
+    this.node.transferLeadership(targetId)
+    const deadline = Date.now() + 5_000
+    while (Date.now() < deadline) {
+      if (this.node.leaderId === targetId) return
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new EtcdServerError('TIMEOUT', `leadership did not move to ${targetId}`)
+  }
+
+  async alarm(): Promise<AlarmMember[]> {
+    return []
+  }
+
+  private requireLeader(): void {
+    if (!this.node.isLeader) {
+      throw new EtcdServerError(this.node.leaderId === 0 ? 'NO_LEADER' : 'NOT_LEADER')
+    }
+  }
+
+  private async write(op: WriteOp): Promise<WriteResult> {
+    const result = await this.node.propose(op)
+    if ('error' in result) throw new RaftdeskError(result.error.code, result.error.message)
+    return result
+  }
+}
+
+function unexpected(r: WriteResult): Error {
+  return new Error(`unexpected write result ${JSON.stringify(Object.keys(r))}`)
+}

@@ -1,0 +1,255 @@
+/**
+ * Entry point of one node process. The supervisor (node-core/cluster) forks it with its
+ * NodeProcessConfig in RAFTDESK_NODE_CONFIG and talks to it over the IPC channel (see
+ * cluster/protocol.ts). Logs go to stderr, one line each, prefixed with the node's name.
+ *
+ * Runs headless as well: `node --import tsx node-core/server/main.ts` with the variable set.
+ */
+import { startEtcdApiServer, type EtcdApiServer } from '../api/server'
+import {
+  NODE_CONFIG_ENV,
+  nodeCommandSchema,
+  nodeProcessConfigSchema,
+  type FromNode,
+  type NodeCommand,
+  type NodeProcessConfig,
+  type NodeStatus,
+  type ToNode,
+} from '../cluster/protocol'
+import { toWireError } from '../errors'
+import { TcpTransport } from '../transport/tcp'
+import { NodeBackend } from './backend'
+import { hostPort } from './members'
+import { NODE_DEFAULTS, RaftdeskNode, type NodeLogger } from './node'
+
+type Level = 'debug' | 'info' | 'warn' | 'error'
+const LEVELS: Level[] = ['debug', 'info', 'warn', 'error']
+
+function makeLogger(name: string, min: Level): NodeLogger {
+  const at = LEVELS.indexOf(min)
+  const line = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(level) < at) return
+    const extra = fields && !('stack' in fields) ? ` ${JSON.stringify(fields)}` : ''
+    process.stderr.write(
+      `${new Date().toISOString()} ${name} ${level.toUpperCase()} ${msg}${extra}\n`,
+    )
+  }
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') }
+}
+
+function send(msg: FromNode): void {
+  if (process.send && process.connected) process.send(msg)
+}
+
+function parseConfig(): NodeProcessConfig {
+  const raw = process.env[NODE_CONFIG_ENV]
+  if (!raw) throw new Error(`${NODE_CONFIG_ENV} is not set`)
+  return nodeProcessConfigSchema.parse(JSON.parse(raw))
+}
+
+function toNodeStatus(node: RaftdeskNode, config: NodeProcessConfig): NodeStatus {
+  const s = node.status()
+  const progress: NodeStatus['progress'] = {}
+  for (const [id, p] of Object.entries(s.progress)) progress[id] = p
+  return {
+    id: s.id,
+    name: s.name,
+    clusterId: s.clusterId,
+    role: s.role,
+    term: s.term,
+    vote: s.vote,
+    lead: s.lead,
+    commit: s.commit,
+    applied: s.applied,
+    lastIndex: s.lastIndex,
+    stableIndex: s.stableIndex,
+    firstIndex: s.firstIndex,
+    snapshotIndex: s.snapshotIndex,
+    revision: s.revision,
+    voters: s.confState.voters,
+    learners: s.confState.learners,
+    members: s.members.map((m) => ({
+      id: m.id,
+      name: m.name,
+      peerUrl: m.peerUrls[0] ?? '',
+      clientUrl: m.clientUrls[0] ?? '',
+      isLearner: m.isLearner,
+    })),
+    progress,
+    clientUrl: config.clientUrl,
+    peerUrl: config.peerUrl,
+    pid: process.pid,
+  }
+}
+
+async function handleCommand(
+  node: RaftdeskNode,
+  config: NodeProcessConfig,
+  command: NodeCommand,
+  stop: (transfer: boolean) => Promise<void>,
+): Promise<unknown> {
+  switch (command.type) {
+    case 'status':
+      return toNodeStatus(node, config)
+    case 'stop':
+      // Answer first: the process exits once stopped.
+      setImmediate(() => void stop(command.transferLeadership))
+      return { stopping: true }
+    case 'linkFault': {
+      const { peer, direction, ...fault } = command.fault
+      node.setLinkFault(peer, fault, direction ?? 'both')
+      return { ok: true }
+    }
+    case 'healLinks':
+      node.healLinks()
+      return { ok: true }
+    case 'transferLeadership':
+      node.transferLeadership(command.to)
+      return { ok: true }
+    case 'campaign':
+      node.campaign()
+      return { ok: true }
+    case 'snapshot':
+    case 'compactLog':
+      return { index: await node.snapshotNow() }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = parseConfig()
+  const log = makeLogger(config.name, config.logLevel)
+  const peer = hostPort(config.peerUrl)
+  const [peerHost, peerPortText] = [
+    peer.slice(0, peer.lastIndexOf(':')),
+    peer.slice(peer.lastIndexOf(':') + 1),
+  ]
+  const client = hostPort(config.clientUrl)
+  const clientHost = client.slice(0, client.lastIndexOf(':'))
+  const clientPort = Number(client.slice(client.lastIndexOf(':') + 1))
+  const tickMs = config.tickMs
+
+  const node = await RaftdeskNode.open({
+    ...NODE_DEFAULTS,
+    name: config.name,
+    dataDir: config.dataDir,
+    token: config.token,
+    peerUrl: config.peerUrl,
+    clientUrl: config.clientUrl,
+    ...(config.clusterState === 'new'
+      ? { bootstrap: { members: config.initialCluster } }
+      : {
+          join: {
+            memberId: config.memberId!,
+            clusterId: config.clusterId!,
+            members: config.existingMembers ?? [],
+          },
+        }),
+    tickMs,
+    electionTicksMin: Math.max(2, Math.round(config.electionMsMin / tickMs)),
+    electionTicksMax: Math.max(3, Math.round(config.electionMsMax / tickMs)),
+    heartbeatTicks: Math.max(1, Math.round(config.heartbeatMs / tickMs)),
+    snapshotCount: config.snapshotCount,
+    logger: log,
+    transportFactory: (id, clusterId) =>
+      new TcpTransport({
+        id,
+        clusterId: String(clusterId),
+        token: config.token,
+        host: peerHost,
+        port: Number(peerPortText),
+        logger: {
+          info: (m, f) => log.info(`transport: ${m}`, f),
+          warn: (m, f) => log.warn(`transport: ${m}`, f),
+          error: (m, f) => log.error(`transport: ${m}`, f),
+        },
+      }),
+  })
+  await node.start()
+  let api: EtcdApiServer | null = null
+  try {
+    api = await startEtcdApiServer({
+      host: clientHost,
+      port: clientPort,
+      backend: new NodeBackend(node),
+      logger: {
+        debug: (m, f) => log.debug(`api: ${m}`, f),
+        info: (m, f) => log.info(`api: ${m}`, f),
+        warn: (m, f) => log.warn(`api: ${m}`, f),
+        error: (m, f) => log.error(`api: ${m}`, f),
+      },
+    })
+  } catch (err) {
+    await node.stop({ reason: 'client port unavailable' })
+    throw err
+  }
+  log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
+
+  let stopping: Promise<void> | null = null
+  const stop = (transfer: boolean, reason = 'stopped'): Promise<void> => {
+    stopping ??= (async () => {
+      await node.stop({ transferLeadership: transfer, reason })
+      await api?.close()
+      send({ type: 'stopped', reason })
+      // Give the IPC message a moment to leave before the process goes.
+      setTimeout(() => process.exit(0), 50)
+    })()
+    return stopping
+  }
+
+  void node.whenStopped().then((reason) => {
+    if (!stopping) void stop(false, reason)
+  })
+
+  let statusDirty = true
+  const pushStatus = () => {
+    if (!statusDirty || node.isStopped) return
+    statusDirty = false
+    send({ type: 'status', status: toNodeStatus(node, config) })
+  }
+  node.onStatusChange(() => (statusDirty = true))
+  const statusTimer = setInterval(pushStatus, config.statusIntervalMs)
+  statusTimer.unref()
+
+  process.on('message', (raw: unknown) => {
+    const msg = raw as ToNode
+    if (!msg || msg.type !== 'request' || typeof msg.id !== 'number') return
+    const parsed = nodeCommandSchema.safeParse(msg.command)
+    if (!parsed.success) {
+      send({
+        type: 'reply',
+        id: msg.id,
+        ok: false,
+        error: { name: 'ValidationError', code: 'BAD_COMMAND', message: parsed.error.message },
+      })
+      return
+    }
+    handleCommand(node, config, parsed.data, (t) => stop(t)).then(
+      (value) => send({ type: 'reply', id: msg.id, ok: true, value }),
+      (err: unknown) => send({ type: 'reply', id: msg.id, ok: false, error: toWireError(err) }),
+    )
+  })
+  // The supervisor going away (its IPC channel closing) stops the node cleanly.
+  process.on('disconnect', () => void stop(true, 'supervisor disconnected'))
+  // Under a supervisor, Ctrl-C in the terminal reaches every process of the group: the supervisor
+  // orchestrates the stop (leader first), so a supervised node ignores SIGINT itself.
+  process.on('SIGINT', () => {
+    if (!process.connected) void stop(true, 'received SIGINT')
+  })
+  process.on('SIGTERM', () => void stop(true, 'received SIGTERM'))
+
+  send({
+    type: 'started',
+    id: node.id,
+    name: config.name,
+    clientUrl: config.clientUrl,
+    peerUrl: config.peerUrl,
+    pid: process.pid,
+  })
+}
+
+main().catch((err: unknown) => {
+  const wire = toWireError(err)
+  process.stderr.write(`node failed to start: ${wire.name}: ${wire.message}\n`)
+  send({ type: 'fatal', error: wire })
+  setTimeout(() => process.exit(1), 50)
+})

@@ -1,0 +1,1051 @@
+/**
+ * One raftdesk node: the raft core, its WAL and snapshots, the MVCC state machine and the peer
+ * transport, driven by the Ready loop in etcd's order.
+ *
+ * ## The Ready loop
+ *   1. take a Ready from the RawNode;
+ *   2. a leader sends its appends and heartbeats right away (its own log counts toward a
+ *      commit only once advance() says it is durable, so this is safe and hides the fsync);
+ *   3. a snapshot from the leader: its file is already in snap/ (the transport's snapshot
+ *      handler received it); record it in the WAL (replacesLog);
+ *   4. append entries and the hard state to the WAL: one write, one fsync (group commit: every
+ *      proposal that arrived while the previous fsync ran is in this batch);
+ *   5. mirror them into the in-memory raft storage, then send every other message (votes,
+ *      append responses: they promise what step 4 made durable);
+ *   6. apply: the snapshot (restore the store from the file), then the committed entries as ONE
+ *      store batch; conf changes also go to raft and the membership; waiting clients are
+ *      answered with their results;
+ *   7. serve linearizable reads whose read index is now applied;
+ *   8. advance(); every `snapshotCount` applied entries, save a snapshot (in the background) and
+ *      compact the raft log and the WAL behind it.
+ *
+ * ## Start
+ * A fresh data directory either bootstraps a new cluster (the initial members become conf
+ * change entries 1..n of term 1, committed, exactly like etcd's bootstrap, so members added later
+ * learn the initial configuration from the log) or joins an existing one (empty log; the leader
+ * sends a snapshot or the log). An existing directory is reopened: newest valid snapshot (among
+ * those the WAL has markers for), the store (restored from the snapshot if it is behind it), the
+ * WAL replayed after the snapshot. Committed entries after the snapshot are re-applied: the store
+ * skips what it already has (its consistent index), raft and the membership replay conf changes.
+ *
+ * ## Reads and writes
+ * Writes are proposed with a request id and answered when the proposing node applies them (a
+ * follower's proposal travels to the leader inside raft as MsgProp). Linearizable reads wait for
+ * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
+ * reads are served from local state at once.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { EtcdServerError } from '../api/errors'
+import { RaftdeskError } from '../errors'
+import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/types'
+import { openStore, type MvccStore, type StoreOptions } from '../mvcc/store'
+import {
+  MemoryStorage,
+  ProposalDroppedError,
+  ProposalError,
+  RawNode,
+  ReadIndexDroppedError,
+  TransferRefusedError,
+  createPrng,
+  decodeConfChange,
+  encodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type Ready,
+  type Role,
+  type Snapshot,
+} from '../raft'
+import {
+  loadNewest,
+  openSnapshot,
+  readSnapshotFile,
+  receiveSnapshot,
+  retainSnapshots,
+  saveSnapshot,
+} from '../snap'
+import type { PeerTransport } from '../transport/types'
+import {
+  createWal,
+  openWal,
+  readSnapshotMarkers,
+  walExists,
+  type Wal,
+  type WalOptions,
+} from '../wal'
+import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids'
+import { composeImage, splitImage } from './image'
+import {
+  encodeMemberContext,
+  hostPort,
+  Membership,
+  type MemberContext,
+  type MemberRecord,
+} from './members'
+import { decodeRequest, encodeRequest } from './request-codec'
+import { WaitRegistry } from './wait'
+
+export interface NodeLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+}
+
+export const silentNodeLogger: NodeLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+}
+
+export interface InitialMember {
+  name: string
+  /** etcd-style URLs: http://host:port */
+  peerUrl: string
+  clientUrl: string
+}
+
+export interface RaftdeskNodeOptions {
+  name: string
+  dataDir: string
+  token: string
+  peerUrl: string
+  clientUrl: string
+  /** A new cluster: its initial members, this one among them. Ignored when data exists. */
+  bootstrap?: { members: InitialMember[] }
+  /** An existing cluster that already added this member (as a learner or voter). */
+  join?: { memberId: number; clusterId: number; members: MemberRecord[] }
+  tickMs: number
+  electionTicksMin: number
+  electionTicksMax: number
+  heartbeatTicks: number
+  /** Applied entries between two snapshots. */
+  snapshotCount: number
+  /** Entries kept in the raft log behind a snapshot, for followers slightly behind. */
+  snapshotCatchUpEntries: number
+  requestTimeoutMs: number
+  /** Requests waiting for apply or a read index at once. */
+  pendingRequestsMax: number
+  /** Builds the peer transport once the member and cluster ids are known. */
+  transportFactory: (memberId: number, clusterId: number) => PeerTransport
+  logger: NodeLogger
+  wal?: WalOptions
+  store?: StoreOptions
+}
+
+export const NODE_DEFAULTS = {
+  tickMs: 10,
+  electionTicksMin: 15,
+  electionTicksMax: 30,
+  heartbeatTicks: 5,
+  snapshotCount: 10_000,
+  snapshotCatchUpEntries: 5_000,
+  requestTimeoutMs: 7_000,
+  pendingRequestsMax: 100_000,
+} as const
+
+/** The live picture of the node: what status streams and the UI show. */
+export interface NodeRuntimeStatus {
+  id: number
+  name: string
+  clusterId: number
+  role: Role
+  term: number
+  vote: number
+  lead: number
+  commit: number
+  applied: number
+  lastIndex: number
+  stableIndex: number
+  firstIndex: number
+  snapshotIndex: number
+  revision: number
+  compactRevision: number
+  confState: ConfState
+  members: MemberRecord[]
+  progress: Record<number, { match: number; next: number; state: string; recentActive: boolean }>
+  leadTransferee: number
+}
+
+/** What the WAL's metadata record holds: which member and cluster this log belongs to. */
+interface WalMetadata {
+  memberId: number
+  clusterId: number
+  name: string
+}
+
+interface ReadBatch {
+  ctx: number
+  reads: Array<() => void>
+  index: number | null
+  issuedAtMs: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class NodeStoppedError extends EtcdServerError {
+  constructor(detail: string) {
+    super('STOPPED', detail)
+  }
+}
+
+export class RaftdeskNode {
+  readonly id: number
+  readonly clusterId: number
+  readonly name: string
+  readonly store: MvccStore
+  readonly membership: Membership
+  private readonly raft: RawNode
+  private readonly storage: MemoryStorage
+  private readonly wal: Wal
+  private readonly transport: PeerTransport
+  private readonly options: RaftdeskNodeOptions
+  private readonly log: NodeLogger
+  private readonly snapDir: string
+  private readonly requestIds = new RequestIdGenerator(Date.now())
+  private readonly writes: WaitRegistry<WriteResult>
+  private readonly confChanges: WaitRegistry<ConfState>
+  private confState: ConfState
+  private role: Role = 'follower'
+  private lead = 0
+  private term = 0
+  private durableHardState: HardState
+  private appliedIndex: number
+  private snapshotIndex: number
+  private snapshotInFlight = false
+  private loopRunning = false
+  private wakeLoop: (() => void) | null = null
+  private ticker: NodeJS.Timeout | null = null
+  private leaseTimer: NodeJS.Timeout | null = null
+  private stopping = false
+  private stopped = false
+  private fatal: Error | null = null
+  private readonly stoppedWaiters: Array<(reason: string) => void> = []
+  private readonly statusListeners = new Set<() => void>()
+  private pendingReads: Array<() => void> = []
+  private readBatch: ReadBatch | null = null
+  private readonly readyReads: ReadBatch[] = []
+  private nextReadCtx = 1
+  private removedSelf = false
+
+  private constructor(init: {
+    options: RaftdeskNodeOptions
+    id: number
+    clusterId: number
+    store: MvccStore
+    membership: Membership
+    storage: MemoryStorage
+    wal: Wal
+    applied: number
+    snapshotIndex: number
+    confState: ConfState
+  }) {
+    this.options = init.options
+    this.log = init.options.logger
+    this.id = init.id
+    this.clusterId = init.clusterId
+    this.name = init.options.name
+    this.store = init.store
+    this.membership = init.membership
+    this.storage = init.storage
+    this.wal = init.wal
+    this.appliedIndex = init.applied
+    this.snapshotIndex = init.snapshotIndex
+    this.confState = init.confState
+    this.snapDir = join(init.options.dataDir, 'snap')
+    this.durableHardState = init.storage.initialState().hardState
+    this.term = this.durableHardState.term
+    this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request')
+    this.confChanges = new WaitRegistry(1024, 'membership change')
+    const seed = (Date.now() ^ (process.pid << 8) ^ this.id) >>> 0
+    this.raft = new RawNode({
+      id: this.id,
+      storage: this.storage,
+      prng: createPrng(seed),
+      electionTicksMin: init.options.electionTicksMin,
+      electionTicksMax: init.options.electionTicksMax,
+      heartbeatTicks: init.options.heartbeatTicks,
+      applied: init.applied,
+      logger: {
+        debug: (m) => this.log.debug(m),
+        info: (m) => this.log.info(m),
+        warn: (m) => this.log.warn(m),
+        error: (m) => this.log.error(m),
+      },
+    })
+    this.transport = init.options.transportFactory(this.id, this.clusterId)
+    this.transport.onMessage((m) => this.onPeerMessage(m))
+    this.transport.onUnreachable((id) => {
+      this.raft.reportUnreachable(id)
+      this.wake()
+    })
+    this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
+  }
+
+  /** Opens (or creates) the node's data directory; start() then joins the cluster. */
+  static async open(options: RaftdeskNodeOptions): Promise<RaftdeskNode> {
+    const walDir = join(options.dataDir, 'wal')
+    const snapDir = join(options.dataDir, 'snap')
+    const dbDir = join(options.dataDir, 'db')
+    await mkdir(options.dataDir, { recursive: true })
+    await mkdir(snapDir, { recursive: true })
+    const log = options.logger
+
+    const hasWal = await walExists(walDir)
+    const markers = hasWal ? await readSnapshotMarkers(walDir) : []
+    const snap = hasWal
+      ? await loadNewest(snapDir, {
+          markers,
+          onBroken: (name, path, err) =>
+            log.warn(`snapshot ${name} is corrupt, moved aside to ${path}: ${err.message}`),
+        })
+      : undefined
+
+    const store = await openStore(dbDir, options.store)
+    let membership = new Membership()
+    if (snap) {
+      const { header, rest } = await splitImage(snap.openImage())
+      membership = new Membership(header.members, header.removed)
+      if (store.consistentIndex < snap.metadata.index) {
+        log.info(
+          `restoring the store from snapshot ${snap.name} (store at ${store.consistentIndex})`,
+        )
+        await store.restoreFromImage(rest, snap.metadata.index)
+      } else {
+        // Drain nothing more: the store is already at or past the snapshot.
+        await drainQuietly(rest)
+      }
+    }
+
+    const storage = new MemoryStorage()
+    let wal: Wal
+    let id: number
+    let clusterId: number
+    if (hasWal) {
+      const opened = await openWal(walDir, {
+        ...options.wal,
+        ...(snap ? { snapshot: { index: snap.metadata.index, term: snap.metadata.term } } : {}),
+      })
+      if (opened.repair) {
+        log.warn(
+          `WAL repaired: ${opened.repair.file} cut at byte ${opened.repair.offset} (${opened.repair.reason}); damaged copy kept at ${opened.repair.brokenCopy}`,
+        )
+      }
+      const meta = JSON.parse(decoder.decode(opened.metadata)) as WalMetadata
+      id = meta.memberId
+      clusterId = meta.clusterId
+      wal = opened.wal
+      if (snap) storage.applySnapshot({ metadata: snap.metadata, data: new Uint8Array(0) })
+      storage.setHardState(opened.hardState)
+      if (opened.entries.length > 0) storage.append(opened.entries)
+    } else if (options.join) {
+      id = options.join.memberId
+      clusterId = options.join.clusterId
+      membership = new Membership(options.join.members)
+      wal = await createWal(
+        walDir,
+        walMetadata({ memberId: id, clusterId, name: options.name }),
+        options.wal,
+      )
+    } else if (options.bootstrap) {
+      const token = options.token
+      const members = options.bootstrap.members.map((m) => ({
+        ...m,
+        id: memberIdFor(m.name, m.peerUrl, token),
+      }))
+      const self = members.find((m) => m.name === options.name)
+      if (!self) {
+        throw new RaftdeskError(
+          'BAD_CONFIG',
+          `member ${options.name} is not in the initial cluster (${members.map((m) => m.name).join(', ')})`,
+        )
+      }
+      id = self.id
+      clusterId = clusterIdFor(
+        members.map((m) => m.id),
+        token,
+      )
+      wal = await createWal(
+        walDir,
+        walMetadata({ memberId: id, clusterId, name: options.name }),
+        options.wal,
+      )
+      const entries: Entry[] = members.map((m, i) => ({
+        term: 1,
+        index: i + 1,
+        type: 'confChange',
+        data: encodeConfChange({
+          type: 'addVoter',
+          nodeId: m.id,
+          context: encodeMemberContext({
+            name: m.name,
+            peerUrls: [m.peerUrl],
+            clientUrls: [m.clientUrl],
+          }),
+        }),
+      }))
+      const hardState = { term: 1, vote: 0, commit: entries.length }
+      await wal.save(hardState, entries)
+      storage.setHardState(hardState)
+      storage.append(entries)
+    } else {
+      await store.close()
+      throw new RaftdeskError(
+        'BAD_CONFIG',
+        `no data in ${options.dataDir} and neither a cluster to bootstrap nor one to join`,
+      )
+    }
+
+    const snapshotIndex = snap?.metadata.index ?? 0
+    return new RaftdeskNode({
+      options,
+      id,
+      clusterId,
+      store,
+      membership,
+      storage,
+      wal,
+      applied: snapshotIndex,
+      snapshotIndex,
+      confState: snap?.metadata.confState ?? { voters: [], learners: [] },
+    })
+  }
+
+  /** Starts the transport, the clock and the Ready loop. */
+  async start(): Promise<void> {
+    await this.transport.start()
+    for (const m of this.membership.list()) this.connectPeer(m)
+    this.ticker = setInterval(() => this.onTick(), this.options.tickMs)
+    this.leaseTimer = setInterval(() => this.checkLeases(), 500)
+    this.ticker.unref?.()
+    this.leaseTimer.unref?.()
+    void this.runLoop()
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Public operations
+
+  get isStopped(): boolean {
+    return this.stopped
+  }
+
+  get leaderId(): number {
+    return this.lead
+  }
+
+  get raftTerm(): number {
+    return this.term
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader'
+  }
+
+  /** Proposes a write and resolves with its result once this node has applied it. */
+  async propose(op: WriteOp): Promise<WriteResult> {
+    this.assertRunning()
+    const id = this.requestIds.nextId()
+    const data = encodeRequest({ id, op })
+    const done = this.writes.register(id, this.options.requestTimeoutMs)
+    try {
+      this.raft.propose(data)
+    } catch (err) {
+      this.writes.reject(id, this.translateRaftError(err))
+    }
+    this.wake()
+    return done
+  }
+
+  /** A range read: linearizable through ReadIndex unless `serializable`. */
+  async range(req: RangeRequest): Promise<RangeResponse> {
+    this.assertRunning()
+    if (!req.serializable) await this.linearizableBarrier()
+    return this.store.range(req)
+  }
+
+  /** Resolves when this node has applied everything committed before the call (ReadIndex). */
+  linearizableBarrier(): Promise<void> {
+    this.assertRunning()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingReads = this.pendingReads.filter((r) => r !== serve)
+        for (const b of [this.readBatch, ...this.readyReads]) {
+          if (b) b.reads = b.reads.filter((r) => r !== serve)
+        }
+        reject(
+          this.lead === 0
+            ? new EtcdServerError('NO_LEADER', 'no leader for a linearizable read')
+            : new EtcdServerError('TIMEOUT', 'linearizable read timed out'),
+        )
+      }, this.options.requestTimeoutMs)
+      const serve = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.pendingReads.push(serve)
+      this.issueReadIndex()
+    })
+  }
+
+  /** Proposes a membership change; resolves with the new ConfState once applied here. */
+  async changeMembership(cc: ConfChange): Promise<ConfState> {
+    this.assertRunning()
+    const id = this.requestIds.nextId()
+    // The request id rides in the conf change context next to the member record.
+    const ctx = cc.context.byteLength > 0 ? JSON.parse(decoder.decode(cc.context)) : {}
+    const withId: ConfChange = {
+      ...cc,
+      context: encoder.encode(JSON.stringify({ ...ctx, requestId: id })),
+    }
+    const done = this.confChanges.register(id, this.options.requestTimeoutMs)
+    try {
+      this.raft.proposeConfChange(withId)
+    } catch (err) {
+      this.confChanges.reject(id, this.translateRaftError(err))
+    }
+    this.wake()
+    return done
+  }
+
+  /** The leader's view of a member's replication (0 when unknown or not the leader). */
+  matchOf(id: number): number {
+    const p = this.raft.status().progress[id]
+    return p ? p.match : 0
+  }
+
+  commitIndex(): number {
+    return this.raft.status().commit
+  }
+
+  transferLeadership(to: number): void {
+    this.assertRunning()
+    try {
+      this.raft.transferLeadership(to)
+    } catch (err) {
+      throw this.translateRaftError(err)
+    }
+    this.wake()
+  }
+
+  campaign(): void {
+    this.assertRunning()
+    this.raft.campaign()
+    this.wake()
+  }
+
+  setLinkFault(...args: Parameters<PeerTransport['setLinkFault']>): void {
+    this.transport.setLinkFault(...args)
+  }
+
+  healLinks(): void {
+    this.transport.healLink()
+  }
+
+  transportStats() {
+    return this.transport.stats()
+  }
+
+  status(): NodeRuntimeStatus {
+    const s = this.raft.status()
+    const progress: NodeRuntimeStatus['progress'] = {}
+    for (const [id, p] of Object.entries(s.progress)) {
+      progress[Number(id)] = {
+        match: p.match,
+        next: p.next,
+        state: p.state,
+        recentActive: p.recentActive,
+      }
+    }
+    return {
+      id: this.id,
+      name: this.name,
+      clusterId: this.clusterId,
+      role: s.role,
+      term: s.term,
+      vote: s.vote,
+      lead: s.lead,
+      commit: s.commit,
+      applied: this.appliedIndex,
+      lastIndex: s.lastIndex,
+      stableIndex: s.stableIndex,
+      firstIndex: s.firstIndex,
+      snapshotIndex: this.snapshotIndex,
+      revision: this.store.revision,
+      compactRevision: this.store.compactedRevision,
+      confState: s.confState,
+      members: this.membership.list(),
+      progress,
+      leadTransferee: s.leadTransferee,
+    }
+  }
+
+  onStatusChange(listener: () => void): () => void {
+    this.statusListeners.add(listener)
+    return () => this.statusListeners.delete(listener)
+  }
+
+  /** Resolves with the reason when the node stops (stop(), removal, a fatal error). */
+  whenStopped(): Promise<string> {
+    return new Promise((resolve) => this.stoppedWaiters.push(resolve))
+  }
+
+  /**
+   * Stops the node. With transferLeadership, a leader first hands leadership to its most
+   * caught-up voter and waits (up to an election timeout) for it to take over.
+   */
+  async stop(opts: { transferLeadership?: boolean; reason?: string } = {}): Promise<void> {
+    if (this.stopping) return this.whenStopped().then(() => undefined)
+    if (opts.transferLeadership && this.role === 'leader') await this.handOver()
+    await this.shutdown(opts.reason ?? 'stopped')
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Inputs
+
+  private onTick(): void {
+    if (this.stopping) return
+    this.raft.tick()
+    this.wake()
+  }
+
+  private onPeerMessage(m: Message): void {
+    if (this.stopping) return
+    try {
+      this.raft.step(m)
+    } catch (err) {
+      // A forwarded proposal or read that raft refuses is dropped; its client times out.
+      if (!(err instanceof ProposalError || err instanceof ReadIndexDroppedError)) {
+        this.fail(err)
+        return
+      }
+    }
+    this.wake()
+  }
+
+  private async onPeerSnapshot(m: Message, image: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.stopping || !m.snapshot) throw new NodeStoppedError('not accepting snapshots')
+    const meta = m.snapshot.metadata
+    const info = await receiveSnapshot(this.snapDir, image, {
+      expected: { index: meta.index, term: meta.term },
+    })
+    this.log.info(`received snapshot ${info.name} (${info.fileBytes} bytes) from ${m.from}`)
+    this.onPeerMessage(m)
+  }
+
+  private wake(): void {
+    const w = this.wakeLoop
+    if (w) {
+      this.wakeLoop = null
+      w()
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // The Ready loop
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning) return
+    this.loopRunning = true
+    try {
+      while (!this.stopping) {
+        if (!this.raft.hasReady()) {
+          await new Promise<void>((resolve) => (this.wakeLoop = resolve))
+          continue
+        }
+        await this.handleReady(this.raft.ready())
+      }
+    } catch (err) {
+      this.fail(err)
+    } finally {
+      this.loopRunning = false
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.lead)
+    if (rd.hardState) this.term = rd.hardState.term
+
+    const durable = this.durableHardState
+    const leaderEarly =
+      this.role === 'leader' &&
+      (!rd.hardState || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote))
+    const later: Message[] = []
+    const early: Message[] = []
+    for (const m of rd.messages) {
+      if (leaderEarly && (m.type === 'MsgApp' || m.type === 'MsgHeartbeat')) early.push(m)
+      else later.push(m)
+    }
+    if (early.length > 0) this.transport.send(early)
+
+    if (rd.snapshot) {
+      await this.wal.saveSnapshot(
+        { index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term },
+        { replacesLog: true },
+      )
+    }
+    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries)
+    if (rd.hardState) this.durableHardState = rd.hardState
+
+    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot)
+    if (rd.entries.length > 0) this.storage.append(rd.entries)
+    if (rd.hardState) this.storage.setHardState(rd.hardState)
+
+    this.sendMessages(later)
+
+    if (rd.snapshot) await this.applySnapshot(rd.snapshot)
+    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries)
+    for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index)
+    this.serveReadyReads()
+
+    this.raft.advance(rd)
+    this.notifyStatus()
+    if (this.removedSelf) {
+      void this.shutdown('removed from the cluster')
+      return
+    }
+    this.maybeSnapshot()
+  }
+
+  private sendMessages(messages: Message[]): void {
+    const plain: Message[] = []
+    for (const m of messages) {
+      if (m.type === 'MsgSnap') this.sendSnapshot(m)
+      else plain.push(m)
+    }
+    if (plain.length > 0) this.transport.send(plain)
+  }
+
+  private sendSnapshot(m: Message): void {
+    const meta = m.snapshot!.metadata
+    const to = m.to
+    this.log.info(`sending snapshot ${meta.term}/${meta.index} to ${to}`)
+    openSnapshot(this.snapDir, { index: meta.index, term: meta.term })
+      .then((snap) => this.transport.sendSnapshot(to, m, () => readSnapshotFile(snap.path)))
+      .then(
+        () => {
+          this.raft.reportSnapshot(to, 'finish')
+          this.wake()
+        },
+        (err: unknown) => {
+          this.log.warn(`snapshot to ${to} failed: ${(err as Error).message}`)
+          this.raft.reportSnapshot(to, 'failure')
+          this.wake()
+        },
+      )
+  }
+
+  private onSoftState(role: Role, lead: number): void {
+    const wasLeader = this.role === 'leader'
+    this.role = role
+    if (lead !== this.lead) {
+      this.log.info(lead === 0 ? 'lost the leader' : `leader is now ${lead}`)
+    }
+    this.lead = lead
+    if (role === 'leader' && !wasLeader) {
+      this.store.lessor.promote(Date.now())
+    } else if (role !== 'leader' && wasLeader) {
+      this.store.lessor.demote()
+    }
+  }
+
+  private async applySnapshot(snapshot: Snapshot): Promise<void> {
+    const meta = snapshot.metadata
+    const snap = await openSnapshot(this.snapDir, { index: meta.index, term: meta.term })
+    const { header, rest } = await splitImage(snap.openImage())
+    await this.store.restoreFromImage(rest, meta.index)
+    const membership = new Membership(header.members, header.removed)
+    for (const m of this.membership.list()) {
+      if (!membership.get(m.id)) this.transport.removePeer(m.id)
+    }
+    this.membership.replaceWith(membership)
+    this.confState = meta.confState
+    this.membership.reconcile(meta.confState)
+    for (const m of this.membership.list()) this.connectPeer(m)
+    this.appliedIndex = meta.index
+    this.snapshotIndex = meta.index
+    this.log.info(`applied snapshot at ${meta.index} (term ${meta.term})`)
+    void retainSnapshots(this.wal, this.snapDir).catch((err: unknown) =>
+      this.log.warn(`retaining snapshots failed: ${(err as Error).message}`),
+    )
+  }
+
+  private async applyEntries(entries: Entry[]): Promise<void> {
+    const items: Array<{ index: number; op: WriteOp | null }> = []
+    const requestIds: number[] = []
+    for (const e of entries) {
+      if (e.index <= this.appliedIndex) continue
+      if (e.type === 'confChange') {
+        this.applyConfChange(e)
+        items.push({ index: e.index, op: null })
+        requestIds.push(0)
+        continue
+      }
+      const req = decodeRequest(e.data)
+      items.push({ index: e.index, op: req?.op ?? null })
+      requestIds.push(req?.id ?? 0)
+    }
+    if (items.length > 0) {
+      const results = await this.store.applyBatch(items)
+      for (let i = 0; i < results.length; i++) {
+        const id = requestIds[i]!
+        const result = results[i]
+        if (id !== 0 && result) this.writes.resolve(id, result)
+      }
+      this.appliedIndex = items[items.length - 1]!.index
+    }
+    this.appliedIndex = Math.max(this.appliedIndex, entries[entries.length - 1]!.index)
+  }
+
+  private applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data)
+    let requestId = 0
+    let ctx: Partial<MemberContext> & { requestId?: number } = {}
+    if (cc.context.byteLength > 0) {
+      ctx = JSON.parse(decoder.decode(cc.context)) as typeof ctx
+      requestId = ctx.requestId ?? 0
+    }
+    let conf: ConfState
+    try {
+      conf = this.raft.applyConfChange(cc)
+    } catch (err) {
+      // A change that no longer fits (proposed twice, say) is refused identically everywhere.
+      this.log.warn(`conf change at ${e.index} refused: ${(err as Error).message}`)
+      if (requestId) this.confChanges.reject(requestId, err)
+      return
+    }
+    this.confState = conf
+    const memberCtx: MemberContext | null =
+      ctx.name !== undefined || ctx.peerUrls
+        ? { name: ctx.name ?? '', peerUrls: ctx.peerUrls ?? [], clientUrls: ctx.clientUrls ?? [] }
+        : null
+    const record = this.membership.apply({
+      ...cc,
+      context: memberCtx ? encodeMemberContext(memberCtx) : new Uint8Array(0),
+    })
+    this.log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
+    if (cc.type === 'removeNode') {
+      this.transport.removePeer(cc.nodeId)
+      if (cc.nodeId === this.id) this.removedSelf = true
+    } else if (record) {
+      this.connectPeer(record)
+    }
+    if (requestId) this.confChanges.resolve(requestId, conf)
+  }
+
+  private connectPeer(m: MemberRecord): void {
+    if (m.id === this.id || m.peerUrls.length === 0) return
+    const address = hostPort(m.peerUrls[0]!)
+    try {
+      this.transport.addPeer(m.id, address)
+    } catch {
+      this.transport.updatePeer(m.id, address)
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Linearizable reads (ReadIndex, batched)
+
+  private issueReadIndex(): void {
+    if (this.readBatch || this.pendingReads.length === 0 || this.stopping) return
+    const ctx = this.nextReadCtx++
+    this.readBatch = { ctx, reads: this.pendingReads, index: null, issuedAtMs: Date.now() }
+    this.pendingReads = []
+    this.requestReadIndex(ctx)
+  }
+
+  private requestReadIndex(ctx: number): void {
+    try {
+      this.raft.readIndex(encoder.encode(String(ctx)))
+      this.wake()
+    } catch {
+      // No leader yet: try again shortly, until the reads time out.
+      setTimeout(
+        () => this.retryReadIndex(ctx),
+        this.options.tickMs * this.options.heartbeatTicks,
+      ).unref?.()
+    }
+  }
+
+  private retryReadIndex(ctx: number): void {
+    const batch = this.readBatch
+    if (!batch || batch.ctx !== ctx || this.stopping) return
+    if (batch.reads.length === 0) {
+      this.readBatch = null
+      this.issueReadIndex()
+      return
+    }
+    // A read index request can be lost with a leader change; ask again under a new context.
+    const next = this.nextReadCtx++
+    batch.ctx = next
+    this.requestReadIndex(next)
+  }
+
+  private onReadState(requestCtx: Uint8Array, index: number): void {
+    const ctx = Number(decoder.decode(requestCtx))
+    const batch = this.readBatch
+    if (!batch || batch.ctx !== ctx) return
+    batch.index = index
+    this.readyReads.push(batch)
+    this.readBatch = null
+    this.issueReadIndex()
+  }
+
+  private serveReadyReads(): void {
+    while (this.readyReads.length > 0 && this.readyReads[0]!.index! <= this.appliedIndex) {
+      const batch = this.readyReads.shift()!
+      for (const serve of batch.reads) serve()
+    }
+    // A round that got no answer within an election timeout is asked again.
+    const batch = this.readBatch
+    const electionMs = this.options.tickMs * this.options.electionTicksMin
+    if (batch && Date.now() - batch.issuedAtMs > electionMs) {
+      batch.issuedAtMs = Date.now()
+      this.retryReadIndex(batch.ctx)
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Snapshots and compaction
+
+  private maybeSnapshot(): void {
+    if (this.snapshotInFlight) return
+    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotCount) return
+    void this.snapshotNow().catch((err: unknown) => {
+      this.log.error(`snapshot failed: ${(err as Error).message}`)
+    })
+  }
+
+  /** Saves a snapshot at the applied index and compacts behind it. */
+  async snapshotNow(): Promise<number> {
+    if (this.snapshotInFlight) return this.snapshotIndex
+    this.snapshotInFlight = true
+    try {
+      const index = this.appliedIndex
+      if (index <= this.snapshotIndex) return this.snapshotIndex
+      const term = this.storage.term(index)
+      const confState = {
+        voters: [...this.confState.voters],
+        learners: [...this.confState.learners],
+      }
+      const membership = this.membership.toJSON()
+      // The store image is read from a LevelDB snapshot taken now: applies that happen while it
+      // streams do not leak into it.
+      const image = composeImage(membership, this.store.snapshotImage())
+      const info = await saveSnapshot(this.snapDir, { index, term, confState }, image)
+      await this.wal.saveSnapshot({ index, term })
+      this.storage.createSnapshot(index, confState, new Uint8Array(0))
+      const compactTo = index - this.options.snapshotCatchUpEntries
+      if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo)
+      this.snapshotIndex = index
+      await retainSnapshots(this.wal, this.snapDir)
+      this.log.info(`saved snapshot ${info.name} (${info.fileBytes} bytes)`)
+      return index
+    } finally {
+      this.snapshotInFlight = false
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Leases
+
+  private checkLeases(): void {
+    if (this.role !== 'leader' || this.stopping) return
+    for (const id of this.store.lessor.expired(Date.now())) {
+      this.propose({ leaseRevoke: { id } }).catch((err: unknown) =>
+        this.log.debug(`revoking expired lease ${id}: ${(err as Error).message}`),
+      )
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Stopping
+
+  private async handOver(): Promise<void> {
+    const s = this.raft.status()
+    const candidates = s.confState.voters
+      .filter((id) => id !== this.id)
+      .sort((a, b) => (s.progress[b]?.match ?? 0) - (s.progress[a]?.match ?? 0))
+    const to = candidates[0]
+    if (to === undefined) return
+    try {
+      this.raft.transferLeadership(to)
+      this.wake()
+    } catch (err) {
+      this.log.warn(`could not hand leadership to ${to}: ${(err as Error).message}`)
+      return
+    }
+    const deadline = Date.now() + this.options.tickMs * this.options.electionTicksMax * 2
+    while (Date.now() < deadline && (this.lead === this.id || this.lead === 0)) {
+      await new Promise((r) => setTimeout(r, this.options.tickMs))
+    }
+    this.log.info(
+      this.lead === this.id ? `leadership stayed here` : `handed leadership to ${this.lead}`,
+    )
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    if (this.ticker) clearInterval(this.ticker)
+    if (this.leaseTimer) clearInterval(this.leaseTimer)
+    this.wake()
+    const err = new NodeStoppedError(reason)
+    this.writes.rejectAll(err)
+    this.confChanges.rejectAll(err)
+    await this.transport.stop().catch(() => undefined)
+    // Let a Ready in flight finish its WAL write before the WAL closes.
+    while (this.loopRunning) await new Promise((r) => setTimeout(r, 5))
+    await this.wal.close().catch(() => undefined)
+    await this.store.close().catch(() => undefined)
+    this.stopped = true
+    this.log.info(`stopped: ${reason}`)
+    for (const w of this.stoppedWaiters.splice(0)) w(reason)
+  }
+
+  private fail(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    if (this.fatal) return
+    this.fatal = e
+    this.log.error(`fatal: ${e.message}`, { stack: e.stack })
+    void this.shutdown(`fatal: ${e.message}`)
+  }
+
+  private assertRunning(): void {
+    if (this.stopping) throw new NodeStoppedError('the node is stopping')
+  }
+
+  private notifyStatus(): void {
+    for (const l of this.statusListeners) l()
+  }
+
+  private translateRaftError(err: unknown): unknown {
+    if (err instanceof ProposalDroppedError) {
+      return new EtcdServerError(this.lead === 0 ? 'NO_LEADER' : 'LEADER_CHANGED', err.message)
+    }
+    if (err instanceof TransferRefusedError) {
+      return new EtcdServerError('BAD_LEADER_TRANSFEREE', err.message)
+    }
+    if (err instanceof ProposalError && err.code === 'RAFT_PROPOSAL_TOO_LARGE') {
+      return new EtcdServerError('REQUEST_TOO_LARGE', err.message)
+    }
+    if (err instanceof ProposalError && err.code === 'RAFT_UNCOMMITTED_LIMIT') {
+      return new EtcdServerError('TOO_MANY_REQUESTS', err.message)
+    }
+    return err
+  }
+}
+
+function walMetadata(meta: WalMetadata): Uint8Array {
+  return encoder.encode(JSON.stringify(meta))
+}
+
+async function drainQuietly(stream: AsyncIterable<Uint8Array>): Promise<void> {
+  // Closing the iterator releases the file; reading the rest would only verify a CRC again.
+  const it = stream[Symbol.asyncIterator]()
+  await it.return?.()
+}

@@ -1,0 +1,75 @@
+/**
+ * Requests waiting for their entry to be applied (or their read to be served), keyed by request
+ * id, each with a deadline. Bounded: registering beyond `pendingMax` throws TooManyRequests, so a
+ * flood of clients meets a clear error instead of an unbounded queue.
+ */
+import { LimitError, RaftdeskError } from '../errors'
+
+export class RequestTimeoutError extends RaftdeskError {
+  constructor(what: string, timeoutMs: number) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`)
+  }
+}
+
+export class TooManyRequestsError extends LimitError {
+  constructor(pendingMax: number) {
+    super('TOO_MANY_REQUESTS', `too many requests in flight (limit ${pendingMax})`)
+  }
+}
+
+interface Pending<T> {
+  resolve: (value: T) => void
+  reject: (err: unknown) => void
+  timer: NodeJS.Timeout
+}
+
+export class WaitRegistry<T> {
+  private readonly pending = new Map<number, Pending<T>>()
+
+  constructor(
+    private readonly pendingMax: number,
+    private readonly what: string,
+  ) {}
+
+  get size(): number {
+    return this.pending.size
+  }
+
+  register(id: number, timeoutMs: number): Promise<T> {
+    if (this.pending.size >= this.pendingMax) throw new TooManyRequestsError(this.pendingMax)
+    if (this.pending.has(id)) throw new Error(`${this.what} ${id} registered twice`)
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new RequestTimeoutError(this.what, timeoutMs))
+      }, timeoutMs)
+      this.pending.set(id, { resolve, reject, timer })
+    })
+  }
+
+  has(id: number): boolean {
+    return this.pending.has(id)
+  }
+
+  resolve(id: number, value: T): boolean {
+    const p = this.pending.get(id)
+    if (!p) return false
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    p.resolve(value)
+    return true
+  }
+
+  reject(id: number, err: unknown): boolean {
+    const p = this.pending.get(id)
+    if (!p) return false
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    p.reject(err)
+    return true
+  }
+
+  rejectAll(err: unknown): void {
+    for (const id of [...this.pending.keys()]) this.reject(id, err)
+  }
+}
