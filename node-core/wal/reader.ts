@@ -28,7 +28,7 @@ import {
   RECORD_HEADER_BYTES,
   RECORD_TYPE,
   SECTOR_BYTES,
-  checkHeader,
+  emptyHeader,
   decodeCrcSeed,
   decodeEntry,
   decodeHardState,
@@ -37,12 +37,14 @@ import {
   paddingIsZero,
   payloadCrc,
   recordBytes,
+  readHeader,
   recordTypeName,
 } from './record'
 import type { RecordTypeCode, RecordTypeName } from './record'
 
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024
 
+/** One record handed to a visitor. The object is reused for the next record: copy, don't keep. */
 export interface ScannedRecord {
   type: RecordTypeCode
   /** Holds the payload at [payloadStart, payloadStart + payloadBytes). Not reused by the scanner. */
@@ -77,8 +79,12 @@ export async function scanSegment(
   path: string,
   recordBytesMax: number,
   visit: RecordVisitor,
-  chunkBytes = READ_CHUNK_BYTES,
+  options: { verifyPayloads?: boolean; chunkBytes?: number } = {},
 ): Promise<ScanResult> {
+  // verifyPayloads = false: headers (and so lengths and types) are checked, payload crcs and
+  // padding are not. For a quick look (readSnapshotMarkers); replay always verifies.
+  const verifyPayloads = options.verifyPayloads ?? true
+  const chunkBytes = options.chunkBytes ?? READ_CHUNK_BYTES
   const fh = await open(path, 'r')
   try {
     const size = (await fh.stat()).size
@@ -87,6 +93,14 @@ export async function scanSegment(
     let off = 0
     let crc = 0
     let records = 0
+    const h = emptyHeader()
+    const rec: ScannedRecord = {
+      type: RECORD_TYPE.entry,
+      buf,
+      payloadStart: 0,
+      payloadBytes: 0,
+      offset: 0,
+    }
 
     // Makes buf cover the file range [off, end), end <= size.
     const ensure = async (end: number) => {
@@ -131,10 +145,13 @@ export async function scanSegment(
         })
       }
       await ensure(off + RECORD_HEADER_BYTES)
-      const h = checkHeader(buf, off - bufStart)
-      if (!h.ok) {
-        const torn = await zeroSectorIn(off, off + RECORD_HEADER_BYTES)
-        return result({ offset: off, reason: h.reason, torn })
+      const bad = readHeader(buf, off - bufStart, h)
+      if (bad) {
+        return result({
+          offset: off,
+          reason: bad,
+          torn: await zeroSectorIn(off, off + RECORD_HEADER_BYTES),
+        })
       }
       if (h.payloadBytes > recordBytesMax) {
         const reason = `record length ${h.payloadBytes} is over the limit of ${recordBytesMax}`
@@ -149,13 +166,21 @@ export async function scanSegment(
       await ensure(end)
       const payloadStart = off - bufStart + RECORD_HEADER_BYTES
       const isSeed = h.type === RECORD_TYPE.crcSeed
-      const computed = payloadCrc(buf, payloadStart, h.payloadBytes, isSeed ? 0 : crc, h.headerCrc)
-      if (computed !== h.crc) {
-        const reason = `${recordTypeName(h.type)} record crc mismatch (stored ${hex32(h.crc)}, computed ${hex32(computed)})`
-        return result({ offset: off, reason, torn: await zeroSectorIn(off, end) })
-      }
-      if (!paddingIsZero(buf, payloadStart + h.payloadBytes, end - bufStart)) {
-        return result({ offset: off, reason: 'nonzero record padding', torn: false })
+      if (verifyPayloads) {
+        const computed = payloadCrc(
+          buf,
+          payloadStart,
+          h.payloadBytes,
+          isSeed ? 0 : crc,
+          h.headerCrc,
+        )
+        if (computed !== h.crc) {
+          const reason = `${recordTypeName(h.type)} record crc mismatch (stored ${hex32(h.crc)}, computed ${hex32(computed)})`
+          return result({ offset: off, reason, torn: await zeroSectorIn(off, end) })
+        }
+        if (!paddingIsZero(buf, payloadStart + h.payloadBytes, end - bufStart)) {
+          return result({ offset: off, reason: 'nonzero record padding', torn: false })
+        }
       }
       const structural = checkPlace(h.type, records)
       if (structural) return result({ offset: off, reason: structural, torn: false })
@@ -165,13 +190,12 @@ export async function scanSegment(
         if (typeof seed === 'string') return result({ offset: off, reason: seed, torn: false })
         next = seed
       }
-      const reason = visit({
-        type: h.type,
-        buf,
-        payloadStart,
-        payloadBytes: h.payloadBytes,
-        offset: off,
-      })
+      rec.type = h.type
+      rec.buf = buf
+      rec.payloadStart = payloadStart
+      rec.payloadBytes = h.payloadBytes
+      rec.offset = off
+      const reason = visit(rec)
       if (reason) return result({ offset: off, reason, torn: false })
       crc = next
       off = end

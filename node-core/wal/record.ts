@@ -13,8 +13,8 @@
  *
  * Integers in payloads are little-endian; 64-bit fields hold integers below 2^53.
  */
-import { crc32c } from '@node-rs/crc32'
 import type { Entry, EntryType, HardState } from '../raft/types'
+import { crc32cRange } from './crc'
 
 export const RECORD_HEADER_BYTES = 16
 export const RECORD_ALIGN_BYTES = 8
@@ -97,11 +97,13 @@ export function sealRecord(
   buf[offset + 5] = 0
   buf[offset + 6] = 0
   buf[offset + 7] = 0
-  const headerCrc = crc32c(buf.subarray(offset, offset + 8))
+  const headerCrc = crc32cRange(buf, offset, offset + 8, 0)
   buf.writeUInt32LE(headerCrc, offset + 8)
   const payloadStart = offset + RECORD_HEADER_BYTES
-  const crc = crc32c(
-    buf.subarray(payloadStart, payloadStart + payloadBytes),
+  const crc = crc32cRange(
+    buf,
+    payloadStart,
+    payloadStart + payloadBytes,
     (previousCrc ^ headerCrc) >>> 0,
   )
   buf.writeUInt32LE(crc, offset + 12)
@@ -110,43 +112,39 @@ export function sealRecord(
   return crc
 }
 
-/** What checkHeader() found in the 16 header bytes at an offset. */
-export type HeaderCheck =
-  | { ok: true; payloadBytes: number; type: RecordTypeCode; headerCrc: number; crc: number }
-  | { ok: false; zero: boolean; reason: string }
+/** A record header as readHeader() decodes it (one object reused for every record). */
+export interface RecordHeader {
+  payloadBytes: number
+  type: RecordTypeCode
+  headerCrc: number
+  crc: number
+}
 
-export function checkHeader(buf: Uint8Array, offset: number): HeaderCheck {
-  let zero = true
-  for (let i = 0; i < RECORD_HEADER_BYTES; i++) {
-    if (buf[offset + i] !== 0) {
-      zero = false
-      break
-    }
-  }
-  if (zero) return { ok: false, zero: true, reason: 'record header is all zeros' }
+export function emptyHeader(): RecordHeader {
+  return { payloadBytes: 0, type: RECORD_TYPE.entry, headerCrc: 0, crc: 0 }
+}
+
+/**
+ * Reads the 16 header bytes at `offset` into `out` and checks them; returns a reason when they
+ * are not a valid header (all zeros, header crc mismatch, unknown type, reserved bytes set).
+ */
+export function readHeader(buf: Uint8Array, offset: number, out: RecordHeader): string | undefined {
+  if (paddingIsZero(buf, offset, offset + RECORD_HEADER_BYTES)) return 'record header is all zeros'
   const headerCrc = readU32(buf, offset + 8)
-  const computed = crc32c(buf.subarray(offset, offset + 8))
+  const computed = crc32cRange(buf, offset, offset + 8, 0)
   if (computed !== headerCrc) {
-    return {
-      ok: false,
-      zero: false,
-      reason: `header crc mismatch (stored ${hex32(headerCrc)}, computed ${hex32(computed)})`,
-    }
+    return `header crc mismatch (stored ${hex32(headerCrc)}, computed ${hex32(computed)})`
   }
   const type = buf[offset + 4]!
-  if (recordTypeName(type) === undefined) {
-    return { ok: false, zero: false, reason: `unknown record type ${type}` }
-  }
+  if (recordTypeName(type) === undefined) return `unknown record type ${type}`
   if (buf[offset + 5] !== 0 || buf[offset + 6] !== 0 || buf[offset + 7] !== 0) {
-    return { ok: false, zero: false, reason: 'reserved header bytes are not zero' }
+    return 'reserved header bytes are not zero'
   }
-  return {
-    ok: true,
-    payloadBytes: readU32(buf, offset),
-    type: type as RecordTypeCode,
-    headerCrc,
-    crc: readU32(buf, offset + 12),
-  }
+  out.payloadBytes = readU32(buf, offset)
+  out.type = type as RecordTypeCode
+  out.headerCrc = headerCrc
+  out.crc = readU32(buf, offset + 12)
+  return undefined
 }
 
 /** The chain crc of a record's payload, to compare with the stored one. */
@@ -157,8 +155,10 @@ export function payloadCrc(
   previousCrc: number,
   headerCrc: number,
 ): number {
-  return crc32c(
-    buf.subarray(payloadStart, payloadStart + payloadBytes),
+  return crc32cRange(
+    buf,
+    payloadStart,
+    payloadStart + payloadBytes,
     (previousCrc ^ headerCrc) >>> 0,
   )
 }

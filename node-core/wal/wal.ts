@@ -930,9 +930,10 @@ class Replay {
 
 /**
  * The snapshot markers replay could start from, oldest first: those in segments that still
- * exist, at or above the newest replacesLog marker. Reads (and checks) every segment without
- * taking the lock or repairing anything; torn damage in the last segment ends the scan.
- * The server uses it to choose the newest snapshot file that has a marker.
+ * exist, at or above the newest replacesLog marker. A quick read for choosing a snapshot file:
+ * it takes no lock, repairs nothing and checks record headers but not payload crcs (openWal
+ * checks everything, including that the marker it starts from is intact); torn damage in the
+ * last segment ends the scan, other damage is WalCorruptError.
  */
 export async function readSnapshotMarkers(
   dir: string,
@@ -944,13 +945,18 @@ export async function readSnapshotMarkers(
   const markers: SnapshotMarker[] = []
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!
-    const res = await scanSegment(join(dir, seg.name), opts.recordBytesMax, (r) => {
-      if (r.type !== RECORD_TYPE.snapshot) return undefined
-      const m = decodeSnapshotMarker(r.buf, r.payloadStart, r.payloadBytes)
-      if (typeof m === 'string') return m
-      markers.push(m)
-      return undefined
-    })
+    const res = await scanSegment(
+      join(dir, seg.name),
+      opts.recordBytesMax,
+      (r) => {
+        if (r.type !== RECORD_TYPE.snapshot) return undefined
+        const m = decodeSnapshotMarker(r.buf, r.payloadStart, r.payloadBytes)
+        if (typeof m === 'string') return m
+        markers.push(m)
+        return undefined
+      },
+      { verifyPayloads: false },
+    )
     if (res.damage && (i < segments.length - 1 || !res.damage.torn)) {
       throw new WalCorruptError(seg.name, res.damage.offset, res.damage.reason)
     }

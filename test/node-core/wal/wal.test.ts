@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   WalClosedError,
   WalExistsError,
+  WalFailedError,
   WalInvalidArgumentError,
   WalLockedError,
   WalNotFoundError,
@@ -157,6 +158,23 @@ describe('wal: create and replay', () => {
     await wal.close()
     const opened = await openWal(dir, { recordBytesMax: 1024 })
     expect(opened.entries.map((e) => e.data.byteLength)).toEqual([1007])
+    await opened.wal.close()
+  })
+
+  it('refuses all work after a failed write (the page cache can no longer be trusted)', async () => {
+    const wal = await createWal(dir, META)
+    await wal.save(undefined, entries(1, 2, 1))
+    // Pull the file out from under the writer: the next write fails with EBADF.
+    await (wal as unknown as { fh: { close(): Promise<void> } }).fh.close()
+    const first = wal.save(undefined, [entry(3, 1)])
+    const second = wal.save(undefined, [entry(4, 1)])
+    await expect(first).rejects.toMatchObject({ code: 'WAL_FAILED' })
+    await expect(second).rejects.toMatchObject({ code: 'WAL_FAILED' })
+    await expect(wal.save(undefined, [entry(3, 1)])).rejects.toBeInstanceOf(WalFailedError)
+    expect(wal.status().failed).toBe(true)
+    await wal.close()
+    const opened = await openWal(dir)
+    expect(opened.entries.map((e) => e.index)).toEqual([1, 2])
     await opened.wal.close()
   })
 
