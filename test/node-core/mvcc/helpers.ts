@@ -64,6 +64,12 @@ export class TestStore {
     return r.deleteRange.deleted
   }
 
+  /** Restores from an image as of raft index `index`; the next entry is index + 1. */
+  async restore(stream: AsyncIterable<Uint8Array>, index: number): Promise<void> {
+    await this.store.restoreFromImage(stream, index)
+    this.nextIndex = index + 1
+  }
+
   async reopen(opts?: StoreOptions): Promise<void> {
     await this.store.close()
     this.store = await openStore(this.dir, opts)

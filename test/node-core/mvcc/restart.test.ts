@@ -1,0 +1,168 @@
+// Restart: reopening gives the same state and consistent index; re-applying entries at or below
+// the consistent index is a no-op; a failed write fails the store; interrupted restores recover.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { ClassicLevel } from 'classic-level'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openStore } from '../../../node-core/mvcc/store'
+import type { WriteOp } from '../../../node-core/mvcc/types'
+import { b, kv, tempDbDir, TestStore } from './helpers'
+
+let t: TestStore
+let dir: string
+let cleanup: () => void
+
+beforeEach(async () => {
+  const tmp = tempDbDir()
+  dir = tmp.dir
+  cleanup = tmp.cleanup
+  t = await TestStore.open(dir)
+})
+
+afterEach(async () => {
+  await t.store.close()
+  cleanup()
+})
+
+const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) }
+
+/** Everything observable: ranges at every readable revision, counters, leases. */
+function fingerprint(s: TestStore) {
+  const st = s.store
+  const byRev: unknown[] = []
+  for (let rev = Math.max(1, st.compactedRevision); rev <= st.revision; rev++) {
+    byRev.push(st.range({ ...ALL, revision: rev }).kvs.map(kv))
+  }
+  const leases = st.lessor.list().map((id) => st.lessor.timeToLive(id, 0, true))
+  return {
+    revision: st.revision,
+    compacted: st.compactedRevision,
+    consistentIndex: st.consistentIndex,
+    byRev,
+    leases,
+  }
+}
+
+const ops: WriteOp[] = [
+  { put: { key: b('a'), value: b('1') } },
+  { leaseGrant: { id: 7, ttlSeconds: 30 } },
+  { put: { key: b('b'), value: b('1'), lease: 7 } },
+  { put: { key: b('a'), value: b('2') } },
+  { deleteRange: { key: b('a') } },
+  { put: { key: b('c'), value: b('1') } },
+  { compaction: { revision: 3 } },
+  {
+    txn: {
+      compare: [],
+      success: [
+        { requestPut: { key: b('a'), value: b('3') } },
+        { requestPut: { key: b('d'), value: b('1') } },
+      ],
+      failure: [],
+    },
+  },
+]
+
+describe('restart', () => {
+  it('reopening gives the same state and consistent index', async () => {
+    await t.applyAll(ops.slice(0, 4))
+    await t.applyAll([null, ...ops.slice(4)])
+    const before = fingerprint(t)
+    expect(before.consistentIndex).toBe(9)
+    await t.reopen()
+    expect(fingerprint(t)).toEqual(before)
+    // And it carries on from there.
+    expect(await t.put('e', '1')).toBe(before.revision + 1)
+  })
+
+  it('re-applying entries at or below the consistent index is a no-op', async () => {
+    const items = ops.map((op, i) => ({ index: i + 1, op }))
+    expect((await t.store.applyBatch(items.slice(0, 5))).every((r) => r !== null)).toBe(true)
+    await t.reopen()
+    // The server replays its WAL from an older point after a crash: 3..8 again.
+    const replay = await t.store.applyBatch(items.slice(2))
+    expect(replay.slice(0, 3)).toEqual([null, null, null])
+    expect(replay.slice(3).every((r) => r !== null && !('error' in r))).toBe(true)
+    // Everything at or below the consistent index: nothing written at all.
+    expect(await t.store.applyBatch(items.slice(0, 4))).toEqual([null, null, null, null])
+
+    const tmp = tempDbDir()
+    const once = await TestStore.open(tmp.dir)
+    await once.store.applyBatch(items)
+    expect(fingerprint(t)).toEqual(fingerprint(once))
+    await once.store.close()
+    tmp.cleanup()
+  })
+
+  it('null ops only advance the consistent index', async () => {
+    await t.put('a', '1')
+    expect(await t.applyAll([null, null])).toEqual([null, null])
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 1])
+    await t.reopen()
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 1])
+  })
+
+  it('indexes must increase: a batch out of order fails the store', async () => {
+    await expect(
+      t.store.applyBatch([
+        { index: 2, op: { put: { key: b('a'), value: b('1') } } },
+        { index: 2, op: { put: { key: b('b'), value: b('1') } } },
+      ]),
+    ).rejects.toMatchObject({ code: 'STORE_FAILED' })
+    expect(() => t.store.range({ key: b('a') })).toThrow(
+      expect.objectContaining({ code: 'STORE_FAILED' }),
+    )
+    // Nothing of that batch reached the disk.
+    await t.store.close()
+    t.store = await openStore(dir)
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([0, 0])
+  })
+
+  it('a failed disk write fails the store; reopening resumes from the last written batch', async () => {
+    await t.put('a', '1')
+    // Pull the database out from under the store.
+    await (t.store as unknown as { db: ClassicLevel }).db.close()
+    await expect(
+      t.store.applyBatch([{ index: 2, op: { put: { key: b('a'), value: b('2') } } }]),
+    ).rejects.toMatchObject({
+      code: 'STORE_FAILED',
+    })
+    await expect(t.store.applyBatch([{ index: 3, op: null }])).rejects.toMatchObject({
+      code: 'STORE_FAILED',
+    })
+    t.store = await openStore(dir)
+    expect([t.store.consistentIndex, t.get('a')]).toEqual([1, '1'])
+  })
+
+  it('refuses a database it does not understand', async () => {
+    await t.store.close()
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    })
+    await db.open()
+    await db.put(new Uint8Array([0x6d, ...b('format')]), new Uint8Array([0, 0, 0, 9]))
+    await db.close()
+    await expect(openStore(dir)).rejects.toMatchObject({ code: 'CORRUPT' })
+    const tmp = tempDbDir()
+    const foreign = new ClassicLevel<Uint8Array, Uint8Array>(tmp.dir, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    })
+    await foreign.open()
+    await foreign.put(b('hello'), b('world'))
+    await foreign.close()
+    await expect(openStore(tmp.dir)).rejects.toMatchObject({ code: 'CORRUPT' })
+    tmp.cleanup()
+    t.store = await openStore(tempDbDir().dir)
+  })
+
+  it('an interrupted restore: a staged copy beside a live store is discarded', async () => {
+    await t.put('a', 'live')
+    await t.store.close()
+    mkdirSync(`${dir}.restore`)
+    writeFileSync(`${dir}.restore/junk`, 'half written')
+    t.store = await openStore(dir)
+    expect(existsSync(`${dir}.restore`)).toBe(false)
+    expect(t.get('a')).toBe('live')
+  })
+})
