@@ -86,7 +86,8 @@ export function id64(raw: string | number, field: string): number {
   return value
 }
 
-function outInt(value: number, field: string): number {
+/** Asserts that a number the backend handed out is a safe integer (a broken one is a bug). */
+export function outInt(value: number, field: string): number {
   if (!Number.isSafeInteger(value)) {
     throw new Error(`backend returned ${field} = ${value}, which is not a safe integer`)
   }

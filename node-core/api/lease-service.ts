@@ -20,7 +20,7 @@ import type {
   handleBidiStreamingCall,
 } from '@grpc/grpc-js'
 import { RaftdeskError } from '../errors'
-import { id64, int64, pbHeader } from './codec'
+import { id64, int64, outInt, pbHeader } from './codec'
 import {
   checkRequestSize,
   checkRequireLeader,
@@ -48,8 +48,8 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
       const res = await backend.leaseGrant({ id, ttlSeconds })
       return {
         header: pbHeader(backend.header(), res.revision),
-        ID: res.id,
-        TTL: res.ttlSeconds,
+        ID: outInt(res.id, 'LeaseGrantResponse.ID'),
+        TTL: outInt(res.ttlSeconds, 'LeaseGrantResponse.TTL'),
         error: '',
       }
     }),
@@ -67,9 +67,9 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
         const info = backend.header()
         return {
           header: pbHeader(info, info.revision),
-          ID: res.id,
-          TTL: res.ttlSeconds,
-          grantedTTL: res.grantedTtlSeconds,
+          ID: outInt(res.id, 'LeaseTimeToLiveResponse.ID'),
+          TTL: outInt(res.ttlSeconds, 'LeaseTimeToLiveResponse.TTL'),
+          grantedTTL: outInt(res.grantedTtlSeconds, 'LeaseTimeToLiveResponse.grantedTTL'),
           keys: pb.keys ? res.keys : [],
         }
       } catch (err) {
@@ -82,7 +82,10 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
     LeaseLeases: unary<object>(ctx, 'LeaseLeases', async () => {
       const ids = await backend.leaseLeases()
       const info = backend.header()
-      return { header: pbHeader(info, info.revision), leases: ids.map((id) => ({ ID: id })) }
+      return {
+        header: pbHeader(info, info.revision),
+        leases: ids.map((id) => ({ ID: outInt(id, 'LeaseStatus.ID') })),
+      }
     }),
 
     LeaseKeepAlive: keepAliveHandler(ctx),
@@ -129,7 +132,8 @@ class KeepAliveStream implements ClosableStream {
     if (this.closed) return
     this.queue.push(req)
     if (this.queue.length >= this.ctx.limits.keepAliveQueueMax) this.call.pause()
-    void this.pump()
+    // A rejection here is a bug (the backend's errors are handled in renew()): end the stream.
+    this.pump().catch((err: unknown) => this.shutdown(statusFor(this.ctx, 'LeaseKeepAlive', err)))
   }
 
   private async pump(): Promise<void> {
@@ -177,7 +181,8 @@ class KeepAliveStream implements ClosableStream {
       ttl = 0
     }
     if (this.closed) return false
-    if (!this.call.write({ header, ID: id, TTL: ttl })) await this.waitDrain()
+    const response = { header, ID: id, TTL: outInt(ttl, 'LeaseKeepAliveResponse.TTL') }
+    if (!this.call.write(response)) await this.waitDrain()
     return !this.closed
   }
 

@@ -33,7 +33,7 @@ import type {
 } from '@grpc/grpc-js'
 import type { Event } from '../mvcc/types'
 import type { WatchHandle, WatchNotification } from './backend'
-import { id64, int64, pbEvent, pbHeader, watchFilter } from './codec'
+import { id64, int64, outInt, pbEvent, pbHeader, watchFilter } from './codec'
 import { checkRequireLeader, statusFor, type ApiContext, type ClosableStream } from './context'
 import { etcdMessage, toGrpcStatus } from './errors'
 import type { DecodedRequest } from './proto'
@@ -81,12 +81,12 @@ export class WatchSession implements ClosableStream {
 
   start(): void {
     this.ctx.streams.add(this)
-    this.call.on('data', (req: DecodedRequest) => this.onRequest(req))
+    this.call.on('data', (req: DecodedRequest) => this.guard('request', () => this.onRequest(req)))
     // Like etcd, a client that half-closes keeps receiving until it cancels the call.
     this.call.on('cancelled', () => this.close())
     this.call.on('error', () => this.close())
     this.call.on('close', () => this.close())
-    this.call.on('drain', () => this.onDrain())
+    this.call.on('drain', () => this.guard('drain', () => this.onDrain()))
   }
 
   /** Ends the stream with `status` (server shutdown) and releases every watcher. */
@@ -94,6 +94,18 @@ export class WatchSession implements ClosableStream {
     if (this.closed) return
     this.close()
     this.call.emit('error', status)
+  }
+
+  /**
+   * Runs `fn`; an exception (a bug here or in the backend) ends this stream with its status
+   * instead of escaping into grpc-js, a timer or the backend's watch hub.
+   */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.shutdown(statusFor(this.ctx, `Watch ${what}`, err))
+    }
   }
 
   private onRequest(req: DecodedRequest): void {
@@ -183,7 +195,8 @@ export class WatchSession implements ClosableStream {
           progressNotify: pb.progressNotify,
           fragment: pb.fragment,
         },
-        (n) => this.onNotification(watcher, n),
+        // The sink runs inside the backend's watch hub: it must never throw into it.
+        (n) => this.guard('notification', () => this.onNotification(watcher, n)),
       )
     } catch (err) {
       this.watchers.delete(id)
@@ -243,7 +256,7 @@ export class WatchSession implements ClosableStream {
         this.send({
           header: this.currentHeader(),
           watchId: watcher.id,
-          compactRevision: n.compactRevision,
+          compactRevision: outInt(n.compactRevision, 'WatchResponse.compact_revision'),
           canceled: true,
         })
         return
@@ -314,7 +327,7 @@ export class WatchSession implements ClosableStream {
   private startProgressTimer(): void {
     if (this.progressTimer || this.closed) return
     this.progressTimer = setInterval(
-      () => this.onProgressTick(),
+      () => this.guard('progress tick', () => this.onProgressTick()),
       this.ctx.limits.progressNotifyIntervalMs,
     )
     this.progressTimer.unref()

@@ -125,6 +125,21 @@ describe('LeaseKeepAlive', () => {
     expect(fake.server.openStreamCount()).toBe(0)
   })
 
+  it('ends the stream (a bug) when the backend answers a TTL that is not an integer', async () => {
+    const id = await grant(5)
+    const original = fake.backend.leaseKeepAlive.bind(fake.backend)
+    fake.backend.leaseKeepAlive = async () => 2.5
+    try {
+      const ka = keepAliveStream()
+      ka.stream.write({ ID: id })
+      const status = await ka.ended()
+      expect(status.code).toBe(grpc.status.UNKNOWN)
+      expect(status.details).toMatch(/LeaseKeepAliveResponse\.TTL = 2\.5/)
+    } finally {
+      fake.backend.leaseKeepAlive = original
+    }
+  })
+
   it('finishes with OK once the client half-closes and its renewals are answered', async () => {
     const id = await grant(5)
     const ka = keepAliveStream()

@@ -416,6 +416,26 @@ describe('stream life', () => {
     }
   })
 
+  it('ends only the stream when the backend hands it a broken event (a bug), not the server', async () => {
+    const w = watchClient()
+    w.write({ createRequest: { key: v('bug') } })
+    await w.next()
+    const [watcher] = [...fake.backend.watchers]
+    const kv = {
+      key: v('bug'),
+      createRevision: 1,
+      modRevision: 2 ** 60,
+      version: 1,
+      value: v('x'),
+      lease: 0,
+    }
+    watcher!.enqueue({ type: 'events', revision: 3, events: [{ type: 'put', kv }] })
+    const status = await w.ended()
+    expect(status.code).toBe(grpc.status.UNKNOWN)
+    expect(status.details).toMatch(/kv\.mod_revision = \d+, which is not a safe integer/)
+    await put('bug', 'still serving')
+  })
+
   it('ends open streams with "server stopped" on close', async () => {
     const server = await startFakeServer()
     const own = etcdClients(server.endpoint)
