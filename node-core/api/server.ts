@@ -99,9 +99,11 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
 
   const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, credentials(options.tls), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    )
+    server.bindAsync(address, credentials(options.tls), (err, bound) => {
+      if (!err) return resolve(bound)
+      server.forceShutdown()
+      reject(err)
+    })
   })
   logger.info('etcd v3 API listening', { address: `${options.host}:${port}`, tls: !!options.tls })
 

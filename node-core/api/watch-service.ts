@@ -34,8 +34,14 @@ import type {
 import type { Event } from '../mvcc/types'
 import type { WatchHandle, WatchNotification } from './backend'
 import { id64, int64, outInt, pbEvent, pbHeader, watchFilter } from './codec'
-import { checkRequireLeader, statusFor, type ApiContext, type ClosableStream } from './context'
-import { etcdMessage, toGrpcStatus } from './errors'
+import {
+  checkRequireLeader,
+  malformedStatus,
+  statusFor,
+  type ApiContext,
+  type ClosableStream,
+} from './context'
+import { etcdMessage, toGrpcStatus, type GrpcStatusError } from './errors'
 import type { DecodedRequest } from './proto'
 import type { PbWatchCreateRequest, PbWatchRequest } from './wire'
 
@@ -90,7 +96,7 @@ export class WatchSession implements ClosableStream {
   }
 
   /** Ends the stream with `status` (server shutdown) and releases every watcher. */
-  shutdown(status: { code: number; details: string }): void {
+  shutdown(status: GrpcStatusError): void {
     if (this.closed) return
     this.close()
     this.call.emit('error', status)
@@ -113,10 +119,7 @@ export class WatchSession implements ClosableStream {
     if (req.error !== undefined || req.message === undefined) {
       // etcd ignores request kinds it does not know; bytes that are not a WatchRequest at all
       // are a broken client, and the stream ends with INVALID_ARGUMENT.
-      this.shutdown({
-        code: 3,
-        details: `raftdesk: Watch: a request (${req.sizeBytes} bytes) is not a valid protobuf message: ${req.error ?? 'undecodable'}`,
-      })
+      this.shutdown(malformedStatus('Watch', req))
       return
     }
     const pb = req.message as PbWatchRequest
