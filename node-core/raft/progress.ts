@@ -109,6 +109,12 @@ export class Progress {
   probeSent = false
   /** In snapshot: the index of the snapshot being sent. */
   pendingSnapshot = 0
+  /**
+   * The highest commit index sent to this follower that it can act on (a MsgApp's commit as far
+   * as the message's last entry, a heartbeat's commit). An empty append only to tell the
+   * commit index is sent when it would say more than this.
+   */
+  sentCommit = 0
   /** Heard from since the last check-quorum round (the leader itself is always active). */
   recentActive = false
   isLearner: boolean
@@ -132,6 +138,7 @@ export class Progress {
     this.resetState('probe')
     this.match = 0
     this.next = next
+    this.sentCommit = 0
     this.recentActive = false
   }
 
@@ -186,6 +193,15 @@ export class Progress {
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1)
     this.probeSent = false
     return true
+  }
+
+  /** Whether an append carrying `commit` would let the follower commit more than it knows. */
+  canBumpCommit(commit: number): boolean {
+    return commit > this.sentCommit && this.sentCommit < this.next - 1
+  }
+
+  noteSentCommit(commit: number): void {
+    if (commit > this.sentCommit) this.sentCommit = commit
   }
 
   /** Whether sending an append to this follower must wait (flow control). */

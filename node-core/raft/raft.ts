@@ -100,6 +100,14 @@ export class Raft {
   readonly readOnly = new ReadOnly()
   /** Read requests that arrived before the leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = []
+  /**
+   * Broadcasts owed to the followers, sent by flushBroadcasts() when RawNode.ready() takes the
+   * outbox: new entries were appended, or the commit index moved. Deferring them costs nothing
+   * (messages only leave through a Ready) and turns many proposals or acknowledgements between
+   * two Readies into one append per follower.
+   */
+  private bcastEntriesPending = false
+  private bcastCommitPending = false
 
   electionElapsed = 0
   heartbeatElapsed = 0
@@ -184,6 +192,8 @@ export class Raft {
     this.uncommittedBytes = 0
     this.readOnly.reset()
     this.pendingReadIndexMessages = []
+    this.bcastEntriesPending = false
+    this.bcastCommitPending = false
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -617,7 +627,7 @@ export class Raft {
     }
     if (confChangeAt >= 0) this.pendingConfIndex = first + confChangeAt
     this.log.append(entries)
-    this.bcastAppend()
+    this.bcastEntriesPending = true
   }
 
   /**
@@ -644,7 +654,27 @@ export class Raft {
       this.pendingReadIndexMessages = []
       for (const m of waiting) this.leaderReadIndex(m)
     }
-    this.bcastAppend()
+    this.bcastCommitPending = true
+  }
+
+  /** Sends the deferred broadcasts (see bcastEntriesPending). */
+  flushBroadcasts(): void {
+    if (!this.bcastEntriesPending && !this.bcastCommitPending) return
+    // A commit-only broadcast sends an empty append where there is nothing new to send.
+    const sendIfEmpty = this.bcastCommitPending
+    this.bcastEntriesPending = false
+    this.bcastCommitPending = false
+    if (this.role !== 'leader') return
+    const committed = this.log.committed
+    for (const id of this.tracker.members) {
+      if (id === this.id) continue
+      const pr = this.tracker.progress.get(id)!
+      this.sendAppend(id, sendIfEmpty && pr.canBumpCommit(committed))
+    }
+  }
+
+  hasPendingBroadcasts(): boolean {
+    return this.bcastEntriesPending || this.bcastCommitPending
   }
 
   private committedEntryInCurrentTerm(): boolean {
@@ -690,7 +720,7 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.afterCommit()
-    } else if (wasPaused) {
+    } else if (wasPaused && pr.canBumpCommit(this.log.committed)) {
       // The follower was paused and may have missed the commit index: tell it now.
       this.sendAppend(m.from)
     }
@@ -856,6 +886,7 @@ export class Raft {
       throw err
     }
     if (entries.length === 0 && !sendIfEmpty) return false
+    const committed = this.log.committed
     this.send(
       message({
         type: 'MsgApp',
@@ -864,10 +895,13 @@ export class Raft {
         index: prevIndex,
         logTerm: prevTerm,
         entries,
-        commit: this.log.committed,
+        commit: committed,
       }),
     )
-    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1]!.index : 0)
+    const lastIndex = prevIndex + entries.length
+    pr.sentEntries(entries.length, lastIndex)
+    // The follower commits at most up to the last entry this message establishes.
+    pr.noteSentCommit(Math.min(committed, lastIndex))
     return true
   }
 
@@ -909,12 +943,9 @@ export class Raft {
       if (id === this.id) continue
       const pr = this.tracker.progress.get(id)!
       // Never tell a follower of a commit index beyond what it is known to hold.
-      const m = message({
-        type: 'MsgHeartbeat',
-        from: this.id,
-        to: id,
-        commit: Math.min(pr.match, this.log.committed),
-      })
+      const commit = Math.min(pr.match, this.log.committed)
+      const m = message({ type: 'MsgHeartbeat', from: this.id, to: id, commit })
+      pr.noteSentCommit(commit)
       if (ctx !== undefined) m.context = ctx
       this.send(m)
     }

@@ -208,7 +208,7 @@ export class RawNode {
     if (r.lead !== this.prevSoft.lead || r.role !== this.prevSoft.role) return true
     if (this.hardStateChanged()) return true
     if (r.log.hasPendingSnapshot() || r.log.hasUnstableEntries()) return true
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.hasPendingBroadcasts()) return true
     return r.log.hasNextCommittedEntries()
   }
 
@@ -224,6 +224,7 @@ export class RawNode {
     }
     const r = this.raft
     const log = r.log
+    r.flushBroadcasts()
     const rd: Ready = {
       entries: log.hasUnstableEntries() ? log.unstableEntriesCopy() : [],
       committedEntries: log.nextCommittedEntries(),
