@@ -17,7 +17,7 @@
  */
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import type { SnapshotMetadata } from '../raft/types'
 import { fsyncDir, isErrno, moveAside, readFully, writeAll } from '../wal/fsutil'
@@ -221,7 +221,7 @@ export async function openSnapshot(dir: string, ref: SnapshotRef): Promise<Loade
 
 /** Reads a whole snapshot file through its CRC; throws SnapCorruptError when it is damaged. */
 export async function verifySnapshotFile(path: string): Promise<SnapshotFileInfo> {
-  const name = path.slice(path.lastIndexOf('/') + 1)
+  const name = basename(path)
   const fh = await open(path, 'r')
   try {
     const size = (await fh.stat()).size

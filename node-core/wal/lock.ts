@@ -37,10 +37,10 @@ export async function acquireLock(dir: string): Promise<DirLock> {
 
 async function tryCreate(path: string): Promise<boolean> {
   try {
+    // Not fsync'd: after a crash a lock is stale anyway, whatever the disk kept of it.
     const fh = await open(path, 'wx')
     try {
       await fh.writeFile(`${process.pid}\n`)
-      await fh.sync()
     } finally {
       await fh.close()
     }

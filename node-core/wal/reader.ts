@@ -18,9 +18,10 @@
  * padding, a length over the limit with a good header crc, an unknown type, a malformed
  * payload, a segment that does not open with its crc seed and metadata records.
  *
- * The rule cannot tell a crash from bit rot in the last record of the last segment when that
- * record holds a sector-aligned run of 512 zero bytes that reaches the end of the file; etcd's
- * WAL accepts the same ambiguity.
+ * The rule cannot tell a crash from bit rot in a record of the last segment whose own data
+ * holds a whole 512-byte sector of zeros, or ends in zeros that run to the end of the file:
+ * such a record (and everything after it) is dropped as torn. etcd's WAL accepts the same
+ * ambiguity; the writer never produces zero sectors of its own (headers are never zero).
  */
 import { open } from 'node:fs/promises'
 import { readFully } from './fsutil'

@@ -267,7 +267,8 @@ export class Wal {
   /**
    * Appends `entries` (contiguous; the first may overwrite a suffix: index <= lastIndex + 1)
    * and then `hardState`, and resolves once they are fsync'd. Invariant checks and limits
-   * reject at once, before anything of the batch is queued.
+   * reject at once, before anything of the batch is queued. The entries' bytes are read when
+   * the batch is written: do not change them before the promise settles.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
     try {
@@ -374,6 +375,9 @@ export class Wal {
     }
     if (entries.length === 0) return bytes
     const first = entries[0]!.index
+    if (!Number.isSafeInteger(first) || first < 1) {
+      throw new WalInvalidArgumentError(`entry index ${first} is not an integer >= 1`)
+    }
     if (first > this.queuedLastIndex + 1) {
       throw new WalInvalidArgumentError(
         `entries start at ${first}, leaving a gap after last index ${this.queuedLastIndex}`,
@@ -391,6 +395,9 @@ export class Wal {
         throw new WalInvalidArgumentError(`entry ${i} has index ${e.index}, expected ${first + i}`)
       }
       checkInteger('entry term', e.term)
+      if (e.type !== 'normal' && e.type !== 'confChange') {
+        throw new WalInvalidArgumentError(`entry ${e.index} has unknown type ${String(e.type)}`)
+      }
       if (e.term < prevTerm) {
         throw new WalInvalidArgumentError(
           `entry ${e.index} has term ${e.term}, below the term ${prevTerm} of the entry before`,

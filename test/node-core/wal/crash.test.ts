@@ -13,7 +13,7 @@ import { dataFor, makeTempDir, removeDir, sizeFor, testSeed } from './helpers'
 
 const CHILD = join(import.meta.dirname, 'append-child.ts')
 const SEGMENT_BYTES = 256 * 1024
-const ROUNDS = 5
+const ROUNDS = 4
 
 let root: string
 beforeEach(async () => {

@@ -40,7 +40,7 @@ interface Built {
 }
 
 /** A few segments of 150-byte entries, then small final batches: entry, hard state, entry. */
-async function build(finalBytes = 200): Promise<Built> {
+async function build(finalBytes = 120): Promise<Built> {
   const wal = await createWal(dir, META, { segmentBytes: SEGMENT_BYTES })
   const written: Entry[] = []
   const hardStates: HardState[] = []
