@@ -744,6 +744,12 @@ export class RaftdeskNode {
     this.role = role
     if (lead !== this.lead) {
       this.log.info(lead === 0 ? 'lost the leader' : `leader is now ${lead}`)
+      // Proposals waiting here may have died with the old leader. Waiting them out would hold
+      // clients for the whole request timeout; etcd's answer is "leader changed", an outcome
+      // the client treats as unknown (the write may still commit), and it retries at once.
+      if (this.lead !== 0 && this.writes.size > 0) {
+        this.writes.rejectAll(new EtcdServerError('LEADER_CHANGED', `leader ${this.lead} lost`))
+      }
     }
     this.lead = lead
     if (role === 'leader' && !wasLeader) {
