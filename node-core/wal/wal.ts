@@ -73,6 +73,13 @@
  * replacesLog marker above S. Damage in the last segment that a crash explains (see reader.ts)
  * is repaired: the file is copied to `<name>.broken`, truncated after the last good record and
  * fsync'd. Any other damage is WalCorruptError with the file and byte offset.
+ *
+ * ## Limits (WAL_DEFAULTS)
+ *
+ * segmentBytes (64 MiB): a segment is cut before the first batch that finds it this full, so a
+ * batch never spans two segments. recordBytesMax (16 MiB): one record's payload, refused on
+ * save (WalRecordTooLargeError) and corruption on replay. queueBytesMax (256 MiB): bytes queued
+ * behind the running flush (WalQueueFullError). Metadata: METADATA_BYTES_MAX (64 KiB).
  */
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
