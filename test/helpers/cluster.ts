@@ -14,6 +14,8 @@ export interface TestCluster {
   cluster: LocalCluster
   dataDir: string
   endpoints: Map<string, string>
+  /** Every line the nodes wrote to stderr, newest last. */
+  logs: string[]
   client(name: string): EtcdClient
   /** Stops everything and removes the data (kills what does not stop). */
   dispose(): Promise<void>
@@ -26,6 +28,7 @@ export async function startTestCluster(
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'raftdesk-e2e-'))
   const clientPort = opts.clientPort ?? (await freePortBlock(nodes))
   const echo = process.env['RAFTDESK_TEST_LOGS'] === '1'
+  const logs: string[] = []
   const cluster = await LocalCluster.start({
     logLevel: 'info',
     ...opts,
@@ -36,6 +39,8 @@ export async function startTestCluster(
       opts.launcher ??
       new ForkLauncher({
         onStderrLine: (_name, line) => {
+          logs.push(line)
+          if (logs.length > 50_000) logs.splice(0, 10_000)
           if (echo) process.stderr.write(`${line}\n`)
         },
       }),
@@ -46,6 +51,7 @@ export async function startTestCluster(
     cluster,
     dataDir,
     endpoints,
+    logs,
     client(name) {
       let c = clients.get(name)
       if (!c) {
