@@ -26,6 +26,8 @@ import { SNAP_DEFAULTS, purgeSnapshots, saveSnapshot } from './snap'
 export interface SnapshotMarkerLog {
   saveSnapshot(snapshot: SnapshotRef, options?: { replacesLog?: boolean }): Promise<void>
   releaseTo(index: number): Promise<string[]>
+  /** snapshotIndex: the newest snapshot marker written or queued. */
+  status(): { snapshotIndex: number }
 }
 
 export interface RetainResult {
@@ -33,13 +35,18 @@ export interface RetainResult {
   releasedSegments: string[]
 }
 
-/** Keeps the newest `keep` snapshot files and releases the WAL up to the oldest one kept. */
+/**
+ * Keeps the newest `keep` snapshot files that the WAL has markers for (newer files, received
+ * but not yet recorded, are left alone and not counted) and releases the WAL up to the oldest
+ * one kept. Safe to call concurrently with itself and with the Ready loop.
+ */
 export async function retainSnapshots(
   wal: SnapshotMarkerLog,
   snapDir: string,
   keep: number = SNAP_DEFAULTS.keep,
 ): Promise<RetainResult> {
-  const { kept, removed } = await purgeSnapshots(snapDir, keep)
+  const markedUpTo = wal.status().snapshotIndex
+  const { kept, removed } = await purgeSnapshots(snapDir, keep, { markedUpTo })
   const oldest = kept.at(-1)
   const releasedSegments = oldest ? await wal.releaseTo(oldest.index) : []
   return { removedSnapshots: removed, releasedSegments }

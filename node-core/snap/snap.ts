@@ -304,24 +304,34 @@ export async function receiveSnapshot(
 
 /**
  * Keeps the newest `keep` snapshot files and removes the rest, and removes temp files left by
- * other (earlier) processes. Returns what is kept (newest first) and what was removed.
+ * other (earlier) processes. With `markedUpTo` (the WAL's newest snapshot marker), files above
+ * it are neither counted nor removed: a snapshot received from the leader is in the directory
+ * before its marker is in the WAL, and until then the older snapshots are the ones a restart
+ * can use. Returns what is kept (newest first; counted ones only) and what was removed.
  */
 export async function purgeSnapshots(
   dir: string,
   keep: number = SNAP_DEFAULTS.keep,
+  options: { markedUpTo?: number } = {},
 ): Promise<{ kept: SnapshotName[]; removed: string[] }> {
   if (!Number.isSafeInteger(keep) || keep < 1) {
     throw new SnapInvalidArgumentError(`keep ${keep} is not an integer >= 1`)
   }
   await removeStaleTemp(dir)
-  const all = await listSnapshots(dir)
+  const bound = options.markedUpTo ?? Number.POSITIVE_INFINITY
+  const counted = (await listSnapshots(dir)).filter((s) => s.index <= bound)
   const removed: string[] = []
-  for (const old of all.slice(keep)) {
-    await unlink(join(dir, old.name))
-    removed.push(old.name)
+  for (const old of counted.slice(keep)) {
+    try {
+      await unlink(join(dir, old.name))
+      removed.push(old.name)
+    } catch (err) {
+      // A concurrent purge got there first.
+      if (!isErrno(err, 'ENOENT')) throw err
+    }
   }
   if (removed.length > 0) await fsyncDir(dir)
-  return { kept: all.slice(0, keep), removed }
+  return { kept: counted.slice(0, keep), removed }
 }
 
 function loaded(info: SnapshotFileInfo): LoadedSnapshot {

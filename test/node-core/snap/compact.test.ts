@@ -125,6 +125,24 @@ describe('compaction', () => {
     await reopened.close()
   })
 
+  it('does not let a received snapshot without a marker yet push out the one a restart needs', async () => {
+    const leaderDir = join(root, 'leader-snap')
+    const leaderSnap = await saveSnapshot(leaderDir, meta(500, 3), seededImage(500, 1000))
+    const wal = await createWal(walDir, META, { segmentBytes: SEGMENT_BYTES })
+    await append(wal, 1, 60)
+    await persistSnapshot(wal, snapDir, meta(40, 1), seededImage(40, 1000), { keep: 1 })
+    // The leader's snapshot lands in snap/ (transport), and a retention pass runs before the
+    // Ready that records it; then the node dies.
+    await receiveSnapshot(snapDir, readSnapshotFile(leaderSnap.path))
+    const retained = await retainSnapshots(wal, snapDir, 1)
+    expect(retained.removedSnapshots).toEqual([])
+    await wal.close()
+    const { snapshot, wal: reopened, entries: replayed } = await restart()
+    expect(snapshot!.metadata.index).toBe(40)
+    expect(entriesDiff(replayed, entries(41, 60, 1, 150))).toBeUndefined()
+    await reopened.close()
+  })
+
   it('installs a snapshot received from the leader: the old log is dropped, replay starts at it', async () => {
     // The leader's snapshot at 50, term 2.
     const leaderDir = join(root, 'leader-snap')

@@ -167,6 +167,14 @@ describe('snap: retention and markers', () => {
     await expect(purgeSnapshots(dir, 0)).rejects.toBeInstanceOf(SnapInvalidArgumentError)
   })
 
+  it('with markedUpTo, neither counts nor removes snapshots above it', async () => {
+    for (let i = 1; i <= 4; i++) await saveSnapshot(dir, meta(i * 10, 1), seededImage(i, 100))
+    const { kept, removed } = await purgeSnapshots(dir, 1, { markedUpTo: 25 })
+    expect(kept.map((s) => s.index)).toEqual([20])
+    expect(removed).toEqual(['0000000000000001-000000000000000a.snap'])
+    expect((await listSnapshots(dir)).map((s) => s.index)).toEqual([40, 30, 20])
+  })
+
   it('with markers, considers only snapshots the WAL recorded (without renaming the others)', async () => {
     await saveSnapshot(dir, meta(10, 1), seededImage(1, 100))
     await saveSnapshot(dir, meta(20, 1), seededImage(2, 100))
