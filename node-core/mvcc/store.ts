@@ -19,6 +19,9 @@
  * - If a batch write fails, the in-memory state is ahead of the disk: the store fails (every
  *   later call throws StoreFailedError) and the node must restart and re-apply.
  *
+ * Revisions: a new store is at revision 1, as etcd's is, so its first write is revision 2 and
+ * clients see the same numbers from raftdesk as from etcd.
+ *
  * Reads (range) are synchronous and see the last written batch: the key index answers for the
  * published revision (revisions of a batch in progress are above it, so invisible), and records
  * come from a LevelDB snapshot taken when that batch was published, so a compaction being
@@ -239,7 +242,7 @@ export class MvccStore {
   private readonly syncWrites: boolean
   private db: Db
   private index = new KeyIndex()
-  private state: StoreState = { consistentIndex: 0, revision: 0, compactedRevision: 0 }
+  private state: StoreState = { consistentIndex: 0, revision: 1, compactedRevision: 0 }
   /**
    * While a batch that deletes records (a compaction) is being written: a LevelDB snapshot of
    * the state before it, for reads of the published state. Other batches only add records above
@@ -299,7 +302,8 @@ export class MvccStore {
     await this.db.open()
     const format = await this.db.get(META_FORMAT_KEY)
     const stateBytes = await this.db.get(META_STATE_KEY)
-    let state: StoreState = { consistentIndex: 0, revision: 0, compactedRevision: 0 }
+    // A new store is at revision 1, like etcd's: its first write is revision 2.
+    let state: StoreState = { consistentIndex: 0, revision: 1, compactedRevision: 0 }
     if (format === undefined) {
       const any = await this.db.keys({ limit: 1 }).all()
       if (any.length > 0) throw new CorruptionError(`${this.dir}: data without a format marker`)

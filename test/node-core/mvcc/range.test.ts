@@ -4,10 +4,10 @@ import type { RangeRequest } from '../../../node-core/mvcc/types'
 import { b, kv, str, tempDbDir, TestStore } from './helpers'
 
 /**
- * History:
- *   1 put a=1   2 put b=22   3 put c=333   4 put a=4444   5 put d=5   6 delete c   7 put e=7
- *   8 put b=0   9 put dir/1=x   10 put dir/2=y   11 put dirz=z
- * At 11: a(create 1, mod 4, v2) b(2, 8, v2) d(5, 5, v1) dir/1(9) dir/2(10) dirz(11) e(7, 7, v1)
+ * History (a new store is at revision 1, as etcd's, so the first write is 2):
+ *   2 put a=1   3 put b=22   4 put c=333   5 put a=4444   6 put d=5   7 delete c   8 put e=7
+ *   9 put b=0   10 put dir/1=x   11 put dir/2=y   12 put dirz=z
+ * At 12: a(create 2, mod 5, v2) b(3, 9, v2) d(6, 6, v1) dir/1(10) dir/2(11) dirz(12) e(8, 8, v1)
  */
 let t: TestStore
 let cleanup: () => void
@@ -82,14 +82,15 @@ const rows: Row[] = [
     more: false,
   },
   { name: 'limit above count', req: { ...span('a', 'd'), limit: 5 }, keys: ['a', 'b'], count: 2 },
-  { name: 'at revision 3', req: { ...ALL, revision: 3 }, keys: ['a', 'b', 'c'], count: 3 },
+  { name: 'at revision 4', req: { ...ALL, revision: 4 }, keys: ['a', 'b', 'c'], count: 3 },
   {
-    name: 'at revision 6 (c deleted)',
-    req: { ...ALL, revision: 6 },
+    name: 'at revision 7 (c deleted)',
+    req: { ...ALL, revision: 7 },
     keys: ['a', 'b', 'd'],
     count: 3,
   },
-  { name: 'at revision 1', req: { ...ALL, revision: 1 }, keys: ['a'], count: 1 },
+  { name: 'at revision 2', req: { ...ALL, revision: 2 }, keys: ['a'], count: 1 },
+  { name: 'at revision 1: the empty store', req: { ...ALL, revision: 1 }, keys: [], count: 0 },
   { name: 'count only', req: { ...ALL, countOnly: true }, keys: [], count: 7 },
   {
     name: 'count only with limit',
@@ -143,39 +144,39 @@ const rows: Row[] = [
   },
   {
     name: 'min mod revision',
-    req: { ...ALL, minModRevision: 8 },
+    req: { ...ALL, minModRevision: 9 },
     keys: ['b', 'dir/1', 'dir/2', 'dirz'],
     count: 7,
   },
-  { name: 'max mod revision', req: { ...ALL, maxModRevision: 5 }, keys: ['a', 'd'], count: 7 },
+  { name: 'max mod revision', req: { ...ALL, maxModRevision: 6 }, keys: ['a', 'd'], count: 7 },
   {
     name: 'min create revision',
-    req: { ...ALL, minCreateRevision: 7 },
+    req: { ...ALL, minCreateRevision: 8 },
     keys: ['dir/1', 'dir/2', 'dirz', 'e'],
     count: 7,
   },
   {
     name: 'max create revision',
-    req: { ...ALL, maxCreateRevision: 2 },
+    req: { ...ALL, maxCreateRevision: 3 },
     keys: ['a', 'b'],
     count: 7,
   },
   {
-    name: 'create window [2, 7]',
-    req: { ...ALL, minCreateRevision: 2, maxCreateRevision: 7 },
+    name: 'create window [3, 8]',
+    req: { ...ALL, minCreateRevision: 3, maxCreateRevision: 8 },
     keys: ['b', 'd', 'e'],
     count: 7,
   },
   {
     name: 'filter then limit: more counts the filtered kvs',
-    req: { ...ALL, minModRevision: 8, limit: 4 },
+    req: { ...ALL, minModRevision: 9, limit: 4 },
     keys: ['b', 'dir/1', 'dir/2', 'dirz'],
     count: 7,
     more: false,
   },
   {
     name: 'filter then limit cuts',
-    req: { ...ALL, minModRevision: 8, limit: 3 },
+    req: { ...ALL, minModRevision: 9, limit: 3 },
     keys: ['b', 'dir/1', 'dir/2'],
     count: 7,
     more: true,
@@ -189,28 +190,28 @@ describe('range', () => {
     expect(r.count).toBe(count)
     expect(r.more).toBe(more ?? false)
     // The header revision is the current revision, also for a historical read.
-    expect(r.revision).toBe(11)
+    expect(r.revision).toBe(12)
   })
 
   it('returns full key-values: create and mod revision, version, value, lease', () => {
     expect(t.store.range({ key: b('a') }).kvs.map(kv)).toEqual([
-      { key: 'a', value: '4444', create: 1, mod: 4, version: 2, lease: 0 },
+      { key: 'a', value: '4444', create: 2, mod: 5, version: 2, lease: 0 },
     ])
-    expect(t.store.range({ key: b('a'), revision: 3 }).kvs.map(kv)).toEqual([
-      { key: 'a', value: '1', create: 1, mod: 1, version: 1, lease: 0 },
+    expect(t.store.range({ key: b('a'), revision: 4 }).kvs.map(kv)).toEqual([
+      { key: 'a', value: '1', create: 2, mod: 2, version: 1, lease: 0 },
     ])
   })
 
   it('keysOnly leaves the values out, nothing else', () => {
     const r = t.store.range({ ...span('a', 'c'), keysOnly: true })
     expect(r.kvs.map(kv)).toEqual([
-      { key: 'a', value: '', create: 1, mod: 4, version: 2, lease: 0 },
-      { key: 'b', value: '', create: 2, mod: 8, version: 2, lease: 0 },
+      { key: 'a', value: '', create: 2, mod: 5, version: 2, lease: 0 },
+      { key: 'b', value: '', create: 3, mod: 9, version: 2, lease: 0 },
     ])
   })
 
   it.each([
-    ['a future revision', { key: b('a'), revision: 12 }, 'FUTURE_REV'],
+    ['a future revision', { key: b('a'), revision: 13 }, 'FUTURE_REV'],
     ['an empty key', { key: new Uint8Array(0) }, 'EMPTY_KEY'],
     ['a fractional limit', { key: b('a'), limit: 1.5 }, 'INVALID_ARGUMENT'],
     ['an unknown sort target', { key: b('a'), sortTarget: 'size' as never }, 'INVALID_ARGUMENT'],

@@ -96,9 +96,9 @@ describe('restart', () => {
   it('null ops only advance the consistent index', async () => {
     await t.put('a', '1')
     expect(await t.applyAll([null, null])).toEqual([null, null])
-    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 1])
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 2])
     await t.reopen()
-    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 1])
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([3, 2])
   })
 
   it('indexes must increase: a batch out of order fails the store', async () => {
@@ -114,7 +114,7 @@ describe('restart', () => {
     // Nothing of that batch reached the disk.
     await t.store.close()
     t.store = await openStore(dir)
-    expect([t.store.consistentIndex, t.store.revision]).toEqual([0, 0])
+    expect([t.store.consistentIndex, t.store.revision]).toEqual([0, 1])
   })
 
   it('a failed disk write fails the store; reopening resumes from the last written batch', async () => {

@@ -44,14 +44,14 @@ const txn = (compare: Compare[], success: RequestOp[], failure: RequestOp[] = []
   failure,
 })
 
-/** k: created at 1, modified at 2 (version 2), value "m", lease 5. */
+/** k: created at 2, modified at 3 (version 2), value "m", lease 5. */
 async function setupK() {
   await t.apply({ leaseGrant: { id: 5, ttlSeconds: 60 } })
   await t.put('k', 'a')
   await t.put('k', 'm', { lease: 5 })
 }
 
-const ACTUAL = { version: 2, create: 1, mod: 2, lease: 5 }
+const ACTUAL = { version: 2, create: 2, mod: 3, lease: 5 }
 
 function operand(target: CompareTarget, relation: -1 | 0 | 1): Partial<Compare> {
   if (target === 'value') return { value: b(['l', 'm', 'n'][relation + 1]!) }
@@ -176,7 +176,7 @@ describe('txn execution', () => {
     const c: Compare = { key: b('k'), target: 'value', result: 'equal', value: b('2') }
     const r = txnResult(await t.apply({ txn: txn([c], [put('k', 'then')], [put('k', 'else')]) }))
     expect(r.succeeded).toBe(false)
-    expect(r.responses).toEqual([{ responsePut: { revision: 2 } }])
+    expect(r.responses).toEqual([{ responsePut: { revision: 3 } }])
     expect(t.get('k')).toBe('else')
   })
 
@@ -187,29 +187,29 @@ describe('txn execution', () => {
         txn: txn([], [get('x'), put('x', '1'), get('x'), put('y', '2'), delOp('z'), get('z')]),
       }),
     )
-    expect(r.revision).toBe(2)
-    expect(t.store.revision).toBe(2)
+    expect(r.revision).toBe(3)
+    expect(t.store.revision).toBe(3)
     const [r0, p1, r2, p3, d4, r5] = r.responses as [any, any, any, any, any, any]
     expect(r0.responseRange.count).toBe(0)
-    expect(r0.responseRange.revision).toBe(1) // nothing written yet in the txn
-    expect(p1.responsePut.revision).toBe(2)
+    expect(r0.responseRange.revision).toBe(2) // nothing written yet in the txn
+    expect(p1.responsePut.revision).toBe(3)
     expect(r2.responseRange.kvs.map(kv)).toEqual([
-      { key: 'x', value: '1', create: 2, mod: 2, version: 1, lease: 0 },
+      { key: 'x', value: '1', create: 3, mod: 3, version: 1, lease: 0 },
     ])
-    expect(r2.responseRange.revision).toBe(2)
-    expect(p3.responsePut.revision).toBe(2)
-    expect(d4.responseDeleteRange).toMatchObject({ deleted: 1, revision: 2 })
+    expect(r2.responseRange.revision).toBe(3)
+    expect(p3.responsePut.revision).toBe(3)
+    expect(d4.responseDeleteRange).toMatchObject({ deleted: 1, revision: 3 })
     expect(r5.responseRange.count).toBe(0)
-    expect(t.store.range({ key: b('x') }).kvs[0]!.modRevision).toBe(2)
-    expect(t.store.range({ key: b('y') }).kvs[0]!.modRevision).toBe(2)
-    expect(t.get('z', 1)).toBe('old')
+    expect(t.store.range({ key: b('x') }).kvs[0]!.modRevision).toBe(3)
+    expect(t.store.range({ key: b('y') }).kvs[0]!.modRevision).toBe(3)
+    expect(t.get('z', 2)).toBe('old')
   })
 
   it('a txn that writes nothing takes no revision', async () => {
     await t.put('a', '1')
     const r = txnResult(await t.apply({ txn: txn([], [get('a'), delOp('missing')]) }))
-    expect(r.revision).toBe(1)
-    expect(t.store.revision).toBe(1)
+    expect(r.revision).toBe(2)
+    expect(t.store.revision).toBe(2)
   })
 
   it('nested txns: compares are evaluated against the state before the outer txn', async () => {
@@ -223,7 +223,7 @@ describe('txn execution', () => {
     expect(r.succeeded).toBe(true)
     const nested = (r.responses[1] as { responseTxn: TxnResponse }).responseTxn
     expect(nested.succeeded).toBe(false)
-    expect(nested.responses).toEqual([{ responsePut: { revision: 2 } }])
+    expect(nested.responses).toEqual([{ responsePut: { revision: 3 } }])
     expect(t.get('m')).toBe('saw 1')
     expect(t.get('k')).toBe('2')
   })
@@ -241,7 +241,7 @@ describe('txn execution', () => {
     const r = txnResult(await t.apply({ txn: txn([eq('1')], [{ requestTxn: middle }]) }))
     expect(r.succeeded).toBe(true)
     expect([t.get('m'), t.get('d')]).toEqual(['else', 'yes'])
-    expect(t.store.revision).toBe(2)
+    expect(t.store.revision).toBe(3)
   })
 })
 
@@ -309,7 +309,7 @@ describe('txn refusals', () => {
   ])('%s', async (_name, request, code) => {
     const r = await t.apply({ txn: request })
     expect(errorCode(r)).toBe(code)
-    if (code !== undefined) expect(t.store.revision).toBe(0)
+    if (code !== undefined) expect(t.store.revision).toBe(1)
   })
 
   it('checks the taken branch against the state before running any of it', async () => {
@@ -328,18 +328,18 @@ describe('txn refusals', () => {
     expect(
       errorCode(await t.apply({ txn: txn([never], [withLease], [put('c', '1')]) })),
     ).toBeUndefined()
-    expect(t.store.revision).toBe(2)
+    expect(t.store.revision).toBe(3)
     expect(t.get('c')).toBe('1')
   })
 
   it('a range at a future or compacted revision refuses the whole txn', async () => {
     for (let i = 0; i < 4; i++) await t.put('a', String(i))
-    await t.apply({ compaction: { revision: 3 } })
+    await t.apply({ compaction: { revision: 4 } })
     const at = (revision: number): RequestOp => ({ requestRange: { key: b('a'), revision } })
-    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(2)]) }))).toBe('COMPACTED')
-    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(5)]) }))).toBe('FUTURE_REV')
-    const ok = txnResult(await t.apply({ txn: txn([], [put('b', '1'), at(3)]) }))
+    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(3)]) }))).toBe('COMPACTED')
+    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(6)]) }))).toBe('FUTURE_REV')
+    const ok = txnResult(await t.apply({ txn: txn([], [put('b', '1'), at(4)]) }))
     expect(str((ok.responses[1] as any).responseRange.kvs[0].value)).toBe('2')
-    expect(t.store.revision).toBe(5)
+    expect(t.store.revision).toBe(6)
   })
 })

@@ -63,13 +63,13 @@ describe('watch: live', () => {
     await t.put('b', 'other')
     await t.put('a', '1')
     await t.del('a')
-    expect(await events(w, 2)).toEqual(['put a=1 @3', 'delete a @4'])
+    expect(await events(w, 2)).toEqual(['put a=1 @4', 'delete a @5'])
   })
 
   it('a range watcher sees exactly the keys of its range', async () => {
     const w = t.store.watch({ key: b('a'), rangeEnd: b('c') })
     for (const key of ['a', 'c', 'b', 'ab', 'cc']) await t.put(key, 'x')
-    expect(await events(w, 3)).toEqual(['put a=x @1', 'put b=x @3', 'put ab=x @4'])
+    expect(await events(w, 3)).toEqual(['put a=x @2', 'put b=x @4', 'put ab=x @5'])
   })
 
   it('events of one txn come in one response, in sub-revision order', async () => {
@@ -83,42 +83,42 @@ describe('watch: live', () => {
         failure: [],
       },
     })
-    expect((await next(w)).events.map(show)).toEqual(['put z=old @1'])
+    expect((await next(w)).events.map(show)).toEqual(['put z=old @2'])
     const r = await next(w)
-    expect(r.revision).toBe(2)
-    expect(r.events.map(show)).toEqual(['put y=t @2', 'delete z @2', 'put x=t @2'])
+    expect(r.revision).toBe(3)
+    expect(r.events.map(show)).toEqual(['put y=t @3', 'delete z @3', 'put x=t @3'])
   })
 
   it('an event arrives only once its batch is durable and readable', async () => {
     const w = t.store.watch({ key: b('a') })
     const pending = t.put('a', '1')
     const r = await next(w)
-    expect(r.events.map(show)).toEqual(['put a=1 @1'])
-    expect(t.store.revision).toBe(1)
+    expect(r.events.map(show)).toEqual(['put a=1 @2'])
+    expect(t.store.revision).toBe(2)
     expect(t.get('a')).toBe('1')
     await pending
   })
 
   it('a start revision in the future waits for it', async () => {
-    const w = t.store.watch({ key: b('a'), startRevision: 3 })
+    const w = t.store.watch({ key: b('a'), startRevision: 4 })
     for (let i = 1; i <= 4; i++) await t.put('a', String(i))
-    expect(await events(w, 2)).toEqual(['put a=3 @3', 'put a=4 @4'])
+    expect(await events(w, 2)).toEqual(['put a=3 @4', 'put a=4 @5'])
   })
 })
 
 describe('watch: history', () => {
   it('catches up from an old revision, then goes live without gap or duplicate', async () => {
     for (let i = 1; i <= 5; i++) await t.put(i % 2 ? 'a' : 'b', String(i))
-    const w = t.store.watch({ key: b('a'), rangeEnd: b('c'), startRevision: 2 })
+    const w = t.store.watch({ key: b('a'), rangeEnd: b('c'), startRevision: 3 })
     await t.put('a', '6')
     await t.del('b')
     expect(await events(w, 6)).toEqual([
-      'put b=2 @2',
-      'put a=3 @3',
-      'put b=4 @4',
-      'put a=5 @5',
-      'put a=6 @6',
-      'delete b @7',
+      'put b=2 @3',
+      'put a=3 @4',
+      'put b=4 @5',
+      'put a=5 @6',
+      'put a=6 @7',
+      'delete b @8',
     ])
   })
 
@@ -132,23 +132,23 @@ describe('watch: history', () => {
     await new Promise((r) => setTimeout(r, 50))
     expect(w.buffered.events).toBeLessThanOrEqual(4)
     const seen = await events(w, 40)
-    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => `put k=${i + 1} @${i + 1}`))
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => `put k=${i + 1} @${i + 2}`))
     await t.put('k', 'live')
-    expect(await events(w, 1)).toEqual(['put k=live @41'])
+    expect(await events(w, 1)).toEqual(['put k=live @42'])
     expect(w.reason).toBeNull()
   })
 
   it('a start revision below the compacted revision ends the watcher with CompactedError', async () => {
     for (let i = 1; i <= 6; i++) await t.put('a', String(i))
-    await t.apply({ compaction: { revision: 5 } })
-    const w = t.store.watch({ key: b('a'), startRevision: 3 })
+    await t.apply({ compaction: { revision: 6 } })
+    const w = t.store.watch({ key: b('a'), startRevision: 4 })
     const err = await w.next().catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CompactedError)
-    expect(err).toMatchObject({ code: 'COMPACTED', compactedRevision: 5 })
+    expect(err).toMatchObject({ code: 'COMPACTED', compactedRevision: 6 })
     expect(await w.next()).toEqual({ done: true, value: undefined })
     // At the compacted revision itself it works (etcd refuses only start < compacted).
-    const ok = t.store.watch({ key: b('a'), startRevision: 5 })
-    expect(await events(ok, 2)).toEqual(['put a=5 @5', 'put a=6 @6'])
+    const ok = t.store.watch({ key: b('a'), startRevision: 6 })
+    expect(await events(ok, 2)).toEqual(['put a=5 @6', 'put a=6 @7'])
   })
 
   it('prevKv, live and from history', async () => {
@@ -158,7 +158,7 @@ describe('watch: history', () => {
     const live = t.store.watch({ key: b('a'), prevKv: true })
     await t.del('a')
     await t.put('a', '3')
-    const expected = ['put a=1 @1', 'put a=2 @2 (prev a=1)', 'delete a @3 (prev a=2)', 'put a=3 @4']
+    const expected = ['put a=1 @2', 'put a=2 @3 (prev a=1)', 'delete a @4 (prev a=2)', 'put a=3 @5']
     expect(await events(old, 4)).toEqual(expected)
     expect(await events(live, 2)).toEqual(expected.slice(2))
   })
@@ -170,8 +170,8 @@ describe('watch: history', () => {
     const noDelete = t.store.watch({ key: b('a'), startRevision: 1, noDelete: true })
     await t.put('a', '2')
     await t.del('a')
-    expect(await events(noPut, 2)).toEqual(['delete a @2', 'delete a @4'])
-    expect(await events(noDelete, 2)).toEqual(['put a=1 @1', 'put a=2 @3'])
+    expect(await events(noPut, 2)).toEqual(['delete a @3', 'delete a @5'])
+    expect(await events(noDelete, 2)).toEqual(['put a=1 @2', 'put a=2 @4'])
   })
 })
 
@@ -184,13 +184,13 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     for (let i = 1; i <= 6; i++) await t.put('k', String(i))
     expect(t.store.watchers).toBe(0) // ended: no longer counted
     // What was buffered is delivered, then the reason; nothing is dropped silently.
-    expect(await events(w, 3)).toEqual(['put k=1 @1', 'put k=2 @2', 'put k=3 @3'])
+    expect(await events(w, 3)).toEqual(['put k=1 @2', 'put k=2 @3', 'put k=3 @4'])
     const err = await w.next().catch((e: unknown) => e)
     expect(err).toBeInstanceOf(WatchFellBehindError)
-    expect(err).toMatchObject({ code: 'WATCH_FELL_BEHIND', nextRevision: 4 })
+    expect(err).toMatchObject({ code: 'WATCH_FELL_BEHIND', nextRevision: 5 })
     // Re-watching from there gives the rest.
-    const again = t.store.watch({ key: b('k'), startRevision: 4 })
-    expect(await events(again, 3)).toEqual(['put k=4 @4', 'put k=5 @5', 'put k=6 @6'])
+    const again = t.store.watch({ key: b('k'), startRevision: 5 })
+    expect(await events(again, 3)).toEqual(['put k=4 @5', 'put k=5 @6', 'put k=6 @7'])
   })
 
   it('the byte limit counts too', async () => {
@@ -201,7 +201,7 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     await t.put('k', 'x'.repeat(600))
     await t.put('k', 'y'.repeat(600))
     expect((await next(w)).events).toHaveLength(1)
-    await expect(w.next()).rejects.toMatchObject({ code: 'WATCH_FELL_BEHIND', nextRevision: 2 })
+    await expect(w.next()).rejects.toMatchObject({ code: 'WATCH_FELL_BEHIND', nextRevision: 3 })
   })
 
   it('cancel ends the watcher quietly and frees its slot', async () => {
@@ -220,7 +220,7 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     expect(await w1.next()).toEqual({ done: true, value: undefined })
     const w3 = t.store.watch({ key: b('c') })
     await t.put('c', '1')
-    expect(await events(w3, 1)).toEqual(['put c=1 @2'])
+    expect(await events(w3, 1)).toEqual(['put c=1 @3'])
   })
 
   it('break out of for-await cancels', async () => {
@@ -237,15 +237,15 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     await t.put('a', '1')
     await t.put('x', '1')
     const w = t.store.watch({ key: b('a') })
-    expect(w.progressRevision()).toBe(2)
+    expect(w.progressRevision()).toBe(3)
     expect(w.requestProgress()).toBe(true)
-    expect(await next(w)).toEqual({ events: [], revision: 2 })
+    expect(await next(w)).toEqual({ events: [], revision: 3 })
     const behind = t.store.watch({ key: b('a'), startRevision: 1 })
     expect(behind.requestProgress()).toBe(false)
     expect(behind.progressRevision()).toBeUndefined()
-    expect(await events(behind, 1)).toEqual(['put a=1 @1'])
+    expect(await events(behind, 1)).toEqual(['put a=1 @2'])
     t.store.notifyProgress()
-    expect(await next(behind)).toEqual({ events: [], revision: 2 })
+    expect(await next(behind)).toEqual({ events: [], revision: 3 })
   })
 
   it('closing the store ends every watcher with StoreClosedError', async () => {

@@ -1,0 +1,242 @@
+// Randomised differential test: the store and the simple model (model.ts) get the same random
+// puts, deletes, txns, compactions, lease grants and revokes, in random batches, and must give
+// the same result for every op and every range. Now and then the store is closed and reopened,
+// or replaced by a restore from its own snapshot image. Reproduce a failure with SEED=<seed>.
+import { describe, expect, it } from 'vitest'
+import type { Prng } from '../../../node-core/raft/prng'
+import { createPrng } from '../../../node-core/raft/prng'
+import type {
+  Compare,
+  CompareResult,
+  CompareTarget,
+  RangeRequest,
+  RequestOp,
+  SortOrder,
+  SortTarget,
+  TxnRequest,
+  WriteOp,
+} from '../../../node-core/mvcc/types'
+import { Model } from './model'
+import { b, tempDbDir, TestStore } from './helpers'
+
+const KEYS = ['a', 'b', 'c', 'd', 'p/1', 'p/2', 'p/3', 'q']
+
+/** Results in comparable form: bytes as strings, errors by code only. */
+function plain(x: unknown): unknown {
+  if (x instanceof Uint8Array) return Buffer.from(x).toString('latin1')
+  if (Array.isArray(x)) return x.map(plain)
+  if (x !== null && typeof x === 'object') {
+    if ('error' in x) return { error: (x as { error: { code: string } }).error.code }
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]))
+  }
+  return x
+}
+
+class Generator {
+  leases: number[] = []
+  constructor(
+    readonly prng: Prng,
+    readonly model: Model,
+  ) {}
+
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.prng.int(0, xs.length)]!
+  }
+
+  key(): string {
+    return this.pick(KEYS)
+  }
+
+  value(): Uint8Array {
+    return b(this.prng.chance(0.1) ? '' : `v${this.prng.int(0, 1000)}`)
+  }
+
+  lease(): number {
+    if (this.leases.length > 0 && this.prng.chance(0.3)) return this.pick(this.leases)
+    return this.prng.chance(0.05) ? 999 : 0
+  }
+
+  keyRange(): { key: Uint8Array; rangeEnd?: Uint8Array } {
+    const r = this.prng.int(0, 4)
+    if (r === 0) return { key: b(this.key()) }
+    if (r === 1) return { key: b('p/'), rangeEnd: b('p0') }
+    if (r === 2) return { key: b(this.key()), rangeEnd: new Uint8Array([0]) }
+    const [x, y] = [this.key(), this.key()].sort()
+    return { key: b(x!), rangeEnd: b(y!) }
+  }
+
+  range(): RangeRequest {
+    const p = this.prng
+    const req: RangeRequest = { ...this.keyRange() }
+    if (p.chance(0.3)) req.limit = p.int(0, 4)
+    if (p.chance(0.3)) req.revision = p.int(0, this.model.rev + 2)
+    if (p.chance(0.3)) req.sortOrder = this.pick<SortOrder>(['none', 'ascend', 'descend'])
+    if (p.chance(0.3)) req.sortTarget = this.pick<SortTarget>(['key', 'create', 'mod', 'value'])
+    if (p.chance(0.1)) req.countOnly = true
+    if (p.chance(0.1)) req.keysOnly = true
+    if (p.chance(0.1)) req.minModRevision = p.int(0, this.model.rev + 1)
+    if (p.chance(0.1)) req.maxModRevision = p.int(0, this.model.rev + 1)
+    if (p.chance(0.1)) req.minCreateRevision = p.int(0, this.model.rev + 1)
+    if (p.chance(0.1)) req.maxCreateRevision = p.int(0, this.model.rev + 1)
+    return req
+  }
+
+  compare(): Compare {
+    const p = this.prng
+    const target = this.pick<CompareTarget>(['version', 'create', 'mod', 'value', 'lease'])
+    const result = this.pick<CompareResult>(['equal', 'notEqual', 'greater', 'less'])
+    const c: Compare = {
+      ...(p.chance(0.8) ? { key: b(this.key()) } : this.keyRange()),
+      target,
+      result,
+    }
+    const n = p.int(0, this.model.rev + 2)
+    if (target === 'value') c.value = b(`v${p.int(0, 1000)}`)
+    else if (target === 'version') c.version = p.int(0, 4)
+    else if (target === 'create') c.createRevision = n
+    else if (target === 'mod') c.modRevision = n
+    else c.lease = this.lease()
+    return c
+  }
+
+  /** Txn ops that never write one key twice anywhere in the txn (`used` spans all levels). */
+  txn(depth: number, used: Set<string>): TxnRequest {
+    const branch = (): RequestOp[] => {
+      const ops: RequestOp[] = []
+      for (let i = this.prng.int(0, 4); i > 0; i--) {
+        const kind = this.prng.int(0, depth < 2 ? 4 : 3)
+        const free = KEYS.filter((k) => !used.has(k))
+        if (kind === 0 && free.length > 0) {
+          const key = this.pick(free)
+          used.add(key)
+          ops.push({
+            requestPut: {
+              key: b(key),
+              value: this.value(),
+              lease: this.lease(),
+              prevKv: this.prng.chance(0.3),
+            },
+          })
+        } else if (kind === 1 && free.length > 0) {
+          const key = this.pick(free)
+          used.add(key)
+          ops.push({ requestDeleteRange: { key: b(key), prevKv: this.prng.chance(0.5) } })
+        } else if (kind === 2) {
+          ops.push({ requestRange: { ...this.range(), revision: 0 } })
+        } else if (kind === 3) {
+          ops.push({ requestTxn: this.txn(depth + 1, used) })
+        }
+      }
+      return ops
+    }
+    const compare = Array.from({ length: this.prng.int(0, 3) }, () => this.compare())
+    return { compare, success: branch(), failure: branch() }
+  }
+
+  op(): WriteOp {
+    const p = this.prng
+    const r = p.float()
+    if (r < 0.35) {
+      const ignore = p.chance(0.1)
+      return {
+        put: {
+          key: b(this.key()),
+          value: ignore ? new Uint8Array(0) : this.value(),
+          ...(ignore ? { ignoreValue: true } : { lease: this.lease() }),
+          ...(p.chance(0.05) ? { ignoreLease: true, lease: 0 } : {}),
+          prevKv: p.chance(0.3),
+        },
+      }
+    }
+    if (r < 0.5) return { deleteRange: { ...this.keyRange(), prevKv: p.chance(0.5) } }
+    if (r < 0.8) return { txn: this.txn(0, new Set()) }
+    if (r < 0.85)
+      return { compaction: { revision: p.int(this.model.compacted, this.model.rev + 2) } }
+    if (r < 0.93)
+      return { leaseGrant: { id: p.chance(0.5) ? 0 : p.int(1, 20), ttlSeconds: p.int(0, 100) } }
+    return {
+      leaseRevoke: {
+        id: this.leases.length > 0 && p.chance(0.8) ? this.pick(this.leases) : p.int(1, 20),
+      },
+    }
+  }
+}
+
+describe('store vs model', () => {
+  it('agree on every result of a random history', async () => {
+    const seed = Number(process.env['SEED'] ?? Date.now() % 1_000_000)
+    const steps = Number(process.env['STEPS'] ?? 1500)
+    console.log(`store vs model: SEED=${seed} STEPS=${steps}`)
+    const prng = createPrng(seed)
+    const model = new Model()
+    const gen = new Generator(prng, model)
+    const tmp = tempDbDir()
+    let t = await TestStore.open(tmp.dir)
+    const extra: Array<() => void> = []
+    let index = 0
+    try {
+      for (let step = 0; step < steps;) {
+        // A batch of committed entries, some of them empty.
+        const items = Array.from({ length: prng.int(1, 6) }, () => ({
+          index: ++index,
+          op: prng.chance(0.05) ? null : gen.op(),
+        }))
+        step += items.length
+        const got = await t.store.applyBatch(items)
+        for (const [i, { index: idx, op }] of items.entries()) {
+          const expected = op === null ? null : model.apply(op, idx)
+          const where = `seed ${seed} step ${step} entry ${idx}: ${JSON.stringify(plain(op))}`
+          expect(plain(got[i]), where).toEqual(plain(expected))
+          if (expected !== null && 'leaseGrant' in expected) gen.leases.push(expected.leaseGrant.id)
+          if (op !== null && 'leaseRevoke' in op)
+            gen.leases = gen.leases.filter((id) => id !== op.leaseRevoke.id)
+        }
+        expect(t.store.revision, `seed ${seed} step ${step}`).toBe(model.rev)
+        // Reads of the published state.
+        for (let i = prng.int(0, 3); i > 0; i--) {
+          const req = gen.range()
+          let got: unknown
+          let expected: unknown
+          try {
+            got = plain(t.store.range(req))
+          } catch (err) {
+            got = { error: (err as { code: string }).code }
+          }
+          try {
+            expected = plain(model.range(req))
+          } catch (err) {
+            expected = { error: (err as { code: string }).code }
+          }
+          expect(got, `seed ${seed} step ${step} range ${JSON.stringify(plain(req))}`).toEqual(
+            expected,
+          )
+        }
+        if (prng.chance(0.01)) {
+          await t.reopen()
+          expect(t.store.consistentIndex).toBe(index)
+        } else if (prng.chance(0.01)) {
+          // Swap in a store restored from this one's image.
+          const image = t.store.snapshotImage()
+          const other = tempDbDir()
+          const restored = await TestStore.open(other.dir)
+          await restored.restore(image, index)
+          await t.store.close()
+          t = restored
+          extra.push(other.cleanup)
+        }
+      }
+      // Every readable revision, at the end.
+      const all = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) }
+      for (let rev = Math.max(1, model.compacted); rev <= model.rev; rev++) {
+        expect(
+          plain(t.store.range({ ...all, revision: rev })),
+          `seed ${seed} final rev ${rev}`,
+        ).toEqual(plain(model.range({ ...all, revision: rev })))
+      }
+    } finally {
+      await t.store.close()
+      tmp.cleanup()
+      for (const cleanup of extra) cleanup()
+    }
+  })
+})
