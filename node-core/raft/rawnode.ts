@@ -265,14 +265,26 @@ export class RawNode {
       )
     }
     const log = this.raft.log
+    const storage = this.cfg.storage
+    // The driver must have persisted what the Ready asked for into the storage raft reads;
+    // check before changing anything.
+    const snapIndex = rd.snapshot?.metadata.index ?? 0
+    if (rd.snapshot !== undefined && storage.firstIndex() <= snapIndex) {
+      throw new RaftInvariantError(
+        `${this.raft.id} advance(): storage first index ${storage.firstIndex()} is not past the Ready's snapshot ${snapIndex}`,
+      )
+    }
+    const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1]! : undefined
+    if (last !== undefined && storage.lastIndex() < last.index) {
+      throw new RaftInvariantError(
+        `${this.raft.id} advance(): storage last index ${storage.lastIndex()} does not hold the Ready's entry ${last.index}`,
+      )
+    }
     if (rd.snapshot !== undefined) {
-      log.stableSnapTo(rd.snapshot.metadata.index)
-      log.appliedTo(rd.snapshot.metadata.index)
+      log.stableSnapTo(snapIndex)
+      log.appliedTo(snapIndex)
     }
-    if (rd.entries.length > 0) {
-      const last = rd.entries[rd.entries.length - 1]!
-      log.stableTo(last.index, last.term)
-    }
+    if (last !== undefined) log.stableTo(last.index, last.term)
     if (rd.committedEntries.length > 0) {
       log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index)
     }
