@@ -15,6 +15,7 @@ import {
   ServerCredentials,
   status as GrpcStatus,
   type ServiceDefinition,
+  type UntypedServiceImplementation,
 } from '@grpc/grpc-js'
 import type { EtcdBackend } from './backend'
 import { clusterService, maintenanceService } from './cluster-service'
@@ -51,6 +52,11 @@ export interface EtcdApiServerOptions {
   protoDir?: string
   /** How long close() lets running calls finish before cutting them. */
   closeGraceMs?: number
+  /** Services served beside etcd's on the same port (raftdesk's Admin service). */
+  extraServices?: Array<{
+    definition: ServiceDefinition
+    implementation: UntypedServiceImplementation
+  }>
 }
 
 export interface EtcdApiServer {
@@ -96,6 +102,8 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
   server.addService(definitions.Lease, leaseService(ctx))
   server.addService(definitions.Cluster, clusterService(ctx))
   server.addService(definitions.Maintenance, maintenanceService(ctx))
+  for (const extra of options.extraServices ?? [])
+    server.addService(extra.definition, extra.implementation)
 
   const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`
   const port = await new Promise<number>((resolve, reject) => {

@@ -42,6 +42,8 @@ export const nodeProcessConfigSchema = z.object({
   electionMsMax: z.number().int().min(2),
   heartbeatMs: z.number().int().min(1),
   snapshotCount: z.number().int().min(1),
+  /** Entries kept behind a snapshot for followers slightly behind (default 5000). */
+  snapshotCatchUpEntries: z.number().int().min(0).optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),
   /** Members to expect when joining (clusterState 'existing'), as the cluster reported them. */
   existingMembers: z

@@ -34,6 +34,8 @@ export interface LocalClusterOptions {
   electionMsMax: number
   heartbeatMs: number
   snapshotCount: number
+  /** Entries kept in the log behind a snapshot (undefined: the node's default). */
+  snapshotCatchUpEntries?: number
   statusIntervalMs: number
   logLevel: NodeProcessConfig['logLevel']
   launcher: NodeLauncher
@@ -240,6 +242,9 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       electionMsMax: o.electionMsMax,
       heartbeatMs: o.heartbeatMs,
       snapshotCount: o.snapshotCount,
+      ...(o.snapshotCatchUpEntries === undefined
+        ? {}
+        : { snapshotCatchUpEntries: o.snapshotCatchUpEntries }),
       statusIntervalMs: o.statusIntervalMs,
       logLevel: o.logLevel,
     }

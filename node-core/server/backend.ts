@@ -20,6 +20,7 @@ import type {
   WatchHandle,
   WatchSink,
 } from '../api/backend'
+import type { AdminBackend, JoinRequest, JoinResult } from '../api/admin'
 import { EtcdServerError } from '../api/errors'
 import { RaftdeskError } from '../errors'
 import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
@@ -286,4 +287,41 @@ export class NodeBackend implements EtcdBackend {
 
 function unexpected(r: WriteResult): Error {
   return new Error(`unexpected write result ${JSON.stringify(Object.keys(r))}`)
+}
+
+/** The Admin service's backend: Join adds a learner after the token check in api/admin.ts. */
+export class NodeAdmin implements AdminBackend {
+  constructor(
+    private readonly node: RaftdeskNode,
+    private readonly token: string,
+  ) {}
+
+  clusterToken(): string {
+    return this.token
+  }
+
+  async addLearner(req: JoinRequest): Promise<JoinResult> {
+    const taken = this.node.membership.list()
+    if (taken.some((m) => m.name === req.name)) {
+      throw new EtcdServerError('MEMBER_EXIST', `a member named ${req.name} exists`)
+    }
+    if (taken.some((m) => m.peerUrls.some((u) => req.peerUrls.includes(u)))) {
+      throw new EtcdServerError('PEER_URL_EXIST')
+    }
+    const id = randomMemberId()
+    await this.node.changeMembership({
+      type: 'addLearner',
+      nodeId: id,
+      context: encodeMemberContext({
+        name: req.name,
+        peerUrls: req.peerUrls,
+        clientUrls: req.clientUrls,
+      }),
+    })
+    return {
+      memberId: id,
+      clusterId: this.node.clusterId,
+      members: this.node.membership.list().map(toMember),
+    }
+  }
 }

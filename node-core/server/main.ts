@@ -5,6 +5,7 @@
  *
  * Runs headless as well: `node --import tsx node-core/server/main.ts` with the variable set.
  */
+import { adminService, adminServiceDefinition } from '../api/admin'
 import { startEtcdApiServer, type EtcdApiServer } from '../api/server'
 import {
   NODE_CONFIG_ENV,
@@ -18,7 +19,7 @@ import {
 } from '../cluster/protocol'
 import { toWireError } from '../errors'
 import { TcpTransport } from '../transport/tcp'
-import { NodeBackend } from './backend'
+import { NodeAdmin, NodeBackend } from './backend'
 import { hostPort } from './members'
 import { NODE_DEFAULTS, RaftdeskNode, type NodeLogger } from './node'
 
@@ -149,6 +150,9 @@ async function main(): Promise<void> {
     electionTicksMax: Math.max(3, Math.round(config.electionMsMax / tickMs)),
     heartbeatTicks: Math.max(1, Math.round(config.heartbeatMs / tickMs)),
     snapshotCount: config.snapshotCount,
+    ...(config.snapshotCatchUpEntries === undefined
+      ? {}
+      : { snapshotCatchUpEntries: config.snapshotCatchUpEntries }),
     logger: log,
     transportFactory: (id, clusterId) =>
       new TcpTransport({
@@ -171,6 +175,12 @@ async function main(): Promise<void> {
       host: clientHost,
       port: clientPort,
       backend: new NodeBackend(node),
+      extraServices: [
+        {
+          definition: adminServiceDefinition(),
+          implementation: adminService(new NodeAdmin(node, config.token)),
+        },
+      ],
       logger: {
         debug: (m, f) => log.debug(`api: ${m}`, f),
         info: (m, f) => log.info(`api: ${m}`, f),

@@ -682,13 +682,17 @@ export class RaftdeskNode {
     }
     if (early.length > 0) this.transport.send(early)
 
-    if (rd.snapshot) {
-      await this.wal.saveSnapshot(
-        { index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term },
-        { replacesLog: true },
-      )
-    }
-    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries)
+    // Both are queued before either is awaited, so that they share one fsync.
+    const marker = rd.snapshot
+      ? this.wal.saveSnapshot(
+          { index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term },
+          { replacesLog: true },
+        )
+      : null
+    const saved =
+      rd.hardState || rd.entries.length > 0 ? this.wal.save(rd.hardState, rd.entries) : null
+    await marker
+    await saved
     if (rd.hardState) this.durableHardState = rd.hardState
 
     if (rd.snapshot) this.storage.applySnapshot(rd.snapshot)

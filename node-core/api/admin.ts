@@ -1,0 +1,119 @@
+/**
+ * raftdesk's Admin service (proto/raftdesk.proto), served beside etcd's services on the client
+ * port. Join is how a node of another machine or another raftdesk becomes a member: it proves it
+ * knows the cluster token, and is added as a learner.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto'
+import {
+  loadPackageDefinition,
+  status as GrpcStatus,
+  type GrpcObject,
+  type ServiceClientConstructor,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+  type ServerUnaryCall,
+} from '@grpc/grpc-js'
+import { loadSync } from '@grpc/proto-loader'
+import { RaftdeskError } from '../errors'
+import { PROTO_DIR, PROTO_LOADER_OPTIONS } from './proto'
+import { toGrpcStatus } from './errors'
+
+export interface AdminMember {
+  id: number
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+  isLearner: boolean
+}
+
+export interface JoinRequest {
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+}
+
+export interface JoinResult {
+  memberId: number
+  clusterId: number
+  members: AdminMember[]
+}
+
+export interface AdminBackend {
+  /** The cluster token a joining node must present. */
+  clusterToken(): string
+  /** Adds a learner with this record; resolves once the change is applied here. */
+  addLearner(req: JoinRequest): Promise<JoinResult>
+}
+
+export function loadAdminPackage(protoDir: string = PROTO_DIR): GrpcObject {
+  const def = loadSync('raftdesk.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })
+  return (loadPackageDefinition(def)['raftdesk'] as GrpcObject)['v1'] as GrpcObject
+}
+
+export function adminServiceDefinition(protoDir?: string): ServiceDefinition {
+  return (loadAdminPackage(protoDir)['Admin'] as ServiceClientConstructor).service
+}
+
+export function adminClientConstructor(protoDir?: string): ServiceClientConstructor {
+  return loadAdminPackage(protoDir)['Admin'] as ServiceClientConstructor
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest()
+  const db = createHash('sha256').update(b).digest()
+  return timingSafeEqual(da, db)
+}
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
+const URL_RE = /^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/
+
+interface PbJoinRequest {
+  token: string
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+}
+
+export function adminService(backend: AdminBackend): UntypedServiceImplementation {
+  return {
+    Join(call: ServerUnaryCall<PbJoinRequest, unknown>, callback: sendUnaryData<unknown>) {
+      const req = call.request
+      if (!sameSecret(req.token ?? '', backend.clusterToken())) {
+        callback({ code: GrpcStatus.PERMISSION_DENIED, details: 'raftdesk: wrong cluster token' })
+        return
+      }
+      if (!NAME_RE.test(req.name ?? '')) {
+        callback({
+          code: GrpcStatus.INVALID_ARGUMENT,
+          details: `raftdesk: member name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(req.name)}`,
+        })
+        return
+      }
+      const urls = [...(req.peerUrls ?? []), ...(req.clientUrls ?? [])]
+      const bad = urls.find((u) => !URL_RE.test(u))
+      if (bad !== undefined || (req.peerUrls ?? []).length === 0) {
+        callback({
+          code: GrpcStatus.INVALID_ARGUMENT,
+          details: `raftdesk: URLs must look like http://host:port${bad ? `, got ${JSON.stringify(bad)}` : ' (no peer URL given)'}`,
+        })
+        return
+      }
+      backend
+        .addLearner({ name: req.name, peerUrls: req.peerUrls, clientUrls: req.clientUrls ?? [] })
+        .then((result) =>
+          callback(null, {
+            memberId: String(result.memberId),
+            clusterId: String(result.clusterId),
+            members: result.members.map((m) => ({ ...m, id: String(m.id) })),
+          }),
+        )
+        .catch((err: unknown) => {
+          const s = toGrpcStatus(
+            err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err)),
+          )
+          callback({ code: s.code, details: s.details })
+        })
+    },
+  }
+}
