@@ -1,0 +1,194 @@
+// `npm run serve` as a user runs it: a 3-node cluster of real processes, the ready line on
+// stdout, etcdctl through every endpoint, a clean stop on SIGINT, and all data back after a
+// restart on the same data directory.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { etcdctl, requireEtcdBinaries, shouldRunEtcdTests } from '../node-core/api/harness'
+import { freePortBlock } from '../helpers/ports'
+
+const root = join(import.meta.dirname, '../..')
+
+interface ReadyLine {
+  event: 'ready'
+  ui: string | null
+  nodes: Array<{ name: string; endpoint: string; peer: string; pid: number; dataDir: string }>
+}
+
+interface Serve {
+  child: ChildProcess
+  ready: Promise<ReadyLine>
+  exit: Promise<number | null>
+  stderr: string[]
+}
+
+function serve(args: string[]): Serve {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'node-core/cli/serve.ts', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const stderr: string[] = []
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d))
+  const ready = new Promise<ReadyLine>((resolve, reject) => {
+    let buf = ''
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as ReadyLine)
+    })
+    child.once('exit', (code) =>
+      reject(new Error(`serve exited ${code} before ready: ${stderr.join('')}`)),
+    )
+  })
+  // A start that is expected to fail never reads `ready`; its rejection is not an error then.
+  ready.catch(() => undefined)
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return { child, ready, exit, stderr }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
+  let dataDir: string
+  let base: number
+  let running: Serve | null = null
+
+  beforeAll(async () => {
+    requireEtcdBinaries()
+    dataDir = mkdtempSync(join(tmpdir(), 'raftdesk-serve-'))
+    base = await freePortBlock(3)
+  })
+
+  afterAll(async () => {
+    if (running && running.child.exitCode === null) {
+      running.child.kill('SIGKILL')
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const flags = () => [
+    '--nodes',
+    '3',
+    '--data-dir',
+    dataDir,
+    '--client-port',
+    String(base),
+    '--ui-port',
+    '0',
+  ]
+
+  it('prints the ready line, serves etcdctl on every endpoint and stops cleanly on SIGINT', async () => {
+    running = serve(flags())
+    const ready = await running.ready
+    expect(ready.event).toBe('ready')
+    expect(ready.ui).toBeNull()
+    expect(ready.nodes.map((n) => [n.name, n.endpoint, n.peer, n.dataDir])).toEqual(
+      [0, 1, 2].map((i) => [
+        `n${i + 1}`,
+        `127.0.0.1:${base + 100 * i}`,
+        `127.0.0.1:${base + 100 * i + 1}`,
+        join(dataDir, `n${i + 1}`),
+      ]),
+    )
+    for (const n of ready.nodes) expect(alive(n.pid)).toBe(true)
+
+    // A write through each endpoint, every write read back through every endpoint.
+    for (const [i, n] of ready.nodes.entries()) {
+      const put = await etcdctl(n.endpoint, ['put', `serve/k${i}`, `v${i}`])
+      expect(put.stdout.trim(), put.stderr).toBe('OK')
+    }
+    for (const n of ready.nodes) {
+      const get = await etcdctl(n.endpoint, ['get', 'serve/', '--prefix'])
+      expect(get.stdout.trim().split('\n')).toEqual([
+        'serve/k0',
+        'v0',
+        'serve/k1',
+        'v1',
+        'serve/k2',
+        'v2',
+      ])
+    }
+    const del = await etcdctl(ready.nodes[1]!.endpoint, ['del', 'serve/k1'])
+    expect(del.stdout.trim()).toBe('1')
+    const txn = await etcdctl(ready.nodes[2]!.endpoint, ['txn'], {
+      input: 'version("serve/k1") = "0"\n\nput serve/k1 again\n\nput serve/k1 never\n\n',
+    })
+    expect(txn.stdout.trim().split('\n')).toEqual(['SUCCESS', '', 'OK'])
+
+    // endpoint status: one leader, one term, the same index everywhere once settled.
+    const status = await etcdctl(ready.nodes.map((n) => n.endpoint).join(','), [
+      'endpoint',
+      'status',
+      '-w',
+      'json',
+    ])
+    const rows = JSON.parse(status.stdout) as Array<{
+      Status: { leader: number; header: { member_id: number }; raftTerm: number }
+    }>
+    expect(rows).toHaveLength(3)
+    const leaders = new Set(rows.map((r) => r.Status.leader))
+    expect(leaders.size).toBe(1)
+    expect(rows.filter((r) => r.Status.header.member_id === [...leaders][0])).toHaveLength(1)
+    expect(new Set(rows.map((r) => r.Status.raftTerm)).size).toBe(1)
+
+    running.child.kill('SIGINT')
+    expect(await running.exit).toBe(0)
+    for (const n of ready.nodes) expect(alive(n.pid), `node ${n.name} still running`).toBe(false)
+    const log = running.stderr.join('')
+    expect(log).toMatch(/handed leadership to/)
+    expect(log).toMatch(/serve stopped/)
+  }, 120_000)
+
+  it('comes back with all its data when started again on the same data directory', async () => {
+    running = serve(flags())
+    const ready = await running.ready
+    const get = await etcdctl(ready.nodes[0]!.endpoint, ['get', 'serve/', '--prefix'])
+    expect(get.stdout.trim().split('\n')).toEqual([
+      'serve/k0',
+      'v0',
+      'serve/k1',
+      'again',
+      'serve/k2',
+      'v2',
+    ])
+    running.child.kill('SIGTERM')
+    expect(await running.exit).toBe(0)
+  }, 120_000)
+
+  it('refuses flags that contradict the cluster in the data directory, and bad flags', async () => {
+    const mismatch = serve([
+      '--nodes',
+      '5',
+      '--data-dir',
+      dataDir,
+      '--client-port',
+      String(base),
+      '--ui-port',
+      '0',
+    ])
+    expect(await mismatch.exit).toBe(1)
+    expect(mismatch.stderr.join('')).toMatch(/holds a 3-node cluster.*--nodes 3/)
+    const bad = serve(['--nodes', 'many'])
+    expect(await bad.exit).toBe(2)
+    expect(bad.stderr.join('')).toMatch(/--nodes must be an integer/)
+    const badElection = serve([
+      '--election-ms',
+      '300-150',
+      '--data-dir',
+      dataDir,
+      '--client-port',
+      String(base),
+    ])
+    expect(await badElection.exit).toBe(1)
+    expect(badElection.stderr.join('')).toMatch(/--election-ms/)
+  }, 60_000)
+})
