@@ -86,6 +86,13 @@ export class RawNode {
         `${this.raft.id} was handed a ${msg.type} addressed to ${msg.to}`,
       )
     }
+    // Only forwarded proposals and read requests travel without a term; anything else with
+    // term 0 would be taken for a local event.
+    if (msg.term === 0 && msg.type !== 'MsgProp' && msg.type !== 'MsgReadIndex') {
+      throw new RaftInvariantError(
+        `${this.raft.id} received ${msg.type} from ${msg.from} without a term`,
+      )
+    }
     // Responses from nodes outside the configuration (removed ones) are ignored, so that they
     // cannot raise our term.
     if (

@@ -73,6 +73,9 @@ describe('RawNode', () => {
     expect(() => rn.step(message({ type: 'MsgHeartbeat', from: 2, to: 3, term: 1 }))).toThrow(
       /addressed to 3/,
     )
+    expect(() => rn.step(message({ type: 'MsgApp', from: 2, to: 1 }))).toThrow(
+      /received MsgApp from 2 without a term/,
+    )
   })
 
   it('ignores responses from nodes outside the configuration (they cannot raise the term)', () => {
