@@ -764,7 +764,7 @@ export class MvccStore {
     path: boolean[],
   ): TxnResponse {
     let at = 0
-    const run = (t: TxnRequest): TxnResponse => {
+    const run = (t: TxnRequest, nested: boolean): TxnResponse => {
       const succeeded = path[at++]!
       const responses: ResponseOp[] = []
       for (const op of succeeded ? t.success : t.failure) {
@@ -779,12 +779,14 @@ export class MvccStore {
         } else if ('requestDeleteRange' in op) {
           responses.push({ responseDeleteRange: this.deleteRange(ctx, txn, op.requestDeleteRange) })
         } else {
-          responses.push({ responseTxn: run(op.requestTxn) })
+          responses.push({ responseTxn: run(op.requestTxn, true) })
         }
       }
-      return { succeeded, responses, revision: txn.readRev }
+      // etcd 3.4 leaves the header of a nested txn's response empty: revision 0. Clients see
+      // the same from us (etcd-compat.test.ts checks it against a real etcd).
+      return { succeeded, responses, revision: nested ? 0 : txn.readRev }
     }
-    return run(req)
+    return run(req, false)
   }
 
   /** Schedules the compaction: the records it drops are deleted in this batch. */

@@ -47,6 +47,18 @@ function heapMiB(): number {
   return process.memoryUsage().heapUsed / (1024 * 1024)
 }
 
+/** heapUsed delta of a KeyIndex of KEYS keys (one put each), after full GCs, per key. */
+function indexMemory(): void {
+  const before = heapMiB()
+  const idx = new KeyIndex()
+  for (let i = 0; i < KEYS; i++) idx.put(keyString(key(i)), i + 1, 0)
+  const after = heapMiB()
+  const perKey = ((after - before) * 1024 * 1024) / idx.size
+  console.log(
+    `index memory: ${fmt(perKey, 1)} bytes/key (${fmt(after - before, 1)} MiB for ${fmt(idx.size)} keys of 10 bytes)`,
+  )
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'mvcc-bench-'))
   const dir = join(root, 'db')
@@ -93,14 +105,7 @@ async function main(): Promise<void> {
   )
 
   // 3. Index memory per key, measured on an index built alone.
-  const before = heapMiB()
-  let idx: KeyIndex | null = new KeyIndex()
-  for (let i = 0; i < KEYS; i++) idx.put(keyString(key(i)), i + 1, 0)
-  const after = heapMiB()
-  console.log(
-    `index memory: ${fmt(((after - before) * 1024 * 1024) / KEYS, 1)} bytes/key (${fmt(after - before, 1)} MiB for ${fmt(idx.size)} keys of 10 bytes)`,
-  )
-  idx = null
+  indexMemory()
 
   // 4. Reopen.
   await store.close()

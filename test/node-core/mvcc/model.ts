@@ -257,7 +257,7 @@ export class Model {
     }
     check(req)
     const readRev = () => (sub > 0 ? main : before)
-    const run = (t: TxnRequest): TxnResponse => {
+    const run = (t: TxnRequest, nested = false): TxnResponse => {
       const succeeded = t.compare.every((c) => this.compare(c, before))
       const responses: ResponseOp[] = []
       for (const op of succeeded ? t.success : t.failure) {
@@ -309,10 +309,11 @@ export class Model {
             },
           })
         } else {
-          responses.push({ responseTxn: run(op.requestTxn) })
+          responses.push({ responseTxn: run(op.requestTxn, true) })
         }
       }
-      return { succeeded, responses, revision: readRev() }
+      // etcd 3.4 sends a nested txn's response with an empty header (revision 0).
+      return { succeeded, responses, revision: nested ? 0 : readRev() }
     }
     const resp = run(req)
     if (sub > 0) this.rev = main
