@@ -224,6 +224,7 @@ export class RaftdeskNode {
   private leaseTimer: NodeJS.Timeout | null = null
   private stopping = false
   private stopped = false
+  private stopReason = ''
   private fatal: Error | null = null
   private readonly stoppedWaiters: Array<(reason: string) => void> = []
   private readonly statusListeners = new Set<() => void>()
@@ -591,6 +592,7 @@ export class RaftdeskNode {
 
   /** Resolves with the reason when the node stops (stop(), removal, a fatal error). */
   whenStopped(): Promise<string> {
+    if (this.stopped) return Promise.resolve(this.stopReason)
     return new Promise((resolve) => this.stoppedWaiters.push(resolve))
   }
 
@@ -1013,6 +1015,7 @@ export class RaftdeskNode {
     await this.wal.close().catch(() => undefined)
     await this.store.close().catch(() => undefined)
     this.stopped = true
+    this.stopReason = reason
     this.log.info(`stopped: ${reason}`)
     for (const w of this.stoppedWaiters.splice(0)) w(reason)
   }
