@@ -84,7 +84,8 @@ describe('RaftdeskNode', () => {
     }
     const follower = nodes.find((n) => n !== leader)!
     const r = await follower.propose({ put: { key: enc('a'), value: enc('1') } })
-    expect('put' in r && r.put.revision).toBe(1)
+    // etcd's store starts at revision 1: the first write is revision 2.
+    expect('put' in r && r.put.revision).toBe(2)
     // A linearizable read on any node sees the write acknowledged just before.
     for (const n of nodes) expect(await get(n, 'a')).toBe('1')
   })
