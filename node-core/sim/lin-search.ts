@@ -1,160 +1,72 @@
 /**
- * The search at the heart of the linearizability checker: one key's sub-history, checked with
- * the Wing–Gong depth-first search as Lowe improved it ("Testing for linearizability", 2017):
+ * The search at the heart of the linearizability checker: one key's sub-history (encoded by
+ * lin-model.ts), checked with the Wing–Gong depth-first search as Lowe improved it ("Testing for
+ * linearizability", Concurrency and Computation 2017), the approach porcupine also follows:
  *
  * - The history becomes an event list, sorted by time, of call and return entries (a call
- *   sorts before a return at the same time, so equal times are concurrent). The list is doubly
- *   linked over typed arrays, with a head and a tail sentinel.
+ *   sorts before a return at the same time, so equal times are concurrent), doubly linked over
+ *   typed arrays with head and tail sentinels.
  * - The search scans from the head. At a call entry it tries to apply that operation to the
- *   model; if that is legal and the resulting configuration (set of linearized operations,
- *   model state) has not been seen, it pushes (call, previous state) on a stack, "lifts" the
- *   call and its return out of the list, and starts again from the head. At a return entry the
- *   operation returned before it could be linearized: the search pops the last choice, "unlifts"
- *   it (reinserting both entries) and tries the next call after it.
- * - The list is empty: every operation is linearized and the history is linearizable. The stack
- *   is empty at a return entry: nothing is left to try and it is not.
- * - Configurations already explored are memoised in a ConfigCache keyed by a Zobrist hash of the
- *   linearized set (one fixed 32-bit word per operation, XORed in and out as the set changes)
- *   mixed with the model state.
+ *   model; if that is legal and the resulting configuration (linearized set, model state) is
+ *   new, it pushes the choice on a stack, "lifts" the call and its return out of the list and
+ *   starts again from the head. At a return entry that operation returned before it could be
+ *   linearized: the search pops the last choice, "unlifts" it and tries the next call after it.
+ * - No return entry is left: the history is linearizable. The stack is empty at a return entry:
+ *   nothing is left to try and it is not.
+ * - Configurations already explored are memoised (lin-cache.ts), keyed by a Zobrist hash of the
+ *   linearized set (one fixed 32-bit word per operation, XORed in and out) mixed with the state.
  *
- * Operations with unknown outcome return at +Infinity, so they sort after every real return.
- * Once the scan reaches such a return, every operation that did return has been linearized, and
- * the remaining ones (whose effect is a function of the state and whose output is free) can be
- * applied in any order: the search stops with success. An unknown operation placed last is
- * indistinguishable from one that never happened, so both readings are covered.
- *
+ * Reduction 0, for every operation: when an operation that returned is legal and reads
+ * without writing (a get, a cas that failed, a delete that found nothing: operations that leave
+ * the state unchanged wherever they are legal), the search applies it at once and tries nothing
+ * else from that configuration. Such an operation can be moved to the front of the rest of any
+ * valid order: it is already callable, so no real-time constraint is broken, and it changes
+ * nothing for the others. (A put of the current value does not qualify: later, where a valid
+ * order places it, it may well change the value.) This removes most branching on reads.
+
+ * Operations with unknown outcome (no return: completeMs +Infinity) never have to be applied,
+ * and may be applied at any moment after their call. They live in a second list, of calls only,
+ * and at each configuration the search tries them after the operations that returned: those
+ * whose call precedes the first return left in the main list. The many timed-out writes of a
+ * faulty run would make the search exponential, so four more reductions remove search paths
+ * that are redundant, each because some path without an unknown operation, or with it renamed,
+ * does the same (see reductionsSound below):
+ *   1. an unknown operation that would not change the state is not applied;
+ *   2. right after an unknown operation, no blind write (lin-model.ts isBlindWrite) is applied:
+ *      it would erase the unknown operation's effect. The configuration remembers this
+ *      "restricted" flag, which is part of its identity in the memo;
+ *   3. unknown operations of one class (lin-model.ts) are applied in the order of their calls;
+ *   4. a configuration is cut off when a fully explored one had the same returned set and state
+ *      and a subset of its unknown operations (subsumption, lin-cache.ts).
+
  * Explanations. The search remembers the furthest return entry (in list order) at which it ever
  * had to backtrack: the blocked operation. If the history is not linearizable, the operations
  * invoked before that return form a non-linearizable prefix, while every return before it can
  * be passed. A second, identical run then records every model state in which the blocked
- * operation was tried and refused: the values the key can hold at any moment the operation could
- * take effect, in any valid order of the others. (No configuration that linearizes the blocked
- * operation is ever explored: from it the search would pass its return, further than furthest.)
+ * operation was tried and refused (the values the key can hold at any moment it could take
+ * effect, in any valid order of the others), the real value along the path at each refusal (the
+ * model lumps unread values together; the real ones seen are examples of those), and the first
+ * partial linearization that reached its return. (No configuration that linearizes the blocked operation is ever explored: from it
+ * the search would pass that return, further than the furthest.)
  *
- * Work is bounded: stepsMax model steps (one per call entry visited) and the cache's bytesMax.
- * Hitting either gives status 'unknown' rather than an answer.
- *
- * Model states are small integers: 0 is "absent", i >= 1 the i-th distinct value of the key.
+ * Work is bounded: statesMax configurations entered (each costs a scan of the calls that are
+ * open at that moment) and the cache's bytesMax. Hitting either gives status 'unknown' rather
+ * than an answer.
  */
-import { CACHE_ADDED, CACHE_FULL, ConfigCache } from './lin-cache'
-import type { KvOperation } from './lin-types'
-import { UNKNOWN_OUTPUT } from './lin-types'
-
-/** Operation codes; the comments give the step from state s (-1: illegal). */
-export const OP_GET = 0 // s === a ? s : -1
-export const OP_PUT = 1 // a
-export const OP_DELETE_ANY = 2 // 0
-export const OP_DELETE_EXISTED = 3 // s !== 0 ? 0 : -1
-export const OP_DELETE_ABSENT = 4 // s === 0 ? 0 : -1
-export const OP_CAS_SUCCEEDED = 5 // s === a ? b : -1
-export const OP_CAS_FAILED = 6 // s !== a ? s : -1
-export const OP_CAS_ANY = 7 // s === a ? b : s
-
-export const STATE_ABSENT = 0
-
-/** One key's operations in the form the search runs on. Index i is the key's i-th operation. */
-export interface EncodedKeyHistory {
-  count: number
-  codes: Uint8Array
-  argA: Int32Array
-  argB: Int32Array
-  invokeMs: Float64Array
-  /** +Infinity for an operation with unknown outcome. */
-  completeMs: Float64Array
-  initialState: number
-  /** values[s] is the value of state s (values[0] = null). */
-  values: (string | null)[]
-}
-
-/**
- * Encodes one key's operations. Gets with unknown outcome constrain nothing and must have been
- * left out by the caller (asserted).
- */
-export function encodeKeyHistory(
-  ops: KvOperation[],
-  initialValue: string | null,
-): EncodedKeyHistory {
-  const count = ops.length
-  const ids = new Map<string, number>()
-  const values: (string | null)[] = [null]
-  const intern = (v: string | null): number => {
-    if (v === null) return STATE_ABSENT
-    let id = ids.get(v)
-    if (id === undefined) {
-      id = values.length
-      ids.set(v, id)
-      values.push(v)
-    }
-    return id
-  }
-  const codes = new Uint8Array(count)
-  const argA = new Int32Array(count)
-  const argB = new Int32Array(count)
-  const invokeMs = new Float64Array(count)
-  const completeMs = new Float64Array(count)
-  for (let i = 0; i < count; i++) {
-    const op = ops[i]
-    const out = op.output
-    const known = out !== UNKNOWN_OUTPUT
-    invokeMs[i] = op.invokeMs
-    completeMs[i] = op.completeMs
-    const input = op.input
-    switch (input.kind) {
-      case 'get':
-        if (!known || out.kind !== 'get') {
-          throw new Error(`encodeKeyHistory: op ${i} is a get without a known output`)
-        }
-        codes[i] = OP_GET
-        argA[i] = intern(out.value)
-        break
-      case 'put':
-        codes[i] = OP_PUT
-        argA[i] = intern(input.value)
-        break
-      case 'delete': {
-        const deleted = known && out.kind === 'delete' ? out.deleted : undefined
-        codes[i] =
-          deleted === undefined ? OP_DELETE_ANY : deleted ? OP_DELETE_EXISTED : OP_DELETE_ABSENT
-        break
-      }
-      case 'cas':
-        codes[i] = !known
-          ? OP_CAS_ANY
-          : out.kind === 'cas' && out.succeeded
-            ? OP_CAS_SUCCEEDED
-            : OP_CAS_FAILED
-        argA[i] = intern(input.expected)
-        argB[i] = intern(input.value)
-        break
-    }
-  }
-  return {
-    count,
-    codes,
-    argA,
-    argB,
-    invokeMs,
-    completeMs,
-    initialState: intern(initialValue),
-    values,
-  }
-}
+import { CACHE_FULL, ConfigCache } from './lin-cache'
+import type { EncodedKeyHistory } from './lin-model'
+import { isBlindWrite, step } from './lin-model'
 
 export interface SearchLimits {
-  stepsMax: number
+  /** Configurations the search may enter. */
+  statesMax: number
   cacheBytesMax: number
-  /** How many distinct blocked states and how many tail steps an explanation keeps. */
-  blockedStatesMax: number
-  tailLength: number
-}
-
-export interface TailStep {
-  /** Index into the key's operations. */
-  op: number
-  stateAfter: number
 }
 
 export interface SearchStats {
+  /** Configurations entered. */
+  states: number
+  /** Model steps tried. */
   steps: number
   configs: number
   cacheBytes: number
@@ -162,22 +74,42 @@ export interface SearchStats {
 
 export type SearchOutcome =
   | { status: 'ok'; stats: SearchStats }
-  | { status: 'unknown'; reason: 'steps' | 'memory'; stats: SearchStats }
+  | { status: 'unknown'; reason: 'states' | 'memory'; stats: SearchStats }
   | {
       status: 'violation'
       stats: SearchStats
       /** The operation whose return the search could never get past. */
       blockedOp: number
-      /** Distinct states (at most blockedStatesMax) in which blockedOp was tried and refused. */
-      blockedStates: number[]
-      blockedStatesDistinct: number
-      /** Operations invoked before blockedOp returned, in invoke order: the failing prefix. */
+      /** Model states in which blockedOp was tried and refused, ascending. */
+      refusedStates: number[]
+      /** The real values (ids into concreteValues) the key held at those refusals, ascending. */
+      refusedValues: number[]
+      /** Operations invoked before blockedOp returned, in call order: the failing prefix. */
       prefixOps: number[]
-      /** The last steps of one partial linearization that reached blockedOp's return. */
-      tail: TailStep[]
-      /** How many operations that partial linearization had applied. */
-      linearizedCount: number
+      /** A partial linearization (operations in order) that reached blockedOp's return. */
+      linearization: number[]
     }
+
+/*
+ * reductionsSound. Call a search path canonical when it has none of the patterns reductions 1
+ * to 3 avoid: (1) an unknown operation that leaves the state unchanged, (2) an unknown
+ * operation directly followed by a blind write, (3) members of a class applied out of call order.
+ * Any path that linearizes every operation that returned can be made canonical without losing
+ * that property: delete the operations of (1) and (2) until none is left (each deletion leaves
+ * every later state and every known operation's place unchanged, and unknown operations are
+ * optional), then rename the members of each class into call order (a class's k-th member by
+ * call order was called no later than whichever of the first k applied members was called last,
+ * so it was already callable; members act identically). So a canonical path exists iff the
+ * history is linearizable. Reduction 0 moves a known operation to the front of a canonical path;
+ * making the result canonical again deletes or renames only unknown operations, so a canonical
+ * path starting with the forced operation exists whenever any canonical path does.
+ * For (4): if C and D have the same returned set and state, U(C) is a subset of U(D), and C is
+ * unrestricted or D restricted, then every canonical move from D is matched by one from C into a
+ * configuration that again dominates (an unknown operation not yet allowed from C is replaced by
+ * the first unapplied member of its class, which D has applied already), so if D could finish,
+ * so could C; a done C could not. Only configurations marked done (popped) subsume others, and a
+ * configuration is popped only when every move from it failed or was cut off by these rules.
+ */
 
 function mix32(x: number): number {
   let z = (x + 0x9e3779b9) | 0
@@ -186,218 +118,300 @@ function mix32(x: number): number {
   return (z ^ (z >>> 16)) | 0
 }
 
-function step(code: number, a: number, b: number, s: number): number {
-  switch (code) {
-    case OP_GET:
-      return s === a ? s : -1
-    case OP_PUT:
-      return a
-    case OP_DELETE_ANY:
-      return STATE_ABSENT
-    case OP_DELETE_EXISTED:
-      return s !== STATE_ABSENT ? STATE_ABSENT : -1
-    case OP_DELETE_ABSENT:
-      return s === STATE_ABSENT ? STATE_ABSENT : -1
-    case OP_CAS_SUCCEEDED:
-      return s === a ? b : -1
-    case OP_CAS_FAILED:
-      return s !== a ? s : -1
-    case OP_CAS_ANY:
-      return s === a ? b : s
-    default:
-      throw new Error(`lin-search: unknown op code ${code}`)
-  }
-}
-
 /**
- * The event list: positions 0 .. 2n-1 in time order, head sentinel 2n, tail sentinel 2n+1.
- * opAt[p] is the operation at position p; isCall[p] says whether it is its call entry.
+ * The event lists. Positions 0 .. P-1 are the entries in time order: a call for every operation,
+ * a return for every operation with a known outcome. The main list links the entries of known
+ * operations (sentinels mainHead, mainTail); the unknown list links the calls of unknown ones
+ * (unknownHead, unknownTail). opAt[p] is the operation at position p, isCall[p] whether it is a
+ * call, returnPos[op] the position of its return (-1 for unknown ones). bitOf[op] numbers known
+ * operations first, so that their bits fill the first words of a configuration's bitset, and
+ * unknown ones from the next whole word.
  */
 function buildEvents(h: EncodedKeyHistory) {
   const n = h.count
-  const order = new Int32Array(2 * n)
-  for (let e = 0; e < 2 * n; e++) order[e] = e
+  const isKnown = (op: number) => h.completeMs[op] !== Number.POSITIVE_INFINITY
+  let knownCount = 0
+  for (let op = 0; op < n; op++) if (isKnown(op)) knownCount++
   // Entry e < n: call of op e; e >= n: return of op e - n.
+  const entries: number[] = []
+  for (let op = 0; op < n; op++) entries.push(op)
+  for (let op = 0; op < n; op++) if (isKnown(op)) entries.push(n + op)
   const timeOf = (e: number) => (e < n ? h.invokeMs[e] : h.completeMs[e - n])
-  order.sort((x, y) => {
-    const dt = timeOf(x) - timeOf(y)
-    if (dt !== 0 && !Number.isNaN(dt)) return dt
-    const callX = x < n ? 0 : 1
-    const callY = y < n ? 0 : 1
-    if (callX !== callY) return callX - callY
-    return x - y
-  })
-  const opAt = new Int32Array(2 * n)
-  const isCall = new Uint8Array(2 * n)
-  const returnPos = new Int32Array(n)
-  for (let p = 0; p < 2 * n; p++) {
-    const e = order[p]
-    if (e < n) {
-      opAt[p] = e
-      isCall[p] = 1
+  entries.sort((x, y) => timeOf(x) - timeOf(y) || (x < n ? 0 : 1) - (y < n ? 0 : 1) || x - y)
+  const positions = entries.length
+  const opAt = new Int32Array(positions)
+  const isCall = new Uint8Array(positions)
+  const returnPos = new Int32Array(n).fill(-1)
+  for (let p = 0; p < positions; p++) {
+    const e = entries[p]
+    opAt[p] = e < n ? e : e - n
+    isCall[p] = e < n ? 1 : 0
+    if (e >= n) returnPos[e - n] = p
+  }
+  const mainHead = positions
+  const mainTail = positions + 1
+  const unknownHead = positions + 2
+  const unknownTail = positions + 3
+  const next = new Int32Array(positions + 4)
+  const prev = new Int32Array(positions + 4)
+  let lastMain = mainHead
+  let lastUnknown = unknownHead
+  for (let p = 0; p < positions; p++) {
+    if (isKnown(opAt[p])) {
+      next[lastMain] = p
+      prev[p] = lastMain
+      lastMain = p
     } else {
-      opAt[p] = e - n
-      returnPos[e - n] = p
+      next[lastUnknown] = p
+      prev[p] = lastUnknown
+      lastUnknown = p
     }
   }
-  const head = 2 * n
-  const tail = 2 * n + 1
-  const next = new Int32Array(2 * n + 2)
-  const prev = new Int32Array(2 * n + 2)
-  for (let p = 0; p < 2 * n; p++) {
-    next[p] = p + 1
-    prev[p] = p - 1
-  }
-  next[head] = n > 0 ? 0 : tail
-  prev[tail] = n > 0 ? 2 * n - 1 : head
-  if (n > 0) {
-    prev[0] = head
-    next[2 * n - 1] = tail
-  }
-  return { opAt, isCall, returnPos, next, prev, head, tail }
+  next[lastMain] = mainTail
+  prev[mainTail] = lastMain
+  next[lastUnknown] = unknownTail
+  prev[unknownTail] = lastUnknown
+  const bitOf = new Int32Array(n)
+  let known = 0
+  // Unknown operations start on a fresh word: the memo compares the two parts separately.
+  let unknown = Math.ceil(knownCount / 32) * 32
+  for (let op = 0; op < n; op++) bitOf[op] = isKnown(op) ? known++ : unknown++
+  return { opAt, isCall, returnPos, next, prev, bitOf, knownCount }
 }
 
 /** Runs the search on one key's operations. Pure: same input, same outcome. */
 export function searchKey(h: EncodedKeyHistory, limits: SearchLimits): SearchOutcome {
-  const first = search(h, limits, -1, new Set())
+  const first = search(h, limits, -1)
   if (first.status !== 'violation') return first
-  const blockedOp = first.blockedOp
-  const seen = new Set<number>()
-  const second = search(h, limits, blockedOp, seen)
-  if (second.status !== 'violation' || second.blockedOp !== blockedOp) {
+  const second = search(h, limits, first.blockedOp)
+  if (second.status !== 'violation' || second.blockedOp !== first.blockedOp) {
     throw new Error(
-      `lin-search: the second run disagrees (${second.status}, blocked op ` +
-        `${second.status === 'violation' ? second.blockedOp : -1} vs ${blockedOp})`,
+      `lin-search: the explaining run disagrees (${second.status}, blocked op ` +
+        `${second.status === 'violation' ? second.blockedOp : -1} vs ${first.blockedOp})`,
     )
   }
   return {
-    ...first,
+    ...second,
     stats: {
+      states: first.stats.states + second.stats.states,
       steps: first.stats.steps + second.stats.steps,
       configs: first.stats.configs,
-      cacheBytes: Math.max(first.stats.cacheBytes, second.stats.cacheBytes),
+      cacheBytes: first.stats.cacheBytes,
     },
-    blockedStates: [...seen].sort((x, y) => x - y).slice(0, limits.blockedStatesMax),
-    blockedStatesDistinct: seen.size,
   }
 }
 
 /**
- * One depth-first search. When observeOp >= 0, every state in which that operation is tried and
- * refused is added to `refused`.
+ * One depth-first search. With explainOp >= 0 (the blocked operation of an earlier run) it also
+ * records the states in which that operation is refused and the first partial linearization
+ * that reaches its return.
  */
-function search(
-  h: EncodedKeyHistory,
-  limits: SearchLimits,
-  observeOp: number,
-  refused: Set<number>,
-): SearchOutcome {
+function search(h: EncodedKeyHistory, limits: SearchLimits, explainOp: number): SearchOutcome {
   const n = h.count
-  const { codes, argA, argB } = h
-  const { opAt, isCall, returnPos, next, prev, head, tail } = buildEvents(h)
-  const words = Math.max(1, Math.ceil(n / 32))
-  const bits = new Uint32Array(words)
+  const { codes, argA, argB, prevInClass } = h
+  const { opAt, isCall, returnPos, next, prev, bitOf, knownCount } = buildEvents(h)
+  const mainHead = opAt.length
+  const mainTail = mainHead + 1
+  const unknownHead = mainHead + 2
+  const unknownTail = mainHead + 3
+  const knownWords = Math.ceil(knownCount / 32)
+  const unknownWords = Math.max(knownWords === 0 ? 1 : 0, Math.ceil((n - knownCount) / 32))
+  const bits = new Uint32Array(knownWords + unknownWords)
   const zobrist = new Int32Array(n)
-  for (let i = 0; i < n; i++) zobrist[i] = mix32(i * 0x632be5ab + 0x5bd1e995)
-  const cache = new ConfigCache(words, limits.cacheBytesMax)
+  for (let i = 0; i < n; i++) zobrist[i] = mix32(Math.imul(i, 0x632be5ab) + 0x5bd1e995)
+  const cache = new ConfigCache(knownWords, unknownWords, limits.cacheBytesMax)
+
+  // The stack of choices: the call position applied, the state before it, its memo entry, for
+  // an unknown operation the return position that bounded the unknown calls tried, and whether
+  // the move was forced (reduction 0).
   const stackCall = new Int32Array(n)
   const stackState = new Int32Array(n)
+  const stackEntry = new Int32Array(n)
+  const stackLimit = new Int32Array(n)
+  const stackForced = new Uint8Array(n)
   let depth = 0
   let state = h.initialState
-  let setHash = 0
+  let knownHash = 0
   let steps = 0
+  let states = 0
 
-  // The furthest return position at which the search had to backtrack, and one partial
-  // linearization that got there.
   let furthest = -1
-  let tailSteps: TailStep[] = []
-  let tailDepth = 0
+  const refused = new Set<number>()
+  // The real value along the current path, followed only when explaining.
+  const explaining = explainOp >= 0
+  const { concreteA, concreteB } = h
+  const stackConcrete = new Int32Array(explaining ? n : 0)
+  let concrete = h.concreteInitial
+  const refusedConcrete = new Set<number>()
+  let linearization: number[] | null = null
 
-  const stats = (): SearchStats => ({ steps, configs: cache.size, cacheBytes: cache.bytes })
-
-  const recordBlock = (p: number) => {
-    if (p <= furthest) return
-    furthest = p
-    tailDepth = depth
-    tailSteps = []
-    for (let d = Math.max(0, depth - limits.tailLength); d < depth; d++) {
-      const stateAfter = d + 1 < depth ? stackState[d + 1] : state
-      tailSteps.push({ op: opAt[stackCall[d]], stateAfter })
-    }
+  const stats = (): SearchStats => ({
+    states,
+    steps,
+    configs: cache.size,
+    cacheBytes: cache.bytes,
+  })
+  const isApplied = (op: number) => (bits[bitOf[op] >>> 5] & (1 << (bitOf[op] & 31))) !== 0
+  // Whether the last operation applied had an unknown outcome (reduction 2).
+  const restricted = () => depth > 0 && returnPos[opAt[stackCall[depth - 1]]] < 0
+  const unlink = (p: number) => {
+    next[prev[p]] = next[p]
+    prev[next[p]] = prev[p]
+  }
+  const relink = (p: number) => {
+    next[prev[p]] = p
+    prev[next[p]] = p
   }
 
-  let p = next[head]
-  while (p !== tail) {
-    if (isCall[p] === 1) {
-      if (steps >= limits.stepsMax) return { status: 'unknown', reason: 'steps', stats: stats() }
-      steps++
-      const op = opAt[p]
-      const s2 = step(codes[op], argA[op], argB[op], state)
-      if (s2 < 0) {
-        if (op === observeOp) refused.add(state)
-      } else {
-        const w = op >>> 5
-        const bit = 1 << (op & 31)
-        bits[w] |= bit
-        const h2 = setHash ^ zobrist[op]
-        const added = cache.add(h2 ^ mix32(s2), bits, s2)
-        if (added === CACHE_ADDED) {
-          stackCall[depth] = p
-          stackState[depth] = state
-          depth++
-          setHash = h2
-          state = s2
-          // Lift the call and its return out of the list.
-          const r = returnPos[op]
-          next[prev[p]] = next[p]
-          prev[next[p]] = prev[p]
-          next[prev[r]] = next[r]
-          prev[next[r]] = prev[r]
-          p = next[head]
-          continue
-        }
-        bits[w] &= ~bit
-        if (added === CACHE_FULL) return { status: 'unknown', reason: 'memory', stats: stats() }
-      }
-      p = next[p]
-      continue
-    }
-    // A return entry whose operation is not linearized yet.
+  // Moves into the configuration reached by applying the operation whose call is at p, giving
+  // state s2: 'moved', or 'seen' when the memo cuts it off, or 'full' when the memo is full.
+  const apply = (p: number, s2: number, limit: number, forced: boolean) => {
     const op = opAt[p]
-    if (h.completeMs[op] === Number.POSITIVE_INFINITY) return { status: 'ok', stats: stats() }
-    recordBlock(p)
-    if (depth === 0) {
-      return violation()
+    const known = returnPos[op] >= 0
+    const b = bitOf[op]
+    bits[b >>> 5] |= 1 << (b & 31)
+    const hash2 = known ? knownHash ^ zobrist[op] : knownHash
+    const entry = cache.add(hash2 ^ mix32(s2), bits, s2, !known)
+    if (entry < 0) {
+      bits[b >>> 5] &= ~(1 << (b & 31))
+      return entry === CACHE_FULL ? 'full' : 'seen'
     }
-    depth--
-    const c = stackCall[depth]
-    const undone = opAt[c]
-    state = stackState[depth]
-    setHash ^= zobrist[undone]
-    bits[undone >>> 5] &= ~(1 << (undone & 31))
-    // Unlift in reverse order of the lift: the return first, then the call.
-    const r = returnPos[undone]
-    next[prev[r]] = r
-    prev[next[r]] = r
-    next[prev[c]] = c
-    prev[next[c]] = c
-    p = next[c]
+    states++
+    stackCall[depth] = p
+    stackState[depth] = state
+    stackEntry[depth] = entry
+    stackLimit[depth] = limit
+    stackForced[depth] = forced ? 1 : 0
+    if (explaining) {
+      stackConcrete[depth] = concrete
+      concrete = step(codes[op], concreteA[op], concreteB[op], concrete)
+      if (concrete < 0) throw new Error(`lin-search: op ${op} is legal in the model, not for real`)
+    }
+    depth++
+    knownHash = hash2
+    state = s2
+    unlink(p)
+    if (known) unlink(returnPos[op])
+    return 'moved'
   }
-  return { status: 'ok', stats: stats() }
+
+  // The model step of the operation at p, or -1 when it may not be applied now (illegal, or
+  // excluded by reductions 1 to 3).
+  const tryStep = (p: number): number => {
+    const op = opAt[p]
+    const s2 = step(codes[op], argA[op], argB[op], state)
+    if (s2 < 0) {
+      if (op === explainOp) {
+        refused.add(state)
+        refusedConcrete.add(concrete)
+      }
+      return -1
+    }
+    if (isBlindWrite(codes[op]) && restricted()) return -1
+    if (returnPos[op] < 0) {
+      if (s2 === state || (prevInClass[op] >= 0 && !isApplied(prevInClass[op]))) return -1
+    }
+    return s2
+  }
+
+  const firstReturn = () => {
+    let r = next[mainHead]
+    while (r !== mainTail && isCall[r] === 1) r = next[r]
+    return r
+  }
+
+  // At each new configuration the scan first looks for a forced move (reduction 5) over the
+  // calls of the main list; then it tries every call of the main list up to the first return
+  // (limit), then the unknown calls before that return; when all are exhausted, it backtracks.
+  const FORCE = 0
+  const MAIN = 1
+  const UNKNOWN = 2
+  let phase = FORCE
+  let p = next[mainHead]
+  let limit = mainTail
+  for (;;) {
+    let exhausted = false
+    if (phase !== UNKNOWN) {
+      if (p === mainTail) return { status: 'ok', stats: stats() }
+      if (isCall[p] === 0) {
+        // The first return: after the forced-move scan, scan the main list; after that, the
+        // unknown calls.
+        limit = p
+        p = phase === FORCE ? next[mainHead] : next[unknownHead]
+        phase = phase === FORCE ? MAIN : UNKNOWN
+        continue
+      }
+    } else if (p === unknownTail || p >= limit) {
+      exhausted = true
+    }
+    if (!exhausted) {
+      steps++
+      const s2 = tryStep(p)
+      const forcing = phase === FORCE
+      if (s2 < 0 || (forcing && (s2 !== state || isBlindWrite(codes[opAt[p]])))) {
+        p = next[p]
+        continue
+      }
+      if (states >= limits.statesMax) return { status: 'unknown', reason: 'states', stats: stats() }
+      const moved = apply(p, s2, limit, forcing)
+      if (moved === 'full') return { status: 'unknown', reason: 'memory', stats: stats() }
+      if (moved === 'moved') {
+        phase = FORCE
+        p = next[mainHead]
+        continue
+      }
+      if (!forcing) {
+        p = next[p]
+        continue
+      }
+      // The forced move leads to a configuration already explored: this one fails as well.
+      limit = firstReturn()
+    }
+    // Backtrack. Every choice from this configuration failed: the operation returning at
+    // `limit` cannot be linearized from here. A configuration left by a forced move has failed
+    // as a whole, so the backtracking goes on.
+    for (;;) {
+      if (limit > furthest) furthest = limit
+      if (linearization === null && opAt[limit] === explainOp) {
+        linearization = Array.from(stackCall.subarray(0, depth), (c) => opAt[c])
+      }
+      if (depth === 0) return violation()
+      depth--
+      cache.markDone(stackEntry[depth])
+      const c = stackCall[depth]
+      const undone = opAt[c]
+      const b = bitOf[undone]
+      bits[b >>> 5] &= ~(1 << (b & 31))
+      state = stackState[depth]
+      if (explaining) concrete = stackConcrete[depth]
+      if (returnPos[undone] >= 0) {
+        knownHash ^= zobrist[undone]
+        // Unlift in reverse order of the lift: the return first, then the call.
+        relink(returnPos[undone])
+        relink(c)
+        phase = MAIN
+      } else {
+        relink(c)
+        phase = UNKNOWN
+        limit = stackLimit[depth]
+      }
+      p = next[c]
+      if (stackForced[depth] === 0) break
+      limit = firstReturn()
+    }
+  }
 
   function violation(): SearchOutcome {
-    const blockedOp = opAt[furthest]
     const prefixOps: number[] = []
-    for (let q = 0; q < furthest; q++) if (isCall[q] === 1) prefixOps.push(opAt[q])
+    for (let r = 0; r < furthest; r++) if (isCall[r] === 1) prefixOps.push(opAt[r])
     return {
       status: 'violation',
       stats: stats(),
-      blockedOp,
-      blockedStates: [],
-      blockedStatesDistinct: 0,
+      blockedOp: opAt[furthest],
+      refusedStates: [...refused].sort((x, y) => x - y),
+      refusedValues: [...refusedConcrete].sort((x, y) => x - y),
       prefixOps,
-      tail: tailSteps,
-      linearizedCount: tailDepth,
+      linearization: linearization ?? [],
     }
   }
 }

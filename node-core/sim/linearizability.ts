@@ -15,7 +15,7 @@
  * Method. Operations on different keys commute and never observe each other, so the history is
  * linearizable iff each key's sub-history is (the locality of linearizability, Herlihy & Wing;
  * Lowe's P-compositionality). Each key is checked by the memoised Wing–Gong search of
- * lin-search.ts, within a per-key bound on model steps and cache bytes. A get whose outcome is
+ * lin-search.ts, within a per-key bound on configurations explored and cache bytes. A get whose outcome is
  * unknown constrains nothing and is dropped before the search. When several keys are violated,
  * the one whose blocked operation was invoked first is reported (ties: key order), so a report
  * points at the earliest trouble.
@@ -24,8 +24,10 @@
  * the same explanation. Keys are visited in code-unit order (not locale order).
  */
 import { LimitError, ValidationError } from '../errors'
-import type { EncodedKeyHistory, SearchOutcome } from './lin-search'
-import { encodeKeyHistory, searchKey } from './lin-search'
+import type { EncodedKeyHistory } from './lin-model'
+import { STATE_UNREAD, encodeKeyHistory } from './lin-model'
+import type { SearchOutcome } from './lin-search'
+import { searchKey } from './lin-search'
 import type { KvOperation } from './lin-types'
 import { UNKNOWN_OUTPUT, describeOp, formatValue } from './lin-types'
 
@@ -33,7 +35,11 @@ export type { KvInput, KvOperation, KvOutput, UnknownOutput } from './lin-types'
 export { UNKNOWN_OUTPUT, describeCall, describeOp, formatValue } from './lin-types'
 
 export interface LinearizabilityOptions {
-  /** Model steps the search may take on one key before answering 'unknown'. */
+  /**
+   * Search configurations (linearized set, state) one key may enter before the answer is
+   * 'unknown'. Each costs a scan of the operations open at that moment (a few microseconds at
+   * the concurrency of a simulator run); a violation costs two searches.
+   */
   maxStatesExploredPerKey?: number
   /** Bytes the memo of one key may hold before the search answers 'unknown'. */
   maxCacheBytesPerKey?: number
@@ -44,14 +50,14 @@ export interface LinearizabilityOptions {
 }
 
 export const LINEARIZABILITY_DEFAULTS = {
-  maxStatesExploredPerKey: 2_000_000,
+  maxStatesExploredPerKey: 1_000_000,
   maxCacheBytesPerKey: 256 * 1024 * 1024,
   maxOps: 1_000_000,
 } as const
 
-/** How many concurrent operations, blocked states and tail steps an explanation lists. */
+/** How many concurrent operations, possible values and tail steps an explanation lists. */
 const concurrentOpsMax = 12
-const blockedStatesMax = 8
+const possibleValuesMax = 8
 const tailLength = 8
 
 export interface OpReport {
@@ -69,10 +75,13 @@ export interface LinearizabilityExplanation {
   /**
    * The values the key can hold at any moment blockedOp could take effect, over every order of
    * the other operations that respects real time; blockedOp's output is wrong in each of them.
-   * At most 8 are listed, in order of first appearance in the key's history (absent first).
+   * At most 8 are listed (absent first, then in order of first appearance in the key's history).
+   * Values that no operation ever read are examples: the search treats them as one.
    */
   possibleValues: (string | null)[]
-  possibleValuesDistinct: number
+  possibleValuesCount: number
+  /** The key may also hold other values that were written but that no read returned. */
+  possiblyUnreadValue: boolean
   /** Operations overlapping blockedOp in time (at most 12 listed) and how many there are. */
   concurrentOps: OpReport[]
   concurrentOpsCount: number
@@ -81,7 +90,7 @@ export interface LinearizabilityExplanation {
    * returned (in invoke order). This sub-history alone is already not linearizable.
    */
   prefixOpIndices: number[]
-  /** The last steps of one longest partial linearization, with the key's value after each. */
+  /** The last steps of a partial linearization that got as far as blockedOp, with values. */
   linearizationTail: { op: OpReport; valueAfter: string | null }[]
   linearizedCount: number
   /** The whole explanation as printable text (several lines, no trailing newline). */
@@ -91,7 +100,7 @@ export interface LinearizabilityExplanation {
 export interface LinearizabilityStats {
   ops: number
   keys: number
-  /** Model steps over all keys. */
+  /** Search configurations entered, over all keys. */
   statesExplored: number
   /** Memoised configurations over all keys. */
   configsCached: number
@@ -188,12 +197,12 @@ export function checkLinearizability(
   history: readonly KvOperation[],
   options: LinearizabilityOptions = {},
 ): LinearizabilityResult {
-  const stepsMax =
+  const statesMax =
     options.maxStatesExploredPerKey ?? LINEARIZABILITY_DEFAULTS.maxStatesExploredPerKey
   const cacheBytesMax = options.maxCacheBytesPerKey ?? LINEARIZABILITY_DEFAULTS.maxCacheBytesPerKey
   const opsMax = options.maxOps ?? LINEARIZABILITY_DEFAULTS.maxOps
-  if (!(Number.isSafeInteger(stepsMax) && stepsMax > 0)) {
-    throw new ValidationError('LIN_BAD_OPTION', `maxStatesExploredPerKey ${stepsMax} must be > 0`)
+  if (!(Number.isSafeInteger(statesMax) && statesMax > 0)) {
+    throw new ValidationError('LIN_BAD_OPTION', `maxStatesExploredPerKey ${statesMax} must be > 0`)
   }
   if (!(cacheBytesMax > 0)) {
     throw new ValidationError('LIN_BAD_OPTION', `maxCacheBytesPerKey ${cacheBytesMax} must be > 0`)
@@ -218,24 +227,20 @@ export function checkLinearizability(
   const violations: LinearizabilityExplanation[] = []
   for (const part of parts) {
     const ops = part.indices.map((i) => history[i])
-    const encoded = encodeKeyHistory(ops, options.initialValues?.get(part.key) ?? null)
-    const outcome = searchKey(encoded, {
-      stepsMax,
-      cacheBytesMax,
-      blockedStatesMax,
-      tailLength,
-    })
-    stats.statesExplored += outcome.stats.steps
+    const initialValue = options.initialValues?.get(part.key) ?? null
+    const encoded = encodeKeyHistory(ops, initialValue)
+    const outcome = searchKey(encoded, { statesMax, cacheBytesMax })
+    stats.statesExplored += outcome.stats.states
     stats.configsCached += outcome.stats.configs
     if (outcome.status === 'unknown') {
       unknownKeys.push(part.key)
       unknownReasons.push(
-        outcome.reason === 'steps'
-          ? `key ${formatValue(part.key)}: explored ${stepsMax} states (maxStatesExploredPerKey) over ${ops.length} ops without an answer`
+        outcome.reason === 'states'
+          ? `key ${formatValue(part.key)}: explored ${statesMax} states (maxStatesExploredPerKey) over ${ops.length} ops without an answer`
           : `key ${formatValue(part.key)}: the search memo reached ${outcome.stats.cacheBytes} bytes (maxCacheBytesPerKey ${cacheBytesMax}) over ${ops.length} ops without an answer`,
       )
     } else if (outcome.status === 'violation') {
-      violations.push(explain(history, part, encoded, outcome))
+      violations.push(explain(history, part, encoded, outcome, initialValue))
     }
   }
   if (violations.length > 0) {
@@ -261,6 +266,7 @@ function explain(
   part: KeyPart,
   encoded: EncodedKeyHistory,
   outcome: Extract<SearchOutcome, { status: 'violation' }>,
+  initialValue: string | null,
 ): LinearizabilityExplanation {
   const report = (keyOp: number): OpReport => {
     const index = part.indices[keyOp]
@@ -276,23 +282,46 @@ function explain(
       concurrent.push(keyOp)
     }
   }
-  const possibleValues = outcome.blockedStates.map((s) => encoded.values[s])
-  const linearizationTail = outcome.tail.map((t) => ({
-    op: report(t.op),
-    valueAfter: encoded.values[t.stateAfter],
-  }))
+  const seen = outcome.refusedValues
+  const possibleValues = seen.slice(0, possibleValuesMax).map((v) => encoded.concreteValues[v])
+  // Replay the partial linearization on real values: the search ran on the quotient model.
+  let value = initialValue
+  const afterEach = outcome.linearization.map((keyOp) => {
+    value = applyConcrete(value, history[part.indices[keyOp]])
+    return value
+  })
+  const from = Math.max(0, outcome.linearization.length - tailLength)
+  const linearizationTail = outcome.linearization
+    .slice(from)
+    .map((keyOp, i) => ({ op: report(keyOp), valueAfter: afterEach[from + i] }))
   const explanation: Omit<LinearizabilityExplanation, 'text'> = {
     key: part.key,
     blockedOp,
     possibleValues,
-    possibleValuesDistinct: outcome.blockedStatesDistinct,
+    possibleValuesCount: seen.length,
+    possiblyUnreadValue: outcome.refusedStates.includes(STATE_UNREAD),
     concurrentOps: concurrent.slice(0, concurrentOpsMax).map(report),
     concurrentOpsCount: concurrent.length,
     prefixOpIndices: outcome.prefixOps.map((k) => part.indices[k]),
     linearizationTail,
-    linearizedCount: outcome.linearizedCount,
+    linearizedCount: outcome.linearization.length,
   }
   return { ...explanation, text: explanationText(explanation) }
+}
+
+/** The value after `op`, applied sequentially to `value` (the op is legal there). */
+function applyConcrete(value: string | null, op: KvOperation): string | null {
+  const input = op.input
+  switch (input.kind) {
+    case 'get':
+      return value
+    case 'put':
+      return input.value
+    case 'delete':
+      return null
+    case 'cas':
+      return value === input.expected ? input.value : value
+  }
 }
 
 function explanationText(e: Omit<LinearizabilityExplanation, 'text'>): string {
@@ -305,9 +334,12 @@ function explanationText(e: Omit<LinearizabilityExplanation, 'text'>): string {
     `  cannot take effect: at any moment it could, in any order of the ${e.prefixOpIndices.length - 1} ` +
       'other operations invoked before it returned that respects real time, the key holds one of',
   )
-  lines.push(
-    `    ${e.possibleValues.map(formatValue).join(', ')}${more(e.possibleValues.length, e.possibleValuesDistinct)}`,
-  )
+  const listed = e.possibleValues.map(formatValue)
+  if (e.possibleValuesCount > e.possibleValues.length) {
+    listed.push(`${e.possibleValuesCount - e.possibleValues.length} more values`)
+  }
+  if (e.possiblyUnreadValue) listed.push('or another value that no read returned')
+  lines.push(`    ${listed.join(', ')}`)
   lines.push('  and in none of these can it have returned what it did.')
   if (e.concurrentOpsCount === 0) {
     lines.push('  no operation on this key overlaps it in time.')
@@ -318,7 +350,7 @@ function explanationText(e: Omit<LinearizabilityExplanation, 'text'>): string {
   if (e.linearizationTail.length > 0) {
     const skipped = e.linearizedCount - e.linearizationTail.length
     lines.push(
-      `  last steps of a longest partial linearization (${e.linearizedCount} ops` +
+      `  last steps of a partial linearization that got this far (${e.linearizedCount} ops` +
         `${skipped > 0 ? `, ${skipped} earlier not shown` : ''}):`,
     )
     for (const t of e.linearizationTail) {

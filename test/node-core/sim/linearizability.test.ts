@@ -286,6 +286,9 @@ describe('non-linearizable histories', () => {
     )
     expect(v.explanation.blockedOp.index).toBe(2)
     expect(v.explanation.possibleValues).toEqual([null, '1', '2'])
+    // Nobody read "1" or "2": the search lumps such values together, they are examples.
+    expect(v.explanation.possiblyUnreadValue).toBe(true)
+    expect(v.explanation.text).toContain('absent, "1", "2", or another value that no read returned')
     expect(v.explanation.concurrentOpsCount).toBe(2)
   })
 
@@ -368,7 +371,8 @@ describe('the work bound', () => {
     const v = violation(checkLinearizability(pathological(8)))
     expect(v.explanation.blockedOp.index).toBe(9)
     expect(v.explanation.possibleValues).toEqual(['v0'])
-    expect(v.stats.statesExplored).toBeGreaterThan(8 * 2 ** 7)
+    // At least every subset of the puts is a configuration of its own.
+    expect(v.stats.statesExplored).toBeGreaterThan(2 ** 8)
   })
 
   it('a violation on one key wins over an unknown on another', () => {
