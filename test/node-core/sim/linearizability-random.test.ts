@@ -139,8 +139,10 @@ function staleCandidates(history: KvOperation[]): { read: number; value: string 
   history.forEach((r, ri) => {
     if (r.input.kind !== 'get' || r.output === UNKNOWN_OUTPUT) return
     for (const p of history) {
-      if (p.input.key !== r.input.key || !writes(p) || p.input.kind === 'delete') continue
-      const value = p.input.value
+      const input = p.input
+      if (input.key !== r.input.key || !writes(p) || input.kind === 'delete') continue
+      if (input.kind === 'get') continue
+      const value = input.value
       const overwritten = history.some(
         (w) =>
           w !== p &&
