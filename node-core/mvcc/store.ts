@@ -498,7 +498,13 @@ export class MvccStore {
     ctx.ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(next) })
     if (ctx.compactDropped > 0) this.guard = new SharedSnapshot(this.db.snapshot())
     try {
-      await this.db.batch(ctx.ops, { sync: this.syncWrites })
+      // A chained batch costs less per operation than db.batch(array) in abstract-level.
+      const batch = this.db.batch()
+      for (const op of ctx.ops) {
+        if (op.type === 'put') batch.put(op.key, op.value)
+        else batch.del(op.key)
+      }
+      await batch.write({ sync: this.syncWrites })
     } catch (err) {
       throw this.fail(err)
     }
