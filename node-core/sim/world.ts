@@ -78,6 +78,13 @@ export interface SimOptions {
    * follower already acknowledged.
    */
   defects: { forgetVote?: boolean; sendBeforePersist?: boolean }
+  /**
+   * Probability that a node crashes right after a disk write and the messages it allowed have
+   * left, coming back 1-10 ms later: the moment a forgotten vote or an unsynced append hurts.
+   */
+  crashAfterPersistRate: number
+  /** Raft's pre-vote (etcd's default is on; off makes split votes, and some bugs, likelier). */
+  preVote: boolean
 }
 
 export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
@@ -95,6 +102,8 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
   clientTimeoutMs: 1000,
   traceLines: 60,
   defects: {},
+  crashAfterPersistRate: 0.002,
+  preVote: true,
 }
 
 export interface Violation {
@@ -367,6 +376,7 @@ export class Simulation {
       electionTicksMin: this.options.electionTicksMin,
       electionTicksMax: this.options.electionTicksMax,
       heartbeatTicks: this.options.heartbeatTicks,
+      preVote: this.options.preVote,
       applied: snap.metadata.index,
     })
     node.incarnation++
@@ -468,6 +478,15 @@ export class Simulation {
       node.disk.setHardState(forget ? { ...rd.hardState, vote: 0 } : rd.hardState)
     }
     for (const m of later) this.send(m)
+    if (
+      !this.healed &&
+      this.options.crashAfterPersistRate > 0 &&
+      this.prng.chance(this.options.crashAfterPersistRate)
+    ) {
+      this.crash(node, 'power loss right after a write')
+      this.queue.push(this.nowMs + this.prng.int(1, 11), { type: 'restart', node: id })
+      return
+    }
     if (rd.snapshot) {
       node.sm.restore(rd.snapshot.data)
       node.confState = rd.snapshot.metadata.confState
