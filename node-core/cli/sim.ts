@@ -42,7 +42,7 @@ function main(): void {
   }
   const seeds = positiveInt('seeds', values.seeds, 100)
   const start = positiveInt('start', values.start, 1)
-  const steps = positiveInt('steps', values.steps, 4000)
+  const steps = positiveInt('steps', values.steps, 12_000)
   const nodes = values.nodes === undefined ? undefined : positiveInt('nodes', values.nodes, 3)
   if (nodes !== undefined && (nodes < 1 || nodes > 9)) {
     console.error(`sim: --nodes must be between 1 and 9, got ${nodes}`)
