@@ -74,15 +74,23 @@ export async function splitImage(
     throw new ImageFormatError(`image header has an unknown shape (version ${header.version})`)
   }
   const leftover = buffered.subarray(8 + headerBytes)
+  // The rest of the stream; returning early (break, or return()) closes the source too, so
+  // that a caller that only wanted the header releases the file at once.
+  let leftoverPending = leftover.byteLength > 0
   const rest: AsyncIterable<Uint8Array> = {
-    async *[Symbol.asyncIterator]() {
-      if (leftover.byteLength > 0) yield leftover
-      for (;;) {
-        const next = await it.next()
-        if (next.done) return
-        yield next.value
-      }
-    },
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        if (leftoverPending) {
+          leftoverPending = false
+          return { done: false, value: leftover }
+        }
+        return it.next()
+      },
+      return: async (): Promise<IteratorResult<Uint8Array>> => {
+        await it.return?.()
+        return { done: true, value: undefined }
+      },
+    }),
   }
   return { header, rest }
 }
