@@ -19,11 +19,11 @@
  * Reduction 0, for every operation: when an operation that returned is legal and reads
  * without writing (a get, a cas that failed, a delete that found nothing: operations that leave
  * the state unchanged wherever they are legal), the search applies it at once and tries nothing
- * else from that configuration. Such an operation can be moved to the front of the rest of any
+ * else from that configuration (when that fails, the configuration has failed). Such an operation can be moved to the front of the rest of any
  * valid order: it is already callable, so no real-time constraint is broken, and it changes
  * nothing for the others. (A put of the current value does not qualify: later, where a valid
  * order places it, it may well change the value.) This removes most branching on reads.
-
+ *
  * Operations with unknown outcome (no return: completeMs +Infinity) never have to be applied,
  * and may be applied at any moment after their call. They live in a second list, of calls only,
  * and at each configuration the search tries them after the operations that returned: those
@@ -38,7 +38,7 @@
  *   3. unknown operations of one class (lin-model.ts) are applied in the order of their calls;
  *   4. a configuration is cut off when a fully explored one had the same returned set and state
  *      and a subset of its unknown operations (subsumption, lin-cache.ts).
-
+ *
  * Explanations. The search remembers the furthest return entry (in list order) at which it ever
  * had to backtrack: the blocked operation. If the history is not linearizable, the operations
  * invoked before that return form a non-linearizable prefix, while every return before it can
@@ -46,8 +46,9 @@
  * operation was tried and refused (the values the key can hold at any moment it could take
  * effect, in any valid order of the others), the real value along the path at each refusal (the
  * model lumps unread values together; the real ones seen are examples of those), and the first
- * partial linearization that reached its return. (No configuration that linearizes the blocked operation is ever explored: from it
- * the search would pass that return, further than the furthest.)
+ * partial linearization that reached its return. (No configuration that linearizes the blocked
+ * operation is ever explored: from it the search would pass that return, further than the
+ * furthest.)
  *
  * Work is bounded: statesMax configurations entered (each costs a scan of the calls that are
  * open at that moment) and the cache's bytesMax. Hitting either gives status 'unknown' rather
@@ -320,7 +321,7 @@ function search(h: EncodedKeyHistory, limits: SearchLimits, explainOp: number): 
     return r
   }
 
-  // At each new configuration the scan first looks for a forced move (reduction 5) over the
+  // At each new configuration the scan first looks for a forced move (reduction 0) over the
   // calls of the main list; then it tries every call of the main list up to the first return
   // (limit), then the unknown calls before that return; when all are exhausted, it backtracks.
   const FORCE = 0
