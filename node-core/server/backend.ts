@@ -203,6 +203,9 @@ export class NodeBackend implements EtcdBackend {
 
   async memberRemove(id: number): Promise<Member[]> {
     if (!this.node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    // A leader that removes itself would leave the cluster leaderless for an election timeout;
+    // handing over first keeps the gap to one round trip.
+    if (id === this.node.id) await this.node.handOverLeadership()
     await this.node.changeMembership({ type: 'removeNode', nodeId: id, context: new Uint8Array() })
     return this.node.membership.list().map(toMember)
   }

@@ -977,6 +977,11 @@ export class RaftdeskNode {
   // -----------------------------------------------------------------------------------------------
   // Stopping
 
+  /** Hands leadership to the most caught-up voter and waits for it to take over (leader only). */
+  async handOverLeadership(): Promise<void> {
+    if (this.role === 'leader') await this.handOver()
+  }
+
   private async handOver(): Promise<void> {
     const s = this.raft.status()
     const candidates = s.confState.voters
