@@ -231,9 +231,19 @@ export class KeyIndex {
     const keys = [...histories.keys()]
     // The default sort compares strings by UTF-16 code unit: for byte strings, byte order.
     keys.sort()
-    const values = keys.map((k) => histories.get(k)!)
+    return KeyIndex.fromSorted(
+      keys,
+      keys.map((k) => histories.get(k)!),
+    )
+  }
+
+  /** Builds an index from keys already in ascending order and their histories. */
+  static fromSorted(keys: KeyString[], histories: History[]): KeyIndex {
+    if (keys.length !== histories.length) {
+      fail(`fromSorted: ${keys.length} keys but ${histories.length} histories`)
+    }
     if (keys.length === 0) return new KeyIndex()
-    return new KeyIndex(bulkLoadImport(keys, values, NODE_SIZE, compareKeys) as Tree)
+    return new KeyIndex(bulkLoadImport(keys, histories, NODE_SIZE, compareKeys) as Tree)
   }
 
   /** Number of keys in the index, including deleted keys not yet compacted away. */

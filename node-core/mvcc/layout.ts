@@ -7,6 +7,8 @@
  *   'l' + lease id (8 bytes big-endian)                                 -> lease
  *   'm' + "state"                                                       -> state
  *   'm' + "format"                                                      -> format version
+ *   'i' + chunk number (u32 big-endian), 'm' + "checkpoint"             -> index checkpoint
+ *                                                                           (checkpoint.ts)
  *
  * The 'r' space is the history: ordered by revision, so one forward scan replays the store
  * (that is how the key index is rebuilt on open) and a scan from revision R yields every change
@@ -41,6 +43,7 @@ import {
 export const SPACE_RECORD = 0x72 // 'r'
 export const SPACE_LEASE = 0x6c // 'l'
 export const SPACE_META = 0x6d // 'm'
+export const SPACE_CHECKPOINT = 0x69 // 'i'
 
 export const FORMAT_VERSION = 1
 const RECORD_FORMAT = 1
@@ -50,6 +53,14 @@ export const RECORD_HEADER_BYTES = 2 + 5 * 8 + 4
 
 export const META_STATE_KEY = metaKey('state')
 export const META_FORMAT_KEY = metaKey('format')
+export const META_CHECKPOINT_KEY = metaKey('checkpoint')
+
+export function checkpointChunkKey(chunk: number): Uint8Array {
+  const out = new Uint8Array(5)
+  out[0] = SPACE_CHECKPOINT
+  new DataView(out.buffer).setUint32(1, chunk)
+  return out
+}
 
 function metaKey(name: string): Uint8Array {
   const out = new Uint8Array(1 + name.length)

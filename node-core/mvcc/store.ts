@@ -43,6 +43,7 @@
  * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
  * store, never a mix (openStore finishes or discards an interrupted swap).
  */
+import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { ClassicLevel } from 'classic-level'
@@ -58,10 +59,17 @@ import {
   StoreFailedError,
   StoreRestoringError,
 } from './errors'
+import {
+  decodeCheckpoint,
+  decodeCheckpointMeta,
+  encodeCheckpoint,
+  encodeCheckpointMeta,
+} from './checkpoint'
 import { decodeImage, encodeImage, type ImageEntry, type ImageHeader } from './image'
 import { KeyIndex, type History } from './key-index'
 import { inRange, keyBytes, keyRange, keyString, type KeyRange, type KeyString } from './keys'
 import {
+  checkpointChunkKey,
   checkRecordKey,
   decodeFormat,
   decodeRecord,
@@ -72,12 +80,14 @@ import {
   encodeState,
   FORMAT_VERSION,
   leaseKey,
+  META_CHECKPOINT_KEY,
   META_FORMAT_KEY,
   META_STATE_KEY,
   recordKey,
   recordKeyBytes,
   recordKeyLowerBound,
   recordKeyValue,
+  SPACE_CHECKPOINT,
   SPACE_LEASE,
   SPACE_META,
   SPACE_RECORD,
@@ -135,6 +145,8 @@ export interface StoreOptions {
   watch?: Partial<WatchLimits>
   /** fsync every batch write (default false: the WAL carries durability, see above). */
   syncWrites?: boolean
+  /** Write the index checkpoint on close (default true; checkpoint.ts). */
+  checkpointOnClose?: boolean
 }
 
 export interface ApplyItem {
@@ -250,6 +262,9 @@ export class MvccStore {
    */
   private guard: SharedSnapshot | null = null
   private readonly cache: RecordCache
+  private readonly checkpointOnClose: boolean
+  /** LevelDB keys of the index checkpoint on disk: deleted by the next batch written. */
+  private checkpointKeys: Uint8Array[] = []
   /** Serialises applyBatch, restoreFromImage and the pinning of snapshot images. */
   private tail: Promise<void> = Promise.resolve()
   private failure: StoreFailedError | null = null
@@ -264,6 +279,7 @@ export class MvccStore {
     this.limits = { ...DEFAULT_STORE_LIMITS, ...opts.limits }
     this.lessor = new Lessor(opts.lessor)
     this.syncWrites = opts.syncWrites === true
+    this.checkpointOnClose = opts.checkpointOnClose !== false
     this.cache = new RecordCache(this.limits.recordCacheBytesMax)
     this.db = openDb(dir)
     this.hub = new WatchHub(this, opts.watch)
@@ -281,6 +297,18 @@ export class MvccStore {
 
   get compactedRevision(): number {
     return this.state.compactedRevision
+  }
+
+  /**
+   * How the last open (or restore) rebuilt the index: from the checkpoint or by scanning the
+   * records, how many records and keys, and the time taken to read and to build.
+   */
+  loadStats = {
+    source: 'scan' as 'scan' | 'checkpoint',
+    records: 0,
+    keys: 0,
+    scanMs: 0,
+    buildMs: 0,
   }
 
   /** Keys in the index (including deleted ones not compacted yet). */
@@ -326,8 +354,9 @@ export class MvccStore {
     for await (const [key, value] of this.db.iterator(leaseSpace)) {
       leases.push([readUint64(key, 1), readUint64(value, 0)])
     }
-    const { histories, leased } = await this.scanRecords(state)
-    const index = KeyIndex.fromHistories(histories)
+    const checkpointKeys = await this.checkpointKeysOnDisk()
+    const rebuilt = (await this.loadCheckpoint(state)) ?? (await this.rebuildByScan(state))
+    const { index, leased } = rebuilt
     // Everything is read: swap it in without yielding.
     this.lessor.reset()
     for (const [id, ttlSeconds] of leases) this.lessor.load(id, ttlSeconds)
@@ -341,7 +370,86 @@ export class MvccStore {
     }
     this.index = index
     this.state = state
+    this.checkpointKeys = checkpointKeys
     this.cache.clear()
+  }
+
+  /** Every LevelDB key of a checkpoint (meta and chunks), valid or not. */
+  private async checkpointKeysOnDisk(): Promise<Uint8Array[]> {
+    const space = {
+      gte: new Uint8Array([SPACE_CHECKPOINT]),
+      lt: new Uint8Array([SPACE_CHECKPOINT + 1]),
+    }
+    const keys: Uint8Array[] = await this.db.keys(space).all()
+    if ((await this.db.get(META_CHECKPOINT_KEY)) !== undefined) keys.push(META_CHECKPOINT_KEY)
+    return keys
+  }
+
+  /** The index from the checkpoint, if there is one written at exactly `state` and intact. */
+  private async loadCheckpoint(
+    state: StoreState,
+  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, number]> } | null> {
+    const metaBytes = await this.db.get(META_CHECKPOINT_KEY)
+    if (metaBytes === undefined) return null
+    const readStart = performance.now()
+    try {
+      const meta = decodeCheckpointMeta(metaBytes)
+      if (
+        meta.consistentIndex !== state.consistentIndex ||
+        meta.revision !== state.revision ||
+        meta.compactedRevision !== state.compactedRevision
+      ) {
+        return null // stale: written before batches that were applied since
+      }
+      const chunks = await this.db
+        .values({ gte: checkpointChunkKey(0), lt: new Uint8Array([SPACE_CHECKPOINT + 1]) })
+        .all()
+      const buildStart = performance.now()
+      const decoded = decodeCheckpoint(chunks, meta)
+      const index = KeyIndex.fromSorted(decoded.keys, decoded.histories)
+      this.loadStats = {
+        source: 'checkpoint',
+        records: 0,
+        keys: index.size,
+        scanMs: buildStart - readStart,
+        buildMs: performance.now() - buildStart,
+      }
+      return { index, leased: decoded.leased }
+    } catch (err) {
+      // A damaged checkpoint is only a lost shortcut: the records are the truth.
+      if (err instanceof CorruptionError) return null
+      throw err
+    }
+  }
+
+  private async rebuildByScan(
+    state: StoreState,
+  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, number]> }> {
+    const scanStart = performance.now()
+    const { histories, leased, records } = await this.scanRecords(state)
+    const buildStart = performance.now()
+    const index = KeyIndex.fromHistories(histories)
+    this.loadStats = {
+      source: 'scan',
+      records,
+      keys: index.size,
+      scanMs: buildStart - scanStart,
+      buildMs: performance.now() - buildStart,
+    }
+    return { index, leased }
+  }
+
+  /** Writes the index checkpoint (close() does, when the store is healthy). */
+  private async writeCheckpoint(): Promise<void> {
+    const { chunks, keys, crc } = encodeCheckpoint(this.index.entries(), (key) =>
+      this.lessor.leaseOf(key),
+    )
+    const meta = { ...this.state, chunks: chunks.length, crc, keys }
+    const batch = this.db.batch()
+    for (const key of this.checkpointKeys) batch.del(key)
+    chunks.forEach((chunk, i) => batch.put(checkpointChunkKey(i), chunk))
+    batch.put(META_CHECKPOINT_KEY, encodeCheckpointMeta(meta))
+    await batch.write({ sync: this.syncWrites })
   }
 
   /**
@@ -349,9 +457,11 @@ export class MvccStore {
    * values are read (a record names its own revision), and LevelDB reads the next chunk while
    * this one is replayed.
    */
-  private async scanRecords(
-    state: StoreState,
-  ): Promise<{ histories: Map<KeyString, History>; leased: Map<KeyString, number> }> {
+  private async scanRecords(state: StoreState): Promise<{
+    histories: Map<KeyString, History>
+    leased: Map<KeyString, number>
+    records: number
+  }> {
     const histories = new Map<KeyString, History>()
     const leased = new Map<KeyString, number>()
     const it = this.db.values({
@@ -361,12 +471,14 @@ export class MvccStore {
     })
     let previousMain = 0
     let previousSub = -1
+    let records = 0
     let next = it.nextv(SCAN_CHUNK_RECORDS)
     try {
       for (;;) {
         const chunk = await next
         if (chunk.length === 0) break
         next = it.nextv(SCAN_CHUNK_RECORDS)
+        records += chunk.length
         for (const record of chunk) {
           const rec = decodeRecord(record)
           if (rec.main < previousMain || (rec.main === previousMain && rec.sub <= previousSub)) {
@@ -399,7 +511,7 @@ export class MvccStore {
         `record at revision ${previousMain} above the store revision ${state.revision}`,
       )
     }
-    return { histories, leased }
+    return { histories, leased, records }
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -496,6 +608,8 @@ export class MvccStore {
       compactedRevision: ctx.compactRev,
     }
     ctx.ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(next) })
+    // The checkpoint describes the state before this batch: it goes with it.
+    for (const key of this.checkpointKeys) ctx.ops.push({ type: 'del', key })
     if (ctx.compactDropped > 0) this.guard = new SharedSnapshot(this.db.snapshot())
     try {
       // A chained batch costs less per operation than db.batch(array) in abstract-level.
@@ -510,6 +624,7 @@ export class MvccStore {
     }
     this.guard?.release()
     this.guard = null
+    this.checkpointKeys = []
     this.publish(ctx, next)
     return results
   }
@@ -1047,11 +1162,16 @@ export class MvccStore {
     await this.tail
     this.closed = true
     this.hub.close()
+    if (this.checkpointOnClose && this.failure === null && this.swapping === null) {
+      await this.writeCheckpoint()
+    }
     await this.db.close()
   }
 }
 
 /** Bytes [start, end) of `bytes` as a byte string (see keys.ts). */
 function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
+  // classic-level hands out Buffers: decode in place rather than through a new view.
+  if (Buffer.isBuffer(bytes)) return bytes.toString('latin1', start, end)
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
 }

@@ -76,6 +76,13 @@ export class TestStore {
     this.nextIndex = this.store.consistentIndex + 1
   }
 
+  /** Reopens as after a crash: the database closes under the store, no checkpoint is written. */
+  async crashReopen(opts?: StoreOptions): Promise<void> {
+    await (this.store as unknown as { db: ClassicLevel }).db.close()
+    this.store = await openStore(this.dir, opts)
+    this.nextIndex = this.store.consistentIndex + 1
+  }
+
   /** Current value of a key as a string, or undefined. */
   get(key: string, revision?: number): string | undefined {
     const r = this.store.range({ key: b(key), ...(revision === undefined ? {} : { revision }) })

@@ -1,7 +1,8 @@
 // Randomised differential test: the store and the simple model (model.ts) get the same random
 // puts, deletes, txns, compactions, lease grants and revokes, in random batches, and must give
 // the same result for every op and every range. Now and then the store is closed and reopened,
-// or replaced by a restore from its own snapshot image. Reproduce a failure with SEED=<seed>.
+// reopened as after a crash, or replaced by a restore from its own snapshot image. Reproduce a
+// failure with SEED=<seed> (STEPS=<n> for a longer history).
 import { describe, expect, it } from 'vitest'
 import type { Prng } from '../../../node-core/raft/prng'
 import { createPrng } from '../../../node-core/raft/prng'
@@ -214,8 +215,13 @@ describe('store vs model', () => {
         const roll = prng.float()
         if (roll < 0.01) {
           await t.reopen()
+          expect(t.store.loadStats.source).toBe('checkpoint')
           expect(t.store.consistentIndex).toBe(index)
-        } else if (roll < 0.02) {
+        } else if (roll < 0.015) {
+          await t.crashReopen()
+          expect(t.store.loadStats.source).toBe('scan')
+          expect(t.store.consistentIndex).toBe(index)
+        } else if (roll < 0.025) {
           // Swap in a store restored from this one's image.
           const image = t.store.snapshotImage()
           const other = tempDbDir()

@@ -3,9 +3,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { decodeCheckpointMeta, encodeCheckpointMeta } from '../../../node-core/mvcc/checkpoint'
+import { checkpointChunkKey, META_CHECKPOINT_KEY } from '../../../node-core/mvcc/layout'
 import { openStore } from '../../../node-core/mvcc/store'
 import type { WriteOp } from '../../../node-core/mvcc/types'
-import { b, kv, tempDbDir, TestStore } from './helpers'
+import { b, countSpaces, kv, tempDbDir, TestStore } from './helpers'
 
 let t: TestStore
 let dir: string
@@ -131,6 +133,61 @@ describe('restart', () => {
     })
     t.store = await openStore(dir)
     expect([t.store.consistentIndex, t.get('a')]).toEqual([1, '1'])
+  })
+
+  it('a clean close writes an index checkpoint; the next open uses it', async () => {
+    await t.applyAll(ops)
+    const before = fingerprint(t)
+    await t.reopen()
+    expect(t.store.loadStats).toMatchObject({ source: 'checkpoint', records: 0 })
+    expect(fingerprint(t)).toEqual(before)
+    await t.reopen({ checkpointOnClose: false })
+    // The checkpoint from the close before still matches the state: nothing was applied since.
+    expect(t.store.loadStats.source).toBe('checkpoint')
+    expect(fingerprint(t)).toEqual(before)
+  })
+
+  it('the first batch after an open deletes the checkpoint; a crash then means a scan', async () => {
+    await t.applyAll(ops)
+    await t.reopen()
+    expect(t.store.loadStats.source).toBe('checkpoint')
+    await t.put('after', '1')
+    const expected = fingerprint(t)
+    // Crash: the database closes without the store's close().
+    await (t.store as unknown as { db: ClassicLevel }).db.close()
+    expect(await countSpaces(dir)).toMatchObject({ m: 2 })
+    expect((await countSpaces(dir))['i']).toBeUndefined()
+    t.store = await openStore(dir)
+    expect(t.store.loadStats).toMatchObject({ source: 'scan', records: 8 })
+    expect(fingerprint(t)).toEqual(expected)
+  })
+
+  it('a stale or damaged checkpoint is ignored: the records are the truth', async () => {
+    await t.applyAll(ops)
+    const expected = fingerprint(t)
+    await t.store.close()
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    })
+    await db.open()
+    const chunk = (await db.get(checkpointChunkKey(0)))!
+    const damaged = chunk.slice()
+    damaged[damaged.length - 1]! ^= 1
+    await db.put(checkpointChunkKey(0), damaged)
+    await db.close()
+    t.store = await openStore(dir)
+    expect(t.store.loadStats.source).toBe('scan')
+    expect(fingerprint(t)).toEqual(expected)
+    // A checkpoint from another state (as if batches were applied after it) is stale.
+    await t.store.close()
+    await db.open()
+    const meta = decodeCheckpointMeta((await db.get(META_CHECKPOINT_KEY))!)
+    await db.put(META_CHECKPOINT_KEY, encodeCheckpointMeta({ ...meta, consistentIndex: 1 }))
+    await db.close()
+    t.store = await openStore(dir)
+    expect(t.store.loadStats.source).toBe('scan')
+    expect(fingerprint(t)).toEqual(expected)
   })
 
   it('refuses a database it does not understand', async () => {
