@@ -453,6 +453,10 @@ export class Raft {
 
   private pendingConfChangesToApply(): number {
     if (this.log.committed <= this.log.applied) return 0
+    // A snapshot received but not yet applied: the entries it replaces are gone from the log,
+    // and the configuration it carries takes effect only once it is applied, so it counts as a
+    // pending change (found by the simulator: campaign() between ready() and advance()).
+    if (this.log.applied + 1 < this.log.firstIndex()) return 1
     let n = 0
     for (const e of this.log.slice(this.log.applied + 1, this.log.committed + 1)) {
       if (e.type === 'confChange') n++

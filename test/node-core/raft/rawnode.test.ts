@@ -243,3 +243,36 @@ describe('small codecs and formats', () => {
     ).toEqual(enc.encode('c'))
   })
 })
+
+describe('RawNode with a snapshot not yet applied', () => {
+  // Found by the simulator (seed 19553): a follower that has received a snapshot and not yet
+  // advanced past it was asked to campaign; counting its unapplied conf changes sliced the
+  // compacted log and threw. It must refuse to campaign until the snapshot is applied.
+  it('does not campaign, and does not throw, until the snapshot is applied', () => {
+    const storage = new MemoryStorage({ confState: { voters: [1, 2], learners: [] } })
+    const rn = new RawNode({ id: 2, storage, prng: createPrng(2) })
+    rn.step(
+      message({
+        type: 'MsgSnap',
+        from: 1,
+        to: 2,
+        term: 3,
+        snapshot: {
+          metadata: { index: 50, term: 3, confState: { voters: [1, 2], learners: [] } },
+          data: new Uint8Array(0),
+        },
+      }),
+    )
+    const rd = rn.ready()
+    expect(rd.snapshot?.metadata.index).toBe(50)
+    expect(() => rn.campaign()).not.toThrow()
+    expect(rn.status().role).toBe('follower')
+    storage.applySnapshot(rd.snapshot!)
+    if (rd.hardState) storage.setHardState(rd.hardState)
+    storage.append(rd.entries)
+    rn.advance(rd)
+    drain(rn, storage)
+    rn.campaign()
+    expect(['preCandidate', 'candidate']).toContain(rn.status().role)
+  })
+})
