@@ -24,14 +24,20 @@
  *   R = 4: the first generation ended at 4 and the second starts at 5: a does not exist.
  *   R = 9: second generation: 5/1.
  *
- * Compacting at revision C keeps exactly what a read at any R >= C can still need:
- *   - every generation whose tombstone is <= C goes, tombstone included (the key was deleted by
- *     C, nobody at R >= C can see those revisions);
+ * Compacting at revision C keeps exactly what a read at any R >= C, or a watcher starting at C,
+ * can still need:
+ *   - every generation whose tombstone is below C goes, tombstone included (the key was deleted
+ *     before C, nobody at R >= C can see those revisions);
+ *   - a generation whose tombstone is exactly C keeps only its tombstone: reads at C do not see
+ *     it, but a watcher may start at C (etcd refuses only start < C) and must get that delete.
+ *     etcd drops it, so etcd's watchers starting at C miss deletions at C; ours do not. Every
+ *     read answers the same either way, and the next compaction removes it;
  *   - in the first remaining generation, every revision before its latest revision <= C goes
  *     (that latest one is the value a read at C sees; the older ones are superseded);
  *   - a key left with nothing but an empty generation leaves the index.
  *   With the example: compact at 3 drops 2/0 and keeps {created 2: 3/0 4/0t} {created 5: 5/1};
- *   compact at 4 drops the whole first generation (2/0, 3/0, 4/0t) and keeps {created 5: 5/1}.
+ *   compact at 4 drops 2/0 and 3/0 and keeps {4/0t} {created 5: 5/1}; compact at 5 drops the
+ *   whole first generation (2/0, 3/0, 4/0t) and keeps {created 5: 5/1}.
  *   The revisions dropped here are exactly the records compaction deletes from classic-level.
  *
  * Representation, chosen for memory (one array per key, small integers inline): a key's history
@@ -48,11 +54,12 @@
  *
  * Invariants (asserted on every write): revisions of a key strictly increase by main revision
  * (a key is written at most once per revision: etcd refuses a txn writing a key twice), every
- * generation but the last is non-empty and ends with its tombstone, and the last generation has
- * no tombstone.
+ * generation but the last is non-empty and ends with its tombstone (after a compaction the first
+ * one may be that tombstone alone), and the last generation has no tombstone.
  */
 import BTreeImport from 'sorted-btree'
 import { bulkLoad as bulkLoadImport } from 'sorted-btree/extended/bulkLoad.js'
+import { CorruptionError } from './errors'
 import { compareKeys, type KeyRange, type KeyString } from './keys'
 import type { Revision } from './revision'
 
@@ -78,8 +85,14 @@ export interface PutOutcome {
   version: number
 }
 
+/** A broken invariant on the write path: a bug. */
 function fail(message: string): never {
   throw new Error(`key index: ${message}`)
+}
+
+/** History read back from disk (records, checkpoint) that cannot be right. */
+function corrupt(message: string): never {
+  throw new CorruptionError(`key index: ${message}`)
 }
 
 function newHistory(createRevision: number, version: number, main: number, sub: number): History {
@@ -161,11 +174,12 @@ function historyCompact(
 ): History | null {
   const last = h[0]!
   let g = 1
-  // Generations that ended (tombstone) at or before atRev go entirely.
+  // Generations that ended (tombstone) before atRev go entirely. One that ended exactly at
+  // atRev stays: below, its latest revision <= atRev is its tombstone, which alone is kept.
   while (g < last) {
     const count = h[g + 2]!
     const tombMain = h[g + HEADER + 2 * (count - 1)]!
-    if (tombMain > atRev) break
+    if (tombMain >= atRev) break
     if (onDrop) {
       for (let i = 0; i < count; i++) {
         const at = g + HEADER + 2 * i
@@ -195,7 +209,7 @@ function historyCompact(
 
 /** Checks a history's structure; throws with the details when it is broken (tests, restore). */
 export function checkHistory(h: History, key: KeyString): void {
-  const bad = (why: string) => fail(`history of ${JSON.stringify(key)} ${why}: [${h.join(',')}]`)
+  const bad = (why: string) => corrupt(`history of ${JSON.stringify(key)} ${why}: [${h.join(',')}]`)
   let g = 1
   let prev = 0
   for (;;) {
@@ -237,11 +251,15 @@ export class KeyIndex {
     )
   }
 
-  /** Builds an index from keys already in ascending order and their histories. */
+  /**
+   * Builds an index from keys already in ascending order and their histories, checking each
+   * history's structure first (what was read back from disk is not trusted blindly).
+   */
   static fromSorted(keys: KeyString[], histories: History[]): KeyIndex {
     if (keys.length !== histories.length) {
       fail(`fromSorted: ${keys.length} keys but ${histories.length} histories`)
     }
+    for (let i = 0; i < keys.length; i++) checkHistory(histories[i]!, keys[i]!)
     if (keys.length === 0) return new KeyIndex()
     return new KeyIndex(bulkLoadImport(keys, histories, NODE_SIZE, compareKeys) as Tree)
   }
@@ -284,8 +302,14 @@ export class KeyIndex {
   ): void {
     const h = histories.get(key)
     if (tombstone) {
-      if (h === undefined || h[h[0]! + 2] === 0) {
-        fail(`tombstone ${main}/${sub} of ${JSON.stringify(key)} without a live generation`)
+      if (h === undefined) {
+        // The first record of a key can be a tombstone that compaction kept alone (it ended its
+        // generation exactly at the compaction revision).
+        histories.set(key, [6, 0, 0, 1, main, sub, 0, 0, 0])
+        return
+      }
+      if (h[h[0]! + 2] === 0) {
+        corrupt(`tombstone ${main}/${sub} of ${JSON.stringify(key)} without a live generation`)
       }
       historyTombstone(h, main, sub, key)
       return
@@ -295,7 +319,7 @@ export class KeyIndex {
       return
     }
     const g = h[0]!
-    if (main <= lastMain(h)) fail(`record ${main}/${sub} of ${JSON.stringify(key)} out of order`)
+    if (main <= lastMain(h)) corrupt(`record ${main}/${sub} of ${JSON.stringify(key)} out of order`)
     if (h[g + 2] === 0) {
       h[g] = createRevision
       h[g + 1] = version

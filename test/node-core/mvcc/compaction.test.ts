@@ -83,29 +83,45 @@ describe('compaction', () => {
     await t.del('b')
     await t.put('c', '1')
     await t.apply({ leaseGrant: { id: 1, ttlSeconds: 10 } })
-    await t.apply({ compaction: { revision: 6 } })
-    expect(t.store.indexedKeys).toBe(2) // b is gone from the index
+    await t.apply({ compaction: { revision: 7 } })
+    expect(t.store.indexedKeys).toBe(2) // b, deleted at 6, is gone from the index
     await t.store.close()
     // Records a@4 and c@7; the lease; state, format and checkpoint meta; one checkpoint chunk.
     expect(await countSpaces(t.dir)).toEqual({ r: 2, l: 1, m: 3, i: 1 })
     t.store = await (await import('../../../node-core/mvcc/store')).openStore(t.dir)
-    expect(t.store.compactedRevision).toBe(6)
+    expect(t.store.compactedRevision).toBe(7)
     expect(t.store.revision).toBe(7)
     expect(t.get('a')).toBe('3')
-    expect(() => t.store.range({ key: b('a'), revision: 5 })).toThrow(CompactedError)
+    expect(() => t.store.range({ key: b('a'), revision: 6 })).toThrow(CompactedError)
   })
 
-  it('compacting at the current revision right after a delete keeps the revision', async () => {
-    await t.put('a', '1')
-    await t.del('a')
+  it('a deletion at exactly the compacted revision stays watchable from there', async () => {
+    await t.put('a', '1') // 2
+    await t.del('a') // 3
     await t.apply({ compaction: { revision: 3 } })
-    await t.reopen()
-    // No record is left at all; the revision must not go back.
-    expect(t.store.revision).toBe(3)
+    expect(t.store.range({ key: b('a'), revision: 3 }).count).toBe(0)
+    const deletes = async () => {
+      const w = t.store.watch({ key: b('a'), startRevision: 3 })
+      const r = await w.next()
+      w.cancel()
+      return r.done ? [] : r.value.events.map((e) => `${e.type}@${e.kv.modRevision}`)
+    }
+    // etcd would have dropped this tombstone: a watcher starting at 3 would never see it.
+    expect(await deletes()).toEqual(['delete@3'])
+    // The rebuild takes a key whose first record is that tombstone.
+    await t.crashReopen()
+    expect(t.store.loadStats.source).toBe('scan')
+    expect([t.store.revision, t.store.compactedRevision]).toEqual([3, 3])
+    expect(await deletes()).toEqual(['delete@3'])
     expect(await t.put('a', 'again')).toBe(4)
     expect(t.store.range({ key: b('a') }).kvs.map(kv)).toEqual([
       { key: 'a', value: 'again', create: 4, mod: 4, version: 1, lease: 0 },
     ])
+    // The next compaction takes the tombstone away.
+    await t.apply({ compaction: { revision: 4 } })
+    await t.store.close()
+    expect((await countSpaces(t.dir))['r']).toBe(1)
+    await t.reopen()
   })
 
   it('works inside a batch, between other writes', async () => {

@@ -54,22 +54,48 @@ describe('key index: the worked example', () => {
     expect(index.get(k('a'), 4)).toBeUndefined()
   })
 
-  it('compacts at 4: drops the whole first generation with its tombstone', () => {
+  it('compacts at 4: keeps only the tombstone of the generation that ended at 4', () => {
     const index = example()
     const dropped: string[] = []
     index.compact(4, (_, m, s, t) => dropped.push(`${m}/${s}${t ? 't' : ''}`))
+    expect(dropped).toEqual(['2/0', '3/0'])
+    const h = index.history(k('a'))!
+    expect(h).toEqual([6, 2, 2, 1, 4, 0, 5, 1, 1, 5, 1])
+    checkHistory(h, k('a'))
+    expect(index.get(k('a'), 4)).toBeUndefined()
+    expect(index.get(k('a'), 5)).toEqual({ main: 5, sub: 1 })
+  })
+
+  it('compacts at 5: drops the whole first generation with its tombstone', () => {
+    const index = example()
+    const dropped: string[] = []
+    index.compact(5, (_, m, s, t) => dropped.push(`${m}/${s}${t ? 't' : ''}`))
     expect(dropped).toEqual(['2/0', '3/0', '4/0t'])
     expect(index.history(k('a'))).toEqual([1, 5, 1, 1, 5, 1])
   })
 
-  it('forgets a key deleted at or before the compaction revision', () => {
+  it('forgets a key deleted before the compaction revision; keeps a deletion at it', () => {
     const index = new KeyIndex()
     index.put(k('a'), 1, 0)
     index.tombstone(k('a'), 2, 0)
     index.put(k('b'), 3, 0)
-    expect(index.compact(2)).toBe(2)
+    expect(index.compact(2)).toBe(1)
+    expect(index.history(k('a'))).toEqual([6, 1, 1, 1, 2, 0, 0, 0, 0])
+    expect(index.compact(3)).toBe(1)
     expect(index.history(k('a'))).toBeUndefined()
     expect(index.size).toBe(1)
+  })
+
+  it('a rebuild accepts a key whose first record is a kept tombstone', () => {
+    const histories = new Map<string, History>()
+    KeyIndex.restore(histories, k('a'), 4, 0, true, 0, 0)
+    KeyIndex.restore(histories, k('a'), 5, 1, false, 5, 1)
+    const h = histories.get(k('a'))!
+    checkHistory(h, k('a'))
+    expect(h).toEqual([6, 0, 0, 1, 4, 0, 5, 1, 1, 5, 1])
+    const index = KeyIndex.fromHistories(histories)
+    expect(index.get(k('a'), 4)).toBeUndefined()
+    expect(index.get(k('a'), 5)).toEqual({ main: 5, sub: 1 })
   })
 
   it('keeps the latest revision at or below the compaction revision of a live key', () => {
@@ -83,7 +109,7 @@ describe('key index: the worked example', () => {
   it('a dry run only reports', () => {
     const index = example()
     const before = JSON.stringify(index.history(k('a')))
-    expect(index.compact(4, undefined, true)).toBe(3)
+    expect(index.compact(5, undefined, true)).toBe(3)
     expect(JSON.stringify(index.history(k('a')))).toBe(before)
   })
 })

@@ -6,8 +6,12 @@
 import { describe, expect, it } from 'vitest'
 import type { Prng } from '../../../node-core/raft/prng'
 import { createPrng } from '../../../node-core/raft/prng'
+import { CompactedError } from '../../../node-core/mvcc/errors'
+import type { MvccStore } from '../../../node-core/mvcc/store'
+import type { Watcher } from '../../../node-core/mvcc/watch'
 import type {
   Compare,
+  Event,
   CompareResult,
   CompareTarget,
   RangeRequest,
@@ -163,6 +167,64 @@ class Generator {
   }
 }
 
+/**
+ * A watcher on every key, from the first revision on, recording what it receives. It follows the
+ * store across reopens and restores by re-watching from the first revision it has not seen (a
+ * catch-up from history); when that revision has been compacted meanwhile it notes the gap and
+ * re-watches from the compacted revision itself, as etcd clients do, and must then miss nothing
+ * from there on (deletions at exactly that revision included).
+ */
+class Follower {
+  seen: Event[] = []
+  /** Revision ranges [from, to) lost to compaction. */
+  gaps: Array<[number, number]> = []
+  next = 2
+  failure: unknown = null
+  private watcher: Watcher | null = null
+  private done: Promise<void> = Promise.resolve()
+
+  follow(store: MvccStore): void {
+    const all = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) }
+    this.done = (async () => {
+      for (;;) {
+        const w = store.watch({ ...all, startRevision: this.next })
+        this.watcher = w
+        try {
+          for await (const r of w) {
+            for (const ev of r.events) {
+              if (ev.kv.modRevision < this.next - 1)
+                throw new Error(`event ${ev.kv.modRevision} out of order`)
+              this.seen.push(ev)
+              this.next = ev.kv.modRevision + 1
+            }
+          }
+          return // cancelled
+        } catch (err) {
+          if (!(err instanceof CompactedError)) throw err
+          this.gaps.push([this.next, err.compactedRevision])
+          this.next = err.compactedRevision
+        }
+      }
+    })().catch((err: unknown) => {
+      this.failure = err
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.cancel()
+    await this.done
+  }
+
+  /** What it should have seen: every write of the model, minus the gaps. */
+  expected(model: Model): unknown {
+    const lost = (rev: number) => this.gaps.some(([from, to]) => rev >= from && rev < to)
+    return model
+      .events()
+      .filter((ev) => !lost(ev.kv.modRevision))
+      .map(plain)
+  }
+}
+
 describe('store vs model', () => {
   it('agree on every result of a random history', async () => {
     const seed = Number(process.env['SEED'] ?? Date.now() % 1_000_000)
@@ -174,6 +236,10 @@ describe('store vs model', () => {
     const tmp = tempDbDir()
     let t = await TestStore.open(tmp.dir)
     const extra: Array<() => void> = []
+    const follower = new Follower()
+    follower.follow(t.store)
+    /** The step at which the follower, stopped for a reopen or restore, watches again. */
+    let followAt: number | null = null
     let index = 0
     try {
       for (let step = 0; step < steps;) {
@@ -213,6 +279,7 @@ describe('store vs model', () => {
           )
         }
         const roll = prng.float()
+        if (roll < 0.025 && followAt === null) await follower.stop()
         if (roll < 0.01) {
           await t.reopen()
           expect(t.store.loadStats.source).toBe('checkpoint')
@@ -231,7 +298,23 @@ describe('store vs model', () => {
           t = restored
           extra.push(other.cleanup)
         }
+        // Back after a while: a catch-up over a longer history, maybe past a compaction.
+        if (roll < 0.025 && followAt === null) followAt = step + prng.int(0, 200)
+        if (followAt !== null && step >= followAt) {
+          follower.follow(t.store)
+          followAt = null
+        }
+        expect(follower.failure, `seed ${seed} step ${step}: watcher failed`).toBeNull()
       }
+      // The watcher has seen every revision, each event once, in order.
+      if (followAt !== null) follower.follow(t.store)
+      for (let waited = 0; follower.next <= model.rev && waited < 5000; waited += 10) {
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      expect(follower.failure).toBeNull()
+      expect(follower.seen.map(plain), `seed ${seed}: watched events`).toEqual(
+        follower.expected(model),
+      )
       // Every readable revision, at the end.
       const all = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) }
       for (let rev = Math.max(1, model.compacted); rev <= model.rev; rev++) {
@@ -241,6 +324,7 @@ describe('store vs model', () => {
         ).toEqual(plain(model.range({ ...all, revision: rev })))
       }
     } finally {
+      await follower.stop()
       await t.store.close()
       tmp.cleanup()
       for (const cleanup of extra) cleanup()

@@ -9,6 +9,7 @@
  */
 import type {
   Compare,
+  Event,
   KeyValue,
   RangeRequest,
   RangeResponse,
@@ -50,6 +51,25 @@ export class Model {
   rev = 1
   compacted = 0
   leases = new Map<number, number>() // id -> ttl
+
+  /** Every write as the event a watcher sees, in revision order. */
+  events(): Event[] {
+    return this.writes.map((w) =>
+      w.deleted
+        ? {
+            type: 'delete' as const,
+            kv: {
+              key: unhex(w.key),
+              createRevision: 0,
+              modRevision: w.main,
+              version: 0,
+              value: new Uint8Array(0),
+              lease: 0,
+            },
+          }
+        : { type: 'put' as const, kv: this.toKv(w) },
+    )
+  }
 
   private inRange(key: string, start: Uint8Array, end: Uint8Array | undefined): boolean {
     const k = unhex(key)
