@@ -119,7 +119,7 @@ import {
   requestBytes,
   type RequestLimits,
 } from './validate'
-import { WatchHub, type Change, type WatchLimits, type Watcher, type WatchRequest } from './watch'
+import { WatchHub, type Change, type WatchOptions, type Watcher, type WatchRequest } from './watch'
 import { RaftdeskError } from '../errors'
 import { RecordCache } from './record-cache'
 
@@ -142,7 +142,7 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = {
 export interface StoreOptions {
   limits?: Partial<StoreLimits>
   lessor?: Partial<LessorOptions>
-  watch?: Partial<WatchLimits>
+  watch?: Partial<WatchOptions>
   /** fsync every batch write (default false: the WAL carries durability, see above). */
   syncWrites?: boolean
   /** Write the index checkpoint on close (default true; checkpoint.ts). */

@@ -14,11 +14,13 @@
  *   publish() after its disk write).
  * - Each watcher buffers responses its consumer has not taken yet, up to bufferEventsMax events
  *   and bufferBytesMax bytes. A catching-up watcher simply pauses reading history while its
- *   buffer is full. A live watcher whose buffer would overflow is ended with a
- *   WatchFellBehindError that says from which revision to re-watch: events are never dropped
- *   silently. (A batch that alone exceeds the limits is still accepted into an empty buffer,
- *   otherwise a big transaction could never be watched.) Responses already buffered are
- *   delivered before the error is thrown.
+ *   buffer is full. A live watcher whose buffer would overflow is, by default
+ *   (slowWatchers: 'cancel'), ended with a WatchFellBehindError that says from which revision to
+ *   re-watch: events are never dropped silently. Responses already buffered are delivered before
+ *   the error is thrown. With slowWatchers: 'resync' it goes back to catching up from history
+ *   instead (etcd's unsynced watchers): it keeps its place, and fails only if compaction removes
+ *   history it has not read yet (CompactedError). (A batch that alone exceeds the limits is
+ *   still accepted into an empty buffer, otherwise a big transaction could never be watched.)
  * - When the hub ends a watcher (compacted, fell behind, store closed) the iterator throws that
  *   typed error after the buffered responses; when the consumer cancels, it simply finishes.
  * - requestProgress(): a synced watcher gets a response with no events and the current revision
@@ -66,6 +68,11 @@ export const DEFAULT_WATCH_LIMITS: WatchLimits = {
   watchersMax: 10_000,
   bufferEventsMax: 10_000,
   bufferBytesMax: 16 * 1024 * 1024,
+}
+
+export interface WatchOptions extends WatchLimits {
+  /** What happens to a live watcher whose buffer would overflow (see the module comment). */
+  slowWatchers: 'cancel' | 'resync'
 }
 
 /** What the hub needs from the store. */
@@ -269,7 +276,7 @@ export class Watcher implements AsyncIterableIterator<WatchResponse> {
 }
 
 export class WatchHub {
-  readonly limits: WatchLimits
+  readonly limits: WatchOptions
   readonly source: HistorySource
   private nextId = 1
   private closed = false
@@ -282,9 +289,9 @@ export class WatchHub {
   /** Catch-up reads per step; at most half a buffer so that a step always fits. */
   private readonly catchUpEventsMax: number
 
-  constructor(source: HistorySource, limits: Partial<WatchLimits> = {}) {
+  constructor(source: HistorySource, options: Partial<WatchOptions> = {}) {
     this.source = source
-    this.limits = { ...DEFAULT_WATCH_LIMITS, ...limits }
+    this.limits = { ...DEFAULT_WATCH_LIMITS, slowWatchers: 'cancel', ...options }
     this.catchUpEventsMax = Math.max(1, Math.min(1000, Math.floor(this.limits.bufferEventsMax / 2)))
   }
 
@@ -368,6 +375,13 @@ export class WatchHub {
 
   private deliver(w: Watcher, events: Event[], revision: number): void {
     const bytes = events.reduce((n, ev) => n + eventBytes(ev), EVENT_OVERHEAD_BYTES)
+    if (!w.empty && w.full(events.length, bytes) && this.limits.slowWatchers === 'resync') {
+      // Keep its place: it reads these events (and what follows) from history once drained.
+      this.removeSynced(w)
+      w.nextRev = events[0]!.kv.modRevision
+      this.startCatchUp(w)
+      return
+    }
     if (!w.empty && w.full(events.length, bytes)) {
       const b = w.buffered
       w.end(

@@ -193,6 +193,32 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     expect(await events(again, 3)).toEqual(['put k=4 @5', 'put k=5 @6', 'put k=6 @7'])
   })
 
+  it("slowWatchers: 'resync' keeps the watcher's place and catches up from history", async () => {
+    await t.store.close()
+    cleanup()
+    await open({ watch: { bufferEventsMax: 3, slowWatchers: 'resync' } })
+    const w = t.store.watch({ key: b('k') })
+    for (let i = 1; i <= 8; i++) await t.put('k', String(i))
+    expect(t.store.watchers).toBe(1)
+    const expected = Array.from({ length: 8 }, (_, i) => `put k=${i + 1} @${i + 2}`)
+    expect(await events(w, 8)).toEqual(expected)
+    await t.put('k', 'live')
+    expect(await events(w, 1)).toEqual(['put k=live @10'])
+    expect(w.reason).toBeNull()
+  })
+
+  it("slowWatchers: 'resync' fails with CompactedError if compaction overtakes it", async () => {
+    await t.store.close()
+    cleanup()
+    await open({ watch: { bufferEventsMax: 2, slowWatchers: 'resync' } })
+    const w = t.store.watch({ key: b('k') })
+    for (let i = 1; i <= 6; i++) await t.put('k', String(i))
+    await t.apply({ compaction: { revision: 6 } })
+    // The two buffered responses, then the history it needed is gone.
+    expect(await events(w, 2)).toEqual(['put k=1 @2', 'put k=2 @3'])
+    await expect(w.next()).rejects.toMatchObject({ code: 'COMPACTED', compactedRevision: 6 })
+  })
+
   it('the byte limit counts too', async () => {
     await t.store.close()
     cleanup()
