@@ -85,6 +85,12 @@ export interface SimOptions {
   crashAfterPersistRate: number
   /** Raft's pre-vote (etcd's default is on; off makes split votes, and some bugs, likelier). */
   preVote: boolean
+  /**
+   * Flow control: 'default' is raft's (1 MiB messages, 256 in flight); 'tight' sends one entry
+   * per append with two in flight, so entries are acknowledged one by one and followers spend
+   * time in probe and replicate states; 'seeded' picks one of the two per seed.
+   */
+  flowControl: 'default' | 'tight' | 'seeded'
 }
 
 export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
@@ -104,6 +110,7 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
   defects: {},
   crashAfterPersistRate: 0.002,
   preVote: true,
+  flowControl: 'seeded',
 }
 
 export interface Violation {
@@ -224,9 +231,13 @@ export class Simulation {
   private opsOk = 0
   private opsUnknown = 0
 
+  private readonly tightFlow: boolean
+
   constructor(options: Partial<SimOptions> & { seed: number }) {
     this.options = { ...SIM_DEFAULTS, ...options }
     this.prng = createPrng(this.options.seed)
+    const flow = this.options.flowControl
+    this.tightFlow = flow === 'tight' || (flow === 'seeded' && this.prng.chance(0.5))
     const ids = Array.from({ length: this.options.nodes }, (_, i) => i + 1)
     this.nextNodeId = ids.length + 1
     // Every initial member starts from the same snapshot at index 1 holding the membership and
@@ -378,6 +389,7 @@ export class Simulation {
       heartbeatTicks: this.options.heartbeatTicks,
       preVote: this.options.preVote,
       applied: snap.metadata.index,
+      ...(this.tightFlow ? { maxSizePerMsgBytes: 1, maxInflightMsgs: 2 } : {}),
     })
     node.incarnation++
     node.up = true
