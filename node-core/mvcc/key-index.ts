@@ -36,7 +36,8 @@
  *     (that latest one is the value a read at C sees; the older ones are superseded);
  *   - a key left with nothing but an empty generation leaves the index.
  *   With the example: compact at 3 drops 2/0 and keeps {created 2: 3/0 4/0t} {created 5: 5/1};
- *   compact at 4 drops 2/0 and 3/0 and keeps {4/0t} {created 5: 5/1}; compact at 5 drops the
+ *   compact at 4 drops 2/0 and 3/0 and keeps {created 0: 4/0t} {created 5: 5/1} (a generation
+ *   reduced to its tombstone keeps no created revision or version); compact at 5 drops the
  *   whole first generation (2/0, 3/0, 4/0t) and keeps {created 5: 5/1}.
  *   The revisions dropped here are exactly the records compaction deletes from classic-level.
  *
@@ -200,7 +201,10 @@ function historyCompact(
       onDrop(key, h[at]!, h[at + 1]!, false)
     }
   }
-  const out: History = [0, h[g]!, h[g + 1]!, count - keepFrom]
+  // A generation reduced to its tombstone has no created revision or version, like the
+  // tombstone's record; a rebuild from the records then gives the same history.
+  const tombOnly = g !== last && keepFrom === count - 1
+  const out: History = [0, tombOnly ? 0 : h[g]!, tombOnly ? 0 : h[g + 1]!, count - keepFrom]
   for (let at = g + HEADER + 2 * keepFrom; at < h.length; at++) out.push(h[at]!)
   // The first remaining generation moves to offset 1; later ones move down by what went before.
   out[0] = g === last ? 1 : last - (g - 1) - 2 * keepFrom
