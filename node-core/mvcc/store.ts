@@ -24,8 +24,10 @@
  *
  * Reads (range) are synchronous and see the last written batch: the key index answers for the
  * published revision (revisions of a batch in progress are above it, so invisible), and records
- * come from a LevelDB snapshot taken when that batch was published, so a compaction being
- * written cannot pull records out from under a read.
+ * come from the record cache (record-cache.ts) or from LevelDB. Only a compaction deletes
+ * records, so while a batch with a compaction is being written, reads use a LevelDB snapshot of
+ * the state before it: a compaction in flight cannot pull records out from under a read. The
+ * byte arrays in results are views of shared buffers (the cache): callers must not modify them.
  *
  * Writes inside a batch: each op is first checked against the state so far (validate, may throw
  * a typed error: the op is refused and nothing changes), then executed (must not fail; anything
@@ -34,11 +36,14 @@
  * with sub revisions 0, 1, 2... in execution order.
  *
  * Compaction deletes, in the same batch, every record no read at or above the compaction
- * revision can need (key-index.ts explains which); the index forgets them once the batch is
- * written. `physical` is accepted and has no effect: removal is always immediate.
+ * revision can need (key-index.ts explains which, and why a deletion at exactly that revision
+ * stays for watchers); the index forgets them once the batch is written. `physical` is accepted
+ * and has no effect: removal is always immediate.
  *
- * Restart: openStore() rebuilds the key index with one ordered scan of the records and resumes
- * at the consistent index. Snapshots: snapshotImage() streams the state (image.ts) from a
+ * Restart: openStore() resumes at the consistent index. It rebuilds the key index from the index
+ * checkpoint written by the last clean close() when that is exactly current (checkpoint.ts), and
+ * otherwise (after a crash) with one ordered scan of the records. Snapshots: snapshotImage()
+ * streams the state (image.ts) from a
  * LevelDB snapshot; restoreFromImage() builds a new database beside the current one and swaps
  * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
  * store, never a mix (openStore finishes or discards an interrupted swap).
@@ -164,7 +169,10 @@ const ITERATOR_CHUNK = 1000
 const SCAN_CHUNK_RECORDS = 4096
 const SCAN_CHUNK_BYTES = 2 * 1024 * 1024
 
-/** A LevelDB snapshot shared by reads of one published state; closed when the last user goes. */
+/**
+ * A LevelDB snapshot shared by its users (reads while a compaction is written, a history read, a
+ * snapshot image); closed when the last one releases it.
+ */
 class SharedSnapshot {
   private refs = 1
   constructor(readonly snap: DbSnapshot) {}
@@ -220,7 +228,13 @@ class WriteTxn {
 export async function openStore(dir: string, opts: StoreOptions = {}): Promise<MvccStore> {
   await finishInterruptedRestore(dir)
   const store = new MvccStore(dir, opts)
-  await store.load()
+  try {
+    await store.load()
+  } catch (err) {
+    // Refused (corrupt, foreign): do not keep the database locked.
+    await store.abandon()
+    throw err
+  }
   return store
 }
 
@@ -1155,6 +1169,13 @@ export class MvccStore {
   }
 
   // ---- closing --------------------------------------------------------------------------------
+
+  /** Closes the database after a failed open, without writing anything. */
+  async abandon(): Promise<void> {
+    this.closed = true
+    this.hub.close()
+    if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
+  }
 
   /** Waits for queued work, ends all watchers (StoreClosedError) and closes the database. */
   async close(): Promise<void> {
