@@ -210,7 +210,8 @@ describe('restart', () => {
     await foreign.close()
     await expect(openStore(tmp.dir)).rejects.toMatchObject({ code: 'CORRUPT' })
     tmp.cleanup()
-    t.store = await openStore(tempDbDir().dir)
+    // Something for afterEach to close, in the same temp root (removed by cleanup).
+    t.store = await openStore(`${dir}-fresh`)
   })
 
   it('an interrupted restore: a staged copy beside a live store is discarded', async () => {
