@@ -213,23 +213,28 @@ function historyCompact(
 
 /** Checks a history's structure; throws with the details when it is broken (tests, restore). */
 export function checkHistory(h: History, key: KeyString): void {
-  const bad = (why: string) => corrupt(`history of ${JSON.stringify(key)} ${why}: [${h.join(',')}]`)
+  const why = historyFault(h)
+  if (why !== null) corrupt(`history of ${JSON.stringify(key)} ${why}: [${h.join(',')}]`)
+}
+
+/** What is wrong with a history's structure, or null (no allocation when all is well). */
+function historyFault(h: History): string | null {
   let g = 1
   let prev = 0
   for (;;) {
-    if (g + HEADER > h.length) bad(`has a generation header past the end at ${g}`)
+    if (g + HEADER > h.length) return `has a generation header past the end at ${g}`
     const count = h[g + 2]!
     const end = g + HEADER + 2 * count
     const isLast = end === h.length
-    if (end > h.length) bad(`has a generation of ${count} revisions past the end`)
-    if (!isLast && count === 0) bad(`has an empty generation at ${g} that is not the last`)
-    if (isLast && h[0] !== g) bad(`points at ${h[0]} for its last generation, which is at ${g}`)
+    if (end > h.length) return `has a generation of ${count} revisions past the end`
+    if (!isLast && count === 0) return `has an empty generation at ${g} that is not the last`
+    if (isLast && h[0] !== g) return `points at ${h[0]} for its last generation, which is at ${g}`
     for (let i = 0; i < count; i++) {
       const main = h[g + HEADER + 2 * i]!
-      if (main <= prev) bad(`has main revision ${main} after ${prev}`)
+      if (main <= prev) return `has main revision ${main} after ${prev}`
       prev = main
     }
-    if (isLast) return
+    if (isLast) return null
     g = end
   }
 }
