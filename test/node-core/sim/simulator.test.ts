@@ -34,18 +34,23 @@ describe('simulator', () => {
     electionTicksMin: 10,
     electionTicksMax: 11,
     crashAfterPersistRate: 0.5,
+    flowControl: 'default' as const,
   }
+  const huntSeeds = 1000
+  const huntSteps = 3000
 
   it('catches a server that forgets its vote', () => {
     const summary = runSeeds({
-      seeds: 400,
+      seeds: huntSeeds,
       start: 1,
-      steps: 6000,
+      steps: huntSteps,
       nodes: 5,
       sim: { ...voteHunt, defects: { forgetVote: true } },
     })
     const kinds = summary.failures.map((f) => f.violation!.invariant)
-    console.log(`forgotten vote caught by ${kinds.length} of 400 seeds: ${kinds.join(', ')}`)
+    console.log(
+      `forgotten vote caught by ${kinds.length} of ${huntSeeds} seeds: ${kinds.join(', ')}`,
+    )
     expect(kinds.length, 'no seed caught the forgotten vote').toBeGreaterThan(0)
     expect(
       kinds.every(
@@ -59,8 +64,8 @@ describe('simulator', () => {
   }, 120_000)
 
   it('finds nothing wrong in the same hunting configuration without the defect', () => {
-    const summary = runSeeds({ seeds: 100, start: 1, steps: 6000, nodes: 5, sim: voteHunt })
-    expect(summary.failures.map((f) => formatFailure(f, 6000))).toEqual([])
+    const summary = runSeeds({ seeds: 200, start: 1, steps: huntSteps, nodes: 5, sim: voteHunt })
+    expect(summary.failures.map((f) => formatFailure(f, huntSteps))).toEqual([])
   }, 120_000)
 
   it('catches a server that acknowledges entries before they are durable', () => {
@@ -75,22 +80,22 @@ describe('simulator', () => {
 
   it('prints a reproducible failure report', () => {
     const summary = runSeeds({
-      seeds: 400,
+      seeds: huntSeeds,
       start: 1,
-      steps: 6000,
+      steps: huntSteps,
       nodes: 5,
       sim: { ...voteHunt, defects: { forgetVote: true } },
     })
     const failure = summary.failures[0]!
-    const text = formatFailure(failure, 6000, 5)
+    const text = formatFailure(failure, huntSteps, 5)
     expect(text).toContain(`VIOLATION seed ${failure.seed}`)
     expect(text).toContain(
-      `npm run sim -- --seeds 1 --start ${failure.seed} --steps 6000 --nodes 5`,
+      `npm run sim -- --seeds 1 --start ${failure.seed} --steps ${huntSteps} --nodes 5`,
     )
     const again = new Simulation({
       ...voteHunt,
       seed: failure.seed,
-      steps: 6000,
+      steps: huntSteps,
       nodes: 5,
       defects: { forgetVote: true },
     }).run()
