@@ -307,7 +307,12 @@ export class RaftdeskNode {
         })
       : undefined
 
-    const store = await openStore(dbDir, options.store)
+    // A watcher whose client reads slowly falls back to reading history (it keeps its place)
+    // rather than being cancelled: the gRPC layer pauses and resumes watchers for flow control.
+    const store = await openStore(dbDir, {
+      ...options.store,
+      watch: { slowWatchers: 'resync', ...options.store?.watch },
+    })
     let membership = new Membership()
     if (snap) {
       const { header, rest } = await splitImage(snap.openImage())
