@@ -16,6 +16,7 @@
  */
 import { z } from 'zod'
 import type { WireError } from '../../preload/contract'
+import type { NodeRuntimeStatus } from '../server/node'
 
 export interface ClusterMemberSpec {
   name: string
@@ -106,33 +107,8 @@ export const nodeCommandSchema: z.ZodType<NodeCommand> = z.discriminatedUnion('t
   z.object({ type: z.literal('snapshot') }),
 ]) as z.ZodType<NodeCommand>
 
-/** What a node reports about itself: the Raft picture plus where it listens. */
-export interface NodeStatus {
-  id: number
-  name: string
-  clusterId: number
-  role: 'follower' | 'preCandidate' | 'candidate' | 'leader' | 'learner'
-  term: number
-  vote: number
-  lead: number
-  commit: number
-  applied: number
-  lastIndex: number
-  stableIndex: number
-  firstIndex: number
-  snapshotIndex: number
-  revision: number
-  voters: number[]
-  learners: number[]
-  members: Array<{
-    id: number
-    name: string
-    peerUrl: string
-    clientUrl: string
-    isLearner: boolean
-  }>
-  /** Leader only: each follower's replication progress. */
-  progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }>
+/** What a node reports about itself: the Raft picture (server/node.ts) plus where it listens. */
+export type NodeStatus = NodeRuntimeStatus & {
   clientUrl: string
   peerUrl: string
   pid: number

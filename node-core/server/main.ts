@@ -49,34 +49,8 @@ function parseConfig(): NodeProcessConfig {
 }
 
 function toNodeStatus(node: RaftdeskNode, config: NodeProcessConfig): NodeStatus {
-  const s = node.status()
-  const progress: NodeStatus['progress'] = {}
-  for (const [id, p] of Object.entries(s.progress)) progress[id] = p
   return {
-    id: s.id,
-    name: s.name,
-    clusterId: s.clusterId,
-    role: s.role,
-    term: s.term,
-    vote: s.vote,
-    lead: s.lead,
-    commit: s.commit,
-    applied: s.applied,
-    lastIndex: s.lastIndex,
-    stableIndex: s.stableIndex,
-    firstIndex: s.firstIndex,
-    snapshotIndex: s.snapshotIndex,
-    revision: s.revision,
-    voters: s.confState.voters,
-    learners: s.confState.learners,
-    members: s.members.map((m) => ({
-      id: m.id,
-      name: m.name,
-      peerUrl: m.peerUrls[0] ?? '',
-      clientUrl: m.clientUrls[0] ?? '',
-      isLearner: m.isLearner,
-    })),
-    progress,
+    ...node.status(),
     clientUrl: config.clientUrl,
     peerUrl: config.peerUrl,
     pid: process.pid,

@@ -172,7 +172,7 @@ describe('cluster under faults', () => {
         socket.write(bytes)
         setTimeout(() => socket.destroy(), 2000)
       })
-    const peerId = status.voters.find((v) => v !== status.id)!
+    const peerId = status.confState.voters.find((v) => v !== status.id)!
     const hello = (clusterId: string, token: string) =>
       encodeHello({ purpose: 'messages', from: peerId, to: status.id, clusterId, token })
     const garbage = await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))

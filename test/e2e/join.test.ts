@@ -77,7 +77,7 @@ describe('join a remote cluster', () => {
     const after = await writer.memberList()
     expect(after.find((m) => m.name === 'remote1')?.isLearner).toBe(false)
     const status = await joined.status()
-    expect(status.voters).toContain(joined.memberId)
+    expect(status.confState.voters).toContain(joined.memberId)
 
     // It serves linearizable reads and takes writes like any member.
     const client = new EtcdClient(joined.endpoint)
