@@ -88,6 +88,19 @@ export class OutboundLink {
     this.connect()
   }
 
+  /**
+   * The peer just proved it is up (it dialled us and passed the handshake): a link waiting out a
+   * backoff dials again at once. Without this, a restarted peer stays unreachable from here for
+   * up to backoffMaxMs, long enough to stall an election that needs both directions.
+   */
+  peerIsUp(): void {
+    if (this.state !== 'backoff') return
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.attempt = 0
+    this.connect()
+  }
+
   /** Queues one encoded MESSAGE frame, or drops it (and reports) when it cannot be queued. */
   enqueue(frame: Buffer): void {
     const { queueMessagesMax, queueBytesMax } = this.ctx.limits

@@ -652,6 +652,7 @@ export class TcpTransport implements PeerTransport {
           new PeerUnavailableError(`replaced by a newer connection from member ${peer.id}`),
         )
       this.logger.info('peer connected in', { peer: peer.id, remote: conn.remote })
+      peer.link.peerIsUp()
     } else {
       conn.state = 'snapshot'
       this.inboundSnapshots++

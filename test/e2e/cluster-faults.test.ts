@@ -69,6 +69,8 @@ describe('cluster under faults', () => {
         recoveriesMs.map((r, i) => `${r}/${electionsMs[i]}`).join(' '),
     )
     expect(load.acknowledged.size).toBeGreaterThan(100)
+    // The target is p99 under 1 s; the bounds leave room for a loaded CI machine.
+    expect(percentile(sorted, 50)).toBeLessThan(1000)
     expect(sorted.at(-1)).toBeLessThan(5000)
     await t.cluster.waitForLeader()
     for (const name of t.cluster.names()) await expectAllPresent(t, load.acknowledged, name)

@@ -146,6 +146,28 @@ describe('TcpTransport: failures of the link', () => {
     expect(b.received[0]!.term).toBe(2)
   })
 
+  it('redials at once, not after its backoff, when the restarted peer connects in', async () => {
+    const slow = { limits: { backoffBaseMs: 20_000, backoffMaxMs: 20_000 } }
+    const a = await startTcpNode(1, slow, nodes)
+    let b = await startTcpNode(2, slow, nodes)
+    meshPeers([a, b])
+    a.t.send([hb(1, 2, 1)])
+    await waitFor('first delivery', () => b.received.length === 1)
+    const port = Number(b.t.address().split(':')[1])
+    await b.t.stop()
+    nodes.splice(nodes.indexOf(b), 1)
+    await waitFor('link down', () => !peerStats(a, 2).connected)
+    // a's link to b now waits 20 s before it dials again.
+    b = await startTcpNode(2, { ...slow, port }, nodes)
+    b.t.addPeer(1, a.t.address())
+    const began = Date.now()
+    b.t.send([hb(2, 1, 5)]) // b dials a: proof that b is up
+    await waitFor('a reconnected to b', () => peerStats(a, 2).connected, 5000)
+    expect(Date.now() - began).toBeLessThan(5000)
+    a.t.send([hb(1, 2, 6)])
+    await waitFor('delivery to the restarted peer', () => b.received.some((m) => m.term === 6))
+  })
+
   it('backs off exponentially up to the cap, with jitter from the injected random', async () => {
     expect(
       [0, 1, 2, 3, 4, 5].map((n) =>
