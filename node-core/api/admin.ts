@@ -40,10 +40,17 @@ export interface JoinResult {
 }
 
 export interface AdminBackend {
-  /** The cluster token a joining node must present. */
+  /** The cluster token a joining node (or a forwarding member) must present. */
   clusterToken(): string
   /** Adds a learner with this record; resolves once the change is applied here. */
   addLearner(req: JoinRequest): Promise<JoinResult>
+  /** Leader only: renews a lease, returns its TTL in seconds. */
+  leaseRenew(id: number): Promise<number>
+  /** Leader only: a lease's remaining and granted TTL, and its keys when asked. */
+  leaseTimeToLive(
+    id: number,
+    keys: boolean,
+  ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
 }
 
 export function loadAdminPackage(protoDir: string = PROTO_DIR): GrpcObject {
@@ -75,14 +82,58 @@ interface PbJoinRequest {
   clientUrls: string[]
 }
 
+function refuseToken(
+  token: string | undefined,
+  backend: AdminBackend,
+  callback: sendUnaryData<unknown>,
+): boolean {
+  if (sameSecret(token ?? '', backend.clusterToken())) return false
+  callback({ code: GrpcStatus.PERMISSION_DENIED, details: 'raftdesk: wrong cluster token' })
+  return true
+}
+
+function answer<T>(promise: Promise<T>, map: (v: T) => unknown, callback: sendUnaryData<unknown>) {
+  promise
+    .then((v) => callback(null, map(v)))
+    .catch((err: unknown) => {
+      const s = toGrpcStatus(
+        err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err)),
+      )
+      callback({ code: s.code, details: s.details })
+    })
+}
+
 export function adminService(backend: AdminBackend): UntypedServiceImplementation {
   return {
+    LeaseRenew(
+      call: ServerUnaryCall<{ token: string; id: string }, unknown>,
+      callback: sendUnaryData<unknown>,
+    ) {
+      if (refuseToken(call.request.token, backend, callback)) return
+      answer(
+        backend.leaseRenew(Number(call.request.id)),
+        (ttl) => ({ ttlSeconds: String(ttl) }),
+        callback,
+      )
+    },
+    LeaseTimeToLive(
+      call: ServerUnaryCall<{ token: string; id: string; keys: boolean }, unknown>,
+      callback: sendUnaryData<unknown>,
+    ) {
+      if (refuseToken(call.request.token, backend, callback)) return
+      answer(
+        backend.leaseTimeToLive(Number(call.request.id), call.request.keys),
+        (r) => ({
+          ttlSeconds: String(r.ttlSeconds),
+          grantedTtlSeconds: String(r.grantedTtlSeconds),
+          keys: r.keys.map((k) => Buffer.from(k)),
+        }),
+        callback,
+      )
+    },
     Join(call: ServerUnaryCall<PbJoinRequest, unknown>, callback: sendUnaryData<unknown>) {
       const req = call.request
-      if (!sameSecret(req.token ?? '', backend.clusterToken())) {
-        callback({ code: GrpcStatus.PERMISSION_DENIED, details: 'raftdesk: wrong cluster token' })
-        return
-      }
+      if (refuseToken(req.token, backend, callback)) return
       if (!NAME_RE.test(req.name ?? '')) {
         callback({
           code: GrpcStatus.INVALID_ARGUMENT,
@@ -99,21 +150,19 @@ export function adminService(backend: AdminBackend): UntypedServiceImplementatio
         })
         return
       }
-      backend
-        .addLearner({ name: req.name, peerUrls: req.peerUrls, clientUrls: req.clientUrls ?? [] })
-        .then((result) =>
-          callback(null, {
-            memberId: String(result.memberId),
-            clusterId: String(result.clusterId),
-            members: result.members.map((m) => ({ ...m, id: String(m.id) })),
-          }),
-        )
-        .catch((err: unknown) => {
-          const s = toGrpcStatus(
-            err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err)),
-          )
-          callback({ code: s.code, details: s.details })
-        })
+      answer(
+        backend.addLearner({
+          name: req.name,
+          peerUrls: req.peerUrls,
+          clientUrls: req.clientUrls ?? [],
+        }),
+        (result) => ({
+          memberId: String(result.memberId),
+          clusterId: String(result.clusterId),
+          members: result.members.map((m) => ({ ...m, id: String(m.id) })),
+        }),
+        callback,
+      )
     },
   }
 }

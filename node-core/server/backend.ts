@@ -20,8 +20,14 @@ import type {
   WatchHandle,
   WatchSink,
 } from '../api/backend'
-import type { AdminBackend, JoinRequest, JoinResult } from '../api/admin'
-import { EtcdServerError } from '../api/errors'
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js'
+import {
+  adminClientConstructor,
+  type AdminBackend,
+  type JoinRequest,
+  type JoinResult,
+} from '../api/admin'
+import { ETCD_ERRORS, EtcdServerError, etcdMessage, type EtcdErrorCode } from '../api/errors'
 import { RaftdeskError } from '../errors'
 import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
 import type {
@@ -43,7 +49,7 @@ import type {
   WriteResult,
 } from '../mvcc/types'
 import { randomMemberId } from './ids'
-import { encodeMemberContext, type MemberRecord } from './members'
+import { encodeMemberContext, hostPort, type MemberRecord } from './members'
 import type { RaftdeskNode } from './node'
 
 /** The etcd version raftdesk answers with: the API level it implements (build metadata after +). */
@@ -63,7 +69,19 @@ function toMember(m: MemberRecord): Member {
 }
 
 export class NodeBackend implements EtcdBackend {
-  constructor(private readonly node: RaftdeskNode) {}
+  private readonly leader: LeaderForwarder
+
+  constructor(
+    private readonly node: RaftdeskNode,
+    token: string,
+  ) {
+    this.leader = new LeaderForwarder(node, token)
+  }
+
+  /** Releases the connections used to forward calls to the leader. */
+  close(): void {
+    this.leader.close()
+  }
 
   header(): HeaderInfo {
     return {
@@ -116,13 +134,13 @@ export class NodeBackend implements EtcdBackend {
   }
 
   async leaseKeepAlive(id: number): Promise<number> {
-    this.requireLeader()
-    return this.node.store.lessor.renew(id, Date.now())
+    if (this.node.isLeader) return this.node.store.lessor.renew(id, Date.now())
+    return this.leader.leaseRenew(id)
   }
 
   async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
-    this.requireLeader()
-    return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+    if (this.node.isLeader) return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+    return { id, ...(await this.leader.leaseTimeToLive(id, keys)) }
   }
 
   async leaseLeases(): Promise<number[]> {
@@ -303,6 +321,16 @@ export class NodeAdmin implements AdminBackend {
     return this.token
   }
 
+  async leaseRenew(id: number): Promise<number> {
+    if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
+    return this.node.store.lessor.renew(id, Date.now())
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean) {
+    if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
+    return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+  }
+
   async addLearner(req: JoinRequest): Promise<JoinResult> {
     const taken = this.node.membership.list()
     if (taken.some((m) => m.name === req.name)) {
@@ -326,5 +354,94 @@ export class NodeAdmin implements AdminBackend {
       clusterId: this.node.clusterId,
       members: this.node.membership.list().map(toMember),
     }
+  }
+}
+
+type AdminStub = Client & {
+  leaseRenew(
+    req: object,
+    opts: object,
+    cb: (e: ServiceError | null, r: { ttlSeconds: string }) => void,
+  ): void
+  leaseTimeToLive(
+    req: object,
+    opts: object,
+    cb: (
+      e: ServiceError | null,
+      r: { ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] },
+    ) => void,
+  ): void
+}
+
+/**
+ * Calls that only the leader can answer, forwarded from a follower to the leader's Admin service
+ * (authenticated with the cluster token), as etcd's followers forward lease keep-alives.
+ */
+class LeaderForwarder {
+  private client: { endpoint: string; stub: AdminStub } | null = null
+
+  constructor(
+    private readonly node: RaftdeskNode,
+    private readonly token: string,
+  ) {}
+
+  private stub(): AdminStub {
+    const lead = this.node.leaderId
+    const member = lead === 0 ? undefined : this.node.membership.get(lead)
+    const url = member?.clientUrls[0]
+    if (!url) throw new EtcdServerError(lead === 0 ? 'NO_LEADER' : 'NOT_LEADER', 'leader unknown')
+    const endpoint = hostPort(url)
+    if (this.client?.endpoint !== endpoint) {
+      this.client?.stub.close()
+      const Admin = adminClientConstructor()
+      this.client = {
+        endpoint,
+        stub: new Admin(endpoint, credentials.createInsecure()) as unknown as AdminStub,
+      }
+    }
+    return this.client.stub
+  }
+
+  private call<T>(
+    invoke: (stub: AdminStub, opts: object, cb: (e: ServiceError | null, r: T) => void) => void,
+  ): Promise<T> {
+    const stub = this.stub()
+    return new Promise<T>((resolve, reject) => {
+      invoke(stub, { deadline: new Date(Date.now() + 3000) }, (err, res) => {
+        if (!err) return resolve(res)
+        // The leader's etcd error text maps back to the same code for our client.
+        const code = Object.keys(ETCD_ERRORS).find(
+          (k) => etcdMessage(k as EtcdErrorCode) === err.details,
+        )
+        reject(
+          code
+            ? new EtcdServerError(code as EtcdErrorCode)
+            : new EtcdServerError('NOT_LEADER', err.details),
+        )
+      })
+    })
+  }
+
+  async leaseRenew(id: number): Promise<number> {
+    const res = await this.call<{ ttlSeconds: string }>((s, o, cb) =>
+      s.leaseRenew({ token: this.token, id: String(id) }, o, cb),
+    )
+    return Number(res.ttlSeconds)
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean) {
+    const res = await this.call<{ ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] }>(
+      (s, o, cb) => s.leaseTimeToLive({ token: this.token, id: String(id), keys }, o, cb),
+    )
+    return {
+      ttlSeconds: Number(res.ttlSeconds),
+      grantedTtlSeconds: Number(res.grantedTtlSeconds),
+      keys: res.keys.map((k) => new Uint8Array(k)),
+    }
+  }
+
+  close(): void {
+    this.client?.stub.close()
+    this.client = null
   }
 }

@@ -144,11 +144,12 @@ async function main(): Promise<void> {
   })
   await node.start()
   let api: EtcdApiServer | null = null
+  const backend = new NodeBackend(node, config.token)
   try {
     api = await startEtcdApiServer({
       host: clientHost,
       port: clientPort,
-      backend: new NodeBackend(node),
+      backend,
       extraServices: [
         {
           definition: adminServiceDefinition(),
@@ -173,6 +174,7 @@ async function main(): Promise<void> {
     stopping ??= (async () => {
       await node.stop({ transferLeadership: transfer, reason })
       await api?.close()
+      backend.close()
       send({ type: 'stopped', reason })
       // Give the IPC message a moment to leave before the process goes.
       setTimeout(() => process.exit(0), 50)
