@@ -212,4 +212,34 @@ describe('cluster under faults', () => {
     }
     expect(lines).toEqual([])
   }, 120_000)
+
+  it('cuts a link one way and slows another through the supervisor, and heals', async () => {
+    tc = await startTestCluster()
+    const t = tc
+    const leader = await t.cluster.waitForLeader()
+    const [f1, f2] = t.cluster.names().filter((n) => n !== leader) as [string, string]
+    // Delay and loss on the leader's link to one follower: writes still commit through the other.
+    await t.cluster.setLinkFault(leader, f1, { delayMs: 200, lossRate: 0.2 })
+    const began = Date.now()
+    await t.client(leader).put('f/slow', '1')
+    expect(Date.now() - began).toBeLessThan(2000)
+    // Leader -> followers cut one way: they stop hearing heartbeats and elect a new leader,
+    // although the old leader still hears them.
+    await t.cluster.cutLink(leader, f1, true)
+    await t.cluster.cutLink(leader, f2, true)
+    const next = await t.cluster.waitForLeader(10_000, leader)
+    expect([f1, f2]).toContain(next)
+    await t.client(next).put('f/after-cut', '2')
+    await t.cluster.heal()
+    const deadline = Date.now() + 10_000
+    let value: string | null = null
+    while (Date.now() < deadline && value !== '2') {
+      value = await t
+        .client(leader)
+        .get('f/after-cut', { serializable: true })
+        .catch(() => null)
+      if (value !== '2') await sleep(50)
+    }
+    expect(value).toBe('2')
+  }, 120_000)
 })
