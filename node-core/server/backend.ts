@@ -262,10 +262,11 @@ export class NodeBackend implements EtcdBackend {
 
   async status(): Promise<MemberStatus> {
     const s = this.node.status()
+    const dbSizeBytes = await this.node.store.approximateSizeBytes().catch(() => 0)
     return {
       version: ETCD_COMPAT_VERSION,
-      dbSizeBytes: 0,
-      dbSizeInUseBytes: 0,
+      dbSizeBytes,
+      dbSizeInUseBytes: dbSizeBytes,
       leader: s.lead,
       raftIndex: s.commit,
       raftTerm: s.term,
