@@ -1138,6 +1138,16 @@ export class Raft {
   private restore(snap: Snapshot): boolean {
     const { index, term, confState } = snap.metadata
     if (index <= this.log.committed) return false
+    // Committed entries handed out in a Ready that is not yet advanced are being applied right
+    // now, conf changes among them; restoring would switch the configuration under them (the
+    // server would then apply an older conf change on top of the snapshot's). Refuse for now:
+    // the leader sends the snapshot again (found by the simulator, seeds 2162, 4011, 14577).
+    if (this.log.applying > this.log.applied) {
+      this.logger.info(
+        `${this.id} [applied: ${this.log.applied}, applying: ${this.log.applying}] postponed snapshot [index: ${index}, term: ${term}] until the entries being applied are done`,
+      )
+      return false
+    }
     if (this.role !== 'follower' && this.role !== 'learner') {
       throw new RaftInvariantError(`${this.id} restoring a snapshot as ${this.role}`)
     }

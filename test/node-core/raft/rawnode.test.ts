@@ -276,3 +276,55 @@ describe('RawNode with a snapshot not yet applied', () => {
     expect(['preCandidate', 'candidate']).toContain(rn.status().role)
   })
 })
+
+describe('RawNode receiving a snapshot while committed entries are being applied', () => {
+  // Found by the simulator (seeds 2162, 4011, 14577): a Ready handing out a committed removal
+  // was outstanding when a snapshot arrived; restoring switched the configuration first, and
+  // applying the older removal afterwards found the member already gone.
+  it('postpones the snapshot until the outstanding Ready is advanced', () => {
+    const storage = new MemoryStorage({ confState: { voters: [1, 2, 3], learners: [] } })
+    const rn = new RawNode({ id: 2, storage, prng: createPrng(2) })
+    const entries = [1, 2, 3].map((index) => ({
+      term: 1,
+      index,
+      type: 'normal' as const,
+      data: enc.encode(`e${index}`),
+    }))
+    rn.step(
+      message({
+        type: 'MsgApp',
+        from: 1,
+        to: 2,
+        term: 1,
+        logTerm: 0,
+        index: 0,
+        entries,
+        commit: 3,
+      }),
+    )
+    const rd = rn.ready()
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2, 3])
+    storage.append(rd.entries)
+    if (rd.hardState) storage.setHardState(rd.hardState)
+    const snapshot = {
+      metadata: { index: 50, term: 1, confState: { voters: [1, 2], learners: [] } },
+      data: new Uint8Array(0),
+    }
+    // Entries 1-3 are being applied: the snapshot must not take effect under them.
+    rn.step(message({ type: 'MsgSnap', from: 1, to: 2, term: 1, snapshot }))
+    expect(rn.status().firstIndex).toBe(1)
+    expect(rn.status().confState.voters).toEqual([1, 2, 3])
+    rn.advance(rd)
+    const refusal = rn.ready()
+    expect(refusal.snapshot).toBeUndefined()
+    expect(refusal.messages).toContainEqual(
+      expect.objectContaining({ type: 'MsgAppResp', to: 1, index: 3, reject: false }),
+    )
+    rn.advance(refusal)
+    // Once they are applied, the same snapshot is taken.
+    rn.step(message({ type: 'MsgSnap', from: 1, to: 2, term: 1, snapshot }))
+    const rd2 = rn.ready()
+    expect(rd2.snapshot?.metadata.index).toBe(50)
+    expect(rn.status().confState.voters).toEqual([1, 2])
+  })
+})
