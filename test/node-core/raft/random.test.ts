@@ -233,7 +233,7 @@ class World {
   }
 }
 
-function runSeed(seed: number, nodes: number, steps: number): void {
+function runSeed(seed: number, nodes: number, steps: number, mustExercise = true): void {
   const world = new World(createPrng(seed), nodes)
   try {
     for (let i = 0; i < steps; i++) {
@@ -245,9 +245,12 @@ function runSeed(seed: number, nodes: number, steps: number): void {
     console.log(
       `seed ${seed}: ${world.leaders.size} terms with a leader, ${world.appliedEverywhere.size} entries applied, ${JSON.stringify(world.stats)}`,
     )
-    // The run must have exercised the machinery, or it proves nothing.
-    expect(world.leaders.size).toBeGreaterThan(1)
-    expect(world.appliedEverywhere.size).toBeGreaterThan(20)
+    // The default seeds must exercise the machinery (leader changes, many entries), or the file
+    // proves nothing; a soak over random seeds only logs it, since a calm seed is still valid.
+    if (mustExercise) {
+      expect(world.leaders.size).toBeGreaterThan(1)
+      expect(world.appliedEverywhere.size).toBeGreaterThan(20)
+    }
     // Liveness once the network is healed: a leader, then a new entry applied everywhere.
     const leader = () => world.nodes.find((n) => n.rn.status().role === 'leader')
     const dump = () =>
@@ -270,15 +273,22 @@ function runSeed(seed: number, nodes: number, steps: number): void {
 }
 
 describe('randomised safety run', () => {
-  const fixed = process.env.SEED !== undefined ? [Number(process.env.SEED)] : undefined
-  // SEEDS=n runs n random seeds (a longer soak); the default keeps the file fast.
-  const count = Number(process.env.SEEDS ?? 6)
-  const seeds = fixed ?? Array.from({ length: count }, () => Math.floor(Math.random() * 2 ** 31))
+  // By default a fixed set of seeds, so that CI is deterministic; SEED=s reruns one seed, and
+  // SEEDS=n soaks over n random seeds (each printed, so a failure reproduces with SEED).
+  const soak = process.env.SEEDS !== undefined
+  const seeds =
+    process.env.SEED !== undefined
+      ? [Number(process.env.SEED)]
+      : soak
+        ? Array.from({ length: Number(process.env.SEEDS) }, () =>
+            Math.floor(Math.random() * 2 ** 31),
+          )
+        : [11, 23, 42, 1009, 65537, 20261126]
 
   for (const seed of seeds) {
     it(`3 nodes, seed ${seed}`, () => {
       console.log(`raft random test seed=${seed} (reproduce with SEED=${seed})`)
-      runSeed(seed, 3, 6000)
+      runSeed(seed, 3, 6000, !soak)
     })
   }
 
