@@ -49,7 +49,7 @@ import type {
   WriteResult,
 } from '../mvcc/types'
 import { randomMemberId } from './ids'
-import { encodeMemberContext, hostPort, type MemberRecord } from './members'
+import { hostPort, type MemberRecord } from './members'
 import type { RaftdeskNode } from './node'
 
 /** The etcd version raftdesk answers with: the API level it implements (build metadata after +). */
@@ -212,7 +212,7 @@ export class NodeBackend implements EtcdBackend {
     await this.node.changeMembership({
       type: req.isLearner ? 'addLearner' : 'addVoter',
       nodeId: id,
-      context: encodeMemberContext({ name: '', peerUrls: req.peerUrls, clientUrls: [] }),
+      member: { name: '', peerUrls: req.peerUrls, clientUrls: [] },
     })
     const member = this.node.membership.get(id)
     if (!member) throw new EtcdServerError('MEMBER_NOT_FOUND', `member ${id} vanished`)
@@ -224,20 +224,15 @@ export class NodeBackend implements EtcdBackend {
     // A leader that removes itself would leave the cluster leaderless for an election timeout;
     // handing over first keeps the gap to one round trip.
     if (id === this.node.id) await this.node.handOverLeadership()
-    await this.node.changeMembership({ type: 'removeNode', nodeId: id, context: new Uint8Array() })
+    await this.node.changeMembership({ type: 'removeNode', nodeId: id })
     return this.node.membership.list().map(toMember)
   }
 
-  async memberUpdate(id: number, peerUrls: string[]): Promise<Member[]> {
-    const m = this.node.membership.get(id)
-    if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
-    // Re-adding with the same role carries the new URLs through the log to every member.
-    await this.node.changeMembership({
-      type: m.isLearner ? 'addLearner' : 'addVoter',
-      nodeId: id,
-      context: encodeMemberContext({ name: m.name, peerUrls, clientUrls: m.clientUrls }),
-    })
-    return this.node.membership.list().map(toMember)
+  async memberUpdate(id: number, _peerUrls: string[]): Promise<Member[]> {
+    if (!this.node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    // A member's URLs are not a raft configuration change, and raftdesk has no replicated
+    // record for them yet: refuse clearly rather than pretend.
+    throw new EtcdServerError('NOT_CAPABLE', `member update of ${id} is not supported by raftdesk`)
   }
 
   async memberPromote(id: number): Promise<Member[]> {
@@ -252,11 +247,7 @@ export class NodeBackend implements EtcdBackend {
         `learner ${id} has ${this.node.matchOf(id)} of ${commit} entries`,
       )
     }
-    await this.node.changeMembership({
-      type: 'promoteLearner',
-      nodeId: id,
-      context: new Uint8Array(),
-    })
+    await this.node.changeMembership({ type: 'promoteLearner', nodeId: id })
     return this.node.membership.list().map(toMember)
   }
 
@@ -344,11 +335,11 @@ export class NodeAdmin implements AdminBackend {
     await this.node.changeMembership({
       type: 'addLearner',
       nodeId: id,
-      context: encodeMemberContext({
+      member: {
         name: req.name,
         peerUrls: req.peerUrls,
         clientUrls: req.clientUrls,
-      }),
+      },
     })
     return {
       memberId: id,

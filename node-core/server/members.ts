@@ -3,11 +3,11 @@
  * says what each member is (name, peer and client URLs). It changes only by applying committed
  * conf change entries, whose context carries the member's record, so every node agrees.
  *
- * A member's record is JSON in the conf change context:
+ * A member's record is JSON in the conf change context (see ChangeContext):
  *   { "name": "n1", "peerUrls": ["http://127.0.0.1:2380"], "clientUrls": ["http://127.0.0.1:2379"] }
  * The same records, as an array, head every snapshot image (see image.ts of the server).
  */
-import type { ConfChange, ConfState } from '../raft/types'
+import type { ConfChangeType, ConfState } from '../raft/types'
 import { ValidationError } from '../errors'
 
 export interface MemberRecord {
@@ -27,29 +27,41 @@ export interface MemberContext {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export function encodeMemberContext(ctx: MemberContext): Uint8Array {
-  return encoder.encode(JSON.stringify(ctx))
+/**
+ * What a conf change entry's context carries: the member's record (absent for a promotion or a
+ * removal) and the id of the request waiting for the change, 0 when nobody waits. One flat JSON
+ * object: { "name", "peerUrls", "clientUrls", "requestId" }, each field optional.
+ */
+export interface ChangeContext {
+  member: MemberContext | null
+  requestId: number
 }
 
-export function decodeMemberContext(data: Uint8Array): MemberContext | null {
-  if (data.byteLength === 0) return null
-  let parsed: unknown
+export function encodeChangeContext(member: MemberContext | null, requestId = 0): Uint8Array {
+  if (!member && requestId === 0) return new Uint8Array(0)
+  return encoder.encode(JSON.stringify({ ...member, ...(requestId ? { requestId } : {}) }))
+}
+
+export function decodeChangeContext(data: Uint8Array): ChangeContext {
+  if (data.byteLength === 0) return { member: null, requestId: 0 }
+  let c: Partial<MemberContext> & { requestId?: unknown }
   try {
-    parsed = JSON.parse(decoder.decode(data))
+    c = JSON.parse(decoder.decode(data)) as typeof c
   } catch {
     throw new ValidationError('BAD_MEMBER_CONTEXT', 'conf change context is not JSON')
   }
-  const c = parsed as Partial<MemberContext>
-  if (
-    typeof c.name !== 'string' ||
-    !Array.isArray(c.peerUrls) ||
-    !Array.isArray(c.clientUrls) ||
-    !c.peerUrls.every((u) => typeof u === 'string') ||
-    !c.clientUrls.every((u) => typeof u === 'string')
-  ) {
-    throw new ValidationError('BAD_MEMBER_CONTEXT', `conf change context has the wrong shape`)
+  const requestId = typeof c.requestId === 'number' ? c.requestId : 0
+  if (c.name === undefined && c.peerUrls === undefined && c.clientUrls === undefined) {
+    return { member: null, requestId }
   }
-  return { name: c.name, peerUrls: c.peerUrls, clientUrls: c.clientUrls }
+  const strings = (v: unknown) => Array.isArray(v) && v.every((u) => typeof u === 'string')
+  if (typeof c.name !== 'string' || !strings(c.peerUrls) || !strings(c.clientUrls)) {
+    throw new ValidationError('BAD_MEMBER_CONTEXT', 'conf change context has the wrong shape')
+  }
+  return {
+    member: { name: c.name, peerUrls: c.peerUrls!, clientUrls: c.clientUrls! },
+    requestId,
+  }
 }
 
 /** host:port from an etcd-style URL ("http://127.0.0.1:2380" -> "127.0.0.1:2380"). */
@@ -74,29 +86,28 @@ export class Membership {
     return [...this.members.values()].sort((a, b) => a.id - b.id)
   }
 
-  isRemoved(id: number): boolean {
-    return this.removed.has(id)
-  }
-
   removedIds(): number[] {
     return [...this.removed].sort((a, b) => a - b)
   }
 
   /** Applies a committed conf change; returns the record that changed. */
-  apply(cc: ConfChange): MemberRecord | undefined {
-    const ctx = decodeMemberContext(cc.context)
-    const existing = this.members.get(cc.nodeId)
-    switch (cc.type) {
+  apply(
+    type: ConfChangeType,
+    nodeId: number,
+    member: MemberContext | null,
+  ): MemberRecord | undefined {
+    const existing = this.members.get(nodeId)
+    switch (type) {
       case 'addVoter':
       case 'addLearner': {
         const record: MemberRecord = {
-          id: cc.nodeId,
-          name: ctx?.name ?? existing?.name ?? '',
-          peerUrls: ctx?.peerUrls ?? existing?.peerUrls ?? [],
-          clientUrls: ctx?.clientUrls ?? existing?.clientUrls ?? [],
-          isLearner: cc.type === 'addLearner',
+          id: nodeId,
+          name: member?.name ?? existing?.name ?? '',
+          peerUrls: member?.peerUrls ?? existing?.peerUrls ?? [],
+          clientUrls: member?.clientUrls ?? existing?.clientUrls ?? [],
+          isLearner: type === 'addLearner',
         }
-        this.members.set(cc.nodeId, record)
+        this.members.set(nodeId, record)
         return record
       }
       case 'promoteLearner': {
@@ -105,20 +116,11 @@ export class Membership {
         return existing
       }
       case 'removeNode': {
-        this.members.delete(cc.nodeId)
-        this.removed.add(cc.nodeId)
+        this.members.delete(nodeId)
+        this.removed.add(nodeId)
         return existing
       }
     }
-  }
-
-  /** Fills in a member's name and client URLs once it has started (etcd's publish). */
-  update(id: number, ctx: Partial<MemberContext>): void {
-    const m = this.members.get(id)
-    if (!m) return
-    if (ctx.name) m.name = ctx.name
-    if (ctx.peerUrls && ctx.peerUrls.length > 0) m.peerUrls = ctx.peerUrls
-    if (ctx.clientUrls && ctx.clientUrls.length > 0) m.clientUrls = ctx.clientUrls
   }
 
   /** Brings the learner flags in line with raft's view (after a snapshot). */

@@ -79,7 +79,8 @@ import {
 import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids'
 import { composeImage, splitImage } from './image'
 import {
-  encodeMemberContext,
+  decodeChangeContext,
+  encodeChangeContext,
   hostPort,
   Membership,
   type MemberContext,
@@ -147,6 +148,13 @@ export const NODE_DEFAULTS = {
   requestTimeoutMs: 7_000,
   pendingRequestsMax: 100_000,
 } as const
+
+/** A membership change to propose: the member's record rides along when it is added. */
+export interface MembershipChange {
+  type: ConfChange['type']
+  nodeId: number
+  member?: MemberContext
+}
 
 /** The live picture of the node: what status streams and the UI show. */
 export interface NodeRuntimeStatus {
@@ -388,7 +396,7 @@ export class RaftdeskNode {
         data: encodeConfChange({
           type: 'addVoter',
           nodeId: m.id,
-          context: encodeMemberContext({
+          context: encodeChangeContext({
             name: m.name,
             peerUrls: [m.peerUrl],
             clientUrls: [m.clientUrl],
@@ -499,18 +507,17 @@ export class RaftdeskNode {
   }
 
   /** Proposes a membership change; resolves with the new ConfState once applied here. */
-  async changeMembership(cc: ConfChange): Promise<ConfState> {
+  async changeMembership(change: MembershipChange): Promise<ConfState> {
     this.assertRunning()
     const id = this.requestIds.nextId()
-    // The request id rides in the conf change context next to the member record.
-    const ctx = cc.context.byteLength > 0 ? JSON.parse(decoder.decode(cc.context)) : {}
-    const withId: ConfChange = {
-      ...cc,
-      context: encoder.encode(JSON.stringify({ ...ctx, requestId: id })),
+    const cc: ConfChange = {
+      type: change.type,
+      nodeId: change.nodeId,
+      context: encodeChangeContext(change.member ?? null, id),
     }
     const done = this.confChanges.register(id, this.options.requestTimeoutMs)
     try {
-      this.raft.proposeConfChange(withId)
+      this.raft.proposeConfChange(cc)
     } catch (err) {
       this.confChanges.reject(id, this.translateRaftError(err))
     }
@@ -813,37 +820,18 @@ export class RaftdeskNode {
         const result = results[i]
         if (id !== 0 && result) this.writes.resolve(id, result)
       }
-      this.appliedIndex = items[items.length - 1]!.index
     }
     this.appliedIndex = Math.max(this.appliedIndex, entries[entries.length - 1]!.index)
   }
 
   private applyConfChange(e: Entry): void {
     const cc = decodeConfChange(e.data)
-    let requestId = 0
-    let ctx: Partial<MemberContext> & { requestId?: number } = {}
-    if (cc.context.byteLength > 0) {
-      ctx = JSON.parse(decoder.decode(cc.context)) as typeof ctx
-      requestId = ctx.requestId ?? 0
-    }
-    let conf: ConfState
-    try {
-      conf = this.raft.applyConfChange(cc)
-    } catch (err) {
-      // A change that no longer fits (proposed twice, say) is refused identically everywhere.
-      this.log.warn(`conf change at ${e.index} refused: ${(err as Error).message}`)
-      if (requestId) this.confChanges.reject(requestId, err)
-      return
-    }
+    const { member, requestId } = decodeChangeContext(cc.context)
+    // raft refused every unfit change when it was proposed; a committed one that does not fit
+    // means the logs diverged, and the node stops (the loop fails) rather than run on.
+    const conf = this.raft.applyConfChange(cc)
     this.confState = conf
-    const memberCtx: MemberContext | null =
-      ctx.name !== undefined || ctx.peerUrls
-        ? { name: ctx.name ?? '', peerUrls: ctx.peerUrls ?? [], clientUrls: ctx.clientUrls ?? [] }
-        : null
-    const record = this.membership.apply({
-      ...cc,
-      context: memberCtx ? encodeMemberContext(memberCtx) : new Uint8Array(0),
-    })
+    const record = this.membership.apply(cc.type, cc.nodeId, member)
     this.log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
     if (cc.type === 'removeNode') {
       this.transport.removePeer(cc.nodeId)

@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { NodeBackend } from '../../../node-core/server/backend'
 import { MemoryNetwork } from '../../../node-core/transport/memory'
 import {
   NODE_DEFAULTS,
@@ -149,11 +150,7 @@ describe('RaftdeskNode', () => {
     const leader = await leaderOf(nodes)
     const victim = nodes.find((n) => n !== leader)!
     const stopped = victim.whenStopped()
-    await leader.changeMembership({
-      type: 'removeNode',
-      nodeId: victim.id,
-      context: new Uint8Array(),
-    })
+    await leader.changeMembership({ type: 'removeNode', nodeId: victim.id })
     expect(await stopped).toBe('removed from the cluster')
     await expect(victim.propose({ put: { key: enc('x'), value: enc('y') } })).rejects.toThrow(
       /server stopped/,
@@ -174,5 +171,18 @@ describe('RaftdeskNode', () => {
     )
     await expect(single.range({ key: enc('a') })).rejects.toThrow(/no leader|timed out/)
     expect(await get(single, 'a', true)).toBeNull()
+  })
+
+  it('refuses a member update clearly instead of pretending', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    const leader = await leaderOf(nodes)
+    const backend = new NodeBackend(leader, 'token')
+    await expect(backend.memberUpdate(leader.id, ['http://127.0.0.1:9999'])).rejects.toThrow(
+      'etcdserver: not capable',
+    )
+    await expect(backend.memberUpdate(12345, [])).rejects.toThrow('etcdserver: member not found')
+    backend.close()
   })
 })
