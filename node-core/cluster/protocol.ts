@@ -84,7 +84,6 @@ export type NodeCommand =
   | { type: 'healLinks' }
   | { type: 'transferLeadership'; to: number }
   | { type: 'campaign' }
-  | { type: 'compactLog' }
   | { type: 'snapshot' }
 
 export const nodeCommandSchema: z.ZodType<NodeCommand> = z.discriminatedUnion('type', [
@@ -103,7 +102,6 @@ export const nodeCommandSchema: z.ZodType<NodeCommand> = z.discriminatedUnion('t
   z.object({ type: z.literal('healLinks') }),
   z.object({ type: z.literal('transferLeadership'), to: z.number().int().positive() }),
   z.object({ type: z.literal('campaign') }),
-  z.object({ type: z.literal('compactLog') }),
   z.object({ type: z.literal('snapshot') }),
 ]) as z.ZodType<NodeCommand>
 

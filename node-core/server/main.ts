@@ -85,7 +85,6 @@ async function handleCommand(
       node.campaign()
       return { ok: true }
     case 'snapshot':
-    case 'compactLog':
       return { index: await node.snapshotNow() }
   }
 }

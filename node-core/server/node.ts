@@ -87,7 +87,7 @@ import {
   type MemberRecord,
 } from './members'
 import { decodeRequest, encodeRequest } from './request-codec'
-import { WaitRegistry } from './wait'
+import { TooManyRequestsError, WaitRegistry } from './wait'
 
 export interface NodeLogger {
   debug(msg: string, fields?: Record<string, unknown>): void
@@ -485,6 +485,13 @@ export class RaftdeskNode {
   /** Resolves when this node has applied everything committed before the call (ReadIndex). */
   linearizableBarrier(): Promise<void> {
     this.assertRunning()
+    const waiting =
+      this.pendingReads.length +
+      (this.readBatch?.reads.length ?? 0) +
+      this.readyReads.reduce((n, b) => n + b.reads.length, 0)
+    if (waiting >= this.options.pendingRequestsMax) {
+      throw new TooManyRequestsError(this.options.pendingRequestsMax)
+    }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingReads = this.pendingReads.filter((r) => r !== serve)

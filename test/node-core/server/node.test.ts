@@ -185,4 +185,20 @@ describe('RaftdeskNode', () => {
     await expect(backend.memberUpdate(12345, [])).rejects.toThrow('etcdserver: member not found')
     backend.close()
   })
+
+  it('bounds the linearizable reads waiting at once, with a typed error', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    // Alone among three voters n1 has no leader, so its reads wait.
+    const single = await RaftdeskNode.open({
+      ...options('n1'),
+      pendingRequestsMax: 3,
+      requestTimeoutMs: 300,
+    })
+    nodes = [single]
+    await single.start()
+    const waiting = [0, 1, 2].map(() => single.linearizableBarrier().catch((e: Error) => e))
+    expect(() => single.linearizableBarrier()).toThrow(/too many requests in flight \(limit 3\)/)
+    await Promise.all(waiting)
+  })
 })
