@@ -18,8 +18,9 @@ import { credentials, type ServiceError } from '@grpc/grpc-js'
 import { adminClientConstructor } from '../api/admin'
 import { EtcdClient, EtcdClientError } from '../client/etcd-client'
 import { RaftdeskError, ValidationError } from '../errors'
-import { ForkLauncher, type NodeLauncher, type NodeProcessHandle } from './launcher'
-import type { FromNode, NodeCommand, NodeProcessConfig, NodeStatus } from './protocol'
+import { ForkLauncher, type NodeLauncher } from './launcher'
+import { NodeProcess } from './node-process'
+import type { NodeProcessConfig, NodeStatus } from './protocol'
 import { LOCAL_CLUSTER_DEFAULTS } from './supervisor'
 
 export interface JoinOptions {
@@ -110,13 +111,7 @@ async function callJoin(
 }
 
 export class JoinedNode {
-  private handle: NodeProcessHandle | null = null
-  private nextId = 1
-  private readonly pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: unknown) => void }
-  >()
-  private exited: Promise<void> = Promise.resolve()
+  private proc: NodeProcess | null = null
 
   private constructor(
     private readonly record: JoinRecord,
@@ -137,7 +132,7 @@ export class JoinedNode {
   }
 
   get pid(): number | null {
-    return this.handle?.pid ?? null
+    return this.proc?.pid ?? null
   }
 
   /**
@@ -202,62 +197,20 @@ export class JoinedNode {
 
   /** Starts the node process and resolves once it serves clients. */
   async start(): Promise<void> {
-    if (this.handle) return
-    const handle = this.launcher.launch(this.record.config)
-    this.handle = handle
-    let started!: () => void
-    let failed!: (e: Error) => void
-    const ready = new Promise<void>((resolve, reject) => {
-      started = resolve
-      failed = reject
+    if (this.proc) return
+    const proc = NodeProcess.launch(this.launcher, this.record.config)
+    this.proc = proc
+    void proc.exited.then(() => {
+      if (this.proc === proc) this.proc = null
     })
-    handle.onMessage((msg: FromNode) => {
-      if (msg.type === 'started') started()
-      else if (msg.type === 'fatal') failed(new JoinError(msg.error.code, msg.error.message))
-      else if (msg.type === 'reply') {
-        const p = this.pending.get(msg.id)
-        if (!p) return
-        this.pending.delete(msg.id)
-        if (msg.ok) p.resolve(msg.value)
-        else p.reject(new JoinError(msg.error.code, msg.error.message))
-      }
-    })
-    this.exited = new Promise((resolve) =>
-      handle.onExit((code, signal) => {
-        if (this.handle === handle) this.handle = null
-        for (const p of this.pending.values()) p.reject(new JoinError('NODE_EXITED', 'node exited'))
-        this.pending.clear()
-        failed(new JoinError('NODE_EXITED', `node exited (code ${code}, signal ${signal})`))
-        resolve()
-      }),
-    )
-    const timer = setTimeout(
-      () =>
-        failed(
-          new JoinError('NODE_START_TIMEOUT', `node did not start in ${this.startTimeoutMs} ms`),
-        ),
-      this.startTimeoutMs,
-    )
-    try {
-      await ready
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  request<T>(command: NodeCommand): Promise<T> {
-    const handle = this.handle
-    if (!handle)
-      return Promise.reject(new JoinError('NODE_NOT_RUNNING', 'the joined node is not running'))
-    const id = this.nextId++
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      handle.send({ type: 'request', id, command })
-    })
+    await proc.waitReady(this.startTimeoutMs)
   }
 
   status(): Promise<NodeStatus> {
-    return this.request<NodeStatus>({ type: 'status' })
+    if (!this.proc) {
+      return Promise.reject(new JoinError('NODE_NOT_RUNNING', 'the joined node is not running'))
+    }
+    return this.proc.status()
   }
 
   /** The cluster's leader as a client endpoint, asked through the member we joined by. */
@@ -307,24 +260,18 @@ export class JoinedNode {
     } finally {
       leader.close()
     }
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 5000))])
+    // A removed member stops by itself; stop() covers the case where it has not yet.
     await this.stop()
   }
 
   async stop(): Promise<void> {
-    if (!this.handle) return
-    const exited = this.exited
-    await this.request({ type: 'stop', transferLeadership: true }).catch(() => undefined)
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise((r) => setTimeout(() => r(true), 10_000)),
-    ])
-    if (timedOut) this.handle?.kill('SIGKILL')
-    await exited
+    await this.proc?.stop(true, 10_000)
   }
 
-  kill(): Promise<void> {
-    this.handle?.kill('SIGKILL')
-    return this.exited
+  async kill(): Promise<void> {
+    const proc = this.proc
+    if (!proc) return
+    proc.signal('SIGKILL')
+    await proc.exited
   }
 }

@@ -14,15 +14,10 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RaftdeskError, ValidationError } from '../errors'
-import { ForkLauncher, type NodeLauncher, type NodeProcessHandle } from './launcher'
-import type {
-  ClusterMemberSpec,
-  FromNode,
-  NodeCommand,
-  NodeProcessConfig,
-  NodeStatus,
-} from './protocol'
+import { ValidationError } from '../errors'
+import { ForkLauncher, type NodeLauncher } from './launcher'
+import { NodeCommandError, NodeProcess } from './node-process'
+import type { ClusterMemberSpec, NodeCommand, NodeProcessConfig, NodeStatus } from './protocol'
 
 export interface LocalClusterOptions {
   nodes: number
@@ -87,18 +82,13 @@ interface ClusterFile {
 interface ManagedNode {
   spec: ClusterMemberSpec
   dataDir: string
-  handle: NodeProcessHandle | null
+  proc: NodeProcess | null
   id: number
   state: NodeState
   status: NodeStatus | null
-  exited: Promise<void> | null
-  pending: Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }
-  >
 }
 
-export class NodeCommandError extends RaftdeskError {}
+export { NodeCommandError }
 
 export interface LocalClusterEvents {
   status: [name: string, status: NodeStatus]
@@ -110,7 +100,6 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   readonly options: LocalClusterOptions
   private readonly nodes = new Map<string, ManagedNode>()
   private token = ''
-  private nextRequestId = 1
 
   private constructor(options: LocalClusterOptions) {
     super()
@@ -186,12 +175,10 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       this.nodes.set(spec.name, {
         spec,
         dataDir: join(o.dataDir, spec.name),
-        handle: null,
+        proc: null,
         id: 0,
         state: 'stopped',
         status: null,
-        exited: null,
-        pending: new Map(),
       })
     }
   }
@@ -214,7 +201,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       endpoint: n.spec.clientUrl.replace(/^http:\/\//, ''),
       peer: n.spec.peerUrl.replace(/^http:\/\//, ''),
       dataDir: n.dataDir,
-      pid: n.handle?.pid ?? null,
+      pid: n.proc?.pid ?? null,
       state: n.state,
       status: n.status,
     }
@@ -227,7 +214,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   /** Starts (or restarts) one node process and resolves once it serves clients. */
   async startNode(name: string): Promise<void> {
     const n = this.node(name)
-    if (n.handle && n.state !== 'crashed' && n.state !== 'stopped') return
+    if (n.proc && n.state !== 'crashed' && n.state !== 'stopped') return
     const o = this.options
     const config: NodeProcessConfig = {
       name,
@@ -248,87 +235,23 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       statusIntervalMs: o.statusIntervalMs,
       logLevel: o.logLevel,
     }
-    const handle = o.launcher.launch(config)
-    n.handle = handle
+    const proc = NodeProcess.launch(o.launcher, config, (status) => {
+      n.status = status
+      n.id = status.id
+      this.emit('status', name, status)
+    })
+    n.proc = proc
     this.setState(n, 'starting')
-    let started!: () => void
-    let failed!: (err: Error) => void
-    const ready = new Promise<void>((resolve, reject) => {
-      started = resolve
-      failed = reject
-    })
-    handle.onMessage((msg) => this.onMessage(n, msg, started, failed))
-    n.exited = new Promise((resolve) => {
-      handle.onExit((code, signal) => {
-        if (n.handle === handle) {
-          n.handle = null
-          const clean = n.state === 'stopping' || (code === 0 && signal === null)
-          this.setState(n, clean ? 'stopped' : 'crashed')
-          for (const p of n.pending.values()) {
-            clearTimeout(p.timer)
-            p.reject(new NodeCommandError('NODE_EXITED', `${name} exited`))
-          }
-          n.pending.clear()
-        }
-        this.emit('exit', name, code, signal)
-        failed(
-          new NodeCommandError(
-            'NODE_EXITED',
-            `${name} exited (code ${code}, signal ${signal}) before it started`,
-          ),
-        )
-        resolve()
-      })
-    })
-    const timer = setTimeout(
-      () =>
-        failed(
-          new NodeCommandError(
-            'NODE_START_TIMEOUT',
-            `${name} did not start within ${o.startTimeoutMs} ms`,
-          ),
-        ),
-      o.startTimeoutMs,
-    )
-    try {
-      await ready
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  private onMessage(
-    n: ManagedNode,
-    msg: FromNode,
-    started: () => void,
-    failed: (e: Error) => void,
-  ): void {
-    switch (msg.type) {
-      case 'started':
-        n.id = msg.id
-        this.setState(n, 'running')
-        started()
-        break
-      case 'status':
-        n.status = msg.status
-        n.id = msg.status.id
-        this.emit('status', n.spec.name, msg.status)
-        break
-      case 'reply': {
-        const p = n.pending.get(msg.id)
-        if (!p) break
-        n.pending.delete(msg.id)
-        clearTimeout(p.timer)
-        if (msg.ok) p.resolve(msg.value)
-        else p.reject(new NodeCommandError(msg.error.code, `${n.spec.name}: ${msg.error.message}`))
-        break
+    void proc.exited.then(({ code, signal }) => {
+      if (n.proc === proc) {
+        n.proc = null
+        const clean = n.state === 'stopping' || (code === 0 && signal === null)
+        this.setState(n, clean ? 'stopped' : 'crashed')
       }
-      case 'fatal':
-        failed(new NodeCommandError(msg.error.code, `${n.spec.name}: ${msg.error.message}`))
-        break
-      case 'stopped':
-        break
-    }
+      this.emit('exit', name, code, signal)
+    })
+    n.id = await proc.waitReady(o.startTimeoutMs)
+    this.setState(n, 'running')
   }
 
   private setState(n: ManagedNode, state: NodeState): void {
@@ -350,24 +273,10 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   /** Sends a command to a node process and waits for its answer. */
   request<T = unknown>(name: string, command: NodeCommand, timeoutMs = 10_000): Promise<T> {
     const n = this.node(name)
-    const handle = n.handle
-    if (!handle || n.state === 'paused') {
+    if (!n.proc || n.state === 'paused') {
       return Promise.reject(new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`))
     }
-    const id = this.nextRequestId++
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        n.pending.delete(id)
-        reject(
-          new NodeCommandError(
-            'NODE_TIMEOUT',
-            `${name} did not answer ${command.type} within ${timeoutMs} ms`,
-          ),
-        )
-      }, timeoutMs)
-      n.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-      handle.send({ type: 'request', id, command })
-    })
+    return n.proc.request<T>(command, timeoutMs)
   }
 
   async status(name: string): Promise<NodeStatus> {
@@ -410,25 +319,26 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   /** kill -9: the process dies at once, losing whatever it had not made durable. */
   kill(name: string): Promise<void> {
     const n = this.node(name)
-    if (!n.handle) return Promise.resolve()
-    if (n.state === 'paused') n.handle.kill('SIGCONT')
-    n.handle.kill('SIGKILL')
-    return n.exited ?? Promise.resolve()
+    const proc = n.proc
+    if (!proc) return Promise.resolve()
+    if (n.state === 'paused') proc.signal('SIGCONT')
+    proc.signal('SIGKILL')
+    return proc.exited.then(() => undefined)
   }
 
   pause(name: string): void {
     const n = this.node(name)
-    if (!n.handle || n.state !== 'running') {
+    if (!n.proc || n.state !== 'running') {
       throw new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`)
     }
-    n.handle.kill('SIGSTOP')
+    n.proc.signal('SIGSTOP')
     this.setState(n, 'paused')
   }
 
   resume(name: string): void {
     const n = this.node(name)
-    if (!n.handle || n.state !== 'paused') return
-    n.handle.kill('SIGCONT')
+    if (!n.proc || n.state !== 'paused') return
+    n.proc.signal('SIGCONT')
     this.setState(n, 'running')
   }
 
@@ -485,19 +395,11 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   /** Stops one node cleanly (a leader hands over first); kills it if it does not exit in time. */
   async stopNode(name: string, transferLeadership = true): Promise<void> {
     const n = this.node(name)
-    if (!n.handle) return
+    const proc = n.proc
+    if (!proc) return
     if (n.state === 'paused') this.resume(name)
     this.setState(n, 'stopping')
-    const exited = n.exited ?? Promise.resolve()
-    await this.request(name, { type: 'stop', transferLeadership }).catch(() => undefined)
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      sleep(this.options.stopTimeoutMs).then(() => true),
-    ])
-    if (timedOut) {
-      n.handle?.kill('SIGKILL')
-      await exited
-    }
+    await proc.stop(transferLeadership, this.options.stopTimeoutMs)
   }
 
   /** Stops every node: the leader first (handing over), then the others. */
