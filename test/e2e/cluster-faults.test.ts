@@ -177,13 +177,12 @@ describe('cluster under faults', () => {
     const peerId = status.confState.voters.find((v) => v !== status.id)!
     const hello = (clusterId: string, token: string) =>
       encodeHello({ purpose: 'messages', from: peerId, to: status.id, clusterId, token })
-    const garbage = await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+    await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
     const oversized = Buffer.alloc(16)
     oversized.writeUInt32LE(0x7fffffff, 0)
     await send(oversized)
     const wrongCluster = await send(hello('not-this-cluster', t.cluster.clusterToken))
     const wrongToken = await send(hello(String(status.clusterId), 'wrong-token'))
-    expect(garbage.length + wrongCluster.length + wrongToken.length).toBeGreaterThan(0)
     expect(wrongCluster).toMatch(/cluster/i)
     expect(wrongToken).toMatch(/token/i)
     // Malformed requests on the client port: bytes that are not the request's protobuf.

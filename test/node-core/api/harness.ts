@@ -8,7 +8,6 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -18,7 +17,10 @@ import {
   type EtcdApiServer,
   type EtcdApiServerOptions,
 } from '../../../node-core/api/server'
+import { freePort } from '../../helpers/ports'
 import { FakeBackend } from './fake-backend'
+
+export { freePort }
 
 export const ETCD_PATH = process.env['RAFTDESK_ETCD'] ?? '/usr/bin/etcd'
 export const ETCDCTL_PATH = process.env['RAFTDESK_ETCDCTL'] ?? '/usr/bin/etcdctl'
@@ -44,18 +46,6 @@ export function requireEtcdBinaries(): void {
         'install the Debian packages etcd-server and etcd-client',
     )
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 export interface FakeServer {
