@@ -85,7 +85,9 @@ export function parseServeArgs(argv: string[]): ServeOptions {
     throw new UsageError((err as Error).message)
   }
   if (values['help']) throw new UsageError('')
-  const election = (values['election-ms'] as string | undefined) ?? '150-300'
+  const d = LOCAL_CLUSTER_DEFAULTS
+  const election =
+    (values['election-ms'] as string | undefined) ?? `${d.electionMsMin}-${d.electionMsMax}`
   const m = /^(\d+)-(\d+)$/.exec(election)
   if (!m)
     throw new UsageError(`--election-ms must look like 150-300, got ${JSON.stringify(election)}`)
@@ -96,17 +98,29 @@ export function parseServeArgs(argv: string[]): ServeOptions {
     )
   }
   return {
-    nodes: int('nodes', values['nodes'] as string | undefined, 3, 1, 9),
+    nodes: int('nodes', values['nodes'] as string | undefined, d.nodes, 1, 9),
     dataDir: (values['data-dir'] as string | undefined) ?? defaultDataDir(),
-    clientPort: int('client-port', values['client-port'] as string | undefined, 2379, 1, 65535),
+    clientPort: int(
+      'client-port',
+      values['client-port'] as string | undefined,
+      d.clientPort,
+      1,
+      65535,
+    ),
     uiPort: int('ui-port', values['ui-port'] as string | undefined, 8790, 0, 65535),
     electionMsMin: Number(m[1]),
     electionMsMax: Number(m[2]),
-    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'] as string | undefined, 50, 1, 60_000),
+    heartbeatMs: int(
+      'heartbeat-ms',
+      values['heartbeat-ms'] as string | undefined,
+      d.heartbeatMs,
+      1,
+      60_000,
+    ),
     snapshotCount: int(
       'snapshot-count',
       values['snapshot-count'] as string | undefined,
-      10_000,
+      d.snapshotCount,
       1,
       1e9,
     ),
