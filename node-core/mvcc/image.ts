@@ -76,6 +76,16 @@ export function encodeImageHeader(h: ImageHeader): Uint8Array {
   return out
 }
 
+/** A u64 field of the image; one beyond 2^53 can only be damage. */
+function readImageUint64(bytes: Uint8Array, offset: number, field: string): number {
+  try {
+    return readUint64(bytes, offset)
+  } catch (err) {
+    if (err instanceof RangeError) throw new CorruptionError(`image: ${field}: ${err.message}`)
+    throw err
+  }
+}
+
 function decodeImageHeader(bytes: Uint8Array): ImageHeader {
   for (let i = 0; i < MAGIC.length; i++) {
     if (bytes[i] !== MAGIC[i]) throw new CorruptionError('image: bad magic, not an mvcc image')
@@ -87,9 +97,9 @@ function decodeImageHeader(bytes: Uint8Array): ImageHeader {
     )
   }
   const header = {
-    consistentIndex: readUint64(bytes, 16),
-    revision: readUint64(bytes, 24),
-    compactedRevision: readUint64(bytes, 32),
+    consistentIndex: readImageUint64(bytes, 16, 'consistent index'),
+    revision: readImageUint64(bytes, 24, 'revision'),
+    compactedRevision: readImageUint64(bytes, 32, 'compacted revision'),
   }
   if (header.compactedRevision > header.revision) {
     throw new CorruptionError(
@@ -224,10 +234,19 @@ export async function decodeImage(
       throw new CorruptionError(`image: entry ${count} is out of key order`)
     }
     previous = key
-    await onEntry({ key, value })
+    try {
+      await onEntry({ key, value })
+    } catch (err) {
+      // The consumer parses the entry before the CRC can vouch for it: a field out of range
+      // there is a damaged image, not a bug of the consumer.
+      if (err instanceof RangeError) {
+        throw new CorruptionError(`image: entry ${count} does not decode: ${err.message}`)
+      }
+      throw err
+    }
     count++
   }
-  const counted = readUint64(await r.read(8), 0)
+  const counted = readImageUint64(await r.read(8), 0, 'trailer count')
   const expectedCrc = r.crc
   const crc = readUint32(await r.read(4, false), 0)
   if (counted !== count)

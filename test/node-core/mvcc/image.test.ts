@@ -142,6 +142,29 @@ describe('snapshot image', () => {
     }
   })
 
+  it('a flipped byte anywhere in the image is refused as corruption, never another error', async () => {
+    // Entries reach the store before the trailer's CRC is known, so a flipped byte inside a
+    // record must surface as CORRUPT from the record decoder too (not a RangeError).
+    const image = await collect(source.store.snapshotImage())
+    const target = await fresh()
+    await target.put('mine', '1')
+    const stride = Math.max(1, Math.floor(image.length / 150))
+    const positions = new Set<number>()
+    for (let at = 0; at < image.length; at += stride) positions.add(at)
+    // Every byte of the first entries and of the trailer, where the fixed-width fields are.
+    for (let at = 40; at < Math.min(image.length, 400); at++) positions.add(at)
+    for (let at = image.length - 16; at < image.length; at++) positions.add(at)
+    for (const at of positions) {
+      const bad = image.slice()
+      bad[at]! ^= 1 << (at % 8)
+      await expect(
+        target.store.restoreFromImage(chunked(bad, at), 10),
+        `byte ${at} of ${image.length}, seed ${seed}`,
+      ).rejects.toMatchObject({ code: 'CORRUPT' })
+    }
+    expect(target.get('mine')).toBe('1')
+  })
+
   it('watchers move onto the restored history', async () => {
     // A follower and a leader at the same state; the leader moves on and compacts.
     const prefix = await collect(source.store.snapshotImage())
