@@ -163,6 +163,16 @@ export class StoreFailedError extends RaftdeskError {
   }
 }
 
+/** The database directory is open in another process (classic-level's LOCK is held). */
+export class StoreLockedError extends RaftdeskError {
+  constructor(dir: string) {
+    super(
+      'STORE_LOCKED',
+      `the mvcc store ${dir} is in use by another process (is another node or \`npm run serve\` running on this data directory?)`,
+    )
+  }
+}
+
 /** Data read back from disk or from a snapshot image that breaks the format or an invariant. */
 export class CorruptionError extends RaftdeskError {
   constructor(message: string) {

@@ -62,6 +62,7 @@ import {
   DuplicateKeyError,
   StoreClosedError,
   StoreFailedError,
+  StoreLockedError,
   StoreRestoringError,
 } from './errors'
 import {
@@ -249,6 +250,17 @@ async function finishInterruptedRestore(dir: string): Promise<void> {
   await rm(`${dir}.old`, { recursive: true, force: true })
 }
 
+/** Opens classic-level, turning "LOCK already held" into an error a person can act on. */
+async function openOrExplain(db: Db, dir: string): Promise<void> {
+  try {
+    await db.open()
+  } catch (err) {
+    const cause = (err as { cause?: { code?: unknown } }).cause
+    if (cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(dir)
+    throw err
+  }
+}
+
 function openDb(dir: string): Db {
   return new ClassicLevel<Uint8Array, Uint8Array>(dir, {
     keyEncoding: 'view',
@@ -341,7 +353,7 @@ export class MvccStore {
    * everything first and swaps it in synchronously at the end, so nobody sees a half-loaded store.
    */
   async load(): Promise<void> {
-    await this.db.open()
+    await openOrExplain(this.db, this.dir)
     const format = await this.db.get(META_FORMAT_KEY)
     const stateBytes = await this.db.get(META_STATE_KEY)
     // A new store is at revision 1, like etcd's: its first write is revision 2.
@@ -1102,7 +1114,7 @@ export class MvccStore {
     const staged = `${this.dir}.restore`
     await rm(staged, { recursive: true, force: true })
     const db = openDb(staged)
-    await db.open()
+    await openOrExplain(db, staged)
     let header: ImageHeader | undefined
     try {
       let ops: DbOp[] = []

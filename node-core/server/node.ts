@@ -235,6 +235,8 @@ export class RaftdeskNode {
   private stopReason = ''
   private fatal: Error | null = null
   private readonly stoppedWaiters: Array<(reason: string) => void> = []
+  /** Proposals held while this node knows no leader (see afterLeaderKnown). */
+  private readonly leaderWaiters = new Set<() => void>()
   private readonly statusListeners = new Set<() => void>()
   private pendingReads: Array<() => void> = []
   private readBatch: ReadBatch | null = null
@@ -466,13 +468,37 @@ export class RaftdeskNode {
     const id = this.requestIds.nextId()
     const data = encodeRequest({ id, op })
     const done = this.writes.register(id, this.options.requestTimeoutMs)
-    try {
-      this.raft.propose(data)
-    } catch (err) {
-      this.writes.reject(id, this.translateRaftError(err))
-    }
-    this.wake()
+    this.afterLeaderKnown(() => {
+      try {
+        this.raft.propose(data)
+      } catch (err) {
+        this.writes.reject(id, this.translateRaftError(err))
+      }
+      this.wake()
+    })
     return done
+  }
+
+  /**
+   * Runs a proposal now if this node knows a leader, else once it learns of one. A follower hears
+   * of a new leader from its first append, a moment after the election: a write arriving in that
+   * gap (or during an election) should wait for it, not fail with "no leader". The wait is
+   * bounded by a few election timeouts; after that raft's "no leader" is the answer (a minority
+   * partition, say). The request's own registry entry bounds it too and counts toward the limit.
+   */
+  private afterLeaderKnown(propose: () => void): void {
+    if (this.lead !== 0) return propose()
+    const run = () => {
+      clearTimeout(timer)
+      this.leaderWaiters.delete(run)
+      if (!this.stopping) propose()
+    }
+    const waitMs = Math.min(
+      this.options.requestTimeoutMs,
+      this.options.tickMs * this.options.electionTicksMax * 5,
+    )
+    const timer = setTimeout(run, waitMs)
+    this.leaderWaiters.add(run)
   }
 
   /** A range read: linearizable through ReadIndex unless `serializable`. */
@@ -523,12 +549,14 @@ export class RaftdeskNode {
       context: encodeChangeContext(change.member ?? null, id),
     }
     const done = this.confChanges.register(id, this.options.requestTimeoutMs)
-    try {
-      this.raft.proposeConfChange(cc)
-    } catch (err) {
-      this.confChanges.reject(id, this.translateRaftError(err))
-    }
-    this.wake()
+    this.afterLeaderKnown(() => {
+      try {
+        this.raft.proposeConfChange(cc)
+      } catch (err) {
+        this.confChanges.reject(id, this.translateRaftError(err))
+      }
+      this.wake()
+    })
     return done
   }
 
@@ -777,6 +805,7 @@ export class RaftdeskNode {
       }
     }
     this.lead = lead
+    if (lead !== 0) for (const run of [...this.leaderWaiters]) run()
     if (role === 'leader' && !wasLeader) {
       this.store.lessor.promote(Date.now())
     } else if (role !== 'leader' && wasLeader) {
@@ -1012,6 +1041,7 @@ export class RaftdeskNode {
     if (this.leaseTimer) clearInterval(this.leaseTimer)
     this.wake()
     const err = new NodeStoppedError(reason)
+    for (const run of [...this.leaderWaiters]) run()
     this.writes.rejectAll(err)
     this.confChanges.rejectAll(err)
     await this.transport.stop().catch(() => undefined)

@@ -191,6 +191,16 @@ describe('restart', () => {
     expect(fingerprint(t)).toEqual(expected)
   })
 
+  it('a database open elsewhere is refused with an error that says so, and the owner goes on', async () => {
+    await t.put('k', 'v')
+    await expect(openStore(dir)).rejects.toMatchObject({
+      code: 'STORE_LOCKED',
+      message: expect.stringContaining('in use by another process'),
+    })
+    await t.put('k', 'v2')
+    expect(t.get('k')).toBe('v2')
+  })
+
   it('refuses a database it does not understand', async () => {
     await t.store.close()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {

@@ -173,6 +173,22 @@ describe('RaftdeskNode', () => {
     expect(await get(single, 'a', true)).toBeNull()
   })
 
+  it('holds a write that arrives before the first election until a leader is known', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    // No node knows a leader yet; every one of them takes a write at once, like a client that
+    // connects the moment `npm run serve` says ready and reaches a follower that has not yet
+    // heard from the new leader.
+    expect(nodes.map((n) => n.leaderId)).toEqual([0, 0, 0])
+    const results = await Promise.all(
+      nodes.map((n, i) => n.propose({ put: { key: enc(`early${i}`), value: enc(`${i}`) } })),
+    )
+    expect(results.map((r) => 'put' in r)).toEqual([true, true, true])
+    const leader = await leaderOf(nodes)
+    for (let i = 0; i < 3; i++) expect(await get(leader, `early${i}`)).toBe(`${i}`)
+  })
+
   it('refuses a member update clearly instead of pretending', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
