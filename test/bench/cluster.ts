@@ -5,6 +5,7 @@
  * run, so the figure that matters is the ratio.
  *
  *   npm run bench -- cluster [--seconds 4] [--value-bytes 256] [--in-flight 1,16,64]
+ *                            [--nodes 3] [--only raftdesk|etcd]
  *
  * The load is puts of distinct keys sent to the leader by one gRPC client with N requests in
  * flight. Prints puts/s and latency percentiles per case, then raftdesk / etcd.
@@ -25,12 +26,16 @@ const { values } = parseArgs({
     'value-bytes': { type: 'string' },
     'in-flight': { type: 'string' },
     etcd: { type: 'string' },
+    nodes: { type: 'string' },
+    only: { type: 'string' },
   },
 })
 const seconds = Number(values.seconds ?? 4)
 const valueBytes = Number(values['value-bytes'] ?? 256)
 const inFlights = (values['in-flight'] ?? '1,16,64').split(',').map(Number)
 const etcdBinary = values.etcd ?? '/usr/bin/etcd'
+const nodes = Number(values.nodes ?? 3)
+const only = values.only
 
 interface Target {
   name: string
@@ -97,9 +102,9 @@ async function leaderAmong(endpoints: string[]): Promise<string> {
 
 async function startRaftdesk(dir: string): Promise<Target> {
   const cluster = await LocalCluster.start({
-    nodes: 3,
+    nodes,
     dataDir: join(dir, 'raftdesk'),
-    clientPort: await freePortBlock(3),
+    clientPort: await freePortBlock(nodes),
     logLevel: 'warn',
     launcher: new ForkLauncher({ onStderrLine: (_n, line) => process.stderr.write(`${line}\n`) }),
   })
@@ -113,26 +118,28 @@ async function startRaftdesk(dir: string): Promise<Target> {
 }
 
 async function startEtcd(dir: string): Promise<Target> {
-  const base = await freePortBlock(3)
-  const members = [0, 1, 2].map((i) => ({
+  const base = await freePortBlock(nodes)
+  const members = Array.from({ length: nodes }, (_, i) => ({
     name: `e${i + 1}`,
-    client: `http://127.0.0.1:${base + 100 * i}`,
-    peer: `http://127.0.0.1:${base + 100 * i + 1}`,
+    client: `127.0.0.1:${base + 100 * i}`,
+    peer: `127.0.0.1:${base + 100 * i + 1}`,
   }))
-  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',')
+  const initialCluster = members.map((m) => `${m.name}=http://${m.peer}`).join(',')
   const children: ChildProcess[] = members.map((m) =>
     spawn(
       etcdBinary,
       [
         `--name=${m.name}`,
         `--data-dir=${join(dir, 'etcd', m.name)}`,
-        `--listen-client-urls=${m.client}`,
-        `--advertise-client-urls=${m.client}`,
-        `--listen-peer-urls=${m.peer}`,
-        `--initial-advertise-peer-urls=${m.peer}`,
+        `--listen-client-urls=http://${m.client}`,
+        `--advertise-client-urls=http://${m.client}`,
+        `--listen-peer-urls=http://${m.peer}`,
+        `--initial-advertise-peer-urls=http://${m.peer}`,
         `--initial-cluster=${initialCluster}`,
         '--initial-cluster-state=new',
         '--initial-cluster-token=bench',
+        '--logger=zap',
+        '--log-outputs=stderr',
         '--log-level=error',
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
@@ -161,8 +168,11 @@ async function startEtcd(dir: string): Promise<Target> {
 const dir = mkdtempSync(join(tmpdir(), 'raftdesk-bench-cluster-'))
 const results = new Map<string, Map<number, Result>>()
 try {
-  const starts: Array<() => Promise<Target>> = [() => startRaftdesk(dir)]
-  if (existsSync(etcdBinary)) starts.push(() => startEtcd(dir))
+  const starts: Array<() => Promise<Target>> = []
+  if (only !== 'etcd') starts.push(() => startRaftdesk(dir))
+  if (only === 'raftdesk') {
+    // as asked
+  } else if (existsSync(etcdBinary)) starts.push(() => startEtcd(dir))
   else console.log(`(no etcd at ${etcdBinary}: raftdesk alone)`)
   for (const start of starts) {
     const target = await start()
