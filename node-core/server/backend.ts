@@ -253,7 +253,7 @@ export class NodeBackend implements EtcdBackend {
 
   async status(): Promise<MemberStatus> {
     const s = this.node.status()
-    const dbSizeBytes = await this.node.store.approximateSizeBytes().catch(() => 0)
+    const dbSizeBytes = await this.node.store.sizeOnDiskBytes().catch(() => 0)
     return {
       version: ETCD_COMPAT_VERSION,
       dbSizeBytes,

@@ -132,9 +132,11 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
       'json',
     ])
     const rows = JSON.parse(status.stdout) as Array<{
-      Status: { leader: number; header: { member_id: number }; raftTerm: number }
+      Status: { leader: number; header: { member_id: number }; raftTerm: number; dbSize: number }
     }>
     expect(rows).toHaveLength(3)
+    // What the store takes on disk, like etcd's; a young store is in LevelDB's log, not 0.
+    for (const r of rows) expect(r.Status.dbSize).toBeGreaterThan(0)
     const leaders = new Set(rows.map((r) => r.Status.leader))
     expect(leaders.size).toBe(1)
     expect(rows.filter((r) => r.Status.header.member_id === [...leaders][0])).toHaveLength(1)
