@@ -1190,7 +1190,6 @@ export class MvccStore {
     if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
   }
 
-  /** Waits for queued work, ends all watchers (StoreClosedError) and closes the database. */
   /**
    * The bytes the database takes on disk: every file in its directory (tables, the log that holds
    * what is not yet in a table, the manifest). This is etcd's dbSize in Status. LevelDB's own
@@ -1212,6 +1211,7 @@ export class MvccStore {
     return sizes.reduce((a, b) => a + b, 0)
   }
 
+  /** Waits for queued work, ends all watchers (StoreClosedError) and closes the database. */
   async close(): Promise<void> {
     if (this.closed) return
     await this.tail
