@@ -9,6 +9,11 @@
  * - save(hardState, entries) appends one Ready batch and resolves only after the bytes are on
  *   disk (fdatasync). Calls made while a flush is running are queued and written together with
  *   one fsync (group commit); they are written in call order and resolve in call order.
+ *   The exception, as etcd's raft.MustSync has it: a save with no entries whose hard state moves
+ *   only the commit index (same term, same vote) is written but not fsync'd. Losing it in a
+ *   power cut only makes the node learn its commit index again from the leader; the entries it
+ *   commits were fsync'd when they were saved. Without this, every committed entry costs every
+ *   node a second fsync, and the leader answers its client only after it.
  * - saveSnapshot({ index, term }, { replacesLog }) records that a snapshot file was saved
  *   (the snapshot file must be durable first). It is queued like save(), so
  *   `saveSnapshot(m); save(hs, ents)` costs one fsync.
@@ -192,6 +197,9 @@ export interface WalStatus {
   hardState: HardState
   /** Newest snapshot marker written or replayed from (0: none). */
   snapshotIndex: number
+  /** Batches written since open, and how many of them were fsync'd. */
+  writes: number
+  fsyncs: number
   closed: boolean
   failed: boolean
 }
@@ -206,6 +214,8 @@ interface SaveOp {
   entries: readonly Entry[]
   marker: SnapshotMarker | undefined
   bytes: number
+  /** False only for a commit-only hard state (see the module comment). */
+  sync: boolean
   resolve: () => void
   reject: (err: unknown) => void
 }
@@ -249,7 +259,12 @@ export class Wal {
   // against it so that a bad call fails at once, never inside a flush.
   private queuedLastIndex: number
   private queuedSnapshotIndex: number
+  private queuedHardState: HardState
   private queuedBytes = 0
+  private writes = 0
+  private fsyncs = 0
+  /** The tail segment holds bytes written since its last fsync (commit-only saves). */
+  private unsynced = false
   private readonly queue: Op[] = []
   private pumping: Promise<void> | undefined
   private failure: WalFailedError | undefined
@@ -269,11 +284,13 @@ export class Wal {
     this.hardState = state.hardState
     this.queuedLastIndex = state.lastIndex
     this.queuedSnapshotIndex = state.snapshotIndex
+    this.queuedHardState = state.hardState
   }
 
   /**
    * Appends `entries` (contiguous; the first may overwrite a suffix: index <= lastIndex + 1)
-   * and then `hardState`, and resolves once they are fsync'd. Invariant checks and limits
+   * and then `hardState`, and resolves once they are fsync'd (a commit-only hard state: once
+   * written, see the module comment). Invariant checks and limits
    * reject at once, before anything of the batch is queued. The entries' bytes are read when
    * the batch is written: do not change them before the promise settles.
    */
@@ -283,7 +300,13 @@ export class Wal {
       const bytes = this.checkSave(hardState, entries)
       this.checkQueue(bytes)
       if (entries.length > 0) this.queuedLastIndex = entries[entries.length - 1]!.index
-      return this.enqueueSave({ hardState, entries, marker: undefined, bytes })
+      const before = this.queuedHardState
+      const sync =
+        entries.length > 0 ||
+        (hardState !== undefined &&
+          (hardState.term !== before.term || hardState.vote !== before.vote))
+      if (hardState) this.queuedHardState = hardState
+      return this.enqueueSave({ hardState, entries, marker: undefined, bytes, sync })
     } catch (err) {
       return Promise.reject(err)
     }
@@ -311,7 +334,7 @@ export class Wal {
       this.queuedSnapshotIndex = index
       this.queuedLastIndex = replacesLog ? index : Math.max(this.queuedLastIndex, index)
       const marker = { index, term, replacesLog }
-      return this.enqueueSave({ hardState: undefined, entries: [], marker, bytes })
+      return this.enqueueSave({ hardState: undefined, entries: [], marker, bytes, sync: true })
     } catch (err) {
       return Promise.reject(err)
     }
@@ -347,6 +370,7 @@ export class Wal {
     this.closed = true
     while (this.pumping) await this.pumping
     try {
+      if (this.unsynced && !this.failure) await this.fh.datasync()
       await this.fh.close()
     } finally {
       await this.lock.release()
@@ -361,6 +385,8 @@ export class Wal {
       lastIndex: this.lastIndex,
       hardState: { ...this.hardState },
       snapshotIndex: this.queuedSnapshotIndex,
+      writes: this.writes,
+      fsyncs: this.fsyncs,
       closed: this.closed,
       failed: this.failure !== undefined,
     }
@@ -502,7 +528,14 @@ export class Wal {
       throw new Error(`WAL flush encoded ${cur.off} bytes, expected ${total}`)
     }
     await writeAll(this.fh, buf, this.tailBytes)
-    await this.fh.datasync()
+    this.writes++
+    if (batch.some((op) => op.sync)) {
+      await this.fh.datasync()
+      this.fsyncs++
+      this.unsynced = false
+    } else {
+      this.unsynced = true
+    }
     this.tailBytes += total
     this.queuedBytes -= total
     this.crc = cur.crc
@@ -512,6 +545,13 @@ export class Wal {
 
   /** Starts the next segment: built as `<name>.tmp`, fsync'd, renamed, directory fsync'd. */
   private async cut(): Promise<void> {
+    // Only the last segment may have a torn tail (replay repairs it); an earlier one must be
+    // whole, so what it holds unsynced is made durable before the next segment exists.
+    if (this.unsynced) {
+      await this.fh.datasync()
+      this.fsyncs++
+      this.unsynced = false
+    }
     const seq = this.segments[this.segments.length - 1]!.seq + 1
     const name = segmentName(seq, this.lastIndex + 1)
     const path = join(this.dir, name)

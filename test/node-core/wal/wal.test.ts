@@ -111,6 +111,49 @@ describe('wal: create and replay', () => {
     await opened.wal.close()
   })
 
+  it('fsyncs entries and term or vote changes, but not a commit-only hard state (raft.MustSync)', async () => {
+    const wal = await createWal(dir, META)
+    const before = wal.status()
+    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1)) // entries: fsync
+    await wal.save({ term: 1, vote: 1, commit: 3 }, []) // commit only: written, no fsync
+    await wal.save({ term: 2, vote: 0, commit: 3 }, []) // a new term: fsync
+    await wal.save({ term: 2, vote: 2, commit: 3 }, []) // a vote: fsync
+    await wal.save({ term: 2, vote: 2, commit: 3 }, entries(4, 4, 2)) // entries: fsync
+    await wal.save({ term: 2, vote: 2, commit: 4 }, []) // commit only
+    const after = wal.status()
+    expect(after.writes - before.writes).toBe(6)
+    expect(after.fsyncs - before.fsyncs).toBe(4)
+    await wal.close()
+    // The unsynced records are in the file all the same (close makes them durable).
+    const opened = await openWal(dir)
+    expect(opened.hardState).toEqual({ term: 2, vote: 2, commit: 4 })
+    expect(opened.entries.map((e) => e.index)).toEqual([1, 2, 3, 4])
+    await opened.wal.close()
+  })
+
+  it('makes an unsynced commit durable before cutting to a new segment', async () => {
+    // Only the last segment may have a torn tail, so a segment must be whole once it is not last.
+    const wal = await createWal(dir, META, { segmentBytes: 4096 })
+    let index = 1
+    while (wal.status().tailBytes < 3500) {
+      await wal.save({ term: 1, vote: 1, commit: index - 1 }, entries(index, index, 1, 500))
+      index++
+    }
+    // Small commit-only records fill the segment up to its size: all written, none fsync'd.
+    const filled = wal.status()
+    while (wal.status().tailBytes < 4096) {
+      await wal.save({ term: 1, vote: 1, commit: index - 1 }, [])
+    }
+    const mid = wal.status()
+    expect(mid.segments).toHaveLength(filled.segments.length)
+    expect(mid.fsyncs).toBe(filled.fsyncs)
+    await wal.save(undefined, entries(index, index, 1, 10)) // cuts: syncs the old tail, then this
+    const after = wal.status()
+    expect(after.segments).toHaveLength(mid.segments.length + 1)
+    expect(after.fsyncs - mid.fsyncs).toBe(2)
+    await wal.close()
+  })
+
   it('overwrites a suffix: later entries with the same index win, and what followed them goes', async () => {
     const wal = await createWal(dir, META, { segmentBytes: 4096 })
     await wal.save({ term: 1, vote: 1, commit: 3 }, entries(1, 10, 1, 200))
