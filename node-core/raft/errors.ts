@@ -35,6 +35,9 @@ export class ProposalDroppedError extends ProposalError {
   }
 }
 
+/** A conf change refused because the previous one (or the leader's first entry) is not applied. */
+export class ConfChangePendingError extends ProposalDroppedError {}
+
 export class ProposalTooLargeError extends ProposalError {
   constructor(
     readonly proposalBytes: number,

@@ -19,6 +19,7 @@ export {
 export {
   CompactedError,
   ConfChangeInvalidError,
+  ConfChangePendingError,
   ProposalDroppedError,
   ProposalError,
   ProposalTooLargeError,

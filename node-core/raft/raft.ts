@@ -27,6 +27,7 @@ import { RaftInvariantError } from './errors'
 import {
   CompactedError,
   ConfChangeInvalidError,
+  ConfChangePendingError,
   ProposalDroppedError,
   ProposalTooLargeError,
   ReadIndexDroppedError,
@@ -602,7 +603,7 @@ export class Raft {
           throw new ProposalDroppedError(`${this.id} refused a batch with two conf changes`)
         }
         if (this.pendingConfIndex > this.log.applied) {
-          throw new ProposalDroppedError(
+          throw new ConfChangePendingError(
             `${this.id} refused a conf change: a conf change or the leader's first entry is pending until index ${this.pendingConfIndex} is applied [applied ${this.log.applied}]`,
           )
         }

@@ -42,6 +42,7 @@ import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/
 import { openStore, type MvccStore, type StoreOptions } from '../mvcc/store'
 import {
   MemoryStorage,
+  ConfChangePendingError,
   ProposalDroppedError,
   ProposalError,
   RawNode,
@@ -237,6 +238,8 @@ export class RaftdeskNode {
   private readonly stoppedWaiters: Array<(reason: string) => void> = []
   /** Proposals held while this node knows no leader (see afterLeaderKnown). */
   private readonly leaderWaiters = new Set<() => void>()
+  /** Conf changes raft refused while another was pending; retried after each advance. */
+  private confChangesWaiting: Array<() => void> = []
   private readonly statusListeners = new Set<() => void>()
   private pendingReads: Array<() => void> = []
   private readBatch: ReadBatch | null = null
@@ -296,6 +299,13 @@ export class RaftdeskNode {
       this.wake()
     })
     this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
+    // A member that applied our removal refuses us (see PeerTransport.markRemoved): stop, as
+    // applying the removal ourselves would have done.
+    this.transport.onRemoved((by) => {
+      if (this.stopping) return
+      this.log.warn(`member ${by} says this member was removed from the cluster`)
+      void this.shutdown('removed from the cluster')
+    })
   }
 
   /** Opens (or creates) the node's data directory; start() then joins the cluster. */
@@ -435,6 +445,7 @@ export class RaftdeskNode {
   /** Starts the transport, the clock and the Ready loop. */
   async start(): Promise<void> {
     await this.transport.start()
+    for (const id of this.membership.removedIds()) this.transport.markRemoved(id)
     for (const m of this.membership.list()) this.connectPeer(m)
     this.ticker = setInterval(() => this.onTick(), this.options.tickMs)
     this.leaseTimer = setInterval(() => this.checkLeases(), 500)
@@ -549,14 +560,23 @@ export class RaftdeskNode {
       context: encodeChangeContext(change.member ?? null, id),
     }
     const done = this.confChanges.register(id, this.options.requestTimeoutMs)
-    this.afterLeaderKnown(() => {
+    const attempt = () => {
+      if (!this.confChanges.has(id)) return // timed out or rejected meanwhile
       try {
         this.raft.proposeConfChange(cc)
       } catch (err) {
+        // The previous change (or a new leader's first entry) is not applied yet: one change
+        // at a time, so this one waits its turn (bounded by its request timeout) rather than
+        // failing a `member add` sent right after another, or right after an election.
+        if (err instanceof ConfChangePendingError && !this.stopping) {
+          this.confChangesWaiting.push(attempt)
+          return
+        }
         this.confChanges.reject(id, this.translateRaftError(err))
       }
       this.wake()
-    })
+    }
+    this.afterLeaderKnown(attempt)
     return done
   }
 
@@ -756,6 +776,9 @@ export class RaftdeskNode {
     this.serveReadyReads()
 
     this.raft.advance(rd)
+    if (this.confChangesWaiting.length > 0 && rd.committedEntries.length > 0) {
+      for (const attempt of this.confChangesWaiting.splice(0)) attempt()
+    }
     this.notifyStatus()
     if (this.removedSelf) {
       void this.shutdown('removed from the cluster')
@@ -823,6 +846,7 @@ export class RaftdeskNode {
       if (!membership.get(m.id)) this.transport.removePeer(m.id)
     }
     this.membership.replaceWith(membership)
+    for (const id of membership.removedIds()) this.transport.markRemoved(id)
     this.confState = meta.confState
     this.membership.reconcile(meta.confState)
     for (const m of this.membership.list()) this.connectPeer(m)
@@ -870,8 +894,9 @@ export class RaftdeskNode {
     const record = this.membership.apply(cc.type, cc.nodeId, member)
     this.log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
     if (cc.type === 'removeNode') {
-      this.transport.removePeer(cc.nodeId)
       if (cc.nodeId === this.id) this.removedSelf = true
+      else this.transport.markRemoved(cc.nodeId)
+      this.transport.removePeer(cc.nodeId)
     } else if (record) {
       this.connectPeer(record)
     }

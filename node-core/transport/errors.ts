@@ -48,6 +48,7 @@ export const REFUSAL_REASONS = [
   'timeout', // the handshake did not arrive in time
   'busy', // too many concurrent snapshot streams
   'stopping', // the receiver is shutting down
+  'removed', // the sender was removed from the cluster (it should stop)
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]

@@ -39,6 +39,7 @@ import {
   type MessageHandler,
   type PeerStats,
   type PeerTransport,
+  type RemovedHandler,
   type SnapshotHandler,
   type TransportStats,
   type UnreachableHandler,
@@ -111,6 +112,8 @@ export class MemoryTransport implements PeerTransport {
   private messageHandler: MessageHandler | undefined
   private snapshotHandler: SnapshotHandler | undefined
   private readonly warnedUnknown = new Set<NodeId>()
+  private readonly removed = new Set<NodeId>()
+  private removedHandler: RemovedHandler | undefined
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -157,6 +160,19 @@ export class MemoryTransport implements PeerTransport {
 
   onUnreachable(handler: UnreachableHandler): void {
     this.unreachable.setHandler(handler)
+  }
+
+  markRemoved(id: NodeId): void {
+    this.removed.add(id)
+  }
+
+  onRemoved(handler: RemovedHandler): void {
+    this.removedHandler = handler
+  }
+
+  /** @internal Whether this endpoint has member `id` marked removed. */
+  hasRemoved(id: NodeId): boolean {
+    return this.removed.has(id)
   }
 
   onSnapshot(handler: SnapshotHandler): void {
@@ -255,6 +271,16 @@ export class MemoryTransport implements PeerTransport {
   private arrive(peer: MemoryPeer, bytes: Uint8Array): void {
     if (this.peers.get(peer.id) !== peer) return // removed meanwhile
     const target = this.network.lookup(peer.id)
+    if (target?.hasRemoved(this.id)) {
+      // As TCP refuses the handshake of a removed member: dropped, and this node is told.
+      peer.stats.dropped++
+      try {
+        this.removedHandler?.(peer.id)
+      } catch (err) {
+        this.logger.error('removed handler threw', describeError(err))
+      }
+      return
+    }
     if (target === undefined || !target.accepts(this.id)) {
       const why =
         target === undefined ? 'is not on the network' : `does not accept member ${this.id}`

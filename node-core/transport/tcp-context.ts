@@ -102,4 +102,6 @@ export interface TcpContext {
   /** Sets the peer's lastError (code, message, time). */
   recordError(peer: PeerRecord, err: unknown): void
   reportUnreachable(id: NodeId): void
+  /** The peer `id` refused this node as removed from the cluster. */
+  reportRemoved(id: NodeId): void
 }

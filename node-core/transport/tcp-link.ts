@@ -203,7 +203,9 @@ export class OutboundLink {
       this.ctx.logger.info('peer link up', { peer: this.peer.id, address: this.peer.address })
       this.scheduleFlush()
     } else if (this.state === 'connecting' && f.kind === FrameKind.Refuse) {
-      this.fail(socket, decodeRefuse(f.payload))
+      const refusal = decodeRefuse(f.payload)
+      if (refusal.reason === 'removed') this.ctx.reportRemoved(this.peer.id)
+      this.fail(socket, refusal)
     } else {
       this.fail(
         socket,

@@ -79,6 +79,7 @@ import {
   type MessageHandler,
   type PeerStats,
   type PeerTransport,
+  type RemovedHandler,
   type SnapshotHandler,
   type TransportStats,
   type UnreachableHandler,
@@ -159,6 +160,8 @@ export class TcpTransport implements PeerTransport {
   /** Every accepted TCP socket, including those still in a TLS handshake or being refused. */
   private readonly rawSockets = new Set<Socket>()
   private readonly warnedUnknown = new Set<NodeId>()
+  private readonly removed = new Set<NodeId>()
+  private removedHandler: RemovedHandler | undefined
   private server: Server | undefined
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
   private listenHost: string
@@ -194,6 +197,7 @@ export class TcpTransport implements PeerTransport {
       dial: (address) => this.dial(address),
       recordError: (peer, err) => this.recordError(peer, err),
       reportUnreachable: (id) => this.unreachable.report(id),
+      reportRemoved: (id) => this.reportRemoved(id),
     }
   }
 
@@ -270,6 +274,23 @@ export class TcpTransport implements PeerTransport {
 
   onMessage(handler: MessageHandler): void {
     this.messageHandler = handler
+  }
+
+  markRemoved(id: NodeId): void {
+    this.removed.add(id)
+  }
+
+  onRemoved(handler: RemovedHandler): void {
+    this.removedHandler = handler
+  }
+
+  private reportRemoved(by: NodeId): void {
+    this.logger.warn('a peer says this member was removed from the cluster', { peer: by })
+    try {
+      this.removedHandler?.(by)
+    } catch (err) {
+      this.logger.error('removed handler threw', describeError(err))
+    }
   }
 
   onUnreachable(handler: UnreachableHandler): void {
@@ -623,6 +644,9 @@ export class TcpTransport implements PeerTransport {
         'target',
         `member ${h.from} dialled member ${h.to}, this is member ${this.id}`,
       )
+    }
+    if (this.removed.has(h.from)) {
+      throw new HandshakeRefusedError('removed', `member ${h.from} was removed from the cluster`)
     }
     const peer = this.peers.get(h.from)
     if (peer === undefined) {

@@ -76,6 +76,7 @@ export interface TransportStats {
 
 export type MessageHandler = (msg: Message) => void
 export type UnreachableHandler = (id: NodeId) => void
+export type RemovedHandler = (by: NodeId) => void
 /**
  * Receives a MsgSnap and its image. Resolve once the image is saved (the sender's promise then
  * resolves); reject to fail the transfer. The iterable throws SnapshotTransferError if the stream
@@ -95,6 +96,16 @@ export interface PeerTransport {
   updatePeer(id: NodeId, address: string): void
   onMessage(handler: MessageHandler): void
   onUnreachable(handler: UnreachableHandler): void
+  /**
+   * Records that member `id` was removed from the cluster for good (this node applied the
+   * committed removal). Its messages are no longer taken; it is told it was removed instead
+   * (TCP: its handshake is refused with reason 'removed'), so that it can stop, as etcd tells a
+   * removed member. A removed member often never learns of its removal from raft: the leader may
+   * drop it from the configuration before it has heard that the removal committed.
+   */
+  markRemoved(id: NodeId): void
+  /** Called when a peer says this node was removed from the cluster (`by`: that peer). */
+  onRemoved(handler: RemovedHandler): void
   /**
    * Streams a MsgSnap with its image (produced lazily by `image`, pulled as the receiver
    * consumes). Resolves when the receiver acknowledged; rejects with SnapshotTransferError

@@ -159,6 +159,43 @@ describe('RaftdeskNode', () => {
     await leader.propose({ put: { key: enc('still'), value: enc('works') } })
   })
 
+  it('stops a member removed while it was cut off, once it reaches a member again', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    const leader = await leaderOf(nodes)
+    const victim = nodes.find((n) => n !== leader)!
+    const cut = (drop: boolean) => {
+      for (const n of nodes) {
+        if (n === victim) continue
+        if (drop) net.lookup(n.id)!.setLinkFault(victim.id, { drop: true })
+        else net.lookup(n.id)!.healLink(victim.id)
+      }
+    }
+    // The victim never sees its removal in the log: raft alone would leave it campaigning
+    // forever; the others tell it it was removed when it next reaches them.
+    cut(true)
+    await leader.changeMembership({ type: 'removeNode', nodeId: victim.id })
+    const stopped = victim.whenStopped()
+    cut(false)
+    expect(await stopped).toBe('removed from the cluster')
+    await leader.propose({ put: { key: enc('still'), value: enc('works') } })
+  })
+
+  it('takes membership changes sent at once one after the other, not refused', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    const leader = await leaderOf(nodes)
+    // Raft takes one conf change at a time; the second waits until the first is applied.
+    const [first, second] = await Promise.all([
+      leader.changeMembership({ type: 'addLearner', nodeId: 1111 }),
+      leader.changeMembership({ type: 'addLearner', nodeId: 2222 }),
+    ])
+    expect(first.learners).toContain(1111)
+    expect([...second.learners].sort()).toEqual([1111, 2222])
+  })
+
   it('answers with a typed error, not a hang, when there is no leader', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()

@@ -123,6 +123,23 @@ for (const make of [tcpHarness, memoryHarness]) {
       expect(terms(a)).toEqual([3, 8])
     })
 
+    it('tells a removed member so, and takes no more of its messages', async () => {
+      const [a, b] = await h.make(2)
+      const removedBy: number[] = []
+      a.t.onRemoved((by) => removedBy.push(by))
+      b.t.markRemoved(1)
+      b.t.removePeer(1)
+      a.t.send([hb(1, 2, 1)])
+      await waitFor('a is told it was removed', () => removedBy.includes(2))
+      expect(terms(b)).toEqual([])
+      // A member not marked removed is never told so.
+      expect(b.received).toEqual([])
+      const removedB: number[] = []
+      b.t.onRemoved((by) => removedB.push(by))
+      await sleep(50)
+      expect(removedB).toEqual([])
+    })
+
     it('delays messages on a link (others overtake them)', async () => {
       const [a, b, c] = await h.make(3)
       const delayMs = 150
