@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { etcdctl, requireEtcdBinaries, shouldRunEtcdTests } from '../node-core/api/harness'
 import { freePortBlock } from '../helpers/ports'
 
@@ -68,10 +68,30 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     base = await freePortBlock(3)
   })
 
-  afterAll(async () => {
-    if (running && running.child.exitCode === null) {
-      running.child.kill('SIGKILL')
+  // A test that failed half way leaves its serve running: stop it (and its nodes) so that the
+  // next test does not meet a data directory in use, and no process outlives the suite.
+  afterEach(async () => {
+    const r = running
+    running = null
+    if (!r || r.child.exitCode !== null) return
+    r.child.kill('SIGTERM')
+    const exited = await Promise.race([
+      r.exit.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000)),
+    ])
+    if (exited) return
+    r.child.kill('SIGKILL')
+    const line = await Promise.race([r.ready, Promise.resolve(null)]).catch(() => null)
+    for (const n of line?.nodes ?? []) {
+      try {
+        process.kill(n.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
     }
+  })
+
+  afterAll(() => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
