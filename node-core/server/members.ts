@@ -86,6 +86,10 @@ export class Membership {
     return [...this.members.values()].sort((a, b) => a.id - b.id)
   }
 
+  isRemoved(id: number): boolean {
+    return this.removed.has(id)
+  }
+
   removedIds(): number[] {
     return [...this.removed].sort((a, b) => a - b)
   }

@@ -299,8 +299,9 @@ export class RaftdeskNode {
       this.wake()
     })
     this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
-    // A member that applied our removal refuses us (see PeerTransport.markRemoved): stop, as
-    // applying the removal ourselves would have done.
+    // Members this node knows removed are refused, and told so; a member that applied our
+    // removal refuses us in turn: stop, as applying the removal ourselves would have done.
+    this.transport.refuseRemoved((id) => this.membership.isRemoved(id))
     this.transport.onRemoved((by) => {
       if (this.stopping) return
       this.log.warn(`member ${by} says this member was removed from the cluster`)
@@ -445,7 +446,6 @@ export class RaftdeskNode {
   /** Starts the transport, the clock and the Ready loop. */
   async start(): Promise<void> {
     await this.transport.start()
-    for (const id of this.membership.removedIds()) this.transport.markRemoved(id)
     for (const m of this.membership.list()) this.connectPeer(m)
     this.ticker = setInterval(() => this.onTick(), this.options.tickMs)
     this.leaseTimer = setInterval(() => this.checkLeases(), 500)
@@ -846,7 +846,6 @@ export class RaftdeskNode {
       if (!membership.get(m.id)) this.transport.removePeer(m.id)
     }
     this.membership.replaceWith(membership)
-    for (const id of membership.removedIds()) this.transport.markRemoved(id)
     this.confState = meta.confState
     this.membership.reconcile(meta.confState)
     for (const m of this.membership.list()) this.connectPeer(m)
@@ -894,9 +893,8 @@ export class RaftdeskNode {
     const record = this.membership.apply(cc.type, cc.nodeId, member)
     this.log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
     if (cc.type === 'removeNode') {
-      if (cc.nodeId === this.id) this.removedSelf = true
-      else this.transport.markRemoved(cc.nodeId)
       this.transport.removePeer(cc.nodeId)
+      if (cc.nodeId === this.id) this.removedSelf = true
     } else if (record) {
       this.connectPeer(record)
     }

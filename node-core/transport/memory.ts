@@ -30,7 +30,7 @@ import {
   TransportStoppedError,
 } from './errors'
 import { LinkFaults } from './faults'
-import { assertMemberId, assertSendable, newPeerStats, UnreachableReporter } from './shared'
+import { assertMemberId, assertSendable, newPeerStats, PeerReporter } from './shared'
 import {
   silentLogger,
   type LinkDirection,
@@ -105,15 +105,15 @@ interface MemoryPeer {
 export class MemoryTransport implements PeerTransport {
   private readonly peers = new Map<NodeId, MemoryPeer>()
   private readonly faults: LinkFaults
-  private readonly unreachable: UnreachableReporter
+  private readonly unreachable: PeerReporter
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly immediates = new Set<NodeJS.Immediate>()
   private state: 'new' | 'started' | 'stopped' = 'new'
   private messageHandler: MessageHandler | undefined
   private snapshotHandler: SnapshotHandler | undefined
   private readonly warnedUnknown = new Set<NodeId>()
-  private readonly removed = new Set<NodeId>()
-  private removedHandler: RemovedHandler | undefined
+  private readonly removal: PeerReporter
+  private isRemoved: (id: NodeId) => boolean = () => false
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -122,8 +122,11 @@ export class MemoryTransport implements PeerTransport {
   ) {
     assertMemberId(id, 'MemoryTransport')
     this.faults = new LinkFaults(network.random)
-    this.unreachable = new UnreachableReporter((err) =>
+    this.unreachable = new PeerReporter((err) =>
       this.logger.error('unreachable handler threw', describeError(err)),
+    )
+    this.removal = new PeerReporter((err) =>
+      this.logger.error('removed handler threw', describeError(err)),
     )
   }
 
@@ -162,17 +165,17 @@ export class MemoryTransport implements PeerTransport {
     this.unreachable.setHandler(handler)
   }
 
-  markRemoved(id: NodeId): void {
-    this.removed.add(id)
+  refuseRemoved(isRemoved: (id: NodeId) => boolean): void {
+    this.isRemoved = isRemoved
   }
 
   onRemoved(handler: RemovedHandler): void {
-    this.removedHandler = handler
+    this.removal.setHandler(handler)
   }
 
-  /** @internal Whether this endpoint has member `id` marked removed. */
-  hasRemoved(id: NodeId): boolean {
-    return this.removed.has(id)
+  /** @internal Whether this endpoint refuses member `id` as removed. */
+  refuses(id: NodeId): boolean {
+    return this.isRemoved(id)
   }
 
   onSnapshot(handler: SnapshotHandler): void {
@@ -271,14 +274,10 @@ export class MemoryTransport implements PeerTransport {
   private arrive(peer: MemoryPeer, bytes: Uint8Array): void {
     if (this.peers.get(peer.id) !== peer) return // removed meanwhile
     const target = this.network.lookup(peer.id)
-    if (target?.hasRemoved(this.id)) {
+    if (target?.refuses(this.id)) {
       // As TCP refuses the handshake of a removed member: dropped, and this node is told.
       peer.stats.dropped++
-      try {
-        this.removedHandler?.(peer.id)
-      } catch (err) {
-        this.logger.error('removed handler threw', describeError(err))
-      }
+      this.removal.report(peer.id)
       return
     }
     if (target === undefined || !target.accepts(this.id)) {

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '../errors'
 import { isLocalMessage, type Message, type NodeId } from '../raft/types'
-import type { PeerStats, UnreachableHandler } from './types'
+import type { PeerStats } from './types'
 
 export interface PeerAddress {
   host: string
@@ -68,17 +68,18 @@ export function newPeerStats(id: NodeId, address: string): PeerStats {
 }
 
 /**
- * Collects unreachable peers and reports each once per microtask, outside of send(): many drops
- * in one burst become one report, and the handler never re-enters the caller of send().
+ * Collects peers to report (unreachable, or refusing this node as removed) and reports each
+ * once per microtask, outside of the caller: many drops in one burst become one report, and the
+ * handler never re-enters the caller of send() or a socket handler.
  */
-export class UnreachableReporter {
-  private handler: UnreachableHandler | undefined
+export class PeerReporter {
+  private handler: ((id: NodeId) => void) | undefined
   private readonly pending = new Set<NodeId>()
   private scheduled = false
 
   constructor(private readonly onHandlerError: (err: unknown) => void) {}
 
-  setHandler(handler: UnreachableHandler): void {
+  setHandler(handler: (id: NodeId) => void): void {
     this.handler = handler
   }
 

@@ -66,7 +66,7 @@ import {
   assertSendable,
   newPeerStats,
   parsePeerAddress,
-  UnreachableReporter,
+  PeerReporter,
 } from './shared'
 import { resolveLimits, type PeerRecord, type TcpContext, type TcpLimits } from './tcp-context'
 import { OutboundLink } from './tcp-link'
@@ -152,7 +152,7 @@ export class TcpTransport implements PeerTransport {
   private readonly now: () => number
   private readonly limits: TcpLimits
   private readonly faults: LinkFaults
-  private readonly unreachable: UnreachableReporter
+  private readonly unreachable: PeerReporter
   private readonly ctx: TcpContext
   private readonly peers = new Map<NodeId, TcpPeer>()
   private readonly inbound = new Set<InboundConn>()
@@ -160,8 +160,8 @@ export class TcpTransport implements PeerTransport {
   /** Every accepted TCP socket, including those still in a TLS handshake or being refused. */
   private readonly rawSockets = new Set<Socket>()
   private readonly warnedUnknown = new Set<NodeId>()
-  private readonly removed = new Set<NodeId>()
-  private removedHandler: RemovedHandler | undefined
+  private readonly removal: PeerReporter
+  private isRemoved: (id: NodeId) => boolean = () => false
   private server: Server | undefined
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
   private listenHost: string
@@ -184,8 +184,11 @@ export class TcpTransport implements PeerTransport {
     this.faults = new LinkFaults(random)
     this.listenHost = options.host ?? '127.0.0.1'
     this.listenPort = options.port ?? 0
-    this.unreachable = new UnreachableReporter((err) =>
+    this.unreachable = new PeerReporter((err) =>
       this.logger.error('unreachable handler threw', describeError(err)),
+    )
+    this.removal = new PeerReporter((err) =>
+      this.logger.error('removed handler threw', describeError(err)),
     )
     this.ctx = {
       id: this.id,
@@ -276,21 +279,17 @@ export class TcpTransport implements PeerTransport {
     this.messageHandler = handler
   }
 
-  markRemoved(id: NodeId): void {
-    this.removed.add(id)
+  refuseRemoved(isRemoved: (id: NodeId) => boolean): void {
+    this.isRemoved = isRemoved
   }
 
   onRemoved(handler: RemovedHandler): void {
-    this.removedHandler = handler
+    this.removal.setHandler(handler)
   }
 
   private reportRemoved(by: NodeId): void {
     this.logger.warn('a peer says this member was removed from the cluster', { peer: by })
-    try {
-      this.removedHandler?.(by)
-    } catch (err) {
-      this.logger.error('removed handler threw', describeError(err))
-    }
+    this.removal.report(by)
   }
 
   onUnreachable(handler: UnreachableHandler): void {
@@ -645,7 +644,7 @@ export class TcpTransport implements PeerTransport {
         `member ${h.from} dialled member ${h.to}, this is member ${this.id}`,
       )
     }
-    if (this.removed.has(h.from)) {
+    if (this.isRemoved(h.from)) {
       throw new HandshakeRefusedError('removed', `member ${h.from} was removed from the cluster`)
     }
     const peer = this.peers.get(h.from)

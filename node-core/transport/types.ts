@@ -97,13 +97,13 @@ export interface PeerTransport {
   onMessage(handler: MessageHandler): void
   onUnreachable(handler: UnreachableHandler): void
   /**
-   * Records that member `id` was removed from the cluster for good (this node applied the
-   * committed removal). Its messages are no longer taken; it is told it was removed instead
-   * (TCP: its handshake is refused with reason 'removed'), so that it can stop, as etcd tells a
-   * removed member. A removed member often never learns of its removal from raft: the leader may
-   * drop it from the configuration before it has heard that the removal committed.
+   * How to tell a member removed from the cluster for good (one whose committed removal this
+   * node applied). Its messages are no longer taken; it is told it was removed instead (TCP: its
+   * handshake is refused with reason 'removed'), so that it can stop, as etcd tells a removed
+   * member. A removed member often never learns of its removal from raft: the leader may drop it
+   * from the configuration before it has heard that the removal committed.
    */
-  markRemoved(id: NodeId): void
+  refuseRemoved(isRemoved: (id: NodeId) => boolean): void
   /** Called when a peer says this node was removed from the cluster (`by`: that peer). */
   onRemoved(handler: RemovedHandler): void
   /**
