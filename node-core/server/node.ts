@@ -480,6 +480,7 @@ export class RaftdeskNode {
     const data = encodeRequest({ id, op })
     const done = this.writes.register(id, this.options.requestTimeoutMs)
     this.afterLeaderKnown(() => {
+      if (!this.writes.has(id)) return // timed out while waiting: its client was answered
       try {
         this.raft.propose(data)
       } catch (err) {

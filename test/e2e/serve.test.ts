@@ -75,10 +75,12 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     running = null
     if (!r || r.child.exitCode !== null) return
     r.child.kill('SIGTERM')
+    let timer: NodeJS.Timeout | undefined
     const exited = await Promise.race([
       r.exit.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000)),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000))),
     ])
+    clearTimeout(timer)
     if (exited) return
     r.child.kill('SIGKILL')
     const line = await Promise.race([r.ready, Promise.resolve(null)]).catch(() => null)

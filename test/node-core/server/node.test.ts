@@ -193,7 +193,7 @@ describe('RaftdeskNode', () => {
       leader.changeMembership({ type: 'addLearner', nodeId: 2222 }),
     ])
     expect(first.learners).toContain(1111)
-    expect([...second.learners].sort()).toEqual([1111, 2222])
+    expect([...second.learners].sort((x, y) => x - y)).toEqual([1111, 2222])
   })
 
   it('answers with a typed error, not a hang, when there is no leader', async () => {
