@@ -5,6 +5,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import {
+  Metadata,
   loadPackageDefinition,
   status as GrpcStatus,
   type GrpcObject,
@@ -17,6 +18,7 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { RaftdeskError } from '../errors'
 import { PROTO_DIR, PROTO_LOADER_OPTIONS } from './proto'
+import { ERROR_CODE_TRAILER } from '../kernel/etcd-errors'
 import { toGrpcStatus } from './errors'
 
 export interface AdminMember {
@@ -96,10 +98,11 @@ function answer<T>(promise: Promise<T>, map: (v: T) => unknown, callback: sendUn
   promise
     .then((v) => callback(null, map(v)))
     .catch((err: unknown) => {
-      const s = toGrpcStatus(
-        err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err)),
-      )
-      callback({ code: s.code, details: s.details })
+      const e = err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err))
+      const s = toGrpcStatus(e)
+      const metadata = new Metadata()
+      if (e instanceof RaftdeskError) metadata.set(ERROR_CODE_TRAILER, e.code)
+      callback({ code: s.code, details: s.details, metadata })
     })
 }
 

@@ -40,6 +40,8 @@ export interface HeaderInfo {
   revision: number
   /** The member this node believes leads, 0 when it knows of no leader. */
   leader: number
+  /** This member is a learner: it serves only Status and serializable Range, as in etcd. */
+  isLearner: boolean
 }
 
 export interface LeaseTimeToLiveResult {

@@ -69,6 +69,23 @@ export interface ApiContext {
   streams: Set<ClosableStream>
 }
 
+/**
+ * etcd's rule for learners: a learner member serves only Status and serializable Range; every
+ * other call, and every stream, is refused with "etcdserver: rpc not supported for learner".
+ */
+export function checkLearner(ctx: ApiContext, method: string, request?: unknown): void {
+  if (!ctx.backend.header().isLearner) return
+  if (method === 'Status') return
+  if (method === 'Range' && (request as { serializable?: boolean }).serializable) return
+  throw new EtcdServerError('NOT_SUPPORTED_FOR_LEARNER', `${method} on a learner`)
+}
+
+/** The checks every call passes before its handler: learner, then clientv3's require-leader. */
+export function admit(ctx: ApiContext, method: string, metadata: Metadata, request?: unknown) {
+  checkLearner(ctx, method, request)
+  checkRequireLeader(ctx, metadata)
+}
+
 /** clientv3's WithRequireLeader: metadata "hasleader: true" asks to fail fast without a leader. */
 export function checkRequireLeader(ctx: ApiContext, metadata: Metadata): void {
   const values = metadata.get('hasleader')
@@ -129,7 +146,7 @@ export function unary<Pb>(
     }
     let pending: Promise<object>
     try {
-      checkRequireLeader(ctx, call.metadata)
+      admit(ctx, method, call.metadata, decoded.message)
       pending = handle(decoded.message as Pb, decoded.sizeBytes)
     } catch (err) {
       callback(statusFor(ctx, method, err))

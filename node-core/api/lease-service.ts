@@ -23,7 +23,7 @@ import { RaftdeskError } from '../errors'
 import { id64, int64, outInt, pbHeader } from './codec'
 import {
   checkRequestSize,
-  checkRequireLeader,
+  admit,
   malformedStatus,
   statusFor,
   unary,
@@ -95,7 +95,7 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
 function keepAliveHandler(ctx: ApiContext): handleBidiStreamingCall<DecodedRequest, object> {
   return (call) => {
     try {
-      checkRequireLeader(ctx, call.metadata)
+      admit(ctx, 'LeaseKeepAlive', call.metadata)
     } catch (err) {
       call.emit('error', statusFor(ctx, 'LeaseKeepAlive', err))
       return

@@ -34,13 +34,7 @@ import type {
 import type { Event } from '../mvcc/types'
 import type { WatchHandle, WatchNotification } from './backend'
 import { id64, int64, outInt, pbEvent, pbHeader, watchFilter } from './codec'
-import {
-  checkRequireLeader,
-  malformedStatus,
-  statusFor,
-  type ApiContext,
-  type ClosableStream,
-} from './context'
+import { admit, malformedStatus, statusFor, type ApiContext, type ClosableStream } from './context'
 import { etcdMessage, toGrpcStatus, type GrpcStatusError } from './errors'
 import type { DecodedRequest } from './proto'
 import type { PbWatchCreateRequest, PbWatchRequest } from './wire'
@@ -384,7 +378,7 @@ export function watchService(
 ): UntypedServiceImplementation {
   const Watch: handleBidiStreamingCall<DecodedRequest, object> = (call) => {
     try {
-      checkRequireLeader(ctx, call.metadata)
+      admit(ctx, 'Watch', call.metadata)
     } catch (err) {
       call.emit('error', statusFor(ctx, 'Watch', err))
       return

@@ -27,7 +27,7 @@ import {
   type JoinRequest,
   type JoinResult,
 } from '../api/admin'
-import { ETCD_ERRORS, EtcdServerError, etcdMessage, type EtcdErrorCode } from '../api/errors'
+import { ERROR_CODE_TRAILER, EtcdServerError, isEtcdErrorCode } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
 import type {
@@ -90,6 +90,7 @@ export class NodeBackend implements EtcdBackend {
       raftTerm: this.node.raftTerm,
       revision: this.node.store.revision,
       leader: this.node.leaderId,
+      isLearner: this.node.isLearner,
     }
   }
 
@@ -133,14 +134,19 @@ export class NodeBackend implements EtcdBackend {
     return r.leaseRevoke
   }
 
-  async leaseKeepAlive(id: number): Promise<number> {
-    if (this.node.isLeader) return this.node.store.lessor.renew(id, Date.now())
-    return this.leader.leaseRenew(id)
+  leaseKeepAlive(id: number): Promise<number> {
+    return this.node.leaderCall(
+      () => this.node.store.lessor.renew(id, Date.now()),
+      () => this.leader.leaseRenew(id),
+    )
   }
 
   async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
-    if (this.node.isLeader) return this.node.store.lessor.timeToLive(id, Date.now(), keys)
-    return { id, ...(await this.leader.leaseTimeToLive(id, keys)) }
+    const r = await this.node.leaderCall(
+      () => this.node.store.lessor.timeToLive(id, Date.now(), keys),
+      async () => ({ id, ...(await this.leader.leaseTimeToLive(id, keys)) }),
+    )
+    return { ...r, id }
   }
 
   async leaseLeases(): Promise<number[]> {
@@ -398,17 +404,17 @@ class LeaderForwarder {
     invoke: (stub: AdminStub, opts: object, cb: (e: ServiceError | null, r: T) => void) => void,
   ): Promise<T> {
     const stub = this.stub()
+    const endpoint = this.client!.endpoint
     return new Promise<T>((resolve, reject) => {
       invoke(stub, { deadline: new Date(Date.now() + 3000) }, (err, res) => {
         if (!err) return resolve(res)
-        // The leader's etcd error text maps back to the same code for our client.
-        const code = Object.keys(ETCD_ERRORS).find(
-          (k) => etcdMessage(k as EtcdErrorCode) === err.details,
-        )
+        // The leader sends its error's code beside the status; without one the call did not
+        // reach a raftdesk member's handler (connection refused, deadline): the leader is gone.
+        const code = String(err.metadata?.get(ERROR_CODE_TRAILER)[0] ?? '')
         reject(
-          code
-            ? new EtcdServerError(code as EtcdErrorCode)
-            : new EtcdServerError('NOT_LEADER', err.details),
+          isEtcdErrorCode(code)
+            ? new EtcdServerError(code, err.details)
+            : new RaftdeskError('UNREACHABLE', `leader ${endpoint}: ${err.details}`),
         )
       })
     })

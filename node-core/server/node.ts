@@ -36,18 +36,16 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EtcdServerError } from '../api/errors'
+import { EtcdServerError } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/types'
 import { openStore, type MvccStore, type StoreOptions } from '../mvcc/store'
 import {
   MemoryStorage,
   ConfChangePendingError,
-  ProposalDroppedError,
   ProposalError,
   RawNode,
   ReadIndexDroppedError,
-  TransferRefusedError,
   createPrng,
   decodeConfChange,
   encodeConfChange,
@@ -87,6 +85,7 @@ import {
   type MemberContext,
   type MemberRecord,
 } from './members'
+import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from './answers'
 import { decodeRequest, encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
 
@@ -246,6 +245,8 @@ export class RaftdeskNode {
   private readonly readyReads: ReadBatch[] = []
   private nextReadCtx = 1
   private removedSelf = false
+  /** When this member last learned of a new leader (etcd's leadElectedTime), 0 before that. */
+  private leaderElectedAtMs = 0
 
   private constructor(init: {
     options: RaftdeskNodeOptions
@@ -473,14 +474,30 @@ export class RaftdeskNode {
     return this.role === 'leader'
   }
 
-  /** Proposes a write and resolves with its result once this node has applied it. */
+  get isLearner(): boolean {
+    return this.confState.learners.includes(this.id)
+  }
+
+  /**
+   * Proposes a write and resolves with its result once this node has applied it, whatever this
+   * node's role by then; or rejects at the request deadline (answers.ts says with what). A write
+   * that may still commit is never failed early: a client would retry it into a second copy.
+   */
   async propose(op: WriteOp): Promise<WriteResult> {
     this.assertRunning()
+    this.checkApplyLag()
     const id = this.requestIds.nextId()
     const data = encodeRequest({ id, op })
-    const done = this.writes.register(id, this.options.requestTimeoutMs)
-    this.afterLeaderKnown(() => {
-      if (!this.writes.has(id)) return // timed out while waiting: its client was answered
+    const startMs = Date.now()
+    let proposed = false
+    let stopWaiting = () => {}
+    const done = this.writes.register(id, this.options.requestTimeoutMs, () => {
+      stopWaiting()
+      return this.deadlineError(startMs, proposed)
+    })
+    stopWaiting = this.afterLeaderKnown(() => {
+      if (!this.writes.has(id)) return // its deadline passed: its client was answered
+      proposed = true
       try {
         this.raft.propose(data)
       } catch (err) {
@@ -492,25 +509,91 @@ export class RaftdeskNode {
   }
 
   /**
-   * Runs a proposal now if this node knows a leader, else once it learns of one. A follower hears
-   * of a new leader from its first append, a moment after the election: a write arriving in that
-   * gap (or during an election) should wait for it, not fail with "no leader". The wait is
-   * bounded by a few election timeouts; after that raft's "no leader" is the answer (a minority
-   * partition, say). The request's own registry entry bounds it too and counts toward the limit.
+   * Runs a proposal now if this node knows a leader, else once it learns of one, as etcd's raft
+   * node holds proposals while it has no leader. A follower hears of a new leader from its first
+   * append, a moment after the election: a write arriving in that gap (or during an election)
+   * waits for it rather than failing. The request's own deadline bounds the wait (and calls the
+   * returned function, so that nothing is proposed for a client that was already answered).
    */
-  private afterLeaderKnown(propose: () => void): void {
-    if (this.lead !== 0) return propose()
+  private afterLeaderKnown(propose: () => void): () => void {
+    if (this.lead !== 0) {
+      propose()
+      return () => {}
+    }
     const run = () => {
-      clearTimeout(timer)
       this.leaderWaiters.delete(run)
       if (!this.stopping) propose()
     }
-    const waitMs = Math.min(
-      this.options.requestTimeoutMs,
-      this.options.tickMs * this.options.electionTicksMax * 5,
-    )
-    const timer = setTimeout(run, waitMs)
     this.leaderWaiters.add(run)
+    return () => this.leaderWaiters.delete(run)
+  }
+
+  /** etcd's backpressure: too far behind in applying, new proposals are refused. */
+  private checkApplyLag(): void {
+    const lag = this.durableHardState.commit - this.appliedIndex
+    if (lag > APPLY_LAG_ENTRIES_MAX) {
+      throw new EtcdServerError('TOO_MANY_REQUESTS', `${lag} committed entries not yet applied`)
+    }
+  }
+
+  /** The error for a write or membership change whose deadline passed (etcd's choice). */
+  private deadlineError(startMs: number, proposed: boolean): EtcdServerError {
+    const code = writeDeadlineAnswer({
+      startMs,
+      proposed,
+      leaderElectedAtMs: this.leaderElectedAtMs,
+      electionTimeoutMs: this.options.tickMs * this.options.electionTicksMin,
+      leaderReachable: () => this.leaderReachable(),
+    })
+    const waited = `${this.options.requestTimeoutMs} ms`
+    return new EtcdServerError(
+      code,
+      proposed ? `not applied here within ${waited}` : `no leader to propose to within ${waited}`,
+    )
+  }
+
+  /** On the leader: a quorum of voters is connected; elsewhere: the leader is connected. */
+  private leaderReachable(): boolean {
+    if (this.lead === 0) return true // etcd's answer then is the plain timeout
+    const connected = new Set(
+      this.transport
+        .stats()
+        .peers.filter((p) => p.connected)
+        .map((p) => p.id),
+    )
+    if (this.lead !== this.id) return connected.has(this.lead)
+    const voters = this.confState.voters
+    const reachable = voters.filter((v) => v === this.id || connected.has(v)).length
+    return reachable > voters.length / 2
+  }
+
+  /**
+   * Runs `call` against the leader's clock, as etcd does for lease renewals: on this member when
+   * it leads, else through `forward`; without a leader it waits for one, and a forward that fails
+   * because leadership moved is tried again, until the request deadline (then "no leader" if no
+   * leader came, else "request timed out").
+   */
+  async leaderCall<T>(local: () => T, forward: () => Promise<T>): Promise<T> {
+    this.assertRunning()
+    const deadline = Date.now() + this.options.requestTimeoutMs
+    const electionMs = this.options.tickMs * this.options.electionTicksMin
+    let sawLeader = false
+    for (;;) {
+      if (this.isLeader) return local()
+      if (this.lead !== 0) {
+        sawLeader = true
+        try {
+          return await forward()
+        } catch (err) {
+          if (!isLeadershipMiss(err)) throw err
+        }
+      }
+      if (Date.now() + electionMs > deadline) {
+        throw new EtcdServerError(sawLeader ? 'TIMEOUT' : 'NO_LEADER', 'no leader answered in time')
+      }
+      await new Promise((r) => setTimeout(r, electionMs))
+      this.assertRunning()
+    }
   }
 
   /** A range read: linearizable through ReadIndex unless `serializable`. */
@@ -537,9 +620,10 @@ export class RaftdeskNode {
           if (b) b.reads = b.reads.filter((r) => r !== serve)
         }
         reject(
-          this.lead === 0
-            ? new EtcdServerError('NO_LEADER', 'no leader for a linearizable read')
-            : new EtcdServerError('TIMEOUT', 'linearizable read timed out'),
+          new EtcdServerError(
+            'TIMEOUT',
+            this.lead === 0 ? 'no leader for a linearizable read' : 'linearizable read timed out',
+          ),
         )
       }, this.options.requestTimeoutMs)
       const serve = () => {
@@ -560,9 +644,16 @@ export class RaftdeskNode {
       nodeId: change.nodeId,
       context: encodeChangeContext(change.member ?? null, id),
     }
-    const done = this.confChanges.register(id, this.options.requestTimeoutMs)
+    const startMs = Date.now()
+    let proposed = false
+    let stopWaiting = () => {}
+    const done = this.confChanges.register(id, this.options.requestTimeoutMs, () => {
+      stopWaiting()
+      return this.deadlineError(startMs, proposed)
+    })
     const attempt = () => {
       if (!this.confChanges.has(id)) return // timed out or rejected meanwhile
+      proposed = true
       try {
         this.raft.proposeConfChange(cc)
       } catch (err) {
@@ -577,7 +668,7 @@ export class RaftdeskNode {
       }
       this.wake()
     }
-    this.afterLeaderKnown(attempt)
+    stopWaiting = this.afterLeaderKnown(attempt)
     return done
   }
 
@@ -821,12 +912,10 @@ export class RaftdeskNode {
     this.role = role
     if (lead !== this.lead) {
       this.log.info(lead === 0 ? 'lost the leader' : `leader is now ${lead}`)
-      // Proposals waiting here may have died with the old leader. Waiting them out would hold
-      // clients for the whole request timeout; etcd's answer is "leader changed", an outcome
-      // the client treats as unknown (the write may still commit), and it retries at once.
-      if (this.lead !== 0 && this.writes.size > 0) {
-        this.writes.rejectAll(new EtcdServerError('LEADER_CHANGED', `leader ${this.lead} lost`))
-      }
+      // Writes waiting here stay waiting: the new leader may still commit them, and this member
+      // answers each when it applies it (or at its deadline). Failing them now with an error
+      // that clients retry would write them twice.
+      if (lead !== 0) this.leaderElectedAtMs = Date.now()
     }
     this.lead = lead
     if (lead !== 0) for (const run of [...this.leaderWaiters]) run()
@@ -1096,20 +1185,16 @@ export class RaftdeskNode {
   }
 
   private translateRaftError(err: unknown): unknown {
-    if (err instanceof ProposalDroppedError) {
-      return new EtcdServerError(this.lead === 0 ? 'NO_LEADER' : 'LEADER_CHANGED', err.message)
-    }
-    if (err instanceof TransferRefusedError) {
-      return new EtcdServerError('BAD_LEADER_TRANSFEREE', err.message)
-    }
-    if (err instanceof ProposalError && err.code === 'RAFT_PROPOSAL_TOO_LARGE') {
-      return new EtcdServerError('REQUEST_TOO_LARGE', err.message)
-    }
-    if (err instanceof ProposalError && err.code === 'RAFT_UNCOMMITTED_LIMIT') {
-      return new EtcdServerError('TOO_MANY_REQUESTS', err.message)
-    }
-    return err
+    return raftRefusalAnswer(err) ?? err
   }
+}
+
+/** A forwarded call that failed because the leader moved or could not be reached. */
+function isLeadershipMiss(err: unknown): boolean {
+  return (
+    err instanceof RaftdeskError &&
+    ['NOT_LEADER', 'NO_LEADER', 'LEADER_CHANGED', 'STOPPED', 'UNREACHABLE'].includes(err.code)
+  )
 }
 
 function walMetadata(meta: WalMetadata): Uint8Array {

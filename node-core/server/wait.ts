@@ -35,13 +35,17 @@ export class WaitRegistry<T> {
     return this.pending.size
   }
 
-  register(id: number, timeoutMs: number): Promise<T> {
+  /**
+   * Waits for `id` to be resolved or rejected, at most `timeoutMs`; then rejects with what
+   * `onTimeout` returns (by default a RequestTimeoutError), decided at that moment.
+   */
+  register(id: number, timeoutMs: number, onTimeout?: () => unknown): Promise<T> {
     if (this.pending.size >= this.pendingMax) throw new TooManyRequestsError(this.pendingMax)
     if (this.pending.has(id)) throw new Error(`${this.what} ${id} registered twice`)
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id)
-        reject(new RequestTimeoutError(this.what, timeoutMs))
+        reject(onTimeout ? onTimeout() : new RequestTimeoutError(this.what, timeoutMs))
       }, timeoutMs)
       this.pending.set(id, { resolve, reject, timer })
     })

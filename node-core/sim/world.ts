@@ -15,7 +15,11 @@
  *   periods, leader transfers, campaigns on random nodes, membership changes (remove a voter,
  *   add a fresh learner, promote it once caught up).
  * - Clients: put / get / delete / cas on a few keys, each client one request at a time, with a
- *   timeout after which the outcome is unknown. Gets are ReadIndex reads.
+ *   timeout after which the outcome is unknown. Gets are ReadIndex reads. Clients take answers
+ *   as etcd clients do: an error that the etcd3 client retries (kernel/etcd-errors.ts
+ *   clientsRetry) is taken to mean "not applied" and the same operation is sent again, inside
+ *   one history entry, as the library's retry is invisible to the application. A server that
+ *   answers a write that may still commit with such an error is caught writing it twice.
  *
  * What is checked, at every step where it can change:
  * - election safety: at most one leader per term;
@@ -49,6 +53,8 @@ import { checkLinearizability, formatLinearizabilityResult } from './linearizabi
 import type { KvInput, KvOperation, KvOutput } from './lin-types'
 import { UNKNOWN_OUTPUT } from './lin-types'
 import { EventQueue } from './queue'
+import { clientsRetry, type EtcdErrorCode } from '../kernel/etcd-errors'
+import { raftRefusalAnswer } from '../server/answers'
 
 export interface SimOptions {
   seed: number
@@ -75,9 +81,11 @@ export interface SimOptions {
    * Deliberate defects in the simulated server, to prove that the checks catch what they
    * claim to (tests only): `forgetVote` persists the hard state without the vote;
    * `sendBeforePersist` sends every message before the disk write, so a crash loses entries a
-   * follower already acknowledged.
+   * follower already acknowledged; `failWritesOnLeaderChange` answers the writes a member is
+   * waiting on with "leader changed" when its leader changes (raftdesk's rule before it took
+   * etcd's: wait for the outcome).
    */
-  defects: { forgetVote?: boolean; sendBeforePersist?: boolean }
+  defects: { forgetVote?: boolean; sendBeforePersist?: boolean; failWritesOnLeaderChange?: boolean }
   /**
    * Probability that a node crashes right after a disk write and the messages it allowed have
    * left, coming back 1-10 ms later: the moment a forgotten vote or an unsynced append hurts.
@@ -155,7 +163,10 @@ type SimEvent =
   | { type: 'snapStatus'; node: NodeId; incarnation: number; to: NodeId; ok: boolean }
 
 type Reply =
-  { ok: true; output: KvOutput; lead: NodeId } | { ok: false; definite: boolean; lead: NodeId }
+  { ok: true; output: KvOutput; lead: NodeId } | { ok: false; error: EtcdErrorCode; lead: NodeId }
+
+/** Calls of one operation an etcd client makes before it gives its error to the application. */
+const CLIENT_ATTEMPTS_MAX = 3
 
 interface SimNode {
   id: NodeId
@@ -169,6 +180,7 @@ interface SimNode {
   busy: boolean
   role: Role
   term: number
+  lead: NodeId
   slowFactor: number
   pendingWrites: Map<string, { client: number; reqId: string }>
   pendingReads: Map<string, { client: number; reqId: string; key: string }>
@@ -180,7 +192,7 @@ interface Client {
   id: number
   seq: number
   leaderHint: NodeId
-  outstanding: { reqId: string; historyIndex: number; input: KvInput } | null
+  outstanding: { reqId: string; historyIndex: number; input: KvInput; attempts: number } | null
   completedSinceHeal: number
   lastSeen: Map<string, string | null>
 }
@@ -363,6 +375,7 @@ export class Simulation {
       busy: false,
       role: 'follower',
       term: 0,
+      lead: 0,
       slowFactor: 1,
       pendingWrites: new Map(),
       pendingReads: new Map(),
@@ -395,6 +408,7 @@ export class Simulation {
     node.up = true
     node.busy = false
     node.role = 'follower'
+    node.lead = 0
     node.term = node.disk.initialState().hardState.term
     node.pendingWrites.clear()
     node.pendingReads.clear()
@@ -521,6 +535,14 @@ export class Simulation {
   private onSoftState(node: SimNode, role: Role, rd: Ready): void {
     const was = node.role
     node.role = role
+    const lead = rd.softState!.lead
+    if (lead !== node.lead && node.lead !== 0 && this.options.defects.failWritesOnLeaderChange) {
+      for (const w of node.pendingWrites.values()) {
+        this.reply(node, w.client, w.reqId, { ok: false, error: 'LEADER_CHANGED', lead })
+      }
+      node.pendingWrites.clear()
+    }
+    node.lead = lead
     if (role !== 'leader' || was === 'leader') return
     const term = rd.hardState?.term ?? node.raft!.status().term
     node.term = term
@@ -681,14 +703,7 @@ export class Simulation {
   private onClientStart(clientId: number): void {
     const client = this.clients[clientId - 1]!
     if (client.outstanding) return
-    const members = this.liveMembers()
-    const hinted = this.nodes.get(client.leaderHint)
-    const node =
-      hinted && hinted.up
-        ? hinted
-        : members.length > 0
-          ? members[this.prng.int(0, members.length)]!
-          : undefined
+    const node = this.pickMember(client)
     if (!node) {
       this.queue.push(this.nowMs + 50, { type: 'clientStart', client: clientId })
       return
@@ -704,13 +719,26 @@ export class Simulation {
       invokeMs: this.nowMs,
       completeMs: Number.POSITIVE_INFINITY,
     })
-    client.outstanding = { reqId, historyIndex, input }
+    client.outstanding = { reqId, historyIndex, input, attempts: 1 }
+    this.attempt(node, client, reqId, input)
+  }
+
+  /** Sends one call of the client's operation, with its own timeout. */
+  private attempt(node: SimNode, client: Client, reqId: string, input: KvInput): void {
     this.queue.push(this.nowMs + this.options.clientTimeoutMs, {
       type: 'clientTimeout',
-      client: clientId,
+      client: client.id,
       reqId,
     })
     this.submit(node, client, reqId, input)
+  }
+
+  /** A member for the next call: the leader hinted by the last answer, else any live one. */
+  private pickMember(client: Client): SimNode | undefined {
+    const members = this.liveMembers()
+    const hinted = this.nodes.get(client.leaderHint)
+    if (hinted && hinted.up) return hinted
+    return members.length > 0 ? members[this.prng.int(0, members.length)]! : undefined
   }
 
   private chooseInput(client: Client, reqId: string): KvInput {
@@ -748,8 +776,13 @@ export class Simulation {
       if (!isRaftRefusal(err)) throw err
       node.pendingReads.delete(reqId)
       node.pendingWrites.delete(reqId)
-      // Refused before anything was appended: the operation certainly did not happen.
-      this.reply(node, client.id, reqId, { ok: false, definite: true, lead: raft.status().lead })
+      // Refused before anything was appended: the server answers as raftdesk's does.
+      const error = raftRefusalAnswer(err)?.code ?? 'PROPOSAL_DROPPED'
+      this.reply(node, client.id, reqId, {
+        ok: false,
+        error: error as EtcdErrorCode,
+        lead: raft.status().lead,
+      })
       return
     }
     this.process(node)
@@ -770,11 +803,31 @@ export class Simulation {
       if (out.input.kind !== 'get') this.acknowledgedWrites.add(reqId)
       if (reply.output.kind === 'get') client.lastSeen.set(out.input.key, reply.output.value)
       if (out.input.kind === 'put') client.lastSeen.set(out.input.key, out.input.value)
+    } else if (clientsRetry(reply.error) && out.attempts < CLIENT_ATTEMPTS_MAX) {
+      // The etcd client takes this answer as "not applied" and calls again with the same
+      // operation; the application still waits on its one call.
+      const node = this.pickMember(client)
+      if (node) {
+        out.attempts++
+        out.reqId = `${reqId}.${out.attempts}`
+        client.outstanding = out
+        this.attempt(node, client, out.reqId, out.input)
+        return
+      }
+      this.giveUp(out)
+    } else if (clientsRetry(reply.error)) {
+      // Out of attempts: the application gets the error and cannot know what happened.
+      this.giveUp(out)
     } else {
       // A definite refusal: the operation never took effect, so it leaves the history.
       this.dropFromHistory(out.historyIndex)
     }
     this.queue.push(this.nowMs + this.prng.int(0, 20), { type: 'clientStart', client: clientId })
+  }
+
+  private giveUp(out: NonNullable<Client['outstanding']>): void {
+    if (out.input.kind === 'get') this.dropFromHistory(out.historyIndex)
+    else this.opsUnknown++
   }
 
   private onClientTimeout(clientId: number, reqId: string): void {

@@ -10,7 +10,6 @@
  * The load is puts of distinct keys sent to the leader by one gRPC client with N requests in
  * flight. Prints puts/s and latency percentiles per case, then raftdesk / etcd.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { EtcdClient } from '../../node-core/client/etcd-client'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
+import { ETCD_BINARY, leaderAmong, startEtcdCluster } from '../helpers/etcd'
 import { freePortBlock } from '../helpers/ports'
 
 const { values } = parseArgs({
@@ -33,7 +33,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds ?? 4)
 const valueBytes = Number(values['value-bytes'] ?? 256)
 const inFlights = (values['in-flight'] ?? '1,16,64').split(',').map(Number)
-const etcdBinary = values.etcd ?? '/usr/bin/etcd'
+const etcdBinary = values.etcd ?? ETCD_BINARY
 const nodes = Number(values.nodes ?? 3)
 const only = values.only
 
@@ -82,24 +82,6 @@ async function load(endpoint: string, inFlight: number, tag: string): Promise<Re
   }
 }
 
-async function leaderAmong(endpoints: string[]): Promise<string> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    for (const endpoint of endpoints) {
-      const client = new EtcdClient(endpoint, { timeoutMs: 1000 })
-      try {
-        const s = await client.status()
-        if (s.leader !== '0' && s.leader === s.header.memberId) return endpoint
-      } catch {
-        // not up yet
-      } finally {
-        client.close()
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`no leader among ${endpoints.join(', ')}`)
-}
-
 async function startRaftdesk(dir: string): Promise<Target> {
   const cluster = await LocalCluster.start({
     nodes,
@@ -109,59 +91,25 @@ async function startRaftdesk(dir: string): Promise<Target> {
     launcher: new ForkLauncher({ onStderrLine: (_n, line) => process.stderr.write(`${line}\n`) }),
   })
   await cluster.waitForLeader()
-  const endpoints = cluster.list().map((n) => n.endpoint)
+  const endpoints = new Map(cluster.list().map((n) => [n.name, n.endpoint]))
   return {
     name: 'raftdesk',
-    leader: () => leaderAmong(endpoints),
+    leader: async () => endpoints.get(await leaderAmong(endpoints))!,
     stop: () => cluster.stop(),
   }
 }
 
 async function startEtcd(dir: string): Promise<Target> {
-  const base = await freePortBlock(nodes)
-  const members = Array.from({ length: nodes }, (_, i) => ({
-    name: `e${i + 1}`,
-    client: `127.0.0.1:${base + 100 * i}`,
-    peer: `127.0.0.1:${base + 100 * i + 1}`,
-  }))
-  const initialCluster = members.map((m) => `${m.name}=http://${m.peer}`).join(',')
-  const children: ChildProcess[] = members.map((m) =>
-    spawn(
-      etcdBinary,
-      [
-        `--name=${m.name}`,
-        `--data-dir=${join(dir, 'etcd', m.name)}`,
-        `--listen-client-urls=http://${m.client}`,
-        `--advertise-client-urls=http://${m.client}`,
-        `--listen-peer-urls=http://${m.peer}`,
-        `--initial-advertise-peer-urls=http://${m.peer}`,
-        `--initial-cluster=${initialCluster}`,
-        '--initial-cluster-state=new',
-        '--initial-cluster-token=bench',
-        '--logger=zap',
-        '--log-outputs=stderr',
-        '--log-level=error',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    ),
-  )
-  const endpoints = members.map((m) => m.client)
-  await leaderAmong(endpoints)
+  const etcd = await startEtcdCluster({
+    dir: join(dir, 'etcd'),
+    nodes,
+    binary: etcdBinary,
+    stderr: 'inherit',
+  })
   return {
     name: 'etcd',
-    leader: () => leaderAmong(endpoints),
-    async stop() {
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null) return resolve()
-              c.once('exit', () => resolve())
-              c.kill('SIGTERM')
-            }),
-        ),
-      )
-    },
+    leader: async () => etcd.endpoints.get(await etcd.leader())!,
+    stop: () => etcd.stop(),
   }
 }
 

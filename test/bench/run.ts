@@ -1,14 +1,24 @@
 /**
  * `npm run bench -- [name ...]`: runs the benchmarks one after another, each in its own
  * process (so one's heap and caches do not colour the next), and prints their figures.
- * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster. Default: all
- * but the slow node-reopen and cluster (run them by name).
+ * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover.
+ * Default: all but the slow node-reopen, cluster and failover (run them by name).
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
-const ALL = ['raft-core', 'wal', 'mvcc', 'transport', 'linearizability', 'node-reopen', 'cluster']
-const DEFAULT = ALL.filter((n) => n !== 'node-reopen' && n !== 'cluster')
+const ALL = [
+  'raft-core',
+  'wal',
+  'mvcc',
+  'transport',
+  'linearizability',
+  'node-reopen',
+  'cluster',
+  'failover',
+]
+const SLOW = ['node-reopen', 'cluster', 'failover']
+const DEFAULT = ALL.filter((n) => !SLOW.includes(n))
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))
 const passThrough = args.filter((a) => a.startsWith('-'))

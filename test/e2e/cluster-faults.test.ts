@@ -69,9 +69,11 @@ describe('cluster under faults', () => {
         recoveriesMs.map((r, i) => `${r}/${electionsMs[i]}`).join(' '),
     )
     expect(load.acknowledged.size).toBeGreaterThan(100)
-    // The target is p99 under 1 s; the bounds leave room for a loaded CI machine.
-    expect(percentile(sorted, 50)).toBeLessThan(1000)
-    expect(sorted.at(-1)).toBeLessThan(5000)
+    // Liveness only (nextAckAfter's bound): these workers write one at a time, and a write that
+    // was forwarded to the killed leader waits for its deadline (1.5 s here) as with etcd, so the
+    // time to the next acknowledgement says more about the workers than the cluster. The time a
+    // client needs after a leader kill is asserted in client-failover.test.ts and measured
+    // beside etcd by `npm run bench -- failover`.
     await t.cluster.waitForLeader()
     for (const name of t.cluster.names()) await expectAllPresent(t, load.acknowledged, name)
   }, 300_000)

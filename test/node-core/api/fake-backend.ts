@@ -178,6 +178,7 @@ export class FakeBackend implements EtcdBackend {
   memberId = 0x0a1b_2c3d_4e5f
   raftTerm = 2
   leader = this.memberId
+  learner = false
   raftIndex = 42
   raftAppliedIndex = 41
   version = '3.4.23'
@@ -226,6 +227,7 @@ export class FakeBackend implements EtcdBackend {
       raftTerm: this.raftTerm,
       revision: this.revision,
       leader: this.leader,
+      isLearner: this.learner,
     }
   }
 

@@ -312,6 +312,31 @@ describe('backend errors', () => {
     await call(clients.kv, 'Range', { key: v('a') })
   })
 
+  it('serves only Status and serializable Range on a learner, as etcd does', async () => {
+    fake.backend.learner = true
+    try {
+      const refused = [grpc.status.UNAVAILABLE, 'etcdserver: rpc not supported for learner']
+      const put = await callError(clients.kv, 'Put', { key: v('a'), value: v('1') })
+      expect([put.code, put.details]).toEqual(refused)
+      const linearizable = await callError(clients.kv, 'Range', { key: v('a') })
+      expect([linearizable.code, linearizable.details]).toEqual(refused)
+      const members = await callError(clients.cluster, 'MemberList', {})
+      expect([members.code, members.details]).toEqual(refused)
+      const stream = clients.watch['Watch']!() as grpc.ClientDuplexStream<object, object>
+      const streamError = await new Promise<grpc.ServiceError>((resolve) => {
+        stream.on('error', resolve)
+        stream.on('data', () => undefined)
+        stream.write({ createRequest: { key: v('a') } })
+      })
+      expect([streamError.code, streamError.details]).toEqual(refused)
+      await call(clients.kv, 'Range', { key: v('a'), serializable: true })
+      await call(clients.maintenance, 'Status', {})
+    } finally {
+      fake.backend.learner = false
+    }
+    await call(clients.kv, 'Range', { key: v('a') })
+  })
+
   it('fails fast without a leader when the client requires one (clientv3 "hasleader")', async () => {
     const md = new grpc.Metadata()
     md.set('hasleader', 'true')

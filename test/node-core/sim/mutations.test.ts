@@ -1,6 +1,7 @@
 // Mutation tests of the simulator: break one rule of the raft core at a time (by patching the
-// running code, never the source) and check that the simulator catches it within a bounded
-// number of seeds. A simulator that stays green here would be checking nothing.
+// running code, never the source), or of the server (a defect option), and check that the
+// simulator catches it within a bounded number of seeds. A simulator that stays green here would
+// be checking nothing.
 //
 // The hunting configuration (no pre-vote, one entry per append, near-equal election timeouts,
 // frequent power loss right after a write) opens the windows in which these bugs bite; it finds
@@ -64,7 +65,8 @@ describe('simulator mutation tests', () => {
       }
       return false
     })
-    const caught = hunt(400, hunting, 4000, 3)
+    // Power loss right after writes makes the stale-term commit bite (first caught at seed 293).
+    const caught = hunt(600, { ...hunting, crashAfterPersistRate: 0.3 }, 4000, 3)
     console.log('no current-term commit rule:', caught)
     expect(caught?.invariant).toMatch(
       /leader-completeness|state-machine-safety|lost-write|linearizability/,
@@ -89,4 +91,13 @@ describe('simulator mutation tests', () => {
       /election-safety|state-machine-safety|lost-write|linearizability/,
     )
   }, 180_000)
+
+  it('catches a server that fails waiting writes with "leader changed" (clients write twice)', () => {
+    // raftdesk's rule before it took etcd's: on a leader change, every write waiting on this
+    // member was answered "leader changed". The write may still commit; the client, as the etcd3
+    // library does, takes the error for "not applied" and sends it again.
+    const caught = hunt(400, { defects: { failWritesOnLeaderChange: true } }, 4000)
+    console.log('writes failed on leader change:', caught)
+    expect(caught?.invariant).toBe('linearizability')
+  }, 120_000)
 })
