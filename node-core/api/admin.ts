@@ -90,7 +90,13 @@ function refuseToken(
   callback: sendUnaryData<unknown>,
 ): boolean {
   if (sameSecret(token ?? '', backend.clusterToken())) return false
-  callback({ code: GrpcStatus.PERMISSION_DENIED, details: 'raftdesk: wrong cluster token' })
+  const metadata = new Metadata()
+  metadata.set(ERROR_CODE_TRAILER, 'WRONG_CLUSTER_TOKEN')
+  callback({
+    code: GrpcStatus.PERMISSION_DENIED,
+    details: 'raftdesk: wrong cluster token',
+    metadata,
+  })
   return true
 }
 

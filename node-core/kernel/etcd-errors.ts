@@ -155,7 +155,8 @@ export function etcdMessage(code: EtcdErrorCode): string {
  * happened. The etcd3 npm client (lib/errors.js: its "recoverable" errors) retries any call,
  * writes included, on these, and counts them toward its per-host circuit breaker (three in a row
  * open it for 5 s). Go's clientv3 3.4 retries reads on UNAVAILABLE and writes only on its own
- * connection errors. So a write that may still commit must never be answered with one of these.
+ * connection errors. So a write that may still commit must never be answered with one of these
+ * before its deadline (at the deadline etcd, and raftdesk, answer "request timed out").
  */
 const RETRIED_BY_CLIENTS: ReadonlySet<GrpcCode> = new Set([
   S.CANCELLED,

@@ -13,7 +13,8 @@
  * | write proposed, leader lost or changed       | waits for apply here, or its deadline         | the same                          |
  * |   before this member applied it              | (ReqTimeout: 5 s + 2 election timeouts)       | (requestTimeoutMs, 7 s)           |
  * | deadline passed, proposal started at most 2  | UNAVAILABLE "etcdserver: request timed out,   | the same                          |
- * |   election timeouts before a new leader      |   possibly due to previous leader failure"    |                                   |
+ * |   election timeouts before this member       |   possibly due to previous leader failure"    |                                   |
+ * |   itself became leader                       |   (leadElectedTime is set on the leader only) |                                   |
  * | deadline passed, leader (or, on the leader,  | UNAVAILABLE "etcdserver: request timed out,   | the same, judged on the links'    |
  * |   a quorum) unreachable                      |   possibly due to connection lost"            |   state at the deadline           |
  * | deadline passed otherwise                    | UNAVAILABLE "etcdserver: request timed out"   | the same                          |
@@ -31,15 +32,16 @@
  * | linearizable read, leader changed meanwhile  | UNAVAILABLE "etcdserver: leader changed"      | asks the new leader again (a read |
  * |                                              |   (the client retries: reads are safe)        |   is safe to repeat) until its    |
  * |                                              |                                               |   deadline: one error fewer       |
- * | linearizable read, deadline passed           | UNAVAILABLE "etcdserver: request timed out"   | the same ("no leader" if none)    |
+ * | linearizable read, deadline passed           | UNAVAILABLE "etcdserver: request timed out"   | the same, with or without leader  |
  * | request sent to a learner (anything but a    | UNAVAILABLE "etcdserver: rpc not supported    | the same                          |
  * |   serializable Range or Status)              |   for learner"                                |                                   |
  * | request needs a leader (hasleader metadata)  | UNAVAILABLE "etcdserver: no leader"           | the same                          |
  * |   and none is known                          |                                               |                                   |
- * | lease keep-alive / time-to-live on a member  | waits for a leader, forwards, tries again     | the same                          |
- * |   that is not the leader                     |   until its deadline: UNAVAILABLE "etcdserver:|                                   |
- * |                                              |   no leader" if none came, else "etcdserver:  |                                   |
- * |                                              |   request timed out"                          |                                   |
+ * | lease keep-alive / time-to-live on a member  | waits for a leader, forwards, tries again on  | the same (a wrong cluster token,  |
+ * |   that is not the leader                     |   any error but lease-not-found until its     |   or any answer of the leader's   |
+ * |                                              |   deadline: UNAVAILABLE "etcdserver: no       |   own, is not tried again)        |
+ * |                                              |   leader" if none is known then, else         |                                   |
+ * |                                              |   "etcdserver: request timed out"             |                                   |
  */
 import { EtcdServerError, type EtcdErrorCode } from '../kernel/etcd-errors'
 import { ProposalDroppedError, ProposalError, TransferRefusedError } from '../raft'
@@ -53,7 +55,7 @@ export interface WriteDeadlineContext {
   startMs: number
   /** Whether it reached raft (false: it was still waiting for a leader). */
   proposed: boolean
-  /** When this member last learned of a new leader (0: never). */
+  /** When this member last became leader (0: never), as etcd's leadElectedTime. */
   leaderElectedAtMs: number
   /** The configured (base) election timeout. */
   electionTimeoutMs: number

@@ -137,14 +137,14 @@ export class NodeBackend implements EtcdBackend {
   leaseKeepAlive(id: number): Promise<number> {
     return this.node.leaderCall(
       () => this.node.store.lessor.renew(id, Date.now()),
-      () => this.leader.leaseRenew(id),
+      (deadlineMs) => this.leader.leaseRenew(id, deadlineMs),
     )
   }
 
   async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
     const r = await this.node.leaderCall(
       () => this.node.store.lessor.timeToLive(id, Date.now(), keys),
-      async () => ({ id, ...(await this.leader.leaseTimeToLive(id, keys)) }),
+      async (deadlineMs) => ({ id, ...(await this.leader.leaseTimeToLive(id, keys, deadlineMs)) }),
     )
     return { ...r, id }
   }
@@ -372,6 +372,18 @@ type AdminStub = Client & {
 }
 
 /**
+ * The error a member's Admin service answered with, rebuilt from the code it sends in the
+ * trailers (never from the text). Without a code the call did not reach a raftdesk member's
+ * handler (connection refused, deadline passed): the leader is unreachable.
+ */
+export function forwardedError(err: ServiceError, endpoint: string): RaftdeskError {
+  const code = String(err.metadata?.get(ERROR_CODE_TRAILER)[0] ?? '')
+  if (code === '') return new RaftdeskError('UNREACHABLE', `leader ${endpoint}: ${err.details}`)
+  if (isEtcdErrorCode(code)) return new EtcdServerError(code, err.details)
+  return new RaftdeskError(code, err.details)
+}
+
+/**
  * Calls that only the leader can answer, forwarded from a follower to the leader's Admin service
  * (authenticated with the cluster token), as etcd's followers forward lease keep-alives.
  */
@@ -401,34 +413,29 @@ class LeaderForwarder {
   }
 
   private call<T>(
+    deadlineMs: number,
     invoke: (stub: AdminStub, opts: object, cb: (e: ServiceError | null, r: T) => void) => void,
   ): Promise<T> {
     const stub = this.stub()
     const endpoint = this.client!.endpoint
     return new Promise<T>((resolve, reject) => {
-      invoke(stub, { deadline: new Date(Date.now() + 3000) }, (err, res) => {
+      invoke(stub, { deadline: new Date(deadlineMs) }, (err, res) => {
         if (!err) return resolve(res)
-        // The leader sends its error's code beside the status; without one the call did not
-        // reach a raftdesk member's handler (connection refused, deadline): the leader is gone.
-        const code = String(err.metadata?.get(ERROR_CODE_TRAILER)[0] ?? '')
-        reject(
-          isEtcdErrorCode(code)
-            ? new EtcdServerError(code, err.details)
-            : new RaftdeskError('UNREACHABLE', `leader ${endpoint}: ${err.details}`),
-        )
+        reject(forwardedError(err, endpoint))
       })
     })
   }
 
-  async leaseRenew(id: number): Promise<number> {
-    const res = await this.call<{ ttlSeconds: string }>((s, o, cb) =>
+  async leaseRenew(id: number, deadlineMs: number): Promise<number> {
+    const res = await this.call<{ ttlSeconds: string }>(deadlineMs, (s, o, cb) =>
       s.leaseRenew({ token: this.token, id: String(id) }, o, cb),
     )
     return Number(res.ttlSeconds)
   }
 
-  async leaseTimeToLive(id: number, keys: boolean) {
+  async leaseTimeToLive(id: number, keys: boolean, deadlineMs: number) {
     const res = await this.call<{ ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] }>(
+      deadlineMs,
       (s, o, cb) => s.leaseTimeToLive({ token: this.token, id: String(id), keys }, o, cb),
     )
     return {

@@ -245,7 +245,7 @@ export class RaftdeskNode {
   private readonly readyReads: ReadBatch[] = []
   private nextReadCtx = 1
   private removedSelf = false
-  /** When this member last learned of a new leader (etcd's leadElectedTime), 0 before that. */
+  /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
 
   private constructor(init: {
@@ -573,25 +573,26 @@ export class RaftdeskNode {
    * because leadership moved is tried again, until the request deadline (then "no leader" if no
    * leader came, else "request timed out").
    */
-  async leaderCall<T>(local: () => T, forward: () => Promise<T>): Promise<T> {
+  async leaderCall<T>(local: () => T, forward: (deadlineMs: number) => Promise<T>): Promise<T> {
     this.assertRunning()
     const deadline = Date.now() + this.options.requestTimeoutMs
     const electionMs = this.options.tickMs * this.options.electionTicksMin
-    let sawLeader = false
     for (;;) {
       if (this.isLeader) return local()
       if (this.lead !== 0) {
-        sawLeader = true
         try {
-          return await forward()
+          return await forward(deadline)
         } catch (err) {
           if (!isLeadershipMiss(err)) throw err
         }
       }
-      if (Date.now() + electionMs > deadline) {
-        throw new EtcdServerError(sawLeader ? 'TIMEOUT' : 'NO_LEADER', 'no leader answered in time')
+      const leftMs = deadline - Date.now()
+      if (leftMs <= 0) {
+        // etcd: no leader known at the deadline is "no leader"; a leader that did not answer,
+        // a timeout.
+        throw new EtcdServerError(this.lead === 0 ? 'NO_LEADER' : 'TIMEOUT', 'leader call')
       }
-      await new Promise((r) => setTimeout(r, electionMs))
+      await new Promise((r) => setTimeout(r, Math.min(electionMs, leftMs)))
       this.assertRunning()
     }
   }
@@ -915,11 +916,12 @@ export class RaftdeskNode {
       // Writes waiting here stay waiting: the new leader may still commit them, and this member
       // answers each when it applies it (or at its deadline). Failing them now with an error
       // that clients retry would write them twice.
-      if (lead !== 0) this.leaderElectedAtMs = Date.now()
     }
     this.lead = lead
     if (lead !== 0) for (const run of [...this.leaderWaiters]) run()
     if (role === 'leader' && !wasLeader) {
+      // etcd's leadElectedTime: only the member that becomes leader records it.
+      this.leaderElectedAtMs = Date.now()
       this.store.lessor.promote(Date.now())
     } else if (role !== 'leader' && wasLeader) {
       this.store.lessor.demote()

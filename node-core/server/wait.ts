@@ -45,7 +45,13 @@ export class WaitRegistry<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id)
-        reject(onTimeout ? onTimeout() : new RequestTimeoutError(this.what, timeoutMs))
+        let err: unknown = new RequestTimeoutError(this.what, timeoutMs)
+        try {
+          if (onTimeout) err = onTimeout()
+        } catch {
+          // The request is answered whatever happens: with the plain timeout.
+        }
+        reject(err)
       }, timeoutMs)
       this.pending.set(id, { resolve, reject, timer })
     })

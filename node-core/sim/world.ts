@@ -128,6 +128,7 @@ export interface Violation {
     | 'leader-completeness'
     | 'log-matching'
     | 'lost-write'
+    | 'applied-twice'
     | 'liveness'
     | 'linearizability'
     | 'crash'
@@ -165,8 +166,14 @@ type SimEvent =
 type Reply =
   { ok: true; output: KvOutput; lead: NodeId } | { ok: false; error: EtcdErrorCode; lead: NodeId }
 
-/** Calls of one operation an etcd client makes before it gives its error to the application. */
-const CLIENT_ATTEMPTS_MAX = 3
+/**
+ * Calls of one operation an etcd client makes before it gives its error to the application (the
+ * etcd3 client's default retry policy: the call and 3 retries).
+ */
+const CLIENT_ATTEMPTS_MAX = 4
+
+/** Operations each client completes after the heal (proof of liveness) before it rests. */
+const CLIENT_OPS_AFTER_HEAL = 20
 
 interface SimNode {
   id: NodeId
@@ -237,6 +244,8 @@ export class Simulation {
   private maxAppliedIndex = 0
   private readonly acknowledgedWrites = new Set<string>()
   private readonly appliedWriteIds = new Set<string>()
+  /** The log index at which each client operation (all its attempts together) was applied. */
+  private readonly appliedOpIndex = new Map<string, number>()
   private readonly leaderRecoveriesMs: number[] = []
   private pendingRecovery: { crashMs: number; term: number } | null = null
   private readonly trace: string[] = []
@@ -586,6 +595,7 @@ export class Simulation {
     const result = node.sm.apply(e.index, op)
     if (!op || !result) return
     this.appliedWriteIds.add(op.id)
+    this.checkAppliedOnce(op.id, e.index)
     const waiting = node.pendingWrites.get(op.id)
     if (waiting) {
       node.pendingWrites.delete(op.id)
@@ -593,6 +603,26 @@ export class Simulation {
         ok: true,
         output: toOutput(result),
         lead: node.raft!.status().lead,
+      })
+    }
+  }
+
+  /**
+   * A client operation takes effect at most once, whichever of its attempts carries it: a second
+   * entry for it means a server answered an attempt that could still commit with an error the
+   * client retried.
+   */
+  private checkAppliedOnce(attemptId: string, index: number): void {
+    const base = baseRequestId(attemptId)
+    const first = this.appliedOpIndex.get(base)
+    if (first === undefined) {
+      this.appliedOpIndex.set(base, index)
+      return
+    }
+    if (first !== index) {
+      throw new ViolationError({
+        invariant: 'applied-twice',
+        message: `client operation ${base} was applied at index ${first} and again at ${index} (as ${attemptId})`,
       })
     }
   }
@@ -703,6 +733,10 @@ export class Simulation {
   private onClientStart(clientId: number): void {
     const client = this.clients[clientId - 1]!
     if (client.outstanding) return
+    // After the heal a client that has shown progress stops, so that the cluster drains and its
+    // members can be seen to converge (under a steady load from many clients a follower trails
+    // the leader by a few entries at every moment, live as it is).
+    if (this.healed && client.completedSinceHeal >= CLIENT_OPS_AFTER_HEAL) return
     const node = this.pickMember(client)
     if (!node) {
       this.queue.push(this.nowMs + 50, { type: 'clientStart', client: clientId })
@@ -809,7 +843,7 @@ export class Simulation {
       const node = this.pickMember(client)
       if (node) {
         out.attempts++
-        out.reqId = `${reqId}.${out.attempts}`
+        out.reqId = `${baseRequestId(reqId)}.${out.attempts}`
         client.outstanding = out
         this.attempt(node, client, out.reqId, out.input)
         return
@@ -1165,6 +1199,12 @@ export class Simulation {
       })
     }
   }
+}
+
+/** A client operation's id from the id of one of its attempts (`c1-5.3` -> `c1-5`). */
+function baseRequestId(attemptId: string): string {
+  const dot = attemptId.indexOf('.')
+  return dot < 0 ? attemptId : attemptId.slice(0, dot)
 }
 
 /** The refusals a client or the nemesis can meet; anything else is a bug and ends the run. */

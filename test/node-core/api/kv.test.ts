@@ -329,6 +329,16 @@ describe('backend errors', () => {
         stream.write({ createRequest: { key: v('a') } })
       })
       expect([streamError.code, streamError.details]).toEqual(refused)
+      const keepAlive = clients.lease['LeaseKeepAlive']!() as grpc.ClientDuplexStream<
+        object,
+        object
+      >
+      const keepAliveError = await new Promise<grpc.ServiceError>((resolve) => {
+        keepAlive.on('error', resolve)
+        keepAlive.on('data', () => undefined)
+        keepAlive.write({ ID: '1' })
+      })
+      expect([keepAliveError.code, keepAliveError.details]).toEqual(refused)
       await call(clients.kv, 'Range', { key: v('a'), serializable: true })
       await call(clients.maintenance, 'Status', {})
     } finally {

@@ -48,6 +48,10 @@ describe('simulator mutation tests', () => {
     expect(hunt(150, hunting, 4000, 3)).toBeNull()
   }, 120_000)
 
+  it('finds no write applied twice with eight clients when the server is intact', () => {
+    expect(hunt(100, { clients: 8 }, 4000)).toBeNull()
+  }, 120_000)
+
   it('catches a vote granted without the log up-to-date check (Raft §5.4.1)', () => {
     patch(RaftLog.prototype, 'isUpToDate', () => true)
     const caught = hunt(200, {}, 12_000)
@@ -96,8 +100,10 @@ describe('simulator mutation tests', () => {
     // raftdesk's rule before it took etcd's: on a leader change, every write waiting on this
     // member was answered "leader changed". The write may still commit; the client, as the etcd3
     // library does, takes the error for "not applied" and sends it again.
-    const caught = hunt(400, { defects: { failWritesOnLeaderChange: true } }, 4000)
+    // Eight clients keep writes waiting on most members when leadership moves (first caught at
+    // seed 1; the next at 13, 21, 28).
+    const caught = hunt(100, { clients: 8, defects: { failWritesOnLeaderChange: true } }, 4000)
     console.log('writes failed on leader change:', caught)
-    expect(caught?.invariant).toBe('linearizability')
+    expect(caught?.invariant).toMatch(/applied-twice|linearizability/)
   }, 120_000)
 })

@@ -1,0 +1,77 @@
+// A member forwards lease calls to the leader's Admin service; the leader's answer comes back by
+// its code (sent in the trailers), never by its text, so that the forwarding member retries only
+// when the leader could not be reached and hands everything else to its client unchanged.
+import { credentials, type ServiceError } from '@grpc/grpc-js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  adminClientConstructor,
+  adminServiceDefinition,
+  adminService,
+  type AdminBackend,
+} from '../../../node-core/api/admin'
+import { EtcdServerError } from '../../../node-core/api/errors'
+import { RaftdeskError } from '../../../node-core/errors'
+import { forwardedError } from '../../../node-core/server/backend'
+import { freePort } from '../../helpers/ports'
+import { startFakeServer, type FakeServer } from '../api/harness'
+
+let failure: unknown = null
+const backend: AdminBackend = {
+  clusterToken: () => 'secret',
+  addLearner: () => Promise.reject(new Error('not here')),
+  leaseRenew: () => (failure ? Promise.reject(failure) : Promise.resolve(30)),
+  leaseTimeToLive: () => Promise.reject(new Error('not here')),
+}
+
+let fake: FakeServer
+beforeAll(async () => {
+  fake = await startFakeServer({
+    extraServices: [
+      { definition: adminServiceDefinition(), implementation: adminService(backend) },
+    ],
+  })
+})
+afterAll(async () => {
+  await fake?.close()
+})
+
+function renew(endpoint: string, token: string): Promise<ServiceError | null> {
+  const Admin = adminClientConstructor()
+  const client = new Admin(endpoint, credentials.createInsecure()) as unknown as {
+    leaseRenew(r: object, o: object, cb: (e: ServiceError | null) => void): void
+    close(): void
+  }
+  return new Promise((resolve) => {
+    client.leaseRenew({ token, id: '7' }, { deadline: new Date(Date.now() + 2000) }, (err) => {
+      client.close()
+      resolve(err)
+    })
+  })
+}
+
+describe('forwardedError', () => {
+  it("rebuilds an etcd error of the leader's by its code", async () => {
+    failure = new EtcdServerError('LEASE_NOT_FOUND', 'lease 7 is gone')
+    const err = forwardedError((await renew(fake.endpoint, 'secret'))!, fake.endpoint)
+    expect(err).toBeInstanceOf(EtcdServerError)
+    expect([err.code, err.message]).toEqual([
+      'LEASE_NOT_FOUND',
+      'etcdserver: requested lease not found',
+    ])
+  })
+
+  it("keeps raftdesk's own codes, so that they are not mistaken for an unreachable leader", async () => {
+    failure = new RaftdeskError('LEASE_EXPIRED', 'lease 7 expired')
+    const expired = forwardedError((await renew(fake.endpoint, 'secret'))!, fake.endpoint)
+    expect([expired.code, expired.message]).toEqual(['LEASE_EXPIRED', 'lease 7 expired'])
+    failure = null
+    const refused = forwardedError((await renew(fake.endpoint, 'wrong'))!, fake.endpoint)
+    expect(refused.code).toBe('WRONG_CLUSTER_TOKEN')
+  })
+
+  it('calls a leader that does not answer at all unreachable', async () => {
+    const nobody = `127.0.0.1:${await freePort()}`
+    const err = forwardedError((await renew(nobody, 'secret'))!, nobody)
+    expect(err.code).toBe('UNREACHABLE')
+  })
+})
