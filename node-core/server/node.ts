@@ -131,6 +131,8 @@ export interface RaftdeskNodeOptions {
   requestTimeoutMs: number
   /** Requests waiting for apply or a read index at once. */
   pendingRequestsMax: number
+  /** Committed entries not yet applied beyond which proposals are refused (etcd: 5,000). */
+  applyLagEntriesMax?: number
   /** Builds the peer transport once the member and cluster ids are known. */
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
   logger: NodeLogger
@@ -528,10 +530,13 @@ export class RaftdeskNode {
     return () => this.leaderWaiters.delete(run)
   }
 
-  /** etcd's backpressure: too far behind in applying, new proposals are refused. */
+  /**
+   * etcd's backpressure: too far behind in applying, new proposals are refused. The commit index
+   * is raft's own (it moves as messages arrive, while the Ready loop may be busy applying).
+   */
   private checkApplyLag(): void {
-    const lag = this.durableHardState.commit - this.appliedIndex
-    if (lag > APPLY_LAG_ENTRIES_MAX) {
+    const lag = this.raft.committedIndex - this.appliedIndex
+    if (lag > (this.options.applyLagEntriesMax ?? APPLY_LAG_ENTRIES_MAX)) {
       throw new EtcdServerError('TOO_MANY_REQUESTS', `${lag} committed entries not yet applied`)
     }
   }

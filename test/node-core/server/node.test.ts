@@ -252,6 +252,38 @@ describe('RaftdeskNode', () => {
     expect(kv.version).toBe(1)
   })
 
+  it('refuses new writes while it is too far behind in applying, as etcd does', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll({ applyLagEntriesMax: 3 })
+    const leader = await leaderOf(nodes)
+    const slow = nodes.find((n) => n !== leader)!
+    // The follower's store stops applying: entries keep being committed, not applied.
+    const applyBatch = slow.store.applyBatch.bind(slow.store)
+    let release = () => {}
+    const released = new Promise<void>((r) => (release = r))
+    slow.store.applyBatch = async (items) => {
+      await released
+      return applyBatch(items)
+    }
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => leader.propose({ put: { key: enc(`lag${i}`), value: enc('x') } })),
+    )
+    const deadline = Date.now() + 3000
+    while (slow.status().commit - slow.status().applied <= 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await expect(slow.propose({ put: { key: enc('more'), value: enc('y') } })).rejects.toThrow(
+      'etcdserver: too many requests',
+    )
+    release()
+    while (slow.status().applied < slow.status().commit) {
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await slow.propose({ put: { key: enc('more'), value: enc('y') } })
+    expect(await get(slow, 'more')).toBe('y')
+  })
+
   it('holds a write that arrives before the first election until a leader is known', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
