@@ -108,6 +108,7 @@ import type {
   DeleteRangeResponse,
   Event,
   KeyValue,
+  LeaseGrantRequest,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -128,6 +129,7 @@ import {
 } from './validate'
 import { WatchHub, type Change, type WatchOptions, type Watcher, type WatchRequest } from './watch'
 import { RaftdeskError } from '../errors'
+import { unreachable } from '../kernel/assert'
 import { RecordCache } from './record-cache'
 
 export interface StoreLimits extends RequestLimits {
@@ -703,55 +705,84 @@ export class MvccStore {
     }
   }
 
+  /**
+   * Checks one write against the batch's state so far and returns the step that applies it. One
+   * case per replicated write type; the switch is exhaustive, so a type added to WriteOp and not
+   * handled here does not compile.
+   */
   private prepare(ctx: BatchContext, index: number, op: WriteOp): () => WriteResult {
-    if ('put' in op) {
-      const req = op.put
-      const key = keyString(req.key)
-      this.checkPut(ctx.rev, req, key)
-      return () => {
-        const txn = new WriteTxn(ctx.rev)
-        const put = this.put(ctx, txn, req, key)
-        ctx.rev = txn.readRev
-        return { put }
-      }
+    switch (op.type) {
+      case 'put':
+        return this.preparePut(ctx, op.put)
+      case 'deleteRange':
+        return this.prepareDeleteRange(ctx, op.deleteRange)
+      case 'txn':
+        return this.prepareTxn(ctx, op.txn, requestBytes(op))
+      case 'compaction':
+        return this.prepareCompaction(ctx, op.compaction.revision)
+      case 'leaseGrant':
+        return this.prepareLeaseGrant(ctx, index, op.leaseGrant)
+      case 'leaseRevoke':
+        return this.prepareLeaseRevoke(ctx, op.leaseRevoke.id)
+      default:
+        return unreachable(op, 'write op')
     }
-    if ('deleteRange' in op) {
-      return () => {
-        const txn = new WriteTxn(ctx.rev)
-        const deleteRange = this.deleteRange(ctx, txn, op.deleteRange)
-        ctx.rev = txn.readRev
-        return { deleteRange }
-      }
+  }
+
+  private preparePut(ctx: BatchContext, req: PutRequest): () => WriteResult {
+    const key = keyString(req.key)
+    this.checkPut(ctx.rev, req, key)
+    return () => {
+      const txn = new WriteTxn(ctx.rev)
+      const put = this.put(ctx, txn, req, key)
+      ctx.rev = txn.readRev
+      return { put }
     }
-    if ('txn' in op) {
-      const before = this.applyView(ctx, ctx.rev)
-      const path = this.txnPath(before, op.txn)
-      this.checkTxnPath(before, op.txn, path, requestBytes(op))
-      return () => {
-        const txn = new WriteTxn(ctx.rev)
-        const resp = this.executeTxn(ctx, txn, op.txn, path)
-        ctx.rev = txn.readRev
-        return { txn: resp }
-      }
+  }
+
+  private prepareDeleteRange(ctx: BatchContext, req: DeleteRangeRequest): () => WriteResult {
+    return () => {
+      const txn = new WriteTxn(ctx.rev)
+      const deleteRange = this.deleteRange(ctx, txn, req)
+      ctx.rev = txn.readRev
+      return { deleteRange }
     }
-    if ('compaction' in op) {
-      const rev = op.compaction.revision
-      if (rev > ctx.rev) throw new FutureRevisionError()
-      if (rev <= ctx.compactRev) throw new CompactedError(ctx.compactRev)
-      return () => ({ compaction: this.compact(ctx, rev) })
+  }
+
+  private prepareTxn(ctx: BatchContext, req: TxnRequest, sizeBytes: number): () => WriteResult {
+    const before = this.applyView(ctx, ctx.rev)
+    const path = this.txnPath(before, req)
+    this.checkTxnPath(before, req, path, sizeBytes)
+    return () => {
+      const txn = new WriteTxn(ctx.rev)
+      const resp = this.executeTxn(ctx, txn, req, path)
+      ctx.rev = txn.readRev
+      return { txn: resp }
     }
-    if ('leaseGrant' in op) {
-      const req = op.leaseGrant
-      // id 0: a deterministic choice, the same on every node (they apply the same entry index).
-      const id = req.id === 0 ? this.lessor.freeId(index) : req.id
-      this.lessor.checkGrant(id, req.ttlSeconds)
-      return () => {
-        const ttlSeconds = this.lessor.grant(id, req.ttlSeconds)
-        ctx.ops.push({ type: 'put', key: leaseKey(id), value: encodeLease(ttlSeconds) })
-        return { leaseGrant: { id, ttlSeconds, revision: ctx.rev } }
-      }
+  }
+
+  private prepareCompaction(ctx: BatchContext, rev: number): () => WriteResult {
+    if (rev > ctx.rev) throw new FutureRevisionError()
+    if (rev <= ctx.compactRev) throw new CompactedError(ctx.compactRev)
+    return () => ({ compaction: this.compact(ctx, rev) })
+  }
+
+  private prepareLeaseGrant(
+    ctx: BatchContext,
+    index: number,
+    req: LeaseGrantRequest,
+  ): () => WriteResult {
+    // id 0: a deterministic choice, the same on every node (they apply the same entry index).
+    const id = req.id === 0 ? this.lessor.freeId(index) : req.id
+    this.lessor.checkGrant(id, req.ttlSeconds)
+    return () => {
+      const ttlSeconds = this.lessor.grant(id, req.ttlSeconds)
+      ctx.ops.push({ type: 'put', key: leaseKey(id), value: encodeLease(ttlSeconds) })
+      return { leaseGrant: { id, ttlSeconds, revision: ctx.rev } }
     }
-    const id = op.leaseRevoke.id
+  }
+
+  private prepareLeaseRevoke(ctx: BatchContext, id: number): () => WriteResult {
     if (!this.lessor.has(id)) throw new LeaseNotFoundError()
     return () => {
       const txn = new WriteTxn(ctx.rev)

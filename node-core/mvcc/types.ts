@@ -170,12 +170,14 @@ export interface LeaseRevokeResponse {
  * except a range inside a txn.
  */
 export type WriteOp =
-  | { put: PutRequest }
-  | { deleteRange: DeleteRangeRequest }
-  | { txn: TxnRequest }
-  | { compaction: CompactionRequest }
-  | { leaseGrant: LeaseGrantRequest }
-  | { leaseRevoke: LeaseRevokeRequest }
+  | { type: 'put'; put: PutRequest }
+  | { type: 'deleteRange'; deleteRange: DeleteRangeRequest }
+  | { type: 'txn'; txn: TxnRequest }
+  | { type: 'compaction'; compaction: CompactionRequest }
+  | { type: 'leaseGrant'; leaseGrant: LeaseGrantRequest }
+  | { type: 'leaseRevoke'; leaseRevoke: LeaseRevokeRequest }
+
+export type WriteOpType = WriteOp['type']
 
 export type WriteResult =
   | { put: PutResponse }

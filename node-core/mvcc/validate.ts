@@ -18,6 +18,7 @@
  *   fine, only one of them runs): DuplicateKeyError;
  * - numbers that are not safe integers, unknown enum values: InvalidArgumentError.
  */
+import { unreachable } from '../kernel/assert'
 import {
   DuplicateKeyError,
   EmptyKeyError,
@@ -196,23 +197,41 @@ export function requestBytes(op: WriteOp): number {
     }
     return n
   }
-  if ('put' in op) return op.put.key.length + op.put.value.length
-  if ('deleteRange' in op) return rangeBytes(op.deleteRange)
-  if ('txn' in op) return txnBytes(op.txn)
-  return 0
+  switch (op.type) {
+    case 'put':
+      return op.put.key.length + op.put.value.length
+    case 'deleteRange':
+      return rangeBytes(op.deleteRange)
+    case 'txn':
+      return txnBytes(op.txn)
+    case 'compaction':
+    case 'leaseGrant':
+    case 'leaseRevoke':
+      return 0
+    default:
+      return unreachable(op, 'write op')
+  }
 }
 
 /** All static checks of one replicated write. */
 export function checkWriteOp(op: WriteOp, limits: RequestLimits): void {
-  if ('put' in op) checkPutRequest(op.put, limits)
-  else if ('deleteRange' in op) checkDeleteRangeRequest(op.deleteRange, limits)
-  else if ('txn' in op) checkTxnRequest(op.txn, limits)
-  else if ('compaction' in op) checkInt('compaction revision', op.compaction.revision)
-  else if ('leaseGrant' in op) {
-    checkInt('lease id', op.leaseGrant.id)
-    checkInt('lease TTL', op.leaseGrant.ttlSeconds)
-  } else if ('leaseRevoke' in op) checkInt('lease id', op.leaseRevoke.id)
-  else throw new InvalidArgumentError('write op of unknown kind')
+  switch (op.type) {
+    case 'put':
+      return checkPutRequest(op.put, limits)
+    case 'deleteRange':
+      return checkDeleteRangeRequest(op.deleteRange, limits)
+    case 'txn':
+      return checkTxnRequest(op.txn, limits)
+    case 'compaction':
+      return checkInt('compaction revision', op.compaction.revision)
+    case 'leaseGrant':
+      checkInt('lease id', op.leaseGrant.id)
+      return checkInt('lease TTL', op.leaseGrant.ttlSeconds)
+    case 'leaseRevoke':
+      return checkInt('lease id', op.leaseRevoke.id)
+    default:
+      return unreachable(op, 'write op')
+  }
   const bytes = requestBytes(op)
   if (bytes > limits.requestBytesMax) {
     throw new RequestTooLargeError('request', bytes, limits.requestBytesMax)

@@ -99,37 +99,37 @@ export class NodeBackend implements EtcdBackend {
   }
 
   async put(req: PutRequest): Promise<PutResponse> {
-    const r = await this.write({ put: req })
+    const r = await this.write({ type: 'put', put: req })
     if (!('put' in r)) throw unexpected(r)
     return r.put
   }
 
   async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    const r = await this.write({ deleteRange: req })
+    const r = await this.write({ type: 'deleteRange', deleteRange: req })
     if (!('deleteRange' in r)) throw unexpected(r)
     return r.deleteRange
   }
 
   async txn(req: TxnRequest): Promise<TxnResponse> {
-    const r = await this.write({ txn: req })
+    const r = await this.write({ type: 'txn', txn: req })
     if (!('txn' in r)) throw unexpected(r)
     return r.txn
   }
 
   async compact(req: CompactionRequest): Promise<CompactionResponse> {
-    const r = await this.write({ compaction: req })
+    const r = await this.write({ type: 'compaction', compaction: req })
     if (!('compaction' in r)) throw unexpected(r)
     return r.compaction
   }
 
   async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    const r = await this.write({ leaseGrant: req })
+    const r = await this.write({ type: 'leaseGrant', leaseGrant: req })
     if (!('leaseGrant' in r)) throw unexpected(r)
     return r.leaseGrant
   }
 
   async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    const r = await this.write({ leaseRevoke: req })
+    const r = await this.write({ type: 'leaseRevoke', leaseRevoke: req })
     if (!('leaseRevoke' in r)) throw unexpected(r)
     return r.leaseRevoke
   }

@@ -1117,7 +1117,7 @@ export class RaftdeskNode {
   private checkLeases(): void {
     if (this.role !== 'leader' || this.stopping) return
     for (const id of this.store.lessor.expired(Date.now())) {
-      this.propose({ leaseRevoke: { id } }).catch((err: unknown) =>
+      this.propose({ type: 'leaseRevoke', leaseRevoke: { id } }).catch((err: unknown) =>
         this.log.debug(`revoking expired lease ${id}: ${(err as Error).message}`),
       )
     }

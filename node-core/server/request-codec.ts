@@ -29,6 +29,7 @@
  * every length and tag and throws RequestCodecError; it never returns a partly read request.
  * Decoded byte fields are views into the input.
  */
+import { unreachable } from '../kernel/assert'
 import { ValidationError } from '../errors'
 import type {
   Compare,
@@ -178,33 +179,33 @@ export function decodeRequest(data: Uint8Array): InternalRequest | null {
 }
 
 function estimateBytes(op: WriteOp): number {
-  if ('put' in op) return 24 + op.put.key.byteLength + op.put.value.byteLength
-  return 256
+  return op.type === 'put' ? 24 + op.put.key.byteLength + op.put.value.byteLength : 256
 }
 
 function writeOp(w: Writer, op: WriteOp): void {
-  if ('put' in op) {
-    w.u8(1)
-    writePut(w, op.put)
-  } else if ('deleteRange' in op) {
-    w.u8(2)
-    writeDelete(w, op.deleteRange)
-  } else if ('txn' in op) {
-    w.u8(3)
-    writeTxn(w, op.txn, 0)
-  } else if ('compaction' in op) {
-    w.u8(4)
-    w.varint(op.compaction.revision)
-    w.u8(op.compaction.physical ? 1 : 0)
-  } else if ('leaseGrant' in op) {
-    w.u8(5)
-    w.varint(op.leaseGrant.id)
-    w.varint(op.leaseGrant.ttlSeconds)
-  } else if ('leaseRevoke' in op) {
-    w.u8(6)
-    w.varint(op.leaseRevoke.id)
-  } else {
-    throw new RequestCodecError(`unknown write op ${JSON.stringify(Object.keys(op))}`)
+  switch (op.type) {
+    case 'put':
+      w.u8(1)
+      return writePut(w, op.put)
+    case 'deleteRange':
+      w.u8(2)
+      return writeDelete(w, op.deleteRange)
+    case 'txn':
+      w.u8(3)
+      return writeTxn(w, op.txn, 0)
+    case 'compaction':
+      w.u8(4)
+      w.varint(op.compaction.revision)
+      return w.u8(op.compaction.physical ? 1 : 0)
+    case 'leaseGrant':
+      w.u8(5)
+      w.varint(op.leaseGrant.id)
+      return w.varint(op.leaseGrant.ttlSeconds)
+    case 'leaseRevoke':
+      w.u8(6)
+      return w.varint(op.leaseRevoke.id)
+    default:
+      return unreachable(op, 'write op')
   }
 }
 
@@ -212,21 +213,21 @@ function readOp(r: Reader): WriteOp {
   const tag = r.u8()
   switch (tag) {
     case 1:
-      return { put: readPut(r) }
+      return { type: 'put', put: readPut(r) }
     case 2:
-      return { deleteRange: readDelete(r) }
+      return { type: 'deleteRange', deleteRange: readDelete(r) }
     case 3:
-      return { txn: readTxn(r, 0) }
+      return { type: 'txn', txn: readTxn(r, 0) }
     case 4: {
       const revision = r.varint()
-      return { compaction: { revision, physical: r.u8() === 1 } }
+      return { type: 'compaction', compaction: { revision, physical: r.u8() === 1 } }
     }
     case 5: {
       const id = r.varint()
-      return { leaseGrant: { id, ttlSeconds: r.varint() } }
+      return { type: 'leaseGrant', leaseGrant: { id, ttlSeconds: r.varint() } }
     }
     case 6:
-      return { leaseRevoke: { id: r.varint() } }
+      return { type: 'leaseRevoke', leaseRevoke: { id: r.varint() } }
     default:
       throw new RequestCodecError(`unknown op tag ${tag}`)
   }

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < KEYS; i += BATCH) {
     const items = []
     for (let j = i; j < Math.min(KEYS, i + BATCH); j++) {
-      items.push({ index: ++index, op: { put: { key: key(j), value } } })
+      items.push({ index: ++index, op: { type: 'put' as const, put: { key: key(j), value } } })
     }
     await store.applyBatch(items)
   }

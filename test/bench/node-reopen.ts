@@ -57,7 +57,10 @@ async function fill(dataDir: string, snapshotCount: number): Promise<void> {
   const worker = async () => {
     while (next < keys) {
       const i = next++
-      await node.propose({ put: { key: Buffer.from(`key/${String(i).padStart(8, '0')}`), value } })
+      await node.propose({
+        type: 'put',
+        put: { key: Buffer.from(`key/${String(i).padStart(8, '0')}`), value },
+      })
     }
   }
   await Promise.all(Array.from({ length: inFlight }, worker))

@@ -42,7 +42,7 @@ describe('compaction', () => {
     const before = new Map<number, ReturnType<typeof snapshotAt>>()
     for (let rev = 1; rev <= top; rev++) before.set(rev, snapshotAt(rev))
     const at = prng.int(2, top)
-    expect(await t.apply({ compaction: { revision: at } })).toEqual({
+    expect(await t.apply({ type: 'compaction', compaction: { revision: at } })).toEqual({
       compaction: { revision: top },
     })
     expect(t.store.compactedRevision).toBe(at)
@@ -70,8 +70,10 @@ describe('compaction', () => {
     ['an older revision', 2, 'COMPACTED'],
   ])('refuses %s', async (_name, rev, code) => {
     for (let i = 0; i < 5; i++) await t.put('a', String(i))
-    await t.apply({ compaction: { revision: 3 } })
-    expect(errorCode(await t.apply({ compaction: { revision: rev } }))).toBe(code)
+    await t.apply({ type: 'compaction', compaction: { revision: 3 } })
+    expect(errorCode(await t.apply({ type: 'compaction', compaction: { revision: rev } }))).toBe(
+      code,
+    )
     expect(t.store.compactedRevision).toBe(3)
   })
 
@@ -82,8 +84,8 @@ describe('compaction', () => {
     await t.put('b', '1')
     await t.del('b')
     await t.put('c', '1')
-    await t.apply({ leaseGrant: { id: 1, ttlSeconds: 10 } })
-    await t.apply({ compaction: { revision: 7 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 10 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 7 } })
     expect(t.store.indexedKeys).toBe(2) // b, deleted at 6, is gone from the index
     await t.store.close()
     // Records a@4 and c@7; the lease; state, format and checkpoint meta; one checkpoint chunk.
@@ -98,7 +100,7 @@ describe('compaction', () => {
   it('a deletion at exactly the compacted revision stays watchable from there', async () => {
     await t.put('a', '1') // 2
     await t.del('a') // 3
-    await t.apply({ compaction: { revision: 3 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 3 } })
     expect(t.store.range({ key: b('a'), revision: 3 }).count).toBe(0)
     const deletes = async () => {
       const w = t.store.watch({ key: b('a'), startRevision: 3 })
@@ -118,7 +120,7 @@ describe('compaction', () => {
       { key: 'a', value: 'again', create: 4, mod: 4, version: 1, lease: 0 },
     ])
     // The next compaction takes the tombstone away.
-    await t.apply({ compaction: { revision: 4 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 4 } })
     await t.store.close()
     expect((await countSpaces(t.dir))['r']).toBe(1)
     await t.reopen()
@@ -127,10 +129,10 @@ describe('compaction', () => {
   it('works inside a batch, between other writes', async () => {
     await t.put('a', '1')
     const results = await t.applyAll([
-      { put: { key: b('a'), value: b('2') } },
-      { compaction: { revision: 3 } },
-      { put: { key: b('a'), value: b('3') } },
-      { compaction: { revision: 4 } },
+      { type: 'put', put: { key: b('a'), value: b('2') } },
+      { type: 'compaction', compaction: { revision: 3 } },
+      { type: 'put', put: { key: b('a'), value: b('3') } },
+      { type: 'compaction', compaction: { revision: 4 } },
     ])
     expect(results.map(errorCode)).toEqual([undefined, undefined, undefined, undefined])
     expect(t.store.compactedRevision).toBe(4)
@@ -150,9 +152,13 @@ describe('compaction', () => {
     const expected = u.store.range({ ...ALL }).kvs.map(kv)
     // Overwrite every key and compact past the old records in one batch.
     const ops = Array.from({ length: 50 }, (_, i) => ({
+      type: 'put' as const,
       put: { key: b(`k${i}`), value: b('new') },
     }))
-    const done = u.applyAll([...ops, { compaction: { revision: published + 50 } }])
+    const done = u.applyAll([
+      ...ops,
+      { type: 'compaction', compaction: { revision: published + 50 } },
+    ])
     let settled = false
     void done.then(() => (settled = true))
     let reads = 0

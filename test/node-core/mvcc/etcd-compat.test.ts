@@ -325,15 +325,15 @@ function plain(x: unknown): unknown {
 type Step = { write: WriteOp } | { read: RangeRequest }
 
 const put = (key: string, value: string, extra: object = {}): Step => ({
-  write: { put: { key: b(key), value: b(value), ...extra } },
+  write: { type: 'put', put: { key: b(key), value: b(value), ...extra } },
 })
 const del = (key: string, extra: object = {}): Step => ({
-  write: { deleteRange: { key: b(key), ...extra } },
+  write: { type: 'deleteRange', deleteRange: { key: b(key), ...extra } },
 })
 const get = (key: string, extra: Partial<RangeRequest> = {}): Step => ({
   read: { key: b(key), ...extra },
 })
-const txn = (t: TxnRequest): Step => ({ write: { txn: t } })
+const txn = (t: TxnRequest): Step => ({ write: { type: 'txn', txn: t } })
 const rp = (key: string, value: string, extra: object = {}): RequestOp => ({
   requestPut: { key: b(key), value: b(value), ...extra },
 })
@@ -462,17 +462,17 @@ const scenarios: Array<[string, Step[]]> = [
   [
     'leases: grant, attach, revoke',
     [
-      { write: { leaseGrant: { id: 4242, ttlSeconds: 1 } } },
-      { write: { leaseGrant: { id: 4242, ttlSeconds: 60 } } },
+      { write: { type: 'leaseGrant', leaseGrant: { id: 4242, ttlSeconds: 1 } } },
+      { write: { type: 'leaseGrant', leaseGrant: { id: 4242, ttlSeconds: 60 } } },
       put('l/a', '1', { lease: 4242 }),
       put('l/b', '1', { lease: 4242 }),
       put('l/c', '1', { lease: 4343 }),
       put('l/a', '', { ignoreValue: true, lease: 0 }),
       put('l/b', 'x', { ignoreLease: true }),
       get('l/', prefix('l/')),
-      { write: { leaseRevoke: { id: 4242 } } },
+      { write: { type: 'leaseRevoke', leaseRevoke: { id: 4242 } } },
       get('l/', prefix('l/')),
-      { write: { leaseRevoke: { id: 4242 } } },
+      { write: { type: 'leaseRevoke', leaseRevoke: { id: 4242 } } },
       put('l/none', '', { ignoreValue: true }),
     ],
   ],
@@ -498,10 +498,10 @@ const scenarios: Array<[string, Step[]]> = [
     [
       put('z/a', '1'),
       put('z/a', '2'),
-      { write: { compaction: { revision: 1_000_000 } } },
-      { write: { compaction: { revision: 4 } } },
-      { write: { compaction: { revision: 4 } } },
-      { write: { compaction: { revision: 3 } } },
+      { write: { type: 'compaction', compaction: { revision: 1_000_000 } } },
+      { write: { type: 'compaction', compaction: { revision: 4 } } },
+      { write: { type: 'compaction', compaction: { revision: 4 } } },
+      { write: { type: 'compaction', compaction: { revision: 3 } } },
       get('z/a', { revision: 3 }),
       get('z/a', { revision: 4 }),
       get('z/a'),

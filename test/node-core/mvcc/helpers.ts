@@ -51,13 +51,14 @@ export class TestStore {
   }
 
   async put(key: string, value: string, extra: { lease?: number } = {}): Promise<number> {
-    const r = await this.apply({ put: { key: b(key), value: b(value), ...extra } })
+    const r = await this.apply({ type: 'put', put: { key: b(key), value: b(value), ...extra } })
     if (!('put' in r)) throw new Error(`put ${key} failed: ${JSON.stringify(r)}`)
     return r.put.revision
   }
 
   async del(key: string, rangeEnd?: string): Promise<number> {
     const r = await this.apply({
+      type: 'deleteRange',
       deleteRange: { key: b(key), ...(rangeEnd === undefined ? {} : { rangeEnd: b(rangeEnd) }) },
     })
     if (!('deleteRange' in r)) throw new Error(`delete ${key} failed: ${JSON.stringify(r)}`)

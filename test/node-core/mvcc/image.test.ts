@@ -59,13 +59,13 @@ beforeEach(async () => {
   console.log(`image history: SEED=${seed}`)
   const prng = createPrng(seed)
   source = await fresh()
-  await source.apply({ leaseGrant: { id: 1, ttlSeconds: 30 } })
+  await source.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 30 } })
   for (let i = 0; i < 80; i++) {
     const key = `k${prng.int(0, 12)}`
     if (prng.chance(0.2)) await source.del(key)
     else
       await source.put(key, 'v'.repeat(prng.int(0, 2000)) + i, prng.chance(0.2) ? { lease: 1 } : {})
-    if (i === 50) await source.apply({ compaction: { revision: 30 } })
+    if (i === 50) await source.apply({ type: 'compaction', compaction: { revision: 30 } })
   }
 })
 
@@ -84,7 +84,7 @@ describe('snapshot image', () => {
     expect(state(target)).toEqual(state(source))
     expect(
       await target.store.applyBatch([
-        { index: 501, op: { put: { key: b('new'), value: b('1') } } },
+        { index: 501, op: { type: 'put', put: { key: b('new'), value: b('1') } } },
       ]),
     ).toEqual([{ put: { revision: source.store.revision + 1 } }])
   })
@@ -113,7 +113,10 @@ describe('snapshot image', () => {
     const expected = state(source)
     const stream = source.store.snapshotImage()
     const more = source.applyAll(
-      Array.from({ length: 20 }, (_, i) => ({ put: { key: b(`later${i}`), value: b('x') } })),
+      Array.from({ length: 20 }, (_, i) => ({
+        type: 'put',
+        put: { key: b(`later${i}`), value: b('x') },
+      })),
     )
     const image = await collect(stream)
     await more
@@ -176,7 +179,7 @@ describe('snapshot image', () => {
     const behind = follower.store.watch({ key: b('k'), rangeEnd: b('l') }) // from r0 + 1
     const ahead = follower.store.watch({ key: b('k'), rangeEnd: b('l'), startRevision: r0 + 3 })
     for (let i = 0; i < 5; i++) await leader.put(`k${i}`, `ahead${i}`)
-    await leader.apply({ compaction: { revision: r0 + 3 } })
+    await leader.apply({ type: 'compaction', compaction: { revision: r0 + 3 } })
     await follower.restore(chunked(await collect(leader.store.snapshotImage()), 6), 2)
     // `behind` needs revisions below the new compacted revision: gone.
     await expect(behind.next()).rejects.toMatchObject({

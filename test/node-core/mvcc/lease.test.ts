@@ -130,20 +130,24 @@ describe('leases in the store', () => {
 
   it('grant: id 0 gets a deterministic id (the entry index), the TTL is clamped', async () => {
     await t.put('x', '1')
-    const r = await t.apply({ leaseGrant: { id: 0, ttlSeconds: 1 } })
+    const r = await t.apply({ type: 'leaseGrant', leaseGrant: { id: 0, ttlSeconds: 1 } })
     expect(r).toEqual({ leaseGrant: { id: 2, ttlSeconds: 2, revision: 2 } })
-    expect(errorCode(await t.apply({ leaseGrant: { id: 2, ttlSeconds: 5 } }))).toBe('LEASE_EXIST')
+    expect(
+      errorCode(await t.apply({ type: 'leaseGrant', leaseGrant: { id: 2, ttlSeconds: 5 } })),
+    ).toBe('LEASE_EXIST')
     // Index 4 is free, so it is the next automatic id... unless taken: take 5 and 6 first.
-    await t.apply({ leaseGrant: { id: 5, ttlSeconds: 5 } })
-    await t.apply({ leaseGrant: { id: 6, ttlSeconds: 5 } })
-    expect(await t.apply({ leaseGrant: { id: 0, ttlSeconds: 5 } })).toMatchObject({
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 5 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 6, ttlSeconds: 5 } })
+    expect(
+      await t.apply({ type: 'leaseGrant', leaseGrant: { id: 0, ttlSeconds: 5 } }),
+    ).toMatchObject({
       leaseGrant: { id: 7 },
     })
   })
 
   it('revoke deletes the attached keys in one revision, and only those', async () => {
-    await t.apply({ leaseGrant: { id: 1, ttlSeconds: 60 } })
-    await t.apply({ leaseGrant: { id: 2, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 2, ttlSeconds: 60 } })
     await t.put('a', '1', { lease: 1 })
     await t.put('c', '1', { lease: 1 })
     await t.put('b', '1', { lease: 1 })
@@ -153,43 +157,47 @@ describe('leases in the store', () => {
     await t.put('e', '1')
     expect(t.store.lessor.timeToLive(1, 0, true).keys.map(str)).toEqual(['a', 'c'])
     const before = t.store.revision
-    expect(await t.apply({ leaseRevoke: { id: 1 } })).toEqual({
+    expect(await t.apply({ type: 'leaseRevoke', leaseRevoke: { id: 1 } })).toEqual({
       leaseRevoke: { revision: before + 1 },
     })
     const left = t.store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) })
     expect(left.kvs.map((x) => str(x.key))).toEqual(['b', 'e'])
     expect(t.store.range({ key: b('a'), revision: before }).count).toBe(1)
     expect(t.store.lessor.has(1)).toBe(false)
-    expect(errorCode(await t.apply({ leaseRevoke: { id: 1 } }))).toBe('LEASE_NOT_FOUND')
+    expect(errorCode(await t.apply({ type: 'leaseRevoke', leaseRevoke: { id: 1 } }))).toBe(
+      'LEASE_NOT_FOUND',
+    )
   })
 
   it('revoking a lease without keys takes no revision', async () => {
-    await t.apply({ leaseGrant: { id: 1, ttlSeconds: 60 } })
-    expect(await t.apply({ leaseRevoke: { id: 1 } })).toEqual({ leaseRevoke: { revision: 1 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 60 } })
+    expect(await t.apply({ type: 'leaseRevoke', leaseRevoke: { id: 1 } })).toEqual({
+      leaseRevoke: { revision: 1 },
+    })
   })
 
   it('expiry through the log: the leader finds expired leases, the revoke deletes their keys', async () => {
-    await t.apply({ leaseGrant: { id: 9, ttlSeconds: 10 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 9, ttlSeconds: 10 } })
     await t.put('session', 'alive', { lease: 9 })
     t.store.lessor.promote(0)
     expect(t.store.lessor.expired(9_999)).toEqual([])
     const due = t.store.lessor.expired(10_000)
     expect(due).toEqual([9])
-    for (const id of due) await t.apply({ leaseRevoke: { id } })
+    for (const id of due) await t.apply({ type: 'leaseRevoke', leaseRevoke: { id } })
     expect(t.get('session')).toBeUndefined()
     expect(t.store.lessor.expired(20_000)).toEqual([])
   })
 
   it('leases and attachments survive a restart', async () => {
-    await t.apply({ leaseGrant: { id: 3, ttlSeconds: 30 } })
-    await t.apply({ leaseGrant: { id: 4, ttlSeconds: 40 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 3, ttlSeconds: 30 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 4, ttlSeconds: 40 } })
     await t.put('a', '1', { lease: 3 })
     await t.put('b', '1', { lease: 3 })
     await t.put('b', '2', { lease: 4 })
     await t.put('c', '1', { lease: 4 })
     await t.del('c')
-    await t.apply({ leaseGrant: { id: 5, ttlSeconds: 50 } })
-    await t.apply({ leaseRevoke: { id: 5 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 50 } })
+    await t.apply({ type: 'leaseRevoke', leaseRevoke: { id: 5 } })
     await t.reopen()
     const l = t.store.lessor
     expect(l.list()).toEqual([3, 4])
@@ -201,7 +209,7 @@ describe('leases in the store', () => {
     })
     expect(l.timeToLive(4, 0, true).keys.map(str)).toEqual(['b'])
     expect(t.store.range({ key: b('b') }).kvs.map(kv)[0]!.lease).toBe(4)
-    await t.apply({ leaseRevoke: { id: 3 } })
+    await t.apply({ type: 'leaseRevoke', leaseRevoke: { id: 3 } })
     expect(t.get('a')).toBeUndefined()
     expect(t.get('b')).toBe('2')
   })

@@ -144,6 +144,7 @@ class Generator {
     if (r < 0.35) {
       const ignore = p.chance(0.1)
       return {
+        type: 'put',
         put: {
           key: b(this.key()),
           value: ignore ? new Uint8Array(0) : this.value(),
@@ -153,13 +154,21 @@ class Generator {
         },
       }
     }
-    if (r < 0.5) return { deleteRange: { ...this.keyRange(), prevKv: p.chance(0.5) } }
-    if (r < 0.8) return { txn: this.txn(0, new Set()) }
+    if (r < 0.5)
+      return { type: 'deleteRange', deleteRange: { ...this.keyRange(), prevKv: p.chance(0.5) } }
+    if (r < 0.8) return { type: 'txn', txn: this.txn(0, new Set()) }
     if (r < 0.85)
-      return { compaction: { revision: p.int(this.model.compacted, this.model.rev + 2) } }
+      return {
+        type: 'compaction',
+        compaction: { revision: p.int(this.model.compacted, this.model.rev + 2) },
+      }
     if (r < 0.93)
-      return { leaseGrant: { id: p.chance(0.5) ? 0 : p.int(1, 20), ttlSeconds: p.int(0, 100) } }
+      return {
+        type: 'leaseGrant',
+        leaseGrant: { id: p.chance(0.5) ? 0 : p.int(1, 20), ttlSeconds: p.int(0, 100) },
+      }
     return {
+      type: 'leaseRevoke',
       leaseRevoke: {
         id: this.leases.length > 0 && p.chance(0.8) ? this.pick(this.leases) : p.int(1, 20),
       },

@@ -35,22 +35,24 @@ describe('put', () => {
   })
 
   it('prevKv: the previous key-value, none for a new key', async () => {
-    expect(putResult(await t.apply({ put: { key: b('a'), value: b('1'), prevKv: true } }))).toEqual(
-      {
-        revision: 2,
-      },
+    expect(
+      putResult(await t.apply({ type: 'put', put: { key: b('a'), value: b('1'), prevKv: true } })),
+    ).toEqual({
+      revision: 2,
+    })
+    const r = putResult(
+      await t.apply({ type: 'put', put: { key: b('a'), value: b('2'), prevKv: true } }),
     )
-    const r = putResult(await t.apply({ put: { key: b('a'), value: b('2'), prevKv: true } }))
     expect(r.revision).toBe(3)
     expect(kv(r.prevKv!)).toEqual({ key: 'a', value: '1', create: 2, mod: 2, version: 1, lease: 0 })
   })
 
   it('lease: attaches the key; a missing lease is refused', async () => {
-    await t.apply({ leaseGrant: { id: 7, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 7, ttlSeconds: 60 } })
     await t.put('a', '1', { lease: 7 })
     expect(one('a')!.lease).toBe(7)
     expect(t.store.lessor.timeToLive(7, 0, true).keys.map(str)).toEqual(['a'])
-    const refused = await t.apply({ put: { key: b('b'), value: b('1'), lease: 8 } })
+    const refused = await t.apply({ type: 'put', put: { key: b('b'), value: b('1'), lease: 8 } })
     expect(refused).toEqual({
       error: { code: 'LEASE_NOT_FOUND', message: 'etcdserver: requested lease not found' },
     })
@@ -91,10 +93,10 @@ describe('put', () => {
   ]
 
   it.each(cases)('%s', async (_name, req, code, after) => {
-    await t.apply({ leaseGrant: { id: 5, ttlSeconds: 60 } })
-    await t.apply({ leaseGrant: { id: 9, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 9, ttlSeconds: 60 } })
     await t.put('k', 'old', { lease: 5 })
-    const r = await t.apply({ put: { key: b('k'), ...req } })
+    const r = await t.apply({ type: 'put', put: { key: b('k'), ...req } })
     expect(errorCode(r)).toBe(code)
     if (after !== undefined) expect(one('k')).toMatchObject(after)
     else expect(one('k')).toMatchObject({ value: 'old', lease: 5, version: 1 })
@@ -104,26 +106,30 @@ describe('put', () => {
     ['ignoreValue', { value: b(''), ignoreValue: true }],
     ['ignoreLease', { value: b('v'), ignoreLease: true }],
   ])('%s on a missing key: KEY_NOT_FOUND', async (_name, req) => {
-    expect(await t.apply({ put: { key: b('nope'), ...req } })).toEqual({
+    expect(await t.apply({ type: 'put', put: { key: b('nope'), ...req } })).toEqual({
       error: { code: 'KEY_NOT_FOUND', message: 'etcdserver: key not found' },
     })
     await t.put('gone', '1')
     await t.del('gone')
-    expect(errorCode(await t.apply({ put: { key: b('gone'), ...req } }))).toBe('KEY_NOT_FOUND')
+    expect(errorCode(await t.apply({ type: 'put', put: { key: b('gone'), ...req } }))).toBe(
+      'KEY_NOT_FOUND',
+    )
   })
 
   it('limits: empty key, key and value size', async () => {
     const tmp = tempDbDir()
     const small = await TestStore.open(tmp.dir, { limits: { keyBytesMax: 4, valueBytesMax: 8 } })
-    expect(errorCode(await small.apply({ put: { key: b(''), value: b('v') } }))).toBe('EMPTY_KEY')
-    expect(errorCode(await small.apply({ put: { key: b('12345'), value: b('v') } }))).toBe(
-      'REQUEST_TOO_LARGE',
-    )
-    expect(errorCode(await small.apply({ put: { key: b('1234'), value: b('123456789') } }))).toBe(
-      'REQUEST_TOO_LARGE',
+    expect(errorCode(await small.apply({ type: 'put', put: { key: b(''), value: b('v') } }))).toBe(
+      'EMPTY_KEY',
     )
     expect(
-      errorCode(await small.apply({ put: { key: b('1234'), value: b('12345678') } })),
+      errorCode(await small.apply({ type: 'put', put: { key: b('12345'), value: b('v') } })),
+    ).toBe('REQUEST_TOO_LARGE')
+    expect(
+      errorCode(await small.apply({ type: 'put', put: { key: b('1234'), value: b('123456789') } })),
+    ).toBe('REQUEST_TOO_LARGE')
+    expect(
+      errorCode(await small.apply({ type: 'put', put: { key: b('1234'), value: b('12345678') } })),
     ).toBeUndefined()
     await small.store.close()
     tmp.cleanup()
@@ -131,7 +137,7 @@ describe('put', () => {
 
   it('a refused op takes no revision but still advances the consistent index', async () => {
     await t.put('a', '1')
-    await t.apply({ put: { key: b('a'), value: b('x'), lease: 42 } })
+    await t.apply({ type: 'put', put: { key: b('a'), value: b('x'), lease: 42 } })
     expect(t.store.revision).toBe(2)
     expect(t.store.consistentIndex).toBe(2)
   })
@@ -150,6 +156,7 @@ describe('delete range', () => {
           ? undefined
           : b(req.rangeEnd)
     const r = await t.apply({
+      type: 'deleteRange',
       deleteRange: {
         key: b(req.key),
         ...(rangeEnd ? { rangeEnd } : {}),
@@ -190,7 +197,7 @@ describe('delete range', () => {
   })
 
   it('detaches deleted keys from their lease', async () => {
-    await t.apply({ leaseGrant: { id: 3, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 3, ttlSeconds: 60 } })
     await t.put('a', 'leased', { lease: 3 })
     await del({ key: 'a' })
     expect(t.store.lessor.timeToLive(3, 0, true).keys).toEqual([])

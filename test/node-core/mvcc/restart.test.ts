@@ -46,14 +46,15 @@ function fingerprint(s: TestStore) {
 }
 
 const ops: WriteOp[] = [
-  { put: { key: b('a'), value: b('1') } },
-  { leaseGrant: { id: 7, ttlSeconds: 30 } },
-  { put: { key: b('b'), value: b('1'), lease: 7 } },
-  { put: { key: b('a'), value: b('2') } },
-  { deleteRange: { key: b('a') } },
-  { put: { key: b('c'), value: b('1') } },
-  { compaction: { revision: 3 } },
+  { type: 'put', put: { key: b('a'), value: b('1') } },
+  { type: 'leaseGrant', leaseGrant: { id: 7, ttlSeconds: 30 } },
+  { type: 'put', put: { key: b('b'), value: b('1'), lease: 7 } },
+  { type: 'put', put: { key: b('a'), value: b('2') } },
+  { type: 'deleteRange', deleteRange: { key: b('a') } },
+  { type: 'put', put: { key: b('c'), value: b('1') } },
+  { type: 'compaction', compaction: { revision: 3 } },
   {
+    type: 'txn',
     txn: {
       compare: [],
       success: [
@@ -107,8 +108,8 @@ describe('restart', () => {
   it('indexes must increase: a batch out of order fails the store', async () => {
     await expect(
       t.store.applyBatch([
-        { index: 2, op: { put: { key: b('a'), value: b('1') } } },
-        { index: 2, op: { put: { key: b('b'), value: b('1') } } },
+        { index: 2, op: { type: 'put', put: { key: b('a'), value: b('1') } } },
+        { index: 2, op: { type: 'put', put: { key: b('b'), value: b('1') } } },
       ]),
     ).rejects.toMatchObject({ code: 'STORE_FAILED' })
     expect(() => t.store.range({ key: b('a') })).toThrow(
@@ -125,7 +126,7 @@ describe('restart', () => {
     // Pull the database out from under the store.
     await (t.store as unknown as { db: ClassicLevel }).db.close()
     await expect(
-      t.store.applyBatch([{ index: 2, op: { put: { key: b('a'), value: b('2') } } }]),
+      t.store.applyBatch([{ index: 2, op: { type: 'put', put: { key: b('a'), value: b('2') } } }]),
     ).rejects.toMatchObject({
       code: 'STORE_FAILED',
     })
@@ -249,7 +250,7 @@ describe('approximate size', () => {
     for (let batch = 0; batch < 80; batch++) {
       const items = Array.from({ length: 100 }, (_, i) => ({
         index: ++index,
-        op: { put: { key: b(`size/${batch}/${i}`), value } } as WriteOp,
+        op: { type: 'put', put: { key: b(`size/${batch}/${i}`), value } } as WriteOp,
       }))
       await t.store.applyBatch(items)
     }

@@ -68,7 +68,7 @@ const txn = (compare: Compare[], success: RequestOp[], failure: RequestOp[] = []
 
 /** k: created at 2, modified at 3 (version 2), value "m", lease 5. */
 async function setupK() {
-  await t.apply({ leaseGrant: { id: 5, ttlSeconds: 60 } })
+  await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } })
   await t.put('k', 'a')
   await t.put('k', 'm', { lease: 5 })
 }
@@ -106,7 +106,9 @@ describe('txn compares on an existing key', () => {
     await setupK()
     for (const { target, result, relation } of rows) {
       const c: Compare = { key: b('k'), target, result, ...operand(target, relation) }
-      const r = txnResult(await t.apply({ txn: txn([c], [get('k')], [get('k'), get('k')]) }))
+      const r = txnResult(
+        await t.apply({ type: 'txn', txn: txn([c], [get('k')], [get('k'), get('k')]) }),
+      )
       expect(
         r.succeeded,
         `${target} ${result} actual${relation === 0 ? '=' : relation < 0 ? '>' : '<'}operand`,
@@ -179,16 +181,16 @@ describe('txn compares on missing keys and ranges', () => {
     await t.put('r1', '1')
     await t.put('r2', '1')
     await t.put('r2', '1')
-    expect(txnResult(await t.apply({ txn: txn([c], []) })).succeeded).toBe(expected)
+    expect(txnResult(await t.apply({ type: 'txn', txn: txn([c], []) })).succeeded).toBe(expected)
   })
 
   it('all compares must hold (and)', async () => {
     await setupK()
     const yes: Compare = { key: b('k'), target: 'version', result: 'equal', version: 2 }
     const no: Compare = { key: b('k'), target: 'lease', result: 'equal', lease: 6 }
-    expect(txnResult(await t.apply({ txn: txn([yes, yes], []) })).succeeded).toBe(true)
-    expect(txnResult(await t.apply({ txn: txn([yes, no], []) })).succeeded).toBe(false)
-    expect(txnResult(await t.apply({ txn: txn([], []) })).succeeded).toBe(true)
+    expect(txnResult(await t.apply({ type: 'txn', txn: txn([yes, yes], []) })).succeeded).toBe(true)
+    expect(txnResult(await t.apply({ type: 'txn', txn: txn([yes, no], []) })).succeeded).toBe(false)
+    expect(txnResult(await t.apply({ type: 'txn', txn: txn([], []) })).succeeded).toBe(true)
   })
 })
 
@@ -196,7 +198,9 @@ describe('txn execution', () => {
   it('runs the failure branch when a compare fails', async () => {
     await t.put('k', '1')
     const c: Compare = { key: b('k'), target: 'value', result: 'equal', value: b('2') }
-    const r = txnResult(await t.apply({ txn: txn([c], [put('k', 'then')], [put('k', 'else')]) }))
+    const r = txnResult(
+      await t.apply({ type: 'txn', txn: txn([c], [put('k', 'then')], [put('k', 'else')]) }),
+    )
     expect(r.succeeded).toBe(false)
     expect(r.responses).toEqual([{ responsePut: { revision: 3 } }])
     expect(t.get('k')).toBe('else')
@@ -206,6 +210,7 @@ describe('txn execution', () => {
     await t.put('z', 'old')
     const r = txnResult(
       await t.apply({
+        type: 'txn',
         txn: txn([], [get('x'), put('x', '1'), get('x'), put('y', '2'), delOp('z'), get('z')]),
       }),
     )
@@ -229,7 +234,7 @@ describe('txn execution', () => {
 
   it('a txn that writes nothing takes no revision', async () => {
     await t.put('a', '1')
-    const r = txnResult(await t.apply({ txn: txn([], [get('a'), delOp('missing')]) }))
+    const r = txnResult(await t.apply({ type: 'txn', txn: txn([], [get('a'), delOp('missing')]) }))
     expect(r.revision).toBe(2)
     expect(t.store.revision).toBe(2)
   })
@@ -241,7 +246,9 @@ describe('txn execution', () => {
       [put('m', 'saw 2')],
       [put('m', 'saw 1')],
     )
-    const r = txnResult(await t.apply({ txn: txn([], [put('k', '2'), { requestTxn: inner }]) }))
+    const r = txnResult(
+      await t.apply({ type: 'txn', txn: txn([], [put('k', '2'), { requestTxn: inner }]) }),
+    )
     expect(r.succeeded).toBe(true)
     const nested = (r.responses[1] as { responseTxn: TxnResponse }).responseTxn
     expect(nested.succeeded).toBe(false)
@@ -262,7 +269,9 @@ describe('txn execution', () => {
     })
     const deepest = txn([eq('1')], [put('d', 'yes')], [put('d', 'no')])
     const middle = txn([eq('9')], [put('m', 'then')], [put('m', 'else'), { requestTxn: deepest }])
-    const r = txnResult(await t.apply({ txn: txn([eq('1')], [{ requestTxn: middle }]) }))
+    const r = txnResult(
+      await t.apply({ type: 'txn', txn: txn([eq('1')], [{ requestTxn: middle }]) }),
+    )
     expect(r.succeeded).toBe(true)
     expect([t.get('m'), t.get('d')]).toEqual(['else', 'yes'])
     expect(t.store.revision).toBe(3)
@@ -331,7 +340,7 @@ describe('txn refusals', () => {
       'EMPTY_KEY',
     ],
   ])('%s', async (_name, request, code) => {
-    const r = await t.apply({ txn: request })
+    const r = await t.apply({ type: 'txn', txn: request })
     expect(errorCode(r)).toBe(code)
     if (code !== undefined) expect(t.store.revision).toBe(1)
   })
@@ -340,17 +349,19 @@ describe('txn refusals', () => {
     await t.put('a', '1')
     const withLease: RequestOp = { requestPut: { key: b('b'), value: b('x'), lease: 99 } }
     const ignore: RequestOp = { requestPut: { key: b('new'), value: b(''), ignoreValue: true } }
-    expect(errorCode(await t.apply({ txn: txn([], [put('c', '1'), withLease]) }))).toBe(
-      'LEASE_NOT_FOUND',
+    expect(
+      errorCode(await t.apply({ type: 'txn', txn: txn([], [put('c', '1'), withLease]) })),
+    ).toBe('LEASE_NOT_FOUND')
+    expect(errorCode(await t.apply({ type: 'txn', txn: txn([], [put('new', '1'), ignore]) }))).toBe(
+      dup,
     )
-    expect(errorCode(await t.apply({ txn: txn([], [put('new', '1'), ignore]) }))).toBe(dup)
-    expect(errorCode(await t.apply({ txn: txn([], [put('c', '1'), ignore]) }))).toBe(
+    expect(errorCode(await t.apply({ type: 'txn', txn: txn([], [put('c', '1'), ignore]) }))).toBe(
       'KEY_NOT_FOUND',
     )
     // The same ops on the branch not taken do not matter.
     const never: Compare = { key: b('a'), target: 'value', result: 'equal', value: b('2') }
     expect(
-      errorCode(await t.apply({ txn: txn([never], [withLease], [put('c', '1')]) })),
+      errorCode(await t.apply({ type: 'txn', txn: txn([never], [withLease], [put('c', '1')]) })),
     ).toBeUndefined()
     expect(t.store.revision).toBe(3)
     expect(t.get('c')).toBe('1')
@@ -358,11 +369,15 @@ describe('txn refusals', () => {
 
   it('a range at a future or compacted revision refuses the whole txn', async () => {
     for (let i = 0; i < 4; i++) await t.put('a', String(i))
-    await t.apply({ compaction: { revision: 4 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 4 } })
     const at = (revision: number): RequestOp => ({ requestRange: { key: b('a'), revision } })
-    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(3)]) }))).toBe('COMPACTED')
-    expect(errorCode(await t.apply({ txn: txn([], [put('b', '1'), at(6)]) }))).toBe('FUTURE_REV')
-    const ok = txnResult(await t.apply({ txn: txn([], [put('b', '1'), at(4)]) }))
+    expect(errorCode(await t.apply({ type: 'txn', txn: txn([], [put('b', '1'), at(3)]) }))).toBe(
+      'COMPACTED',
+    )
+    expect(errorCode(await t.apply({ type: 'txn', txn: txn([], [put('b', '1'), at(6)]) }))).toBe(
+      'FUTURE_REV',
+    )
+    const ok = txnResult(await t.apply({ type: 'txn', txn: txn([], [put('b', '1'), at(4)]) }))
     expect(str(asRange(ok.responses[1]).kvs[0]!.value)).toBe('2')
     expect(t.store.revision).toBe(6)
   })

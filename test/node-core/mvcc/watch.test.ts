@@ -77,6 +77,7 @@ describe('watch: live', () => {
     await t.put('z', 'old')
     const put = (key: string) => ({ requestPut: { key: b(key), value: b('t') } })
     await t.apply({
+      type: 'txn',
       txn: {
         compare: [],
         success: [put('y'), { requestDeleteRange: { key: b('z') } }, put('x')],
@@ -140,7 +141,7 @@ describe('watch: history', () => {
 
   it('a start revision below the compacted revision ends the watcher with CompactedError', async () => {
     for (let i = 1; i <= 6; i++) await t.put('a', String(i))
-    await t.apply({ compaction: { revision: 6 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 6 } })
     const w = t.store.watch({ key: b('a'), startRevision: 4 })
     const err = await w.next().catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CompactedError)
@@ -213,7 +214,7 @@ describe('watch: slow consumers, cancel, progress, limits', () => {
     await open({ watch: { bufferEventsMax: 2, slowWatchers: 'resync' } })
     const w = t.store.watch({ key: b('k') })
     for (let i = 1; i <= 6; i++) await t.put('k', String(i))
-    await t.apply({ compaction: { revision: 6 } })
+    await t.apply({ type: 'compaction', compaction: { revision: 6 } })
     // The two buffered responses, then the history it needed is gone.
     expect(await events(w, 2)).toEqual(['put k=1 @2', 'put k=2 @3'])
     await expect(w.next()).rejects.toMatchObject({ code: 'COMPACTED', compactedRevision: 6 })

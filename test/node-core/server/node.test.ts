@@ -84,7 +84,7 @@ describe('RaftdeskNode', () => {
       ).toEqual(['n1', 'n2', 'n3'])
     }
     const follower = nodes.find((n) => n !== leader)!
-    const r = await follower.propose({ put: { key: enc('a'), value: enc('1') } })
+    const r = await follower.propose({ type: 'put', put: { key: enc('a'), value: enc('1') } })
     // etcd's store starts at revision 1: the first write is revision 2.
     expect('put' in r && r.put.revision).toBe(2)
     // A linearizable read on any node sees the write acknowledged just before.
@@ -98,7 +98,7 @@ describe('RaftdeskNode', () => {
     await openAll(extra)
     const leader = await leaderOf(nodes)
     for (let i = 0; i < 230; i++) {
-      await leader.propose({ put: { key: enc(`k${i}`), value: enc(`v${i}`) } })
+      await leader.propose({ type: 'put', put: { key: enc(`k${i}`), value: enc(`v${i}`) } })
     }
     await new Promise((r) => setTimeout(r, 200))
     const before = nodes.map((n) => n.status())
@@ -115,7 +115,7 @@ describe('RaftdeskNode', () => {
       const res = await n.range({ key: enc('k'), rangeEnd: enc('l'), countOnly: true })
       expect(res.count).toBe(230)
     }
-    await again.propose({ put: { key: enc('after'), value: enc('restart') } })
+    await again.propose({ type: 'put', put: { key: enc('after'), value: enc('restart') } })
     for (const n of nodes) expect(await get(n, 'after')).toBe('restart')
   })
 
@@ -128,7 +128,7 @@ describe('RaftdeskNode', () => {
     const lagging = nodes.find((n) => n !== leader)!
     await lagging.stop()
     for (let i = 0; i < 100; i++) {
-      await leader.propose({ put: { key: enc(`s${i}`), value: enc(`${i}`) } })
+      await leader.propose({ type: 'put', put: { key: enc(`s${i}`), value: enc(`${i}`) } })
     }
     expect(leader.status().firstIndex).toBeGreaterThan(lagging.status().lastIndex)
     const name = lagging.name
@@ -152,11 +152,11 @@ describe('RaftdeskNode', () => {
     const stopped = victim.whenStopped()
     await leader.changeMembership({ type: 'removeNode', nodeId: victim.id })
     expect(await stopped).toBe('removed from the cluster')
-    await expect(victim.propose({ put: { key: enc('x'), value: enc('y') } })).rejects.toThrow(
-      /server stopped/,
-    )
+    await expect(
+      victim.propose({ type: 'put', put: { key: enc('x'), value: enc('y') } }),
+    ).rejects.toThrow(/server stopped/)
     expect(leader.membership.list()).toHaveLength(2)
-    await leader.propose({ put: { key: enc('still'), value: enc('works') } })
+    await leader.propose({ type: 'put', put: { key: enc('still'), value: enc('works') } })
   })
 
   it('stops a member removed while it was cut off, once it reaches a member again', async () => {
@@ -179,7 +179,7 @@ describe('RaftdeskNode', () => {
     const stopped = victim.whenStopped()
     cut(false)
     expect(await stopped).toBe('removed from the cluster')
-    await leader.propose({ put: { key: enc('still'), value: enc('works') } })
+    await leader.propose({ type: 'put', put: { key: enc('still'), value: enc('works') } })
   })
 
   it('takes membership changes sent at once one after the other, not refused', async () => {
@@ -205,9 +205,9 @@ describe('RaftdeskNode', () => {
     // n1 alone cannot win an election among three voters. As etcd's raft holds a proposal while
     // it has no leader, the write waits out its deadline and was never proposed; a linearizable
     // read times out.
-    await expect(single.propose({ put: { key: enc('a'), value: enc('b') } })).rejects.toThrow(
-      'context deadline exceeded',
-    )
+    await expect(
+      single.propose({ type: 'put', put: { key: enc('a'), value: enc('b') } }),
+    ).rejects.toThrow('context deadline exceeded')
     await expect(single.range({ key: enc('a') })).rejects.toThrow('etcdserver: request timed out')
     expect(await get(single, 'a', true)).toBeNull()
   })
@@ -228,7 +228,7 @@ describe('RaftdeskNode', () => {
     // write is in a quorum's log, yet the leader cannot know it is committed.
     link(true, 'receive')
     const before = old.status().lastIndex
-    const write = old.propose({ put: { key: enc('reg'), value: enc('x') } })
+    const write = old.propose({ type: 'put', put: { key: enc('reg'), value: enc('x') } })
     const outcome = write.then(
       (r) => ({ ok: true as const, r }),
       (e: Error) => ({ ok: false as const, e }),
@@ -267,20 +267,22 @@ describe('RaftdeskNode', () => {
       return applyBatch(items)
     }
     await Promise.all(
-      [1, 2, 3, 4, 5].map((i) => leader.propose({ put: { key: enc(`lag${i}`), value: enc('x') } })),
+      [1, 2, 3, 4, 5].map((i) =>
+        leader.propose({ type: 'put', put: { key: enc(`lag${i}`), value: enc('x') } }),
+      ),
     )
     const deadline = Date.now() + 3000
     while (slow.status().commit - slow.status().applied <= 3 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5))
     }
-    await expect(slow.propose({ put: { key: enc('more'), value: enc('y') } })).rejects.toThrow(
-      'etcdserver: too many requests',
-    )
+    await expect(
+      slow.propose({ type: 'put', put: { key: enc('more'), value: enc('y') } }),
+    ).rejects.toThrow('etcdserver: too many requests')
     release()
     while (slow.status().applied < slow.status().commit) {
       await new Promise((r) => setTimeout(r, 5))
     }
-    await slow.propose({ put: { key: enc('more'), value: enc('y') } })
+    await slow.propose({ type: 'put', put: { key: enc('more'), value: enc('y') } })
     expect(await get(slow, 'more')).toBe('y')
   })
 
@@ -293,7 +295,9 @@ describe('RaftdeskNode', () => {
     // heard from the new leader.
     expect(nodes.map((n) => n.leaderId)).toEqual([0, 0, 0])
     const results = await Promise.all(
-      nodes.map((n, i) => n.propose({ put: { key: enc(`early${i}`), value: enc(`${i}`) } })),
+      nodes.map((n, i) =>
+        n.propose({ type: 'put', put: { key: enc(`early${i}`), value: enc(`${i}`) } }),
+      ),
     )
     expect(results.map((r) => 'put' in r)).toEqual([true, true, true])
     const leader = await leaderOf(nodes)

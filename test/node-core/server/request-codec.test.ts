@@ -10,19 +10,21 @@ import {
 const b = (s: string) => new TextEncoder().encode(s)
 
 const samples: WriteOp[] = [
-  { put: { key: b('foo'), value: b('bar') } },
+  { type: 'put', put: { key: b('foo'), value: b('bar') } },
   {
+    type: 'put',
     put: { key: b('k'), value: new Uint8Array(0), lease: 2 ** 40, prevKv: true, ignoreLease: true },
   },
-  { put: { key: b('k'), value: b(''), ignoreValue: true } },
-  { deleteRange: { key: b('a') } },
-  { deleteRange: { key: b('a'), rangeEnd: b('b'), prevKv: true } },
-  { deleteRange: { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) } },
-  { compaction: { revision: 12345, physical: true } },
-  { compaction: { revision: 1, physical: false } },
-  { leaseGrant: { id: 2 ** 52, ttlSeconds: 60 } },
-  { leaseRevoke: { id: 7 } },
+  { type: 'put', put: { key: b('k'), value: b(''), ignoreValue: true } },
+  { type: 'deleteRange', deleteRange: { key: b('a') } },
+  { type: 'deleteRange', deleteRange: { key: b('a'), rangeEnd: b('b'), prevKv: true } },
+  { type: 'deleteRange', deleteRange: { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) } },
+  { type: 'compaction', compaction: { revision: 12345, physical: true } },
+  { type: 'compaction', compaction: { revision: 1, physical: false } },
+  { type: 'leaseGrant', leaseGrant: { id: 2 ** 52, ttlSeconds: 60 } },
+  { type: 'leaseRevoke', leaseRevoke: { id: 7 } },
   {
+    type: 'txn',
     txn: {
       compare: [
         { result: 'equal', target: 'value', key: b('k'), value: b('v') },
@@ -68,7 +70,7 @@ describe('request codec', () => {
   it('keeps a put compact', () => {
     const encoded = encodeRequest({
       id: 2 ** 40,
-      op: { put: { key: new Uint8Array(8), value: new Uint8Array(256) } },
+      op: { type: 'put', put: { key: new Uint8Array(8), value: new Uint8Array(256) } },
     })
     expect(encoded.byteLength).toBeLessThanOrEqual(8 + 256 + 16)
   })
@@ -100,9 +102,9 @@ describe('request codec', () => {
   })
 
   it('refuses numbers it cannot carry exactly', () => {
-    expect(() => encodeRequest({ id: 1, op: { leaseRevoke: { id: 2 ** 53 } } })).toThrow(
-      RequestCodecError,
-    )
+    expect(() =>
+      encodeRequest({ id: 1, op: { type: 'leaseRevoke', leaseRevoke: { id: 2 ** 53 } } }),
+    ).toThrow(RequestCodecError)
     expect(() => encodeRequest({ id: -1, op: samples[0]! })).toThrow(RequestCodecError)
   })
 
@@ -145,12 +147,18 @@ function randomTxn(p: Prng, depth: number): TxnRequest {
 function randomOp(p: Prng, depth: number): WriteOp {
   switch (p.int(0, 4)) {
     case 0:
-      return { put: { key: randomBytes(p), value: randomBytes(p), lease: p.int(1, 1000) } }
+      return {
+        type: 'put',
+        put: { key: randomBytes(p), value: randomBytes(p), lease: p.int(1, 1000) },
+      }
     case 1:
-      return { deleteRange: { key: randomBytes(p), prevKv: true } }
+      return { type: 'deleteRange', deleteRange: { key: randomBytes(p), prevKv: true } }
     case 2:
-      return { txn: randomTxn(p, depth) }
+      return { type: 'txn', txn: randomTxn(p, depth) }
     default:
-      return { compaction: { revision: p.int(1, 1e9), physical: p.chance(0.5) } }
+      return {
+        type: 'compaction',
+        compaction: { revision: p.int(1, 1e9), physical: p.chance(0.5) },
+      }
   }
 }
