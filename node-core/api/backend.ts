@@ -190,5 +190,12 @@ export interface EtcdBackend {
   status(): Promise<MemberStatus>
   /** Hands leadership to `targetId`; throws 'NOT_LEADER' if this node does not lead. */
   moveLeader(targetId: number): Promise<void>
+  /** Gives back the space the store holds for deleted and compacted data (etcdctl defrag). */
+  defragment(): Promise<void>
+  /**
+   * The member's state as `etcdctl snapshot save` stores it (server/saved-snapshot.ts), in
+   * chunks; the stream is read from one consistent point while writes go on.
+   */
+  snapshot(): AsyncIterable<Uint8Array>
   alarm(req: AlarmRequest): Promise<AlarmMember[]>
 }

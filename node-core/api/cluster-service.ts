@@ -1,14 +1,14 @@
 /**
  * etcdserverpb.Cluster: MemberAdd, MemberRemove, MemberUpdate, MemberList, MemberPromote, and
- * etcdserverpb.Maintenance: Status, Alarm, MoveLeader (Defragment, Hash, HashKV and Snapshot
- * answer UNIMPLEMENTED until the storage layer offers them).
+ * etcdserverpb.Maintenance: Status, Alarm, MoveLeader, Defragment, Snapshot (Hash and HashKV
+ * answer UNIMPLEMENTED until the store offers them).
  *
  * Cluster responses carry a header without a revision, as etcd's do (etcdctl's JSON output of
  * `member list` shows cluster_id, member_id and raft_term only). Peer URLs are checked as etcd
  * checks them (types.NewURLs): at least one; http/https URLs need host:port and no path;
  * unix/unixs URLs are taken as they are; anything else is "given member URLs are invalid".
  */
-import type { UntypedServiceImplementation } from '@grpc/grpc-js'
+import type { handleServerStreamingCall, UntypedServiceImplementation } from '@grpc/grpc-js'
 import { status as GrpcStatus } from '@grpc/grpc-js'
 import {
   alarmRequestFromPb,
@@ -18,8 +18,9 @@ import {
   pbMember,
   pbStatusResponse,
 } from './codec'
-import { unary, type ApiContext } from './context'
+import { admit, statusFor, unary, type ApiContext } from './context'
 import { EtcdServerError } from './errors'
+import type { DecodedRequest } from './proto'
 import type {
   PbAlarmRequest,
   PbMemberAddRequest,
@@ -116,11 +117,52 @@ export function maintenanceService(ctx: ApiContext): UntypedServiceImplementatio
       return { header: current() }
     }),
 
-    Defragment: unimplementedUnary('Defragment'),
+    Defragment: unary<object>(ctx, 'Defragment', async () => {
+      await backend.defragment()
+      return { header: current() }
+    }),
     Hash: unimplementedUnary('Hash'),
     HashKV: unimplementedUnary('HashKV'),
-    Snapshot: (call: { emit(event: 'error', status: object): void }) => {
-      call.emit('error', notImplemented('Snapshot'))
-    },
+    Snapshot: snapshotHandler(ctx, current),
+  }
+}
+
+/**
+ * Maintenance.Snapshot: the member's saved-snapshot bytes in chunks, as etcd sends its database
+ * file (the last chunk carries the SHA-256). Written with back-pressure: a slow client makes the
+ * stream wait, never the server buffer. remaining_bytes is 0: the length is known only at the
+ * end, and etcd's clients do not read it.
+ */
+function snapshotHandler(
+  ctx: ApiContext,
+  header: () => object,
+): handleServerStreamingCall<DecodedRequest, object> {
+  return (call) => {
+    try {
+      admit(ctx, 'Snapshot', call.metadata)
+    } catch (err) {
+      call.emit('error', statusFor(ctx, 'Snapshot', err))
+      return
+    }
+    const send = async () => {
+      for await (const blob of ctx.backend.snapshot()) {
+        if (call.cancelled) return
+        if (!call.write({ header: header(), remainingBytes: '0', blob: Buffer.from(blob) })) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              call.off('drain', done)
+              call.off('cancelled', done)
+              resolve()
+            }
+            call.on('drain', done)
+            call.on('cancelled', done)
+          })
+        }
+      }
+      call.end()
+    }
+    send().catch((err: unknown) => {
+      if (!call.cancelled) call.emit('error', statusFor(ctx, 'Snapshot', err))
+    })
   }
 }

@@ -49,6 +49,8 @@ import type {
   WriteResult,
 } from '../mvcc/types'
 import { randomMemberId } from './ids'
+import { composeImage } from './image'
+import { encodeSavedSnapshot } from './saved-snapshot'
 import { hostPort, type MemberRecord } from './members'
 import type { RaftdeskNode } from './node'
 
@@ -285,6 +287,15 @@ export class NodeBackend implements EtcdBackend {
       await new Promise((r) => setTimeout(r, 20))
     }
     throw new EtcdServerError('TIMEOUT', `leadership did not move to ${targetId}`)
+  }
+
+  async defragment(): Promise<void> {
+    await this.node.store.defragment()
+  }
+
+  snapshot(): AsyncIterable<Uint8Array> {
+    const image = composeImage(this.node.membership.toJSON(), this.node.store.snapshotImage())
+    return encodeSavedSnapshot(image)
   }
 
   async alarm(): Promise<AlarmMember[]> {

@@ -14,6 +14,8 @@ import { ValidationError } from '../errors'
 import type { MemberRecord } from './members'
 
 const MAGIC = new Uint8Array([0x52, 0x44, 0x53, 0x49]) // RDSI
+/** The first bytes of every server image. */
+export const SERVER_IMAGE_MAGIC: Readonly<Uint8Array> = MAGIC
 const HEADER_BYTES_MAX = 16 * 1024 * 1024
 
 export interface ImageHeader {

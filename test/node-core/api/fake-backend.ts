@@ -36,6 +36,7 @@ import type {
   WatchSink,
 } from '../../../node-core/api/backend'
 import { EtcdServerError, type EtcdErrorCode } from '../../../node-core/api/errors'
+import { encodeSavedSnapshot } from '../../../node-core/server/saved-snapshot'
 import type {
   Compare,
   CompactionRequest,
@@ -685,6 +686,24 @@ export class FakeBackend implements EtcdBackend {
     const target = this.members.find((m) => m.id === targetId)
     if (!target || target.isLearner) throw new EtcdServerError('BAD_LEADER_TRANSFEREE')
     this.leader = targetId
+  }
+
+  defragments = 0
+  async defragment(): Promise<void> {
+    this.failIfAsked('defragment')
+    this.defragments++
+  }
+
+  /** Bytes the next snapshot() streams (as the saved-snapshot format of a fake image). */
+  snapshotImage: Uint8Array = new TextEncoder().encode('fake image')
+  snapshot(): AsyncIterable<Uint8Array> {
+    this.failIfAsked('snapshot')
+    const image = this.snapshotImage
+    return encodeSavedSnapshot(
+      (async function* () {
+        yield image
+      })(),
+    )
   }
 
   async alarm(req: AlarmRequest): Promise<AlarmMember[]> {

@@ -496,16 +496,34 @@ describe('Cluster and Maintenance', () => {
   })
 
   it('answers UNIMPLEMENTED for what it does not serve yet', async () => {
-    for (const method of ['Defragment', 'Hash', 'HashKV']) {
+    for (const method of ['Hash', 'HashKV']) {
       const err = await callError(clients.maintenance, method, {})
       expect(err.code, method).toBe(grpc.status.UNIMPLEMENTED)
     }
+  })
+
+  it('streams a snapshot in chunks of at most 32 KiB, and a failure as its status', async () => {
+    fake.backend.snapshotImage = new Uint8Array(200_000).fill(7)
+    const blobs: Buffer[] = []
     const stream = clients.maintenance['Snapshot']({})
     const status = await new Promise<grpc.StatusObject>((resolve) => {
       stream.on('status', resolve)
       stream.on('error', () => {})
-      stream.on('data', () => {})
+      stream.on('data', (r: { blob: Buffer }) => blobs.push(r.blob))
     })
-    expect(status.code).toBe(grpc.status.UNIMPLEMENTED)
+    expect(status.code).toBe(grpc.status.OK)
+    expect(Math.max(...blobs.map((b) => b.byteLength))).toBeLessThanOrEqual(32 * 1024)
+    expect(Buffer.concat(blobs).byteLength % 512).toBe(32)
+    fake.backend.failures.set('snapshot', new EtcdServerError('STOPPED'))
+    const failing = clients.maintenance['Snapshot']({})
+    const failed = await new Promise<grpc.StatusObject>((resolve) => {
+      failing.on('status', resolve)
+      failing.on('error', () => {})
+      failing.on('data', () => {})
+    })
+    expect([failed.code, failed.details]).toEqual([
+      grpc.status.UNAVAILABLE,
+      'etcdserver: server stopped',
+    ])
   })
 })
