@@ -190,6 +190,13 @@ export interface EtcdBackend {
   status(): Promise<MemberStatus>
   /** Hands leadership to `targetId`; throws 'NOT_LEADER' if this node does not lead. */
   moveLeader(targetId: number): Promise<void>
+  /** A CRC-32C of the whole stored state, and the revision it was taken at (Maintenance.Hash). */
+  hash(): Promise<{ hash: number; revision: number }>
+  /**
+   * A CRC-32C of the key-value history up to `revision` (0: now), equal on members that applied
+   * the same entries; with the revisions it was taken at. COMPACTED / FUTURE_REV as etcd.
+   */
+  hashKV(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }>
   /** Gives back the space the store holds for deleted and compacted data (etcdctl defrag). */
   defragment(): Promise<void>
   /**

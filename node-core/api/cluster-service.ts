@@ -1,7 +1,6 @@
 /**
  * etcdserverpb.Cluster: MemberAdd, MemberRemove, MemberUpdate, MemberList, MemberPromote, and
- * etcdserverpb.Maintenance: Status, Alarm, MoveLeader, Defragment, Snapshot (Hash and HashKV
- * answer UNIMPLEMENTED until the store offers them).
+ * etcdserverpb.Maintenance: Status, Alarm, MoveLeader, Defragment, Hash, HashKV, Snapshot.
  *
  * Cluster responses carry a header without a revision, as etcd's do (etcdctl's JSON output of
  * `member list` shows cluster_id, member_id and raft_term only). Peer URLs are checked as etcd
@@ -9,10 +8,11 @@
  * unix/unixs URLs are taken as they are; anything else is "given member URLs are invalid".
  */
 import type { handleServerStreamingCall, UntypedServiceImplementation } from '@grpc/grpc-js'
-import { status as GrpcStatus } from '@grpc/grpc-js'
 import {
   alarmRequestFromPb,
   id64,
+  int64,
+  outInt,
   pbAlarmMember,
   pbHeader,
   pbMember,
@@ -23,6 +23,7 @@ import { EtcdServerError } from './errors'
 import type { DecodedRequest } from './proto'
 import type {
   PbAlarmRequest,
+  PbHashKVRequest,
   PbMemberAddRequest,
   PbMemberIdRequest,
   PbMemberListRequest,
@@ -85,22 +86,12 @@ export function clusterService(ctx: ApiContext): UntypedServiceImplementation {
   }
 }
 
-function notImplemented(method: string) {
-  return {
-    code: GrpcStatus.UNIMPLEMENTED,
-    details: `raftdesk: Maintenance.${method} is not implemented yet`,
-  }
-}
-
 export function maintenanceService(ctx: ApiContext): UntypedServiceImplementation {
   const { backend } = ctx
   const current = () => {
     const info = backend.header()
     return pbHeader(info, info.revision)
   }
-  const unimplementedUnary =
-    (method: string) => (_call: unknown, callback: (status: object) => void) =>
-      callback(notImplemented(method))
   return {
     Status: unary<object>(ctx, 'Status', async () => {
       const status = await backend.status()
@@ -121,8 +112,19 @@ export function maintenanceService(ctx: ApiContext): UntypedServiceImplementatio
       await backend.defragment()
       return { header: current() }
     }),
-    Hash: unimplementedUnary('Hash'),
-    HashKV: unimplementedUnary('HashKV'),
+    Hash: unary<object>(ctx, 'Hash', async () => {
+      const r = await backend.hash()
+      return { header: pbHeader(backend.header(), r.revision), hash: r.hash }
+    }),
+
+    HashKV: unary<PbHashKVRequest>(ctx, 'HashKV', async (pb) => {
+      const r = await backend.hashKV(int64(pb.revision, 'HashKVRequest.revision'))
+      return {
+        header: pbHeader(backend.header(), r.revision),
+        hash: r.hash,
+        compactRevision: outInt(r.compactRevision, 'HashKVResponse.compact_revision'),
+      }
+    }),
     Snapshot: snapshotHandler(ctx, current),
   }
 }

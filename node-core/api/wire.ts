@@ -128,6 +128,10 @@ export interface PbMemberListRequest {
   linearizable: boolean
 }
 
+export interface PbHashKVRequest {
+  revision: Int64String
+}
+
 export interface PbMoveLeaderRequest {
   targetID: Int64String
 }

@@ -52,6 +52,7 @@ import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { crc32c } from '@node-rs/crc32'
 import { ClassicLevel } from 'classic-level'
 import {
   CompactedError,
@@ -1243,6 +1244,55 @@ export class MvccStore {
   }
 
   /**
+   * etcd's HashKV: a CRC-32C of every record up to revision `rev` (0: the current revision), as
+   * stored (LevelDB key and value), read from one consistent point. Records are written and
+   * compacted away in the same batches on every member, so members that applied the same entries
+   * give the same hash for the same revision; the compacted revision comes with it, because a
+   * compaction changes what is hashed (etcd's callers compare hashes of equal compactions only).
+   */
+  async hashKV(rev: number): Promise<{ hash: number; revision: number; compactRevision: number }> {
+    const { snapshot, state } = await this.pinState()
+    try {
+      if (rev > 0 && rev <= state.compactedRevision) {
+        throw new CompactedError(state.compactedRevision)
+      }
+      if (rev > state.revision) throw new FutureRevisionError()
+      const upTo = rev === 0 ? state.revision : rev
+      const hash = await hashEntries(this.db, snapshot, {
+        gte: new Uint8Array([SPACE_RECORD]),
+        lt: recordKeyLowerBound(upTo + 1),
+      })
+      return { hash, revision: state.revision, compactRevision: state.compactedRevision }
+    } finally {
+      snapshot.release()
+    }
+  }
+
+  /** etcd's Hash: a CRC-32C of the whole stored state (leases and records), at one point. */
+  async hash(): Promise<{ hash: number; revision: number }> {
+    const { snapshot, state } = await this.pinState()
+    try {
+      const hash = await hashEntries(this.db, snapshot, {
+        gte: new Uint8Array([SPACE_LEASE]),
+        lt: new Uint8Array([SPACE_RECORD + 1]),
+        skipSpace: SPACE_META,
+      })
+      return { hash, revision: state.revision }
+    } finally {
+      snapshot.release()
+    }
+  }
+
+  /** A LevelDB snapshot of the published state, taken between two applied batches. */
+  private pinState(): Promise<{ snapshot: SharedSnapshot; state: StoreState }> {
+    this.check()
+    return this.enqueue(async () => {
+      this.check()
+      return { snapshot: new SharedSnapshot(this.db.snapshot()), state: this.state }
+    })
+  }
+
+  /**
    * etcd's defragmentation, for LevelDB: compacts the whole database, so that the space deleted
    * and overwritten entries (and compacted history) still take is given back. Applies go on
    * meanwhile (LevelDB compacts in the background of its writes).
@@ -1270,4 +1320,26 @@ function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
   // classic-level hands out Buffers: decode in place rather than through a new view.
   if (Buffer.isBuffer(bytes)) return bytes.toString('latin1', start, end)
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
+}
+
+/** CRC-32C over the keys and values of a LevelDB range, in key order, from a snapshot. */
+async function hashEntries(
+  db: Db,
+  snapshot: SharedSnapshot,
+  range: { gte: Uint8Array; lt: Uint8Array; skipSpace?: number },
+): Promise<number> {
+  const it = db.iterator({ gte: range.gte, lt: range.lt, snapshot: snapshot.snap })
+  let hash = 0
+  try {
+    for (;;) {
+      const chunk = await it.nextv(ITERATOR_CHUNK)
+      if (chunk.length === 0) return hash
+      for (const [key, value] of chunk) {
+        if (key[0] === range.skipSpace) continue
+        hash = crc32c(value, crc32c(key, hash))
+      }
+    }
+  } finally {
+    await it.close()
+  }
 }

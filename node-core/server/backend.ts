@@ -289,6 +289,14 @@ export class NodeBackend implements EtcdBackend {
     throw new EtcdServerError('TIMEOUT', `leadership did not move to ${targetId}`)
   }
 
+  hash(): Promise<{ hash: number; revision: number }> {
+    return this.node.store.hash()
+  }
+
+  hashKV(revision: number) {
+    return this.node.store.hashKV(revision)
+  }
+
   async defragment(): Promise<void> {
     await this.node.store.defragment()
   }

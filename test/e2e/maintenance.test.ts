@@ -49,6 +49,30 @@ describe.runIf(shouldRunEtcdTests())('etcdctl maintenance on a raftdesk cluster'
     }
   })
 
+  it('gives the same HashKV on every member, and another after a write', async () => {
+    tc = await startTestCluster()
+    await tc.cluster.waitForLeader()
+    const client = tc.client('n1')
+    for (let i = 0; i < 50; i++) await client.put(`hash/${i}`, `v${i}`)
+    const endpoints = [...tc.endpoints.values()].join(',')
+    const rev = String((await client.status()).header.revision)
+    const hashes = async (at: string) => {
+      // Every member has applied up to `at` once a linearizable read on each has returned.
+      for (const name of tc!.cluster.names()) await tc!.client(name).get('hash/0')
+      const r = await etcdctl(endpoints, ['endpoint', 'hashkv', '--rev', at, '-w', 'json'])
+      expect(etcdctlError(r)).toBe('')
+      return (JSON.parse(r.stdout) as { HashKV: { hash: number } }[]).map((e) => e.HashKV.hash)
+    }
+    const first = await hashes(rev)
+    expect(new Set(first).size).toBe(1)
+    await client.put('hash/0', 'changed')
+    expect(await hashes(rev)).toEqual(first)
+    const now = String((await client.status()).header.revision)
+    const second = await hashes(now)
+    expect(new Set(second).size).toBe(1)
+    expect(second[0]).not.toBe(first[0])
+  })
+
   it('defragments every member, and the size each reports shrinks', async () => {
     tc = await startTestCluster()
     await tc.cluster.waitForLeader()

@@ -263,6 +263,18 @@ describe.runIf(shouldRunEtcdTests())('etcdctl leases, watches, members, status',
     )
   })
 
+  it('prints endpoint hashkv as etcd does', async () => {
+    const [theirs, ours] = await Promise.all(
+      [reference.endpoint, fake.endpoint].map(async (e) => {
+        const r = await etcdctl(e, ['endpoint', 'hashkv'])
+        return `${r.code}|${r.stdout.replace(e, 'ENDPOINT').replace(/, \d+\n/, ', HASH\n')}|${etcdctlError(r)}`
+      }),
+    )
+    expect(ours).toBe(theirs)
+    const json = await etcdctl(fake.endpoint, ['endpoint', 'hashkv', '-w', 'json'])
+    expect(JSON.parse(json.stdout)[0].HashKV).toMatchObject({ hash: 0x1234abcd })
+  })
+
   it('defragments and saves snapshots as etcd does, from the backend', async () => {
     const normalise = (text: string, endpoint: string) => text.replaceAll(endpoint, 'ENDPOINT')
     const [theirs, ours] = await Promise.all(

@@ -688,6 +688,20 @@ export class FakeBackend implements EtcdBackend {
     this.leader = targetId
   }
 
+  /** What hash() and hashKV() answer. */
+  hashValue = 0x1234abcd
+  hashKVAsked: number[] = []
+  async hash(): Promise<{ hash: number; revision: number }> {
+    this.failIfAsked('hash')
+    return { hash: this.hashValue, revision: this.revision }
+  }
+
+  async hashKV(revision: number) {
+    this.failIfAsked('hashKV')
+    this.hashKVAsked.push(revision)
+    return { hash: this.hashValue, revision: this.revision, compactRevision: 0 }
+  }
+
   defragments = 0
   async defragment(): Promise<void> {
     this.failIfAsked('defragment')

@@ -495,11 +495,22 @@ describe('Cluster and Maintenance', () => {
     }
   })
 
-  it('answers UNIMPLEMENTED for what it does not serve yet', async () => {
-    for (const method of ['Hash', 'HashKV']) {
-      const err = await callError(clients.maintenance, method, {})
-      expect(err.code, method).toBe(grpc.status.UNIMPLEMENTED)
-    }
+  it('answers Hash and HashKV from the backend, with the revision asked for', async () => {
+    const hashKV = await call<{ hash: number; compactRevision: string }>(
+      clients.maintenance,
+      'HashKV',
+      { revision: '3' },
+    )
+    expect(fake.backend.hashKVAsked.at(-1)).toBe(3)
+    expect([hashKV.hash, hashKV.compactRevision]).toEqual([0x1234abcd, '0'])
+    const hash = await call<{ hash: number }>(clients.maintenance, 'Hash', {})
+    expect(hash.hash).toBe(0x1234abcd)
+    fake.backend.failures.set('hashKV', new EtcdServerError('FUTURE_REV'))
+    const err = await callError(clients.maintenance, 'HashKV', { revision: '99' })
+    expect([err.code, err.details]).toEqual([
+      grpc.status.OUT_OF_RANGE,
+      'etcdserver: mvcc: required revision is a future revision',
+    ])
   })
 
   it('streams a snapshot in chunks of at most 32 KiB, and a failure as its status', async () => {
