@@ -1,7 +1,7 @@
 /**
  * `npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
  *                    [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
- *                    [--log-level info]`
+ *                    [--log-level info] [--restore FILE]`
  *
  * Runs a local raftdesk cluster headless. Node i (1-based) serves etcd v3 gRPC on
  * client-port + 100·(i−1) and its peers on that + 1. Once the cluster has a leader it prints one
@@ -9,18 +9,21 @@
  *   {"event":"ready","ui":"http://127.0.0.1:8790/","nodes":[{"name":"n1","endpoint":"127.0.0.1:2379",
  *    "peer":"127.0.0.1:2380","pid":1234,"dataDir":"DIR/n1"},...]}
  * and logs to stderr. SIGINT/SIGTERM stop it cleanly (the leader hands over first). Started again
- * on the same --data-dir, the cluster comes back with all its data.
+ * on the same --data-dir, the cluster comes back with all its data. With --restore FILE (a file
+ * saved with `etcdctl snapshot save` from a raftdesk member) it starts a new cluster in a new
+ * --data-dir whose keys, leases and revisions are the snapshot's (server/restore.ts).
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { LocalCluster, LOCAL_CLUSTER_DEFAULTS } from '../cluster/supervisor'
+import { LocalCluster, LOCAL_CLUSTER_DEFAULTS, localMemberName } from '../cluster/supervisor'
 import { RaftdeskError } from '../errors'
+import { restoreCluster } from '../server/restore'
 import { startWebUi, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
-                        [--log-level debug|info|warn|error]`
+                        [--log-level debug|info|warn|error] [--restore FILE]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -61,6 +64,8 @@ export interface ServeOptions {
   heartbeatMs: number
   snapshotCount: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** A saved snapshot to start a new cluster from. */
+  restore?: string
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
@@ -77,6 +82,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         'heartbeat-ms': { type: 'string' },
         'snapshot-count': { type: 'string' },
         'log-level': { type: 'string' },
+        restore: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -125,6 +131,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
       1e9,
     ),
     logLevel: level as ServeOptions['logLevel'],
+    ...(values['restore'] !== undefined ? { restore: values['restore'] as string } : {}),
   }
 }
 
@@ -145,6 +152,13 @@ async function main(): Promise<void> {
     throw err
   }
 
+  if (options.restore !== undefined) {
+    const names = Array.from({ length: options.nodes }, (_, i) => localMemberName(i))
+    const r = await restoreCluster(options.restore, options.dataDir, names)
+    log(
+      `restored ${r.keys} keys at revision ${r.revision} from ${options.restore} into ${names.length} new members`,
+    )
+  }
   log(`starting ${options.nodes} nodes in ${options.dataDir}`)
   const cluster = await LocalCluster.start({
     ...LOCAL_CLUSTER_DEFAULTS,

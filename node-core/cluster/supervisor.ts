@@ -96,6 +96,11 @@ export interface LocalClusterEvents {
   exit: [name: string, code: number | null, signal: NodeJS.Signals | null]
 }
 
+/** The name of the local cluster's member i (0-based): n1, n2, ... */
+export function localMemberName(i: number): string {
+  return `n${i + 1}`
+}
+
 export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   readonly options: LocalClusterOptions
   private readonly nodes = new Map<string, ManagedNode>()
@@ -156,7 +161,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       }
     } else {
       const members = Array.from({ length: o.nodes }, (_, i) => ({
-        name: `n${i + 1}`,
+        name: localMemberName(i),
         clientUrl: `http://${o.host}:${o.clientPort + 100 * i}`,
         peerUrl: `http://${o.host}:${o.clientPort + 100 * i + 1}`,
       }))

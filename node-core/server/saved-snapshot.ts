@@ -67,7 +67,11 @@ export async function* encodeSavedSnapshot(
  * server image. Nothing is written.
  */
 export async function openSavedSnapshot(path: string): Promise<AsyncIterable<Uint8Array>> {
-  const size = (await stat(path)).size
+  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    throw new SavedSnapshotError(`cannot read ${path}: ${err.code ?? err.message}`)
+  })
+  if (!info.isFile()) throw new SavedSnapshotError(`${path} is not a file`)
+  const size = info.size
   if (size < SAVED_SNAPSHOT_SHA_BYTES || size % SAVED_SNAPSHOT_ALIGN_BYTES !== 32) {
     throw new SavedSnapshotError(
       `${path} is not a snapshot saved with etcdctl snapshot save: ${size} bytes is not a multiple of 512 plus a 32-byte SHA-256`,

@@ -2,7 +2,7 @@
 // stdout, etcdctl through every endpoint, a clean stop on SIGINT, and all data back after a
 // restart on the same data directory.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -186,6 +186,69 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     ])
     running.child.kill('SIGTERM')
     expect(await running.exit).toBe(0)
+  }, 120_000)
+
+  it('starts a new cluster from a snapshot saved with etcdctl, and refuses bad files and used directories', async () => {
+    // A snapshot of the cluster the first test wrote.
+    running = serve(flags())
+    const ready = await running.ready
+    const backup = join(dataDir, 'backup.db')
+    const saved = await etcdctl(ready.nodes[1]!.endpoint, ['snapshot', 'save', backup])
+    expect(saved.stdout.trim(), saved.stderr).toBe(`Snapshot saved at ${backup}`)
+    const revision = Number(
+      JSON.parse((await etcdctl(ready.nodes[0]!.endpoint, ['get', 'x', '-w', 'json'])).stdout)
+        .header.revision,
+    )
+    running.child.kill('SIGTERM')
+    expect(await running.exit).toBe(0)
+
+    const restoredDir = join(dataDir, 'restored')
+    const restoreFlags = (file: string, dir: string) => [
+      '--data-dir',
+      dir,
+      '--client-port',
+      String(base),
+      '--ui-port',
+      '0',
+      '--restore',
+      file,
+    ]
+    running = serve(restoreFlags(backup, restoredDir))
+    const again = await running.ready
+    for (const n of again.nodes) {
+      const get = await etcdctl(n.endpoint, ['get', 'serve/', '--prefix'])
+      expect(get.stdout.trim().split('\n')).toEqual([
+        'serve/k0',
+        'v0',
+        'serve/k1',
+        'again',
+        'serve/k2',
+        'v2',
+      ])
+    }
+    // The history goes on from the snapshot's revision.
+    const put = await etcdctl(again.nodes[0]!.endpoint, ['put', 'after', 'restore', '-w', 'json'])
+    expect(Number(JSON.parse(put.stdout).header.revision)).toBe(revision + 1)
+    expect(running.stderr.join('')).toMatch(/restored 3 keys at revision \d+ from/)
+    running.child.kill('SIGTERM')
+    expect(await running.exit).toBe(0)
+
+    // A used directory, a damaged file and a file that is not a snapshot: refused, nothing written.
+    const used = serve(restoreFlags(backup, restoredDir))
+    expect(await used.exit).toBe(1)
+    expect(used.stderr.join('')).toMatch(/already holds data: give a new --data-dir/)
+    const damaged = join(dataDir, 'damaged.db')
+    const bytes = readFileSync(backup)
+    bytes[100]! ^= 0xff
+    writeFileSync(damaged, bytes)
+    const fresh = join(dataDir, 'never')
+    const bad = serve(restoreFlags(damaged, fresh))
+    expect(await bad.exit).toBe(1)
+    expect(bad.stderr.join('')).toMatch(/is damaged: its SHA-256 does not match/)
+    const notSnapshot = serve(restoreFlags(join(dataDir, 'n1', 'wal'), fresh))
+    expect(await notSnapshot.exit).toBe(1)
+    expect(notSnapshot.stderr.join('')).toMatch(/wal is not a file \(SAVED_SNAPSHOT_INVALID\)/)
+    expect(existsSync(fresh)).toBe(false)
   }, 120_000)
 
   it('refuses flags that contradict the cluster in the data directory, and bad flags', async () => {
