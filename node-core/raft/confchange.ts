@@ -6,7 +6,8 @@
  *
  *   offset  size  field
  *   0       1     format version, 1
- *   1       1     type: 1 addVoter, 2 addLearner, 3 promoteLearner, 4 removeNode
+ *   1       1     type: 1 addVoter, 2 addLearner, 3 promoteLearner, 4 removeNode,
+ *                 5 updateNode
  *   2       8     nodeId, unsigned 64-bit (must be a safe integer, > 0)
  *   10      4     context length in bytes, unsigned 32-bit
  *   14      n     context (opaque to raft)
@@ -19,6 +20,8 @@
  *   addLearner      the node must not be a member yet
  *   promoteLearner  the node must be a learner
  *   removeNode      the node must be a member, and not the last voter
+ *   updateNode      the node must be a member; voters and learners stay as they are (only the
+ *                   member's record in the context changes, as etcd's ConfChangeUpdateNode)
  */
 import { ConfChangeInvalidError } from './errors'
 import type { ConfChange, ConfChangeType, ConfState, NodeId } from './types'
@@ -31,6 +34,7 @@ const TYPE_CODES: Readonly<Record<ConfChangeType, number>> = {
   addLearner: 2,
   promoteLearner: 3,
   removeNode: 4,
+  updateNode: 5,
 }
 const TYPE_BY_CODE: readonly (ConfChangeType | undefined)[] = [
   undefined,
@@ -38,6 +42,7 @@ const TYPE_BY_CODE: readonly (ConfChangeType | undefined)[] = [
   'addLearner',
   'promoteLearner',
   'removeNode',
+  'updateNode',
 ]
 
 function checkNodeId(nodeId: number): void {
@@ -126,6 +131,11 @@ export function confChangeProblem(cs: ConfState, cc: ConfChange): string | undef
         return `cannot remove node ${cc.nodeId}, the last voter (${describeMembers(cs)})`
       }
       return undefined
+    case 'updateNode':
+      if (!isVoter && !isLearner) {
+        return `node ${cc.nodeId} is not a member (${describeMembers(cs)})`
+      }
+      return undefined
     default:
       return `unknown conf change type ${String((cc as ConfChange).type)}`
   }
@@ -146,5 +156,7 @@ export function applyToConfState(cs: ConfState, cc: ConfChange): ConfState {
       return { voters: sorted([...cs.voters, cc.nodeId]), learners: without(cs.learners) }
     case 'removeNode':
       return { voters: without(cs.voters), learners: without(cs.learners) }
+    case 'updateNode':
+      return { voters: cs.voters.slice(), learners: cs.learners.slice() }
   }
 }

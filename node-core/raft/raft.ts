@@ -1191,6 +1191,8 @@ export class Raft {
       case 'removeNode':
         this.tracker.remove(cc.nodeId)
         break
+      case 'updateNode':
+        break // the quorum is unchanged; the server updates the member's record
     }
     this.isLearner = this.tracker.isLearner(this.id)
     if (this.role === 'follower' || this.role === 'learner') {

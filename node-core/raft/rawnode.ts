@@ -49,7 +49,13 @@ import { NONE, isLocalMessage, isResponseMessage, message } from './types'
 
 export { decodeConfChange, encodeConfChange }
 
-const CONF_CHANGE_TYPES = new Set(['addVoter', 'addLearner', 'promoteLearner', 'removeNode'])
+const CONF_CHANGE_TYPES = new Set([
+  'addVoter',
+  'addLearner',
+  'promoteLearner',
+  'removeNode',
+  'updateNode',
+])
 
 export type SnapshotStatus = 'finish' | 'failure'
 

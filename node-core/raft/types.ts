@@ -45,7 +45,13 @@ export interface ConfState {
  * Single-server membership changes (Raft §4.1 of Ongaro's thesis): one member at a time, so the
  * old and new majorities always overlap and no joint consensus is needed.
  */
-export type ConfChangeType = 'addVoter' | 'addLearner' | 'promoteLearner' | 'removeNode'
+export type ConfChangeType =
+  | 'addVoter'
+  | 'addLearner'
+  | 'promoteLearner'
+  | 'removeNode'
+  /** etcd's ConfChangeUpdateNode: the member's record (its context) changes, not the quorum. */
+  | 'updateNode'
 
 export interface ConfChange {
   type: ConfChangeType

@@ -236,11 +236,26 @@ export class NodeBackend implements EtcdBackend {
     return this.node.membership.list().map(toMember)
   }
 
-  async memberUpdate(id: number, _peerUrls: string[]): Promise<Member[]> {
-    if (!this.node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
-    // A member's URLs are not a raft configuration change, and raftdesk has no replicated
-    // record for them yet: refuse clearly rather than pretend.
-    throw new EtcdServerError('NOT_CAPABLE', `member update of ${id} is not supported by raftdesk`)
+  /**
+   * etcd's member update: new peer URLs for a member, replicated as an updateNode conf change
+   * (the quorum stays; every member records the URLs and redials the member there).
+   */
+  async memberUpdate(id: number, peerUrls: string[]): Promise<Member[]> {
+    const member = this.node.membership.get(id)
+    if (!member) throw new EtcdServerError('MEMBER_NOT_FOUND')
+    const taken = new Set(
+      this.node.membership
+        .list()
+        .filter((m) => m.id !== id)
+        .flatMap((m) => m.peerUrls),
+    )
+    if (peerUrls.some((u) => taken.has(u))) throw new EtcdServerError('PEER_URL_EXIST')
+    await this.node.changeMembership({
+      type: 'updateNode',
+      nodeId: id,
+      member: { name: member.name, peerUrls, clientUrls: member.clientUrls },
+    })
+    return this.node.membership.list().map(toMember)
   }
 
   async memberPromote(id: number): Promise<Member[]> {

@@ -124,6 +124,12 @@ export class Membership {
         this.removed.add(nodeId)
         return existing
       }
+      case 'updateNode': {
+        // etcd's member update changes the peer URLs only.
+        if (!existing) return undefined
+        if (member) existing.peerUrls = [...member.peerUrls]
+        return existing
+      }
     }
   }
 

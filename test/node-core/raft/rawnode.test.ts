@@ -15,6 +15,11 @@ import {
 } from '../../../node-core/raft/errors'
 import { createPrng } from '../../../node-core/raft/prng'
 import { RawNode, encodeConfChange } from '../../../node-core/raft/rawnode'
+import {
+  applyToConfState,
+  confChangeProblem,
+  decodeConfChange,
+} from '../../../node-core/raft/confchange'
 import { decodeBatchCtx } from '../../../node-core/raft/readonly'
 import { MemoryStorage } from '../../../node-core/raft/storage'
 import { message } from '../../../node-core/raft/types'
@@ -326,5 +331,16 @@ describe('RawNode receiving a snapshot while committed entries are being applied
     const rd2 = rn.ready()
     expect(rd2.snapshot?.metadata.index).toBe(50)
     expect(rn.status().confState.voters).toEqual([1, 2])
+  })
+})
+
+describe('updateNode conf changes (etcd ConfChangeUpdateNode)', () => {
+  it('round-trips, needs a member, and leaves voters and learners as they are', () => {
+    const cc = { type: 'updateNode' as const, nodeId: 2, context: new Uint8Array([1, 2]) }
+    expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc)
+    const cs = { voters: [1, 2], learners: [3] }
+    expect(applyToConfState(cs, cc)).toEqual(cs)
+    expect(applyToConfState(cs, { ...cc, nodeId: 3 })).toEqual(cs)
+    expect(confChangeProblem(cs, { ...cc, nodeId: 9 })).toMatch(/node 9 is not a member/)
   })
 })

@@ -304,16 +304,38 @@ describe('RaftdeskNode', () => {
     for (let i = 0; i < 3; i++) expect(await get(leader, `early${i}`)).toBe(`${i}`)
   })
 
-  it('refuses a member update clearly instead of pretending', async () => {
+  it("updates a member's peer URLs on every member through raft, quorum unchanged", async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
     await openAll()
     const leader = await leaderOf(nodes)
-    const backend = new NodeBackend(leader, 'token')
-    await expect(backend.memberUpdate(leader.id, ['http://127.0.0.1:9999'])).rejects.toThrow(
-      'etcdserver: not capable',
+    const follower = nodes.find((n) => n !== leader)!
+    // Sent to a follower: a conf change goes through the leader like any proposal.
+    const backend = new NodeBackend(follower, 'token')
+    const target = nodes.find((n) => n !== leader && n !== follower)!
+    const before = leader.status().confState
+    // Once the leader has applied an entry of its term it takes conf changes (raft refuses them
+    // before, and a refused forwarded one is only answered at its deadline, as in etcd).
+    await follower.propose({ type: 'put', put: { key: enc('first'), value: enc('entry') } })
+    const members = await backend.memberUpdate(target.id, ['http://127.0.0.1:9999'])
+    expect(members.find((m) => m.id === target.id)!.peerUrls).toEqual(['http://127.0.0.1:9999'])
+    const deadline = Date.now() + 3000
+    while (
+      nodes.some((n) => n.membership.get(target.id)!.peerUrls[0] !== 'http://127.0.0.1:9999')
+    ) {
+      if (Date.now() > deadline) throw new Error('not every member recorded the update')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(leader.status().confState).toEqual(before)
+    // Another member's URL, or an unknown member: etcd's errors, nothing changed.
+    await expect(
+      backend.memberUpdate(target.id, [leader.membership.get(leader.id)!.peerUrls[0]!]),
+    ).rejects.toThrow('etcdserver: Peer URLs already exists')
+    await expect(backend.memberUpdate(12345, ['http://127.0.0.1:1'])).rejects.toThrow(
+      'etcdserver: member not found',
     )
-    await expect(backend.memberUpdate(12345, [])).rejects.toThrow('etcdserver: member not found')
+    // The cluster still writes: the quorum did not change.
+    await leader.propose({ type: 'put', put: { key: enc('after'), value: enc('update') } })
     backend.close()
   })
 
