@@ -141,7 +141,7 @@ function snapshotHandler(
 ): handleServerStreamingCall<DecodedRequest, object> {
   return (call) => {
     try {
-      admit(ctx, 'Snapshot', call.metadata)
+      admit(ctx, { method: 'Snapshot', metadata: call.metadata, peer: call.getPeer() })
     } catch (err) {
       call.emit('error', statusFor(ctx, 'Snapshot', err))
       return

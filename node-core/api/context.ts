@@ -17,6 +17,7 @@ import type { handleUnaryCall, Metadata, ServerUnaryCall, sendUnaryData } from '
 import { status as GrpcStatus } from '@grpc/grpc-js'
 import { RaftdeskError } from '../errors'
 import type { EtcdBackend } from './backend'
+import type { RateLimiter } from './rate-limit'
 import { EtcdServerError, toGrpcStatus, type GrpcStatusError } from './errors'
 import type { DecodedRequest } from './proto'
 
@@ -67,6 +68,8 @@ export interface ApiContext {
   logger: ApiLogger
   /** Open Watch and LeaseKeepAlive streams; each removes itself when it ends. */
   streams: Set<ClosableStream>
+  /** The per-client rate limit, when one is set (rate-limit.ts). */
+  rateLimiter?: RateLimiter
 }
 
 /**
@@ -80,10 +83,24 @@ export function checkLearner(ctx: ApiContext, method: string, request?: unknown)
   throw new EtcdServerError('NOT_SUPPORTED_FOR_LEARNER', `${method} on a learner`)
 }
 
-/** The checks every call passes before its handler: learner, then clientv3's require-leader. */
-export function admit(ctx: ApiContext, method: string, metadata: Metadata, request?: unknown) {
-  checkLearner(ctx, method, request)
-  checkRequireLeader(ctx, metadata)
+/** What admit() knows of a call before its handler runs. */
+export interface CallInfo {
+  method: string
+  metadata: Metadata
+  /** The connection's peer address (grpc-js getPeer()), the rate limit's key without auth. */
+  peer: string
+  request?: unknown
+}
+
+/**
+ * The checks every call and stream passes before its handler, in order: learner, per-client
+ * rate limit, clientv3's require-leader. (Authentication comes before the rate limit, and quota
+ * after require-leader, once they exist.)
+ */
+export function admit(ctx: ApiContext, call: CallInfo): void {
+  checkLearner(ctx, call.method, call.request)
+  ctx.rateLimiter?.take(call.peer)
+  checkRequireLeader(ctx, call.metadata)
 }
 
 /** clientv3's WithRequireLeader: metadata "hasleader: true" asks to fail fast without a leader. */
@@ -146,7 +163,12 @@ export function unary<Pb>(
     }
     let pending: Promise<object>
     try {
-      admit(ctx, method, call.metadata, decoded.message)
+      admit(ctx, {
+        method,
+        metadata: call.metadata,
+        peer: call.getPeer(),
+        request: decoded.message,
+      })
       pending = handle(decoded.message as Pb, decoded.sizeBytes)
     } catch (err) {
       callback(statusFor(ctx, method, err))

@@ -95,7 +95,7 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
 function keepAliveHandler(ctx: ApiContext): handleBidiStreamingCall<DecodedRequest, object> {
   return (call) => {
     try {
-      admit(ctx, 'LeaseKeepAlive', call.metadata)
+      admit(ctx, { method: 'LeaseKeepAlive', metadata: call.metadata, peer: call.getPeer() })
     } catch (err) {
       call.emit('error', statusFor(ctx, 'LeaseKeepAlive', err))
       return

@@ -10,6 +10,7 @@
  *   move to another endpoint), lets running calls finish for up to closeGraceMs, then cuts
  *   whatever is left.
  */
+import { RateLimiter } from './rate-limit'
 import {
   Server,
   ServerCredentials,
@@ -48,6 +49,8 @@ export interface EtcdApiServerOptions {
   logger?: ApiLogger
   tls?: EtcdApiTlsOptions
   limits?: Partial<ApiLimits>
+  /** A per-client rate limit (off when absent). */
+  rateLimit?: { rps: number; burst: number }
   /** Where rpc.proto and kv.proto live; defaults to node-core/api/proto beside this module. */
   protoDir?: string
   /** How long close() lets running calls finish before cutting them. */
@@ -87,7 +90,13 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
     }
   }
   const logger = options.logger ?? silentLogger
-  const ctx: ApiContext = { backend: options.backend, limits, logger, streams: new Set() }
+  const ctx: ApiContext = {
+    backend: options.backend,
+    limits,
+    logger,
+    streams: new Set(),
+    ...(options.rateLimit ? { rateLimiter: new RateLimiter(options.rateLimit) } : {}),
+  }
   const pkg = loadEtcdPackageDefinition(options.protoDir ?? PROTO_DIR)
   const definitions = etcdServiceDefinitions(pkg)
   const watchDefinition = definitions.Watch as ServiceDefinition

@@ -378,7 +378,7 @@ export function watchService(
 ): UntypedServiceImplementation {
   const Watch: handleBidiStreamingCall<DecodedRequest, object> = (call) => {
     try {
-      admit(ctx, 'Watch', call.metadata)
+      admit(ctx, { method: 'Watch', metadata: call.metadata, peer: call.getPeer() })
     } catch (err) {
       call.emit('error', statusFor(ctx, 'Watch', err))
       return

@@ -1,7 +1,8 @@
 /**
  * `npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
  *                    [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
- *                    [--log-level info] [--restore FILE]`
+ *                    [--log-level info] [--restore FILE]
+ *                    [--rate-limit-rps N [--rate-limit-burst N]]`
  *
  * Runs a local raftdesk cluster headless. Node i (1-based) serves etcd v3 gRPC on
  * client-port + 100·(i−1) and its peers on that + 1. Once the cluster has a leader it prints one
@@ -23,7 +24,8 @@ import { startWebUi, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
-                        [--log-level debug|info|warn|error] [--restore FILE]`
+                        [--log-level debug|info|warn|error] [--restore FILE]
+                        [--rate-limit-rps N [--rate-limit-burst N]]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -66,6 +68,8 @@ export interface ServeOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** A saved snapshot to start a new cluster from. */
   restore?: string
+  /** Per-client requests per second and burst on every client port (absent: no limit). */
+  rateLimit?: { rps: number; burst: number }
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
@@ -83,6 +87,8 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         'snapshot-count': { type: 'string' },
         'log-level': { type: 'string' },
         restore: { type: 'string' },
+        'rate-limit-rps': { type: 'string' },
+        'rate-limit-burst': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -132,7 +138,27 @@ export function parseServeArgs(argv: string[]): ServeOptions {
     ),
     logLevel: level as ServeOptions['logLevel'],
     ...(values['restore'] !== undefined ? { restore: values['restore'] as string } : {}),
+    ...rateLimitFlags(values),
   }
+}
+
+function rateLimitFlags(
+  values: Record<string, string | boolean | undefined>,
+): Pick<ServeOptions, 'rateLimit'> {
+  const rpsText = values['rate-limit-rps'] as string | undefined
+  const burstText = values['rate-limit-burst'] as string | undefined
+  if (rpsText === undefined) {
+    if (burstText !== undefined) throw new UsageError('--rate-limit-burst needs --rate-limit-rps')
+    return {}
+  }
+  const rps = Number(rpsText)
+  if (!(rps > 0) || !Number.isFinite(rps)) {
+    throw new UsageError(
+      `--rate-limit-rps must be a positive number, got ${JSON.stringify(rpsText)}`,
+    )
+  }
+  const burst = int('rate-limit-burst', burstText, Math.max(1, Math.ceil(rps)), 1, 1e9)
+  return { rateLimit: { rps, burst } }
 }
 
 function log(msg: string): void {
@@ -170,6 +196,7 @@ async function main(): Promise<void> {
     heartbeatMs: options.heartbeatMs,
     snapshotCount: options.snapshotCount,
     logLevel: options.logLevel,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   })
 
   let stopping = false

@@ -45,6 +45,8 @@ export const nodeProcessConfigSchema = z.object({
   snapshotCount: z.number().int().min(1),
   /** Entries kept behind a snapshot for followers slightly behind (default 5000). */
   snapshotCatchUpEntries: z.number().int().min(0).optional(),
+  /** A per-client rate limit on the client port (absent: none). */
+  rateLimit: z.object({ rps: z.number().positive(), burst: z.number().int().min(1) }).optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),
   /** Members to expect when joining (clusterState 'existing'), as the cluster reported them. */
   existingMembers: z

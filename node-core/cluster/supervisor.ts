@@ -31,6 +31,8 @@ export interface LocalClusterOptions {
   snapshotCount: number
   /** Entries kept in the log behind a snapshot (undefined: the node's default). */
   snapshotCatchUpEntries?: number
+  /** A per-client rate limit on every member's client port (undefined: none). */
+  rateLimit?: { rps: number; burst: number }
   statusIntervalMs: number
   logLevel: NodeProcessConfig['logLevel']
   launcher: NodeLauncher
@@ -237,6 +239,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       ...(o.snapshotCatchUpEntries === undefined
         ? {}
         : { snapshotCatchUpEntries: o.snapshotCatchUpEntries }),
+      ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
       statusIntervalMs: o.statusIntervalMs,
       logLevel: o.logLevel,
     }
@@ -442,6 +445,12 @@ function validateOptions(o: LocalClusterOptions): void {
     bad(`the election timeout must be at least two ticks of ${o.tickMs} ms`)
   if (!Number.isInteger(o.snapshotCount) || o.snapshotCount < 1) {
     bad(`--snapshot-count must be a positive integer, got ${o.snapshotCount}`)
+  }
+  if (o.rateLimit && !(o.rateLimit.rps > 0 && Number.isFinite(o.rateLimit.rps))) {
+    bad(`--rate-limit-rps must be a positive number, got ${o.rateLimit.rps}`)
+  }
+  if (o.rateLimit && !(Number.isInteger(o.rateLimit.burst) && o.rateLimit.burst >= 1)) {
+    bad(`--rate-limit-burst must be a positive integer, got ${o.rateLimit.burst}`)
   }
 }
 

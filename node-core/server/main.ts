@@ -149,6 +149,7 @@ async function main(): Promise<void> {
       host: clientHost,
       port: clientPort,
       backend,
+      ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
       extraServices: [
         {
           definition: adminServiceDefinition(),

@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { etcdctl, requireEtcdBinaries, shouldRunEtcdTests } from '../node-core/api/harness'
+import {
+  call,
+  callError,
+  etcdClients,
+  etcdctl,
+  requireEtcdBinaries,
+  shouldRunEtcdTests,
+} from '../node-core/api/harness'
 import { freePortBlock } from '../helpers/ports'
 
 const root = join(import.meta.dirname, '../..')
@@ -277,5 +284,52 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     ])
     expect(await badElection.exit).toBe(1)
     expect(badElection.stderr.join('')).toMatch(/--election-ms/)
+    const badRate = serve(['--rate-limit-rps', '0'])
+    expect(await badRate.exit).toBe(2)
+    expect(badRate.stderr.join('')).toMatch(/--rate-limit-rps must be a positive number, got "0"/)
+    const burstAlone = serve(['--rate-limit-burst', '5'])
+    expect(await burstAlone.exit).toBe(2)
+    expect(burstAlone.stderr.join('')).toMatch(/--rate-limit-burst needs --rate-limit-rps/)
+  }, 60_000)
+
+  it('limits each client to --rate-limit-rps on every member', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftdesk-serve-rate-'))
+    const ports = await freePortBlock(1)
+    running = serve([
+      '--nodes',
+      '1',
+      '--data-dir',
+      dir,
+      '--client-port',
+      String(ports),
+      '--ui-port',
+      '0',
+      // One token every 10 s: the refusal below does not depend on how fast this machine is.
+      '--rate-limit-rps',
+      '0.1',
+      '--rate-limit-burst',
+      '2',
+    ])
+    try {
+      const ready = await running.ready
+      // Two client programs: two connections.
+      const [a, b] = [1, 2].map(
+        () => etcdClients(ready.nodes[0]!.endpoint, { 'grpc.use_local_subchannel_pool': 1 }).kv!,
+      )
+      try {
+        await call(a!, 'Put', { key: Buffer.from('rate'), value: Buffer.from('1') })
+        await call(a!, 'Range', { key: Buffer.from('rate') })
+        const err = await callError(a!, 'Range', { key: Buffer.from('rate') })
+        expect([err.code, err.details]).toEqual([8, 'etcdserver: too many requests'])
+        await call(b!, 'Range', { key: Buffer.from('rate') })
+      } finally {
+        a!.close()
+        b!.close()
+      }
+      running.child.kill('SIGTERM')
+      expect(await running.exit).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 60_000)
 })

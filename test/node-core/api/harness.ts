@@ -70,7 +70,11 @@ export async function startFakeServer(
 
 // ---- raw gRPC clients ----
 
-type ClientCtor = new (address: string, creds: grpc.ChannelCredentials) => grpc.Client
+type ClientCtor = new (
+  address: string,
+  creds: grpc.ChannelCredentials,
+  options?: grpc.ChannelOptions,
+) => grpc.Client
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyClient = grpc.Client & Record<string, any>
 
@@ -90,12 +94,13 @@ function etcdPackage(): grpc.GrpcObject {
   return cachedPackage['etcdserverpb'] as grpc.GrpcObject
 }
 
-export function etcdClients(endpoint: string): EtcdClients {
+export function etcdClients(endpoint: string, options: grpc.ChannelOptions = {}): EtcdClients {
   const pkg = etcdPackage()
   const make = (name: string) =>
     new (pkg[name] as unknown as ClientCtor)(
       endpoint,
       grpc.credentials.createInsecure(),
+      options,
     ) as AnyClient
   const clients = {
     kv: make('KV'),
