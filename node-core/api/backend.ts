@@ -160,13 +160,18 @@ export interface EtcdBackend {
   header(): HeaderInfo
 
   range(req: RangeRequest): Promise<RangeResponse>
-  put(req: PutRequest): Promise<PutResponse>
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>
-  txn(req: TxnRequest): Promise<TxnResponse>
-  compact(req: CompactionRequest): Promise<CompactionResponse>
+  /*
+   * Writes take the call's abort signal: a write whose client went away (cancelled, deadline
+   * passed) before it was proposed is never proposed, as etcd's Propose gives up with its
+   * context. Once proposed it may still commit, whatever the client does.
+   */
+  put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse>
+  deleteRange(req: DeleteRangeRequest, signal?: AbortSignal): Promise<DeleteRangeResponse>
+  txn(req: TxnRequest, signal?: AbortSignal): Promise<TxnResponse>
+  compact(req: CompactionRequest, signal?: AbortSignal): Promise<CompactionResponse>
 
-  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>
-  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>
+  leaseGrant(req: LeaseGrantRequest, signal?: AbortSignal): Promise<LeaseGrantResponse>
+  leaseRevoke(req: LeaseRevokeRequest, signal?: AbortSignal): Promise<LeaseRevokeResponse>
   /** Renews the lease; returns its TTL in seconds. Throws 'LEASE_NOT_FOUND' if it is gone. */
   leaseKeepAlive(id: number): Promise<number>
   /** Throws 'LEASE_NOT_FOUND' if the lease does not exist (the API answers TTL -1, as etcd). */

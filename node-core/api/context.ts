@@ -152,7 +152,7 @@ export function malformedStatus(method: string, decoded: DecodedRequest): GrpcSt
 export function unary<Pb>(
   ctx: ApiContext,
   method: string,
-  handle: (request: Pb, sizeBytes: number) => Promise<object>,
+  handle: (request: Pb, sizeBytes: number, signal: AbortSignal) => Promise<object>,
 ): handleUnaryCall<DecodedRequest, object> {
   return (call: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
     const decoded = call.request
@@ -169,7 +169,10 @@ export function unary<Pb>(
         peer: call.getPeer(),
         request: decoded.message,
       })
-      pending = handle(decoded.message as Pb, decoded.sizeBytes)
+      // The client going away (cancel, deadline) aborts what has not started yet.
+      const abort = new AbortController()
+      call.once('cancelled', () => abort.abort())
+      pending = handle(decoded.message as Pb, decoded.sizeBytes, abort.signal)
     } catch (err) {
       callback(statusFor(ctx, method, err))
       return

@@ -43,31 +43,31 @@ export function kvService(ctx: ApiContext): UntypedServiceImplementation {
       return pbRangeResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Put: unary<PbPutRequest>(ctx, 'Put', async (pb, sizeBytes) => {
+    Put: unary<PbPutRequest>(ctx, 'Put', async (pb, sizeBytes, signal) => {
       checkPutRequest(pb)
       checkRequestSize(ctx, sizeBytes, 'Put')
-      const res = await backend.put(putRequestFromPb(pb))
+      const res = await backend.put(putRequestFromPb(pb), signal)
       return pbPutResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    DeleteRange: unary<PbDeleteRangeRequest>(ctx, 'DeleteRange', async (pb, sizeBytes) => {
+    DeleteRange: unary<PbDeleteRangeRequest>(ctx, 'DeleteRange', async (pb, sizeBytes, signal) => {
       checkDeleteRangeRequest(pb)
       checkRequestSize(ctx, sizeBytes, 'DeleteRange')
-      const res = await backend.deleteRange(deleteRangeRequestFromPb(pb))
+      const res = await backend.deleteRange(deleteRangeRequestFromPb(pb), signal)
       return pbDeleteRangeResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Txn: unary<PbTxnRequest>(ctx, 'Txn', async (pb, sizeBytes) => {
+    Txn: unary<PbTxnRequest>(ctx, 'Txn', async (pb, sizeBytes, signal) => {
       checkTxnRequest(pb, ctx.limits.txnOpsMax)
       checkTxnDuplicates(pb)
       checkRequestSize(ctx, sizeBytes, 'Txn')
-      const res = await backend.txn(txnRequestFromPb(pb))
+      const res = await backend.txn(txnRequestFromPb(pb), signal)
       return pbTxnResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Compact: unary<PbCompactionRequest>(ctx, 'Compact', async (pb, sizeBytes) => {
+    Compact: unary<PbCompactionRequest>(ctx, 'Compact', async (pb, sizeBytes, signal) => {
       checkRequestSize(ctx, sizeBytes, 'Compact')
-      const res = await backend.compact(compactionRequestFromPb(pb))
+      const res = await backend.compact(compactionRequestFromPb(pb), signal)
       return { header: pbHeader(backend.header(), res.revision) }
     }),
   }

@@ -41,11 +41,11 @@ function isLeaseNotFound(err: unknown): boolean {
 export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
   const { backend } = ctx
   return {
-    LeaseGrant: unary<PbLeaseGrantRequest>(ctx, 'LeaseGrant', async (pb, sizeBytes) => {
+    LeaseGrant: unary<PbLeaseGrantRequest>(ctx, 'LeaseGrant', async (pb, sizeBytes, signal) => {
       checkRequestSize(ctx, sizeBytes, 'LeaseGrant')
       const id = id64(pb.ID, 'LeaseGrantRequest.ID')
       const ttlSeconds = int64(pb.TTL, 'LeaseGrantRequest.TTL')
-      const res = await backend.leaseGrant({ id, ttlSeconds })
+      const res = await backend.leaseGrant({ id, ttlSeconds }, signal)
       return {
         header: pbHeader(backend.header(), res.revision),
         ID: outInt(res.id, 'LeaseGrantResponse.ID'),
@@ -54,9 +54,9 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
       }
     }),
 
-    LeaseRevoke: unary<PbLeaseIdRequest>(ctx, 'LeaseRevoke', async (pb, sizeBytes) => {
+    LeaseRevoke: unary<PbLeaseIdRequest>(ctx, 'LeaseRevoke', async (pb, sizeBytes, signal) => {
       checkRequestSize(ctx, sizeBytes, 'LeaseRevoke')
-      const res = await backend.leaseRevoke({ id: id64(pb.ID, 'LeaseRevokeRequest.ID') })
+      const res = await backend.leaseRevoke({ id: id64(pb.ID, 'LeaseRevokeRequest.ID') }, signal)
       return { header: pbHeader(backend.header(), res.revision) }
     }),
 

@@ -115,10 +115,12 @@ export const ETCD_ERRORS = {
   NOT_SUPPORTED_FOR_LEARNER: spec(S.UNAVAILABLE, 'etcdserver: rpc not supported for learner'),
   BAD_LEADER_TRANSFEREE: spec(S.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'),
   // Not etcd's own errors, but what etcd 3.4 answers in these cases: raft's ErrProposalDropped
-  // has no gRPC mapping (etcd sends it as UNKNOWN with its text), and a write that waited out its
-  // deadline before it could be proposed ends as the gRPC server's own DeadlineExceeded.
+  // has no gRPC mapping (etcd sends it as UNKNOWN with its text); a write that waited out its
+  // deadline before it could be proposed ends as the gRPC server's own DeadlineExceeded, and one
+  // whose client went away meanwhile as its Canceled.
   PROPOSAL_DROPPED: spec(S.UNKNOWN, 'raft proposal dropped'),
   DEADLINE_EXCEEDED: spec(S.DEADLINE_EXCEEDED, 'context deadline exceeded'),
+  CANCELED: spec(S.CANCELLED, 'context canceled'),
 } as const satisfies Record<string, EtcdErrorSpec>
 
 export type EtcdErrorCode = keyof typeof ETCD_ERRORS

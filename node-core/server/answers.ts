@@ -21,6 +21,9 @@
  * | write arrives while no leader is known       | held by raft until a leader is known, then    | the same                          |
  * |                                              |   proposed; at the deadline DEADLINE_EXCEEDED |                                   |
  * |                                              |   "context deadline exceeded" (never proposed)|                                   |
+ * | the client goes away (cancel, its own        | the write is not proposed if it was not yet   | the same (the gRPC call's         |
+ * |   deadline) while the write waits to be      |   (raft's Propose returns with the context);  |   'cancelled' aborts it)          |
+ * |   proposed                                   |   once proposed it may still commit           |                                   |
  * | raft drops the proposal at once (leader      | UNKNOWN "raft proposal dropped"               | the same                          |
  * |   transferring, leader removed)              |                                               |                                   |
  * | proposal forwarded, dropped at the leader    | nothing: waits for its deadline               | the same                          |

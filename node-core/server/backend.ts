@@ -100,38 +100,38 @@ export class NodeBackend implements EtcdBackend {
     return this.node.range(req)
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
-    const r = await this.write({ type: 'put', put: req })
+  async put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse> {
+    const r = await this.write({ type: 'put', put: req }, signal)
     if (!('put' in r)) throw unexpected(r)
     return r.put
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    const r = await this.write({ type: 'deleteRange', deleteRange: req })
+  async deleteRange(req: DeleteRangeRequest, signal?: AbortSignal): Promise<DeleteRangeResponse> {
+    const r = await this.write({ type: 'deleteRange', deleteRange: req }, signal)
     if (!('deleteRange' in r)) throw unexpected(r)
     return r.deleteRange
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
-    const r = await this.write({ type: 'txn', txn: req })
+  async txn(req: TxnRequest, signal?: AbortSignal): Promise<TxnResponse> {
+    const r = await this.write({ type: 'txn', txn: req }, signal)
     if (!('txn' in r)) throw unexpected(r)
     return r.txn
   }
 
-  async compact(req: CompactionRequest): Promise<CompactionResponse> {
-    const r = await this.write({ type: 'compaction', compaction: req })
+  async compact(req: CompactionRequest, signal?: AbortSignal): Promise<CompactionResponse> {
+    const r = await this.write({ type: 'compaction', compaction: req }, signal)
     if (!('compaction' in r)) throw unexpected(r)
     return r.compaction
   }
 
-  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    const r = await this.write({ type: 'leaseGrant', leaseGrant: req })
+  async leaseGrant(req: LeaseGrantRequest, signal?: AbortSignal): Promise<LeaseGrantResponse> {
+    const r = await this.write({ type: 'leaseGrant', leaseGrant: req }, signal)
     if (!('leaseGrant' in r)) throw unexpected(r)
     return r.leaseGrant
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    const r = await this.write({ type: 'leaseRevoke', leaseRevoke: req })
+  async leaseRevoke(req: LeaseRevokeRequest, signal?: AbortSignal): Promise<LeaseRevokeResponse> {
+    const r = await this.write({ type: 'leaseRevoke', leaseRevoke: req }, signal)
     if (!('leaseRevoke' in r)) throw unexpected(r)
     return r.leaseRevoke
   }
@@ -331,8 +331,8 @@ export class NodeBackend implements EtcdBackend {
     }
   }
 
-  private async write(op: WriteOp): Promise<WriteResult> {
-    const result = await this.node.propose(op)
+  private async write(op: WriteOp, signal?: AbortSignal): Promise<WriteResult> {
+    const result = await this.node.propose(op, signal ? { signal } : {})
     if ('error' in result) throw new RaftdeskError(result.error.code, result.error.message)
     return result
   }

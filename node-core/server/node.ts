@@ -485,8 +485,9 @@ export class RaftdeskNode {
    * node's role by then; or rejects at the request deadline (answers.ts says with what). A write
    * that may still commit is never failed early: a client would retry it into a second copy.
    */
-  async propose(op: WriteOp): Promise<WriteResult> {
+  async propose(op: WriteOp, opts: { signal?: AbortSignal } = {}): Promise<WriteResult> {
     this.assertRunning()
+    opts.signal?.throwIfAborted()
     this.checkApplyLag()
     const id = this.requestIds.nextId()
     const data = encodeRequest({ id, op })
@@ -507,6 +508,20 @@ export class RaftdeskNode {
       }
       this.wake()
     })
+    const signal = opts.signal
+    if (signal && !proposed) {
+      // A client that goes away before its write is proposed takes the write with it.
+      const onAbort = () => {
+        if (proposed) return
+        stopWaiting()
+        this.writes.reject(id, new EtcdServerError('CANCELED', 'the client went away'))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      void done.then(
+        () => signal.removeEventListener('abort', onAbort),
+        () => signal.removeEventListener('abort', onAbort),
+      )
+    }
     return done
   }
 

@@ -40,6 +40,7 @@ describe('etcd error table', () => {
     ['CORRUPT', status.DATA_LOSS, 'etcdserver: corrupt cluster'],
     ['PROPOSAL_DROPPED', status.UNKNOWN, 'raft proposal dropped'],
     ['DEADLINE_EXCEEDED', status.DEADLINE_EXCEEDED, 'context deadline exceeded'],
+    ['CANCELED', status.CANCELLED, 'context canceled'],
   ]
 
   it.each(expected)('%s is %s "%s"', (code, grpcCode, message) => {
@@ -47,8 +48,8 @@ describe('etcd error table', () => {
   })
 
   it('gives every code an "etcdserver: " message, as clients expect', () => {
-    // The two that are not etcdserver's own errors carry the text etcd 3.4 sends for them.
-    const foreign = new Set(['PROPOSAL_DROPPED', 'DEADLINE_EXCEEDED'])
+    // Those that are not etcdserver's own errors carry the text etcd 3.4 sends for them.
+    const foreign = new Set(['PROPOSAL_DROPPED', 'DEADLINE_EXCEEDED', 'CANCELED'])
     for (const [code, entry] of Object.entries(ETCD_ERRORS)) {
       if (foreign.has(code)) continue
       expect(entry.message, code).toMatch(/^etcdserver: /)

@@ -252,6 +252,26 @@ describe('RaftdeskNode', () => {
     expect(kv.version).toBe(1)
   })
 
+  it('never proposes a write whose client went away while it waited for a leader', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    // No leader yet: the writes wait. One client stays, the other goes away.
+    const gone = new AbortController()
+    const abandoned = nodes[0]!.propose(
+      { type: 'put', put: { key: enc('abandoned'), value: enc('x') } },
+      { signal: gone.signal },
+    )
+    const kept = nodes[0]!.propose({ type: 'put', put: { key: enc('kept'), value: enc('y') } })
+    gone.abort()
+    await expect(abandoned).rejects.toThrow('context canceled')
+    await kept
+    const leader = await leaderOf(nodes)
+    await leader.propose({ type: 'put', put: { key: enc('later'), value: enc('z') } })
+    expect(await get(leader, 'kept')).toBe('y')
+    expect(await get(leader, 'abandoned')).toBeNull()
+  })
+
   it('refuses new writes while it is too far behind in applying, as etcd does', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
