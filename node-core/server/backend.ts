@@ -48,7 +48,7 @@ import type {
   WriteOp,
   WriteResult,
 } from '../mvcc/types'
-import { randomMemberId } from './ids'
+import { randomLeaseId, randomMemberId } from './ids'
 import { composeImage } from './image'
 import { encodeSavedSnapshot } from './saved-snapshot'
 import { hostPort, type MemberRecord } from './members'
@@ -124,10 +124,24 @@ export class NodeBackend implements EtcdBackend {
     return r.compaction
   }
 
+  /**
+   * A lease asked for without an id gets a random one here, before it is proposed (as etcd's
+   * member picks one from its request id generator), so ids look like etcd's, not like log
+   * indexes; the id travels in the entry, so every member applies the same.
+   */
   async leaseGrant(req: LeaseGrantRequest, signal?: AbortSignal): Promise<LeaseGrantResponse> {
-    const r = await this.write({ type: 'leaseGrant', leaseGrant: req }, signal)
-    if (!('leaseGrant' in r)) throw unexpected(r)
-    return r.leaseGrant
+    for (let attempt = 1; ; attempt++) {
+      const id = req.id === 0 ? randomLeaseId() : req.id
+      try {
+        const r = await this.write({ type: 'leaseGrant', leaseGrant: { ...req, id } }, signal)
+        if (!('leaseGrant' in r)) throw unexpected(r)
+        return r.leaseGrant
+      } catch (err) {
+        // A random id that happens to be taken is drawn again; an id the client chose is not.
+        const taken = err instanceof RaftdeskError && err.code === 'LEASE_EXIST'
+        if (!taken || req.id !== 0 || attempt >= 3) throw err
+      }
+    }
   }
 
   async leaseRevoke(req: LeaseRevokeRequest, signal?: AbortSignal): Promise<LeaseRevokeResponse> {

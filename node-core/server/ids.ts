@@ -33,6 +33,15 @@ export function randomMemberId(): number {
   return (b.readUInt32BE(0) & 0xfffff) * 2 ** 32 + b.readUInt32BE(4) || 1
 }
 
+/**
+ * A lease id as a member picks it for a grant that names none: random, at most 2^53 - 1 (the
+ * API carries int64 as exact JavaScript numbers), never 0. In hex it reads like etcd's ids.
+ */
+export function randomLeaseId(): number {
+  const b = randomBytes(8)
+  return (b.readUInt32BE(0) & 0x1fffff) * 2 ** 32 + b.readUInt32BE(4) || 1
+}
+
 /** Hex as etcd prints ids (`etcdctl member list` shows 8e9e05c52164694d). */
 export function idToHex(id: number): string {
   return id.toString(16)

@@ -306,6 +306,33 @@ describe('RaftdeskNode', () => {
     expect(await get(slow, 'more')).toBe('y')
   })
 
+  it('gives leases asked for without an id random ids, as etcd, the same on every member', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    const leader = await leaderOf(nodes)
+    const backend = new NodeBackend(
+      nodes.find((n) => n !== leader)!,
+      'token',
+    )
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.push((await backend.leaseGrant({ id: 0, ttlSeconds: 60 })).id)
+    expect(new Set(ids).size).toBe(3)
+    // Random over 53 bits, not the log index they were granted at.
+    expect(ids.some((id) => id > 2 ** 32)).toBe(true)
+    const chosen = await backend.leaseGrant({ id: 42, ttlSeconds: 60 })
+    expect(chosen.id).toBe(42)
+    await expect(backend.leaseGrant({ id: 42, ttlSeconds: 60 })).rejects.toThrow(
+      'etcdserver: lease already exists',
+    )
+    await leader.linearizableBarrier()
+    for (const n of nodes) {
+      await n.linearizableBarrier()
+      expect([...n.store.lessor.list()].sort()).toEqual([...ids, 42].sort())
+    }
+    backend.close()
+  })
+
   it('holds a write that arrives before the first election until a leader is known', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
