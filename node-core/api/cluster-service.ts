@@ -18,7 +18,7 @@ import {
   pbMember,
   pbStatusResponse,
 } from './codec'
-import { admit, statusFor, unary, type ApiContext } from './context'
+import { admitStream, statusFor, unary, type ApiContext } from './context'
 import { EtcdServerError } from './errors'
 import type { DecodedRequest } from './proto'
 import type {
@@ -140,12 +140,7 @@ function snapshotHandler(
   header: () => object,
 ): handleServerStreamingCall<DecodedRequest, object> {
   return (call) => {
-    try {
-      admit(ctx, { method: 'Snapshot', metadata: call.metadata, peer: call.getPeer() })
-    } catch (err) {
-      call.emit('error', statusFor(ctx, 'Snapshot', err))
-      return
-    }
+    if (!admitStream(ctx, 'Snapshot', call)) return
     const send = async () => {
       for await (const blob of ctx.backend.snapshot()) {
         if (call.cancelled) return

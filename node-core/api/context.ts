@@ -103,6 +103,24 @@ export function admit(ctx: ApiContext, call: CallInfo): void {
   checkRequireLeader(ctx, call.metadata)
 }
 
+/**
+ * admit() for a stream as it opens: false, with the refusal sent as the stream's status, when the
+ * stream may not start.
+ */
+export function admitStream(
+  ctx: ApiContext,
+  method: string,
+  call: { metadata: Metadata; getPeer(): string; emit(event: 'error', status: object): boolean },
+): boolean {
+  try {
+    admit(ctx, { method, metadata: call.metadata, peer: call.getPeer() })
+    return true
+  } catch (err) {
+    call.emit('error', statusFor(ctx, method, err))
+    return false
+  }
+}
+
 /** clientv3's WithRequireLeader: metadata "hasleader: true" asks to fail fast without a leader. */
 export function checkRequireLeader(ctx: ApiContext, metadata: Metadata): void {
   const values = metadata.get('hasleader')

@@ -23,7 +23,7 @@ import { RaftdeskError } from '../errors'
 import { id64, int64, outInt, pbHeader } from './codec'
 import {
   checkRequestSize,
-  admit,
+  admitStream,
   malformedStatus,
   statusFor,
   unary,
@@ -94,12 +94,7 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
 
 function keepAliveHandler(ctx: ApiContext): handleBidiStreamingCall<DecodedRequest, object> {
   return (call) => {
-    try {
-      admit(ctx, { method: 'LeaseKeepAlive', metadata: call.metadata, peer: call.getPeer() })
-    } catch (err) {
-      call.emit('error', statusFor(ctx, 'LeaseKeepAlive', err))
-      return
-    }
+    if (!admitStream(ctx, 'LeaseKeepAlive', call)) return
     new KeepAliveStream(ctx, call).start()
   }
 }

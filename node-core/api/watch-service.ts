@@ -34,7 +34,13 @@ import type {
 import type { Event } from '../mvcc/types'
 import type { WatchHandle, WatchNotification } from './backend'
 import { id64, int64, outInt, pbEvent, pbHeader, watchFilter } from './codec'
-import { admit, malformedStatus, statusFor, type ApiContext, type ClosableStream } from './context'
+import {
+  admitStream,
+  malformedStatus,
+  statusFor,
+  type ApiContext,
+  type ClosableStream,
+} from './context'
 import { etcdMessage, toGrpcStatus, type GrpcStatusError } from './errors'
 import type { DecodedRequest } from './proto'
 import type { PbWatchCreateRequest, PbWatchRequest } from './wire'
@@ -377,12 +383,7 @@ export function watchService(
   options: WatchServiceOptions,
 ): UntypedServiceImplementation {
   const Watch: handleBidiStreamingCall<DecodedRequest, object> = (call) => {
-    try {
-      admit(ctx, { method: 'Watch', metadata: call.metadata, peer: call.getPeer() })
-    } catch (err) {
-      call.emit('error', statusFor(ctx, 'Watch', err))
-      return
-    }
+    if (!admitStream(ctx, 'Watch', call)) return
     new WatchSession(ctx, call, options).start()
   }
   return { Watch }

@@ -134,6 +134,7 @@ export function isEtcdErrorCode(code: string): code is EtcdErrorCode {
  * on it); `detail` carries raftdesk's explanation for logs and never reaches the wire.
  */
 export class EtcdServerError extends RaftdeskError {
+  declare readonly code: EtcdErrorCode
   readonly detail: string | undefined
   constructor(code: EtcdErrorCode, detail?: string) {
     super(code, ETCD_ERRORS[code].message)

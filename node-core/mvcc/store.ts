@@ -1090,34 +1090,12 @@ export class MvccStore {
    * iterated holds its LevelDB snapshot until the store closes.
    */
   snapshotImage(): AsyncIterable<Uint8Array> {
-    this.check()
-    const pinned = this.enqueue(async () => {
-      this.check()
-      return { snapshot: new SharedSnapshot(this.db.snapshot()), state: this.state, db: this.db }
-    })
-    async function* entries(db: Db, snapshot: SharedSnapshot): AsyncGenerator<ImageEntry> {
-      const it = db.iterator({
-        gte: new Uint8Array([SPACE_LEASE]),
-        lt: new Uint8Array([SPACE_RECORD + 1]),
-        snapshot: snapshot.snap,
-      })
-      try {
-        for (;;) {
-          const chunk = await it.nextv(ITERATOR_CHUNK)
-          if (chunk.length === 0) return
-          for (const [key, value] of chunk) {
-            if (key[0] === SPACE_META) continue
-            yield { key, value }
-          }
-        }
-      } finally {
-        await it.close()
-      }
-    }
+    const pinned = this.pinState()
+    const db = this.db
     async function* image(): AsyncGenerator<Uint8Array> {
-      const { snapshot, state, db } = await pinned
+      const { snapshot, state } = await pinned
       try {
-        yield* encodeImage(state, entries(db, snapshot))
+        yield* encodeImage(state, readEntries(db, snapshot, STATE_SPACES))
       } finally {
         snapshot.release()
       }
@@ -1258,10 +1236,12 @@ export class MvccStore {
       }
       if (rev > state.revision) throw new FutureRevisionError()
       const upTo = rev === 0 ? state.revision : rev
-      const hash = await hashEntries(this.db, snapshot, {
-        gte: new Uint8Array([SPACE_RECORD]),
-        lt: recordKeyLowerBound(upTo + 1),
-      })
+      const hash = await hashEntries(
+        readEntries(this.db, snapshot, {
+          gte: new Uint8Array([SPACE_RECORD]),
+          lt: recordKeyLowerBound(upTo + 1),
+        }),
+      )
       return { hash, revision: state.revision, compactRevision: state.compactedRevision }
     } finally {
       snapshot.release()
@@ -1272,11 +1252,7 @@ export class MvccStore {
   async hash(): Promise<{ hash: number; revision: number }> {
     const { snapshot, state } = await this.pinState()
     try {
-      const hash = await hashEntries(this.db, snapshot, {
-        gte: new Uint8Array([SPACE_LEASE]),
-        lt: new Uint8Array([SPACE_RECORD + 1]),
-        skipSpace: SPACE_META,
-      })
+      const hash = await hashEntries(readEntries(this.db, snapshot, STATE_SPACES))
       return { hash, revision: state.revision }
     } finally {
       snapshot.release()
@@ -1322,24 +1298,36 @@ function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
 }
 
-/** CRC-32C over the keys and values of a LevelDB range, in key order, from a snapshot. */
-async function hashEntries(
+/** The lease and record spaces: the state an image carries and Hash covers (meta left out). */
+const STATE_SPACES = {
+  gte: new Uint8Array([SPACE_LEASE]),
+  lt: new Uint8Array([SPACE_RECORD + 1]),
+  skipSpace: SPACE_META,
+}
+
+/** The entries of a LevelDB range in key order, read from a snapshot, in chunks. */
+async function* readEntries(
   db: Db,
   snapshot: SharedSnapshot,
   range: { gte: Uint8Array; lt: Uint8Array; skipSpace?: number },
-): Promise<number> {
+): AsyncGenerator<ImageEntry> {
   const it = db.iterator({ gte: range.gte, lt: range.lt, snapshot: snapshot.snap })
-  let hash = 0
   try {
     for (;;) {
       const chunk = await it.nextv(ITERATOR_CHUNK)
-      if (chunk.length === 0) return hash
+      if (chunk.length === 0) return
       for (const [key, value] of chunk) {
-        if (key[0] === range.skipSpace) continue
-        hash = crc32c(value, crc32c(key, hash))
+        if (key[0] !== range.skipSpace) yield { key, value }
       }
     }
   } finally {
     await it.close()
   }
+}
+
+/** CRC-32C over entries' keys and values, in order. */
+async function hashEntries(entries: AsyncIterable<ImageEntry>): Promise<number> {
+  let hash = 0
+  for await (const { key, value } of entries) hash = crc32c(value, crc32c(key, hash))
+  return hash
 }

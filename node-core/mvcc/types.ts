@@ -177,8 +177,6 @@ export type WriteOp =
   | { type: 'leaseGrant'; leaseGrant: LeaseGrantRequest }
   | { type: 'leaseRevoke'; leaseRevoke: LeaseRevokeRequest }
 
-export type WriteOpType = WriteOp['type']
-
 export type WriteResult =
   | { put: PutResponse }
   | { deleteRange: DeleteRangeResponse }

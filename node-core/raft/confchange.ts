@@ -36,14 +36,14 @@ const TYPE_CODES: Readonly<Record<ConfChangeType, number>> = {
   removeNode: 4,
   updateNode: 5,
 }
-const TYPE_BY_CODE: readonly (ConfChangeType | undefined)[] = [
-  undefined,
-  'addVoter',
-  'addLearner',
-  'promoteLearner',
-  'removeNode',
-  'updateNode',
-]
+const TYPE_BY_CODE: ReadonlyMap<number, ConfChangeType> = new Map(
+  Object.entries(TYPE_CODES).map(([type, code]) => [code, type as ConfChangeType]),
+)
+
+/** Whether `type` is a conf change type raft knows (for input from outside the core). */
+export function isConfChangeType(type: unknown): type is ConfChangeType {
+  return typeof type === 'string' && Object.hasOwn(TYPE_CODES, type)
+}
 
 function checkNodeId(nodeId: number): void {
   if (!Number.isSafeInteger(nodeId) || nodeId <= 0) {
@@ -82,7 +82,7 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
     throw new ConfChangeInvalidError(`unknown conf change format version ${version}`)
   }
   const code = view.getUint8(1)
-  const type = TYPE_BY_CODE[code]
+  const type = TYPE_BY_CODE.get(code)
   if (type === undefined) throw new ConfChangeInvalidError(`unknown conf change type code ${code}`)
   const high = view.getUint32(2)
   if (high >= 0x20_0000) throw new ConfChangeInvalidError('conf change node id exceeds 2^53 - 1')

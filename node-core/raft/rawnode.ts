@@ -25,7 +25,7 @@
 import { ValidationError } from '../errors'
 import type { RaftConfig, ResolvedRaftConfig } from './config'
 import { resolveConfig } from './config'
-import { decodeConfChange, encodeConfChange } from './confchange'
+import { decodeConfChange, encodeConfChange, isConfChangeType } from './confchange'
 import {
   ConfChangeInvalidError,
   ProposalTooLargeError,
@@ -48,14 +48,6 @@ import type {
 import { NONE, isLocalMessage, isResponseMessage, message } from './types'
 
 export { decodeConfChange, encodeConfChange }
-
-const CONF_CHANGE_TYPES = new Set([
-  'addVoter',
-  'addLearner',
-  'promoteLearner',
-  'removeNode',
-  'updateNode',
-])
 
 export type SnapshotStatus = 'finish' | 'failure'
 
@@ -139,7 +131,7 @@ export class RawNode {
 
   /** Proposes a membership change (one at a time; see raft.ts). */
   proposeConfChange(cc: ConfChange): void {
-    if (!CONF_CHANGE_TYPES.has(cc.type)) {
+    if (!isConfChangeType(cc.type)) {
       throw new ConfChangeInvalidError(`unknown conf change type ${String(cc.type)}`)
     }
     const data = encodeConfChange(cc)

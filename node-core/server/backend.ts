@@ -157,12 +157,11 @@ export class NodeBackend implements EtcdBackend {
     )
   }
 
-  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
-    const r = await this.node.leaderCall(
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
+    return this.node.leaderCall(
       () => this.node.store.lessor.timeToLive(id, Date.now(), keys),
       async (deadlineMs) => ({ id, ...(await this.leader.leaseTimeToLive(id, keys, deadlineMs)) }),
     )
-    return { ...r, id }
   }
 
   async leaseLeases(): Promise<number[]> {
@@ -228,8 +227,7 @@ export class NodeBackend implements EtcdBackend {
   }
 
   async memberAdd(req: MemberAddRequest): Promise<MemberAddResult> {
-    const taken = new Set(this.node.membership.list().flatMap((m) => m.peerUrls))
-    if (req.peerUrls.some((u) => taken.has(u))) throw new EtcdServerError('PEER_URL_EXIST')
+    if (this.node.membership.usesPeerUrl(req.peerUrls)) throw new EtcdServerError('PEER_URL_EXIST')
     const id = randomMemberId()
     await this.node.changeMembership({
       type: req.isLearner ? 'addLearner' : 'addVoter',
@@ -257,13 +255,7 @@ export class NodeBackend implements EtcdBackend {
   async memberUpdate(id: number, peerUrls: string[]): Promise<Member[]> {
     const member = this.node.membership.get(id)
     if (!member) throw new EtcdServerError('MEMBER_NOT_FOUND')
-    const taken = new Set(
-      this.node.membership
-        .list()
-        .filter((m) => m.id !== id)
-        .flatMap((m) => m.peerUrls),
-    )
-    if (peerUrls.some((u) => taken.has(u))) throw new EtcdServerError('PEER_URL_EXIST')
+    if (this.node.membership.usesPeerUrl(peerUrls, id)) throw new EtcdServerError('PEER_URL_EXIST')
     await this.node.changeMembership({
       type: 'updateNode',
       nodeId: id,
@@ -382,7 +374,7 @@ export class NodeAdmin implements AdminBackend {
     if (taken.some((m) => m.name === req.name)) {
       throw new EtcdServerError('MEMBER_EXIST', `a member named ${req.name} exists`)
     }
-    if (taken.some((m) => m.peerUrls.some((u) => req.peerUrls.includes(u)))) {
+    if (this.node.membership.usesPeerUrl(req.peerUrls)) {
       throw new EtcdServerError('PEER_URL_EXIST')
     }
     const id = randomMemberId()

@@ -29,8 +29,7 @@ export function clusterIdFor(memberIds: readonly number[], token: string): numbe
 
 /** A fresh random id for a member added at runtime (MemberAdd, join). */
 export function randomMemberId(): number {
-  const b = randomBytes(8)
-  return (b.readUInt32BE(0) & 0xfffff) * 2 ** 32 + b.readUInt32BE(4) || 1
+  return randomId(0xfffff)
 }
 
 /**
@@ -38,8 +37,13 @@ export function randomMemberId(): number {
  * API carries int64 as exact JavaScript numbers), never 0. In hex it reads like etcd's ids.
  */
 export function randomLeaseId(): number {
+  return randomId(0x1fffff)
+}
+
+/** A random positive id whose high 32 bits are masked by `highMask` (so it stays exact). */
+function randomId(highMask: number): number {
   const b = randomBytes(8)
-  return (b.readUInt32BE(0) & 0x1fffff) * 2 ** 32 + b.readUInt32BE(4) || 1
+  return (b.readUInt32BE(0) & highMask) * 2 ** 32 + b.readUInt32BE(4) || 1
 }
 
 /** Hex as etcd prints ids (`etcdctl member list` shows 8e9e05c52164694d). */

@@ -95,6 +95,14 @@ export class Membership {
   }
 
   /** Applies a committed conf change; returns the record that changed. */
+  /** Whether a member other than `exceptId` already has one of these peer URLs. */
+  usesPeerUrl(urls: readonly string[], exceptId = 0): boolean {
+    for (const m of this.members.values()) {
+      if (m.id !== exceptId && m.peerUrls.some((u) => urls.includes(u))) return true
+    }
+    return false
+  }
+
   apply(
     type: ConfChangeType,
     nodeId: number,

@@ -274,7 +274,7 @@ export class RaftdeskNode {
     this.appliedIndex = init.applied
     this.snapshotIndex = init.snapshotIndex
     this.confState = init.confState
-    this.snapDir = join(init.options.dataDir, 'snap')
+    this.snapDir = nodeDataDirs(init.options.dataDir).snapDir
     this.durableHardState = init.storage.initialState().hardState
     this.term = this.durableHardState.term
     this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request')
@@ -314,9 +314,7 @@ export class RaftdeskNode {
 
   /** Opens (or creates) the node's data directory; start() then joins the cluster. */
   static async open(options: RaftdeskNodeOptions): Promise<RaftdeskNode> {
-    const walDir = join(options.dataDir, 'wal')
-    const snapDir = join(options.dataDir, 'snap')
-    const dbDir = join(options.dataDir, 'db')
+    const { walDir, snapDir, dbDir } = nodeDataDirs(options.dataDir)
     await mkdir(options.dataDir, { recursive: true })
     await mkdir(snapDir, { recursive: true })
     const log = options.logger
@@ -487,20 +485,10 @@ export class RaftdeskNode {
    */
   async propose(op: WriteOp, opts: { signal?: AbortSignal } = {}): Promise<WriteResult> {
     this.assertRunning()
-    opts.signal?.throwIfAborted()
     this.checkApplyLag()
     const id = this.requestIds.nextId()
     const data = encodeRequest({ id, op })
-    const startMs = Date.now()
-    let proposed = false
-    let stopWaiting = () => {}
-    const done = this.writes.register(id, this.options.requestTimeoutMs, () => {
-      stopWaiting()
-      return this.deadlineError(startMs, proposed)
-    })
-    stopWaiting = this.afterLeaderKnown(() => {
-      if (!this.writes.has(id)) return // its deadline passed: its client was answered
-      proposed = true
+    return this.track(this.writes, id, opts.signal, () => {
       try {
         this.raft.propose(data)
       } catch (err) {
@@ -508,19 +496,43 @@ export class RaftdeskNode {
       }
       this.wake()
     })
-    const signal = opts.signal
+  }
+
+  /**
+   * Registers request `id` and runs `attempt` (which proposes it) once a leader is known. The
+   * request is answered when this member applies it, or at its deadline with etcd's answer for
+   * how far it got (deadlineError); a client that goes away (`signal`) before `attempt` ran
+   * takes the request with it, as etcd's Propose returns with its context. Once proposed, a
+   * request may still commit, whatever its client does.
+   */
+  private track<T>(
+    registry: WaitRegistry<T>,
+    id: number,
+    signal: AbortSignal | undefined,
+    attempt: () => void,
+  ): Promise<T> {
+    if (signal?.aborted) throw new EtcdServerError('CANCELED', 'the client went away')
+    const startMs = Date.now()
+    let proposed = false
+    let stopWaiting = () => {}
+    const done = registry.register(id, this.options.requestTimeoutMs, () => {
+      stopWaiting()
+      return this.deadlineError(startMs, proposed)
+    })
+    stopWaiting = this.afterLeaderKnown(() => {
+      if (!registry.has(id)) return // its deadline passed or its client went: it was answered
+      proposed = true
+      attempt()
+    })
     if (signal && !proposed) {
-      // A client that goes away before its write is proposed takes the write with it.
       const onAbort = () => {
         if (proposed) return
         stopWaiting()
-        this.writes.reject(id, new EtcdServerError('CANCELED', 'the client went away'))
+        registry.reject(id, new EtcdServerError('CANCELED', 'the client went away'))
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      void done.then(
-        () => signal.removeEventListener('abort', onAbort),
-        () => signal.removeEventListener('abort', onAbort),
-      )
+      const forget = () => signal.removeEventListener('abort', onAbort)
+      void done.then(forget, forget)
     }
     return done
   }
@@ -665,16 +677,8 @@ export class RaftdeskNode {
       nodeId: change.nodeId,
       context: encodeChangeContext(change.member ?? null, id),
     }
-    const startMs = Date.now()
-    let proposed = false
-    let stopWaiting = () => {}
-    const done = this.confChanges.register(id, this.options.requestTimeoutMs, () => {
-      stopWaiting()
-      return this.deadlineError(startMs, proposed)
-    })
     const attempt = () => {
       if (!this.confChanges.has(id)) return // timed out or rejected meanwhile
-      proposed = true
       try {
         this.raft.proposeConfChange(cc)
       } catch (err) {
@@ -689,8 +693,7 @@ export class RaftdeskNode {
       }
       this.wake()
     }
-    stopWaiting = this.afterLeaderKnown(attempt)
-    return done
+    return this.track(this.confChanges, id, undefined, attempt)
   }
 
   /** The leader's view of a member's replication (0 when unknown or not the leader). */
@@ -1211,11 +1214,20 @@ export class RaftdeskNode {
   }
 }
 
+/** Where a node keeps its WAL, snapshots and store inside its data directory. */
+export function nodeDataDirs(dataDir: string): { walDir: string; snapDir: string; dbDir: string } {
+  return {
+    walDir: join(dataDir, 'wal'),
+    snapDir: join(dataDir, 'snap'),
+    dbDir: join(dataDir, 'db'),
+  }
+}
+
 /** A forwarded call that failed because the leader moved or could not be reached. */
 function isLeadershipMiss(err: unknown): boolean {
   return (
     err instanceof RaftdeskError &&
-    ['NOT_LEADER', 'NO_LEADER', 'LEADER_CHANGED', 'STOPPED', 'UNREACHABLE'].includes(err.code)
+    ['NOT_LEADER', 'NO_LEADER', 'STOPPED', 'UNREACHABLE'].includes(err.code)
   )
 }
 

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { ValidationError } from '../errors'
 import { openStore } from '../mvcc/store'
 import { splitImage } from './image'
+import { nodeDataDirs } from './node'
 import { openSavedSnapshot } from './saved-snapshot'
 
 export interface RestoreResult {
@@ -22,11 +23,6 @@ export interface RestoreResult {
   revision: number
   /** Keys (live, at that revision) in the restored store. */
   keys: number
-}
-
-/** The store directory inside a member's data directory (node.ts opens it there). */
-export function memberDbDir(memberDataDir: string): string {
-  return join(memberDataDir, 'db')
 }
 
 /**
@@ -46,14 +42,15 @@ export async function restoreCluster(
       `--restore starts a new cluster, but ${dataDir} already holds data: give a new --data-dir`,
     )
   }
-  await openSavedSnapshot(file) // checks the whole file before anything is written
+  // Checks the whole file before anything is written; every member then reads the image again.
+  const image = await openSavedSnapshot(file)
   try {
     let result: RestoreResult | null = null
     for (const name of names) {
       const dir = join(dataDir, name)
       await mkdir(dir, { recursive: true })
-      const { rest } = await splitImage(await openSavedSnapshot(file))
-      const store = await openStore(memberDbDir(dir))
+      const { rest } = await splitImage(image)
+      const store = await openStore(nodeDataDirs(dir).dbDir)
       try {
         await store.restoreFromImage(rest, 0)
         const all = store.range({

@@ -34,31 +34,32 @@ export async function* encodeSavedSnapshot(
   image: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
   const sha = createHash('sha256')
-  let total = 0
-  let pending: Uint8Array[] = []
-  let pendingBytes = 0
-  const take = (): Uint8Array => {
-    const all = Buffer.concat(pending, pendingBytes)
-    const chunk = all.subarray(0, SAVED_SNAPSHOT_CHUNK_BYTES)
-    const rest = all.subarray(chunk.byteLength)
-    pending = rest.byteLength > 0 ? [rest] : []
-    pendingBytes = rest.byteLength
-    sha.update(chunk)
-    total += chunk.byteLength
-    return chunk
+  let imageBytes = 0
+  // What is left over of the pieces so far: always less than one chunk, so each byte is copied
+  // at most once more (when the next piece is appended to a short tail).
+  let tail: Uint8Array = new Uint8Array(0)
+  function* chunks(piece: Uint8Array): Generator<Uint8Array> {
+    let buf = tail.byteLength === 0 ? piece : Buffer.concat([tail, piece])
+    while (buf.byteLength >= SAVED_SNAPSHOT_CHUNK_BYTES) {
+      const chunk = buf.subarray(0, SAVED_SNAPSHOT_CHUNK_BYTES)
+      sha.update(chunk)
+      yield chunk
+      buf = buf.subarray(SAVED_SNAPSHOT_CHUNK_BYTES)
+    }
+    tail = buf
   }
   for await (const piece of image) {
-    pending.push(piece)
-    pendingBytes += piece.byteLength
-    while (pendingBytes >= SAVED_SNAPSHOT_CHUNK_BYTES) yield take()
+    imageBytes += piece.byteLength
+    yield* chunks(piece)
   }
-  const imageBytes = total + pendingBytes
   const padding = (SAVED_SNAPSHOT_ALIGN_BYTES - ((imageBytes + 8) % 512)) % 512
   const footer = Buffer.alloc(padding + 8)
   footer.writeBigUInt64BE(BigInt(imageBytes), padding)
-  pending.push(footer)
-  pendingBytes += footer.byteLength
-  while (pendingBytes > 0) yield take()
+  yield* chunks(footer)
+  if (tail.byteLength > 0) {
+    sha.update(tail)
+    yield tail
+  }
   yield sha.digest()
 }
 

@@ -812,11 +812,7 @@ export class Simulation {
       node.pendingWrites.delete(reqId)
       // Refused before anything was appended: the server answers as raftdesk's does.
       const error = raftRefusalAnswer(err)?.code ?? 'PROPOSAL_DROPPED'
-      this.reply(node, client.id, reqId, {
-        ok: false,
-        error: error as EtcdErrorCode,
-        lead: raft.status().lead,
-      })
+      this.reply(node, client.id, reqId, { ok: false, error, lead: raft.status().lead })
       return
     }
     this.process(node)

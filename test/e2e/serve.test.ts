@@ -55,6 +55,16 @@ function serve(args: string[]): Serve {
   return { child, ready, exit, stderr }
 }
 
+/** `etcdctl get serve/ --prefix` through `endpoint`, a line each. */
+async function serveKeys(endpoint: string): Promise<string[]> {
+  return (await etcdctl(endpoint, ['get', 'serve/', '--prefix'])).stdout.trim().split('\n')
+}
+
+/** What the first test leaves under serve/ (k1 is 'v1', then 'again' after its txn). */
+function serveData(k1: string): string[] {
+  return ['serve/k0', 'v0', 'serve/k1', k1, 'serve/k2', 'v2']
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -136,15 +146,7 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
       expect(put.stdout.trim(), put.stderr).toBe('OK')
     }
     for (const n of ready.nodes) {
-      const get = await etcdctl(n.endpoint, ['get', 'serve/', '--prefix'])
-      expect(get.stdout.trim().split('\n')).toEqual([
-        'serve/k0',
-        'v0',
-        'serve/k1',
-        'v1',
-        'serve/k2',
-        'v2',
-      ])
+      expect(await serveKeys(n.endpoint)).toEqual(serveData('v1'))
     }
     const del = await etcdctl(ready.nodes[1]!.endpoint, ['del', 'serve/k1'])
     expect(del.stdout.trim()).toBe('1')
@@ -182,15 +184,7 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
   it('comes back with all its data when started again on the same data directory', async () => {
     running = serve(flags())
     const ready = await running.ready
-    const get = await etcdctl(ready.nodes[0]!.endpoint, ['get', 'serve/', '--prefix'])
-    expect(get.stdout.trim().split('\n')).toEqual([
-      'serve/k0',
-      'v0',
-      'serve/k1',
-      'again',
-      'serve/k2',
-      'v2',
-    ])
+    expect(await serveKeys(ready.nodes[0]!.endpoint)).toEqual(serveData('again'))
     running.child.kill('SIGTERM')
     expect(await running.exit).toBe(0)
   }, 120_000)
@@ -223,15 +217,7 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     running = serve(restoreFlags(backup, restoredDir))
     const again = await running.ready
     for (const n of again.nodes) {
-      const get = await etcdctl(n.endpoint, ['get', 'serve/', '--prefix'])
-      expect(get.stdout.trim().split('\n')).toEqual([
-        'serve/k0',
-        'v0',
-        'serve/k1',
-        'again',
-        'serve/k2',
-        'v2',
-      ])
+      expect(await serveKeys(n.endpoint)).toEqual(serveData('again'))
     }
     // The history goes on from the snapshot's revision.
     const put = await etcdctl(again.nodes[0]!.endpoint, ['put', 'after', 'restore', '-w', 'json'])

@@ -130,19 +130,25 @@ func leases(ctx context.Context, cli *clientv3.Client) {
 	fmt.Printf("time-to-live of a revoked lease: %v\n", err)
 }
 
-func mutex(ctx context.Context, cli *clientv3.Client) {
+// twoSessions opens two leased sessions, as two processes competing for a lock or a leadership.
+func twoSessions(cli *clientv3.Client, what string) (*concurrency.Session, *concurrency.Session) {
 	s1, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
-	must(err, "session 1")
-	defer s1.Close()
+	must(err, what+" session 1")
 	s2, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
-	must(err, "session 2")
+	must(err, what+" session 2")
+	return s1, s2
+}
+
+func mutex(ctx context.Context, cli *clientv3.Client) {
+	s1, s2 := twoSessions(cli, "mutex")
+	defer s1.Close()
 	defer s2.Close()
 	m1 := concurrency.NewMutex(s1, "/lock/")
 	m2 := concurrency.NewMutex(s2, "/lock/")
 	must(m1.Lock(ctx), "lock 1")
 	fmt.Println("mutex: first holder locked")
 	short, scancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	err = m2.Lock(short)
+	err := m2.Lock(short)
 	scancel()
 	fmt.Printf("mutex: second holder while held: %v\n", err)
 	got := make(chan error, 1)
@@ -155,11 +161,8 @@ func mutex(ctx context.Context, cli *clientv3.Client) {
 }
 
 func election(ctx context.Context, cli *clientv3.Client) {
-	s1, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
-	must(err, "election session 1")
+	s1, s2 := twoSessions(cli, "election")
 	defer s1.Close()
-	s2, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
-	must(err, "election session 2")
 	defer s2.Close()
 	e1 := concurrency.NewElection(s1, "/election/")
 	e2 := concurrency.NewElection(s2, "/election/")
