@@ -85,15 +85,34 @@ export const ETCD_ERRORS = {
   ),
   TOO_MANY_LEARNERS: spec(S.FAILED_PRECONDITION, 'etcdserver: too many learner members in cluster'),
 
-  // Authentication (raftdesk's auth comes later; the codes are reserved with etcd's texts).
+  // Authentication (mvcc/auth.ts decides; etcd 3.4's auth/store.go is the reference).
+  ROOT_USER_NOT_EXIST: spec(S.FAILED_PRECONDITION, 'etcdserver: root user does not exist'),
+  ROOT_ROLE_NOT_EXIST: spec(S.FAILED_PRECONDITION, 'etcdserver: root user does not have root role'),
+  USER_ALREADY_EXIST: spec(S.FAILED_PRECONDITION, 'etcdserver: user name already exists'),
   USER_EMPTY: spec(S.INVALID_ARGUMENT, 'etcdserver: user name is empty'),
+  USER_NOT_FOUND: spec(S.FAILED_PRECONDITION, 'etcdserver: user name not found'),
+  ROLE_ALREADY_EXIST: spec(S.FAILED_PRECONDITION, 'etcdserver: role name already exists'),
+  ROLE_NOT_FOUND: spec(S.FAILED_PRECONDITION, 'etcdserver: role name not found'),
+  ROLE_EMPTY: spec(S.INVALID_ARGUMENT, 'etcdserver: role name is empty'),
   AUTH_FAILED: spec(
     S.INVALID_ARGUMENT,
     'etcdserver: authentication failed, invalid user ID or password',
   ),
   PERMISSION_DENIED: spec(S.PERMISSION_DENIED, 'etcdserver: permission denied'),
+  ROLE_NOT_GRANTED: spec(S.FAILED_PRECONDITION, 'etcdserver: role is not granted to the user'),
+  PERMISSION_NOT_GRANTED: spec(
+    S.FAILED_PRECONDITION,
+    'etcdserver: permission is not granted to the role',
+  ),
   AUTH_NOT_ENABLED: spec(S.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
   INVALID_AUTH_TOKEN: spec(S.UNAUTHENTICATED, 'etcdserver: invalid auth token'),
+  INVALID_AUTH_MGMT: spec(S.INVALID_ARGUMENT, 'etcdserver: invalid auth management'),
+  AUTH_OLD_REVISION: spec(S.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old'),
+  // etcd 3.4 has no gRPC mapping for this one: clients get UNKNOWN with the auth package's text.
+  NO_PASSWORD_USER: spec(
+    S.UNKNOWN,
+    'auth: authentication failed, password was given for no password user',
+  ),
 
   // Raft and the server.
   NO_LEADER: spec(S.UNAVAILABLE, 'etcdserver: no leader'),

@@ -5,6 +5,8 @@
  *
  *   'r' + revision (16 bytes, + 't' for a tombstone, see revision.ts)  -> record
  *   'l' + lease id (8 bytes big-endian)                                 -> lease
+ *   'a' + 's' | 'u' + user name | 'r' + role name                       -> auth state, users,
+ *                                                                           roles (auth.ts)
  *   'm' + "state"                                                       -> state
  *   'm' + "format"                                                      -> format version
  *   'i' + chunk number (u32 big-endian), 'm' + "checkpoint"             -> index checkpoint

@@ -118,6 +118,11 @@ export class Lessor {
     return this.keyLease.get(key) ?? 0
   }
 
+  /** The keys attached to a lease (none for an unknown lease), in no particular order. */
+  keysOf(id: number): Iterable<KeyString> {
+    return this.leases.get(id)?.keys ?? []
+  }
+
   /** Granted TTL of a lease, or undefined. */
   ttlOf(id: number): number | undefined {
     return this.leases.get(id)?.ttlSeconds

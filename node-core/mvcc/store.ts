@@ -102,6 +102,7 @@ import {
   type StoreState,
 } from './layout'
 import { Lessor, type LessorOptions } from './lessor'
+import { AuthState, SPACE_AUTH, type AuthInfo } from './auth'
 import { evaluateCompare, executeRange, readKeyValue, type ReadView } from './read'
 import { readUint64 } from './revision'
 import type {
@@ -162,6 +163,8 @@ export interface StoreOptions {
 export interface ApplyItem {
   index: number
   op: WriteOp | null
+  /** Who proposed the write, as its token said when it arrived (auth.ts); absent: nobody. */
+  who?: AuthInfo
 }
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
@@ -279,6 +282,8 @@ function toResultError(err: RaftdeskError): WriteResult {
 export class MvccStore {
   readonly dir: string
   readonly lessor: Lessor
+  /** Users, roles, permissions; changed only by applied 'auth' ops (auth.ts). */
+  readonly auth = new AuthState()
   readonly limits: StoreLimits
   private readonly hub: WatchHub
   private readonly syncWrites: boolean
@@ -384,10 +389,13 @@ export class MvccStore {
     for await (const [key, value] of this.db.iterator(leaseSpace)) {
       leases.push([readUint64(key, 1), readUint64(value, 0)])
     }
+    const authSpace = { gte: new Uint8Array([SPACE_AUTH]), lt: new Uint8Array([SPACE_AUTH + 1]) }
+    const authRecords = await this.db.iterator(authSpace).all()
     const checkpointKeys = await this.checkpointKeysOnDisk()
     const rebuilt = (await this.loadCheckpoint(state)) ?? (await this.rebuildByScan(state))
     const { index, leased } = rebuilt
     // Everything is read: swap it in without yielding.
+    this.auth.load(authRecords.map(([key, value]) => ({ key, value })))
     this.lessor.reset()
     for (const [id, ttlSeconds] of leases) this.lessor.load(id, ttlSeconds)
     for (const [key, lease] of leased) {
@@ -611,7 +619,8 @@ export class MvccStore {
     const results: Array<WriteResult | null> = []
     let lastIndex = this.state.consistentIndex
     try {
-      for (const { index, op } of items) {
+      for (const item of items) {
+        const { index, op } = item
         if (!Number.isSafeInteger(index) || index < 1)
           throw new RangeError(`applyBatch: bad index ${index}`)
         if (index <= this.state.consistentIndex) {
@@ -624,7 +633,7 @@ export class MvccStore {
           )
         }
         lastIndex = index
-        results.push(op === null ? null : this.applyOp(ctx, index, op))
+        results.push(op === null ? null : this.applyOp(ctx, index, op, item.who))
       }
     } catch (err) {
       // Only a broken invariant gets here (typed refusals become error results). Whatever the
@@ -687,11 +696,17 @@ export class MvccStore {
    * function then executes it; it was checked, so any error there is a bug, and since the batch
    * may be half changed by then, it fails the store.
    */
-  private applyOp(ctx: BatchContext, index: number, op: WriteOp): WriteResult {
+  private applyOp(
+    ctx: BatchContext,
+    index: number,
+    op: WriteOp,
+    who: AuthInfo | undefined,
+  ): WriteResult {
     let execute: () => WriteResult
     try {
       checkWriteOp(op, this.limits)
-      execute = this.prepare(ctx, index, op)
+      if (this.auth.enabled) this.authorize(op, who)
+      execute = this.prepare(ctx, index, op, who)
     } catch (err) {
       if (err instanceof RaftdeskError && !(err instanceof CorruptionError))
         return toResultError(err)
@@ -711,7 +726,12 @@ export class MvccStore {
    * case per replicated write type; the switch is exhaustive, so a type added to WriteOp and not
    * handled here does not compile.
    */
-  private prepare(ctx: BatchContext, index: number, op: WriteOp): () => WriteResult {
+  private prepare(
+    ctx: BatchContext,
+    index: number,
+    op: WriteOp,
+    who: AuthInfo | undefined,
+  ): () => WriteResult {
     switch (op.type) {
       case 'put':
         return this.preparePut(ctx, op.put)
@@ -725,6 +745,59 @@ export class MvccStore {
         return this.prepareLeaseGrant(ctx, index, op.leaseGrant)
       case 'leaseRevoke':
         return this.prepareLeaseRevoke(ctx, op.leaseRevoke.id)
+      case 'auth': {
+        const apply = this.auth.prepare(op.auth, who, index)
+        return () => {
+          const applied = apply()
+          ctx.ops.push(...applied.writes)
+          return { auth: applied.result }
+        }
+      }
+      default:
+        return unreachable(op, 'write op')
+    }
+  }
+
+  /**
+   * etcd's permission checks at apply (apply_auth.go), against the auth state before the op:
+   * every key a write touches needs write permission, every key it reads (compares, ranges,
+   * previous values) read permission, and a lease's keys stay writable by whoever attaches to or
+   * revokes it. Unlike etcd 3.4, nested txns are checked too. Auth ops check themselves.
+   */
+  private authorize(op: WriteOp, who: AuthInfo | undefined): void {
+    const auth = this.auth
+    const leaseKeys = (id: number) => {
+      for (const key of this.lessor.keysOf(id)) auth.checkWrite(who, keyBytes(key))
+    }
+    const txn = (t: TxnRequest): void => {
+      for (const c of t.compare) auth.checkRead(who, c.key, c.rangeEnd)
+      for (const o of [...t.success, ...t.failure]) {
+        if ('requestRange' in o) auth.checkRead(who, o.requestRange.key, o.requestRange.rangeEnd)
+        else if ('requestPut' in o) auth.checkWrite(who, o.requestPut.key)
+        else if ('requestDeleteRange' in o) deleteRange(o.requestDeleteRange)
+        else txn(o.requestTxn)
+      }
+    }
+    const deleteRange = (d: DeleteRangeRequest) => {
+      if (d.prevKv) auth.checkRead(who, d.key, d.rangeEnd)
+      auth.checkWrite(who, d.key, d.rangeEnd)
+    }
+    switch (op.type) {
+      case 'put':
+        auth.checkWrite(who, op.put.key)
+        if (op.put.lease) leaseKeys(op.put.lease)
+        if (op.put.prevKv) auth.checkRead(who, op.put.key)
+        return
+      case 'deleteRange':
+        return deleteRange(op.deleteRange)
+      case 'txn':
+        return txn(op.txn)
+      case 'leaseRevoke':
+        return leaseKeys(op.leaseRevoke.id)
+      case 'compaction':
+      case 'leaseGrant':
+      case 'auth':
+        return
       default:
         return unreachable(op, 'write op')
     }
@@ -1141,6 +1214,8 @@ export class MvccStore {
             const rec = decodeRecord(value)
             checkRecordKey(key, rec)
             maxMain = Math.max(maxMain, rec.main)
+          } else if (key[0] === SPACE_AUTH) {
+            // Checked as a whole when the store loads them (AuthState.load).
           } else if (key.length !== 9 || value.length !== 8) {
             throw new CorruptionError(`image: lease entry of ${key.length}/${value.length} bytes`)
           }
@@ -1298,18 +1373,21 @@ function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
 }
 
-/** The lease and record spaces: the state an image carries and Hash covers (meta left out). */
+/**
+ * The auth, lease and record spaces: the state an image carries and Hash covers (the checkpoint
+ * and meta spaces between them left out).
+ */
 const STATE_SPACES = {
-  gte: new Uint8Array([SPACE_LEASE]),
+  gte: new Uint8Array([SPACE_AUTH]),
   lt: new Uint8Array([SPACE_RECORD + 1]),
-  skipSpace: SPACE_META,
+  skipSpaces: [SPACE_CHECKPOINT, SPACE_META],
 }
 
 /** The entries of a LevelDB range in key order, read from a snapshot, in chunks. */
 async function* readEntries(
   db: Db,
   snapshot: SharedSnapshot,
-  range: { gte: Uint8Array; lt: Uint8Array; skipSpace?: number },
+  range: { gte: Uint8Array; lt: Uint8Array; skipSpaces?: number[] },
 ): AsyncGenerator<ImageEntry> {
   const it = db.iterator({ gte: range.gte, lt: range.lt, snapshot: snapshot.snap })
   try {
@@ -1317,7 +1395,7 @@ async function* readEntries(
       const chunk = await it.nextv(ITERATOR_CHUNK)
       if (chunk.length === 0) return
       for (const [key, value] of chunk) {
-        if (key[0] !== range.skipSpace) yield { key, value }
+        if (!range.skipSpaces?.includes(key[0]!)) yield { key, value }
       }
     }
   } finally {

@@ -12,6 +12,7 @@
  * - Every response carries `revision`: the store's revision after the operation (the header
  *   revision of etcd's ResponseHeader).
  */
+import type { AuthOp, AuthOpResult } from './auth'
 
 export interface KeyValue {
   key: Uint8Array
@@ -176,6 +177,7 @@ export type WriteOp =
   | { type: 'compaction'; compaction: CompactionRequest }
   | { type: 'leaseGrant'; leaseGrant: LeaseGrantRequest }
   | { type: 'leaseRevoke'; leaseRevoke: LeaseRevokeRequest }
+  | { type: 'auth'; auth: AuthOp }
 
 export type WriteResult =
   | { put: PutResponse }
@@ -184,5 +186,6 @@ export type WriteResult =
   | { compaction: CompactionResponse }
   | { leaseGrant: LeaseGrantResponse }
   | { leaseRevoke: LeaseRevokeResponse }
+  | { auth: AuthOpResult }
   /** The op was refused by the state machine (same outcome on every node, so it is safe). */
   | { error: { code: string; message: string } }

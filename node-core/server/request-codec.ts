@@ -5,9 +5,12 @@
  * Layout (varints are unsigned LEB128, canonical, at most 2^53 - 1; `bytes` is a varint length
  * followed by that many bytes; `opt X` is a u8 0/1 then X when 1):
  *
- *   u8      format version (1)
+ *   u8      format version: 1, or 2 when the request carries who sent it
  *   varint  request id (unique per proposing member; 0 for writes nobody waits on)
- *   u8      op tag: 1 put, 2 deleteRange, 3 txn, 4 compaction, 5 leaseGrant, 6 leaseRevoke
+ *   (format 2 only) bytes user name (UTF-8), varint auth revision: etcd's RequestHeader
+ *           username and auth_revision, what the permission checks at apply go by
+ *   u8      op tag: 1 put, 2 deleteRange, 3 txn, 4 compaction, 5 leaseGrant, 6 leaseRevoke,
+ *           7 auth
  *   body    by tag:
  *     put          bytes key, bytes value, varint lease, u8 flags (1 prevKv, 2 ignoreValue,
  *                  4 ignoreLease)
@@ -24,12 +27,25 @@
  *     compaction   varint revision, u8 physical
  *     leaseGrant   varint id, varint ttlSeconds
  *     leaseRevoke  varint id
+ *     auth         u8 kind, then by kind (`str` is bytes of UTF-8):
+ *                  1 authEnable, 2 authDisable: nothing
+ *                  3 authenticate: str name, str token prefix
+ *                  4 userAdd: str name, opt password     5 userDelete: str name
+ *                  6 userChangePassword: str name, password
+ *                  7 userGrantRole, 8 userRevokeRole: str user, str role
+ *                  9 roleAdd, 10 roleDelete: str role
+ *                  11 roleGrantPermission: str role, u8 type (1 read 2 write 3 readwrite),
+ *                     bytes key, bytes rangeEnd
+ *                  12 roleRevokePermission: str role, bytes key, bytes rangeEnd
+ *       password   str kdf ("scrypt"), varint N, r, p, bytes salt, bytes hash
  *
  * An empty payload is an entry without a write (a new leader's empty entry). Decoding checks
  * every length and tag and throws RequestCodecError; it never returns a partly read request.
  * Decoded byte fields are views into the input.
  */
+import { Buffer } from 'node:buffer'
 import { unreachable } from '../kernel/assert'
+import type { AuthInfo, AuthOp, PasswordHash, PermissionType } from '../mvcc/auth'
 import { ValidationError } from '../errors'
 import type {
   Compare,
@@ -54,9 +70,12 @@ export class RequestCodecError extends ValidationError {
 export interface InternalRequest {
   id: number
   op: WriteOp
+  /** Who sent it (absent: nobody, or auth is off). */
+  who?: AuthInfo
 }
 
 const FORMAT_VERSION = 1
+const FORMAT_VERSION_WITH_USER = 2
 /** Nesting of txns inside txns; etcd allows nesting, we bound it so decoding cannot recurse away. */
 export const TXN_DEPTH_MAX = 16
 
@@ -97,6 +116,9 @@ class Writer {
     this.room(b.byteLength)
     this.buf.set(b, this.pos)
     this.pos += b.byteLength
+  }
+  str(text: string): void {
+    this.bytes(Buffer.from(text, 'utf8'))
   }
   optBytes(b: Uint8Array | undefined): void {
     if (b === undefined) {
@@ -144,6 +166,14 @@ class Reader {
     this.pos += n
     return out
   }
+  str(): string {
+    const bytes = this.bytes()
+    try {
+      return UTF8.decode(bytes)
+    } catch {
+      throw new RequestCodecError(`a name at byte ${this.pos - bytes.length} is not UTF-8`)
+    }
+  }
   optBytes(): Uint8Array | undefined {
     const flag = this.u8()
     if (flag > 1) throw new RequestCodecError(`bad optional flag ${flag} at byte ${this.pos - 1}`)
@@ -159,8 +189,12 @@ class Reader {
 
 export function encodeRequest(req: InternalRequest): Uint8Array {
   const w = new Writer(estimateBytes(req.op))
-  w.u8(FORMAT_VERSION)
+  w.u8(req.who ? FORMAT_VERSION_WITH_USER : FORMAT_VERSION)
   w.varint(req.id)
+  if (req.who) {
+    w.str(req.who.user)
+    w.varint(req.who.revision)
+  }
   writeOp(w, req.op)
   return w.done()
 }
@@ -169,13 +203,17 @@ export function decodeRequest(data: Uint8Array): InternalRequest | null {
   if (data.byteLength === 0) return null
   const r = new Reader(data)
   const version = r.u8()
-  if (version !== FORMAT_VERSION) throw new RequestCodecError(`unknown format version ${version}`)
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_WITH_USER) {
+    throw new RequestCodecError(`unknown format version ${version}`)
+  }
   const id = r.varint()
+  const who =
+    version === FORMAT_VERSION_WITH_USER ? { user: r.str(), revision: r.varint() } : undefined
   const op = readOp(r)
   if (r.pos !== data.byteLength) {
     throw new RequestCodecError(`${data.byteLength - r.pos} trailing bytes after the request`)
   }
-  return { id, op }
+  return who ? { id, op, who } : { id, op }
 }
 
 function estimateBytes(op: WriteOp): number {
@@ -204,6 +242,9 @@ function writeOp(w: Writer, op: WriteOp): void {
     case 'leaseRevoke':
       w.u8(6)
       return w.varint(op.leaseRevoke.id)
+    case 'auth':
+      w.u8(7)
+      return writeAuth(w, op.auth)
     default:
       return unreachable(op, 'write op')
   }
@@ -228,8 +269,124 @@ function readOp(r: Reader): WriteOp {
     }
     case 6:
       return { type: 'leaseRevoke', leaseRevoke: { id: r.varint() } }
+    case 7:
+      return { type: 'auth', auth: readAuth(r) }
     default:
       throw new RequestCodecError(`unknown op tag ${tag}`)
+  }
+}
+
+const PERMISSION_TYPES: readonly PermissionType[] = ['read', 'write', 'readwrite']
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function writePassword(w: Writer, p: PasswordHash): void {
+  w.str(p.kdf)
+  w.varint(p.N)
+  w.varint(p.r)
+  w.varint(p.p)
+  w.bytes(p.salt)
+  w.bytes(p.hash)
+}
+
+function readPassword(r: Reader): PasswordHash {
+  const kdf = r.str()
+  if (kdf !== 'scrypt') throw new RequestCodecError(`unknown password hash ${JSON.stringify(kdf)}`)
+  return { kdf, N: r.varint(), r: r.varint(), p: r.varint(), salt: r.bytes(), hash: r.bytes() }
+}
+
+function writeAuth(w: Writer, op: AuthOp): void {
+  switch (op.type) {
+    case 'authEnable':
+      return w.u8(1)
+    case 'authDisable':
+      return w.u8(2)
+    case 'authenticate':
+      w.u8(3)
+      w.str(op.name)
+      return w.str(op.tokenPrefix)
+    case 'userAdd':
+      w.u8(4)
+      w.str(op.name)
+      w.u8(op.password === null ? 0 : 1)
+      if (op.password !== null) writePassword(w, op.password)
+      return
+    case 'userDelete':
+      w.u8(5)
+      return w.str(op.name)
+    case 'userChangePassword':
+      w.u8(6)
+      w.str(op.name)
+      return writePassword(w, op.password)
+    case 'userGrantRole':
+      w.u8(7)
+      w.str(op.user)
+      return w.str(op.role)
+    case 'userRevokeRole':
+      w.u8(8)
+      w.str(op.name)
+      return w.str(op.role)
+    case 'roleAdd':
+      w.u8(9)
+      return w.str(op.name)
+    case 'roleDelete':
+      w.u8(10)
+      return w.str(op.role)
+    case 'roleGrantPermission':
+      w.u8(11)
+      w.str(op.name)
+      w.u8(PERMISSION_TYPES.indexOf(op.perm.type) + 1)
+      w.bytes(op.perm.key)
+      return w.bytes(op.perm.rangeEnd)
+    case 'roleRevokePermission':
+      w.u8(12)
+      w.str(op.role)
+      w.bytes(op.key)
+      return w.bytes(op.rangeEnd)
+    default:
+      return unreachable(op, 'auth op')
+  }
+}
+
+function readAuth(r: Reader): AuthOp {
+  const kind = r.u8()
+  switch (kind) {
+    case 1:
+      return { type: 'authEnable' }
+    case 2:
+      return { type: 'authDisable' }
+    case 3:
+      return { type: 'authenticate', name: r.str(), tokenPrefix: r.str() }
+    case 4: {
+      const name = r.str()
+      const flag = r.u8()
+      if (flag > 1) throw new RequestCodecError(`bad optional flag ${flag}`)
+      return { type: 'userAdd', name, password: flag === 1 ? readPassword(r) : null }
+    }
+    case 5:
+      return { type: 'userDelete', name: r.str() }
+    case 6:
+      return { type: 'userChangePassword', name: r.str(), password: readPassword(r) }
+    case 7:
+      return { type: 'userGrantRole', user: r.str(), role: r.str() }
+    case 8:
+      return { type: 'userRevokeRole', name: r.str(), role: r.str() }
+    case 9:
+      return { type: 'roleAdd', name: r.str() }
+    case 10:
+      return { type: 'roleDelete', role: r.str() }
+    case 11: {
+      const name = r.str()
+      const type = r.enumOf(PERMISSION_TYPES, 'permission type', 1)
+      return {
+        type: 'roleGrantPermission',
+        name,
+        perm: { type, key: r.bytes(), rangeEnd: r.bytes() },
+      }
+    }
+    case 12:
+      return { type: 'roleRevokePermission', role: r.str(), key: r.bytes(), rangeEnd: r.bytes() }
+    default:
+      throw new RequestCodecError(`unknown auth op kind ${kind}`)
   }
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { AuthOp } from '../../../node-core/mvcc/auth'
 import type { RequestOp, TxnRequest, WriteOp } from '../../../node-core/mvcc/types'
 import { createPrng, type Prng } from '../../../node-core/raft/prng'
 import {
@@ -59,12 +60,52 @@ const samples: WriteOp[] = [
       failure: [{ requestRange: { key: b('k'), countOnly: true, serializable: true } }],
     },
   },
+  ...authSamples(),
 ]
+
+function authSamples(): WriteOp[] {
+  const password = {
+    kdf: 'scrypt' as const,
+    N: 16384,
+    r: 8,
+    p: 1,
+    salt: new Uint8Array([1, 2, 3]),
+    hash: new Uint8Array(64).fill(7),
+  }
+  const ops: AuthOp[] = [
+    { type: 'authEnable' },
+    { type: 'authDisable' },
+    { type: 'authenticate', name: 'ålice', tokenPrefix: 'AbCdEf' },
+    { type: 'userAdd', name: 'u', password },
+    { type: 'userAdd', name: 'nopw', password: null },
+    { type: 'userDelete', name: 'u' },
+    { type: 'userChangePassword', name: 'u', password },
+    { type: 'userGrantRole', user: 'u', role: 'r' },
+    { type: 'userRevokeRole', name: 'u', role: 'r' },
+    { type: 'roleAdd', name: 'r' },
+    { type: 'roleDelete', role: 'r' },
+    {
+      type: 'roleGrantPermission',
+      name: 'r',
+      perm: { type: 'readwrite', key: b('a'), rangeEnd: new Uint8Array([0]) },
+    },
+    { type: 'roleRevokePermission', role: 'r', key: b('a'), rangeEnd: new Uint8Array(0) },
+  ]
+  return ops.map((auth) => ({ type: 'auth', auth }))
+}
 
 describe('request codec', () => {
   it.each(samples.map((op, i) => [i, op] as const))('round-trips sample %i', (_i, op) => {
     const encoded = encodeRequest({ id: 42, op })
     expect(decodeRequest(encoded)).toEqual({ id: 42, op })
+  })
+
+  it('carries who sent a request, and leaves requests without one as before', () => {
+    const who = { user: 'alice', revision: 17 }
+    const op = samples[0]!
+    expect(decodeRequest(encodeRequest({ id: 5, op, who }))).toEqual({ id: 5, op, who })
+    expect(encodeRequest({ id: 5, op })[0]).toBe(1)
+    expect(encodeRequest({ id: 5, op, who })[0]).toBe(2)
   })
 
   it('keeps a put compact', () => {
