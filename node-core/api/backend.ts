@@ -30,6 +30,48 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../mvcc/types'
+import type { AuthInfo, Permission } from '../mvcc/auth'
+
+/**
+ * What a call brings beside its request: the abort signal (the client went away) and who sent
+ * it (the authentication step's answer; absent without a token).
+ */
+export interface CallOptions {
+  signal?: AbortSignal
+  who?: AuthInfo
+}
+
+/** etcd's Auth service requests, passwords in plain text (the backend hashes them). */
+export type AuthRequest =
+  | { type: 'authEnable' }
+  | { type: 'authDisable' }
+  | { type: 'authStatus' }
+  | { type: 'userAdd'; name: string; password: string; noPassword: boolean }
+  | { type: 'userGet'; name: string }
+  | { type: 'userList' }
+  | { type: 'userDelete'; name: string }
+  | { type: 'userChangePassword'; name: string; password: string }
+  | { type: 'userGrantRole'; user: string; role: string }
+  | { type: 'userRevokeRole'; name: string; role: string }
+  | { type: 'roleAdd'; name: string }
+  | { type: 'roleGet'; role: string }
+  | { type: 'roleList' }
+  | { type: 'roleDelete'; role: string }
+  | { type: 'roleGrantPermission'; name: string; perm: Permission }
+  | { type: 'roleRevokePermission'; role: string; key: Uint8Array; rangeEnd: Uint8Array }
+
+/** The answer to an AuthRequest: the store revision for the header, and what was asked for. */
+export interface AuthResponse {
+  revision: number
+  /** userGet: the user's roles; userList / roleList: the names. */
+  roles?: string[]
+  users?: string[]
+  /** roleGet: the role's permissions. */
+  perms?: Permission[]
+  /** authStatus. */
+  enabled?: boolean
+  authRevision?: number
+}
 
 /** What every response header carries, read at the moment the header is built. */
 export interface HeaderInfo {
@@ -159,19 +201,21 @@ export interface EtcdBackend {
   /** Cheap and synchronous: called for every response header. */
   header(): HeaderInfo
 
-  range(req: RangeRequest): Promise<RangeResponse>
+  /** Needs read permission on the range when auth is on. */
+  range(req: RangeRequest, call?: CallOptions): Promise<RangeResponse>
   /*
-   * Writes take the call's abort signal: a write whose client went away (cancelled, deadline
-   * passed) before it was proposed is never proposed, as etcd's Propose gives up with its
-   * context. Once proposed it may still commit, whatever the client does.
+   * Writes take the call (CallOptions): who sent it, checked when the write applies, and its
+   * abort signal: a write whose client went away (cancelled, deadline passed) before it was
+   * proposed is never proposed, as etcd's Propose gives up with its context. Once proposed it
+   * may still commit, whatever the client does.
    */
-  put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse>
-  deleteRange(req: DeleteRangeRequest, signal?: AbortSignal): Promise<DeleteRangeResponse>
-  txn(req: TxnRequest, signal?: AbortSignal): Promise<TxnResponse>
-  compact(req: CompactionRequest, signal?: AbortSignal): Promise<CompactionResponse>
+  put(req: PutRequest, call?: CallOptions): Promise<PutResponse>
+  deleteRange(req: DeleteRangeRequest, call?: CallOptions): Promise<DeleteRangeResponse>
+  txn(req: TxnRequest, call?: CallOptions): Promise<TxnResponse>
+  compact(req: CompactionRequest, call?: CallOptions): Promise<CompactionResponse>
 
-  leaseGrant(req: LeaseGrantRequest, signal?: AbortSignal): Promise<LeaseGrantResponse>
-  leaseRevoke(req: LeaseRevokeRequest, signal?: AbortSignal): Promise<LeaseRevokeResponse>
+  leaseGrant(req: LeaseGrantRequest, call?: CallOptions): Promise<LeaseGrantResponse>
+  leaseRevoke(req: LeaseRevokeRequest, call?: CallOptions): Promise<LeaseRevokeResponse>
   /** Renews the lease; returns its TTL in seconds. Throws 'LEASE_NOT_FOUND' if it is gone. */
   leaseKeepAlive(id: number): Promise<number>
   /** Throws 'LEASE_NOT_FOUND' if the lease does not exist (the API answers TTL -1, as etcd). */
@@ -184,7 +228,7 @@ export interface EtcdBackend {
    * if the watcher cannot be created; the client then sees a created-and-canceled response with
    * the error message as the cancel reason.
    */
-  watch(req: WatchCreateRequest, sink: WatchSink): WatchHandle
+  watch(req: WatchCreateRequest, sink: WatchSink, call?: CallOptions): WatchHandle
 
   memberList(linearizable: boolean): Promise<Member[]>
   memberAdd(req: MemberAddRequest): Promise<MemberAddResult>
@@ -194,20 +238,38 @@ export interface EtcdBackend {
 
   status(): Promise<MemberStatus>
   /** Hands leadership to `targetId`; throws 'NOT_LEADER' if this node does not lead. */
-  moveLeader(targetId: number): Promise<void>
+  moveLeader(targetId: number, call?: CallOptions): Promise<void>
   /** A CRC-32C of the whole stored state, and the revision it was taken at (Maintenance.Hash). */
-  hash(): Promise<{ hash: number; revision: number }>
+  hash(call?: CallOptions): Promise<{ hash: number; revision: number }>
   /**
    * A CRC-32C of the key-value history up to `revision` (0: now), equal on members that applied
    * the same entries; with the revisions it was taken at. COMPACTED / FUTURE_REV as etcd.
    */
-  hashKV(revision: number): Promise<{ hash: number; revision: number; compactRevision: number }>
+  hashKV(
+    revision: number,
+    call?: CallOptions,
+  ): Promise<{ hash: number; revision: number; compactRevision: number }>
   /** Gives back the space the store holds for deleted and compacted data (etcdctl defrag). */
-  defragment(): Promise<void>
+  defragment(call?: CallOptions): Promise<void>
   /**
    * The member's state as `etcdctl snapshot save` stores it (server/saved-snapshot.ts), in
    * chunks; the stream is read from one consistent point while writes go on.
    */
-  snapshot(): AsyncIterable<Uint8Array>
+  snapshot(call?: CallOptions): AsyncIterable<Uint8Array>
   alarm(req: AlarmRequest): Promise<AlarmMember[]>
+
+  /**
+   * Who a token names, with the auth revision now (etcd's AuthInfoFromCtx); 'INVALID_AUTH_TOKEN'
+   * for an unknown, expired or malformed token. May wait until `deadlineMs` for the entry that
+   * issued the token to apply on this member.
+   */
+  authInfo(token: string, deadlineMs: number): Promise<AuthInfo>
+  /** Checks the password and issues a token (etcd's simple token). */
+  authenticate(
+    name: string,
+    password: string,
+    call?: CallOptions,
+  ): Promise<{ token: string; revision: number }>
+  /** Every other Auth service call; admin-only ones need the root role once auth is on. */
+  auth(req: AuthRequest, call?: CallOptions): Promise<AuthResponse>
 }

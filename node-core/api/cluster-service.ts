@@ -103,22 +103,22 @@ export function maintenanceService(ctx: ApiContext): UntypedServiceImplementatio
       return { header: current(), alarms: alarms.map(pbAlarmMember) }
     }),
 
-    MoveLeader: unary<PbMoveLeaderRequest>(ctx, 'MoveLeader', async (pb) => {
-      await backend.moveLeader(id64(pb.targetID, 'MoveLeaderRequest.targetID'))
+    MoveLeader: unary<PbMoveLeaderRequest>(ctx, 'MoveLeader', async (pb, call) => {
+      await backend.moveLeader(id64(pb.targetID, 'MoveLeaderRequest.targetID'), call)
       return { header: current() }
     }),
 
-    Defragment: unary<object>(ctx, 'Defragment', async () => {
-      await backend.defragment()
+    Defragment: unary<object>(ctx, 'Defragment', async (_pb, call) => {
+      await backend.defragment(call)
       return { header: current() }
     }),
-    Hash: unary<object>(ctx, 'Hash', async () => {
-      const r = await backend.hash()
+    Hash: unary<object>(ctx, 'Hash', async (_pb, call) => {
+      const r = await backend.hash(call)
       return { header: pbHeader(backend.header(), r.revision), hash: r.hash }
     }),
 
-    HashKV: unary<PbHashKVRequest>(ctx, 'HashKV', async (pb) => {
-      const r = await backend.hashKV(int64(pb.revision, 'HashKVRequest.revision'))
+    HashKV: unary<PbHashKVRequest>(ctx, 'HashKV', async (pb, call) => {
+      const r = await backend.hashKV(int64(pb.revision, 'HashKVRequest.revision'), call)
       return {
         header: pbHeader(backend.header(), r.revision),
         hash: r.hash,
@@ -140,9 +140,10 @@ function snapshotHandler(
   header: () => object,
 ): handleServerStreamingCall<DecodedRequest, object> {
   return (call) => {
-    if (!admitStream(ctx, 'Snapshot', call)) return
     const send = async () => {
-      for await (const blob of ctx.backend.snapshot()) {
+      const admitted = await admitStream(ctx, 'Snapshot', call)
+      if (!admitted) return
+      for await (const blob of ctx.backend.snapshot(admitted)) {
         if (call.cancelled) return
         if (!call.write({ header: header(), remainingBytes: '0', blob: Buffer.from(blob) })) {
           await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 /**
- * What every etcd service handler shares: the backend, the limits, the logger, and the one way
- * a unary call is answered (decode check -> require-leader check -> handler -> status mapping).
+ * What every etcd service handler shares: the backend, the limits, the logger, and the one chain
+ * every call passes, unary or stream (CALL_CHAIN): decode check -> learner -> authentication ->
+ * rate limit -> require-leader -> handler -> status mapping.
  *
  * Limits (etcd's defaults where etcd has one):
  * - requestBytesMax: 1.5 MiB, etcd's --max-request-bytes. A write (Put, DeleteRange, Txn,
@@ -16,7 +17,8 @@
 import type { handleUnaryCall, Metadata, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js'
 import { status as GrpcStatus } from '@grpc/grpc-js'
 import { RaftdeskError } from '../errors'
-import type { EtcdBackend } from './backend'
+import type { AuthInfo } from '../mvcc/auth'
+import type { CallOptions, EtcdBackend } from './backend'
 import type { RateLimiter } from './rate-limit'
 import { EtcdServerError, toGrpcStatus, type GrpcStatusError } from './errors'
 import type { DecodedRequest } from './proto'
@@ -70,6 +72,11 @@ export interface ApiContext {
   streams: Set<ClosableStream>
   /** The per-client rate limit, when one is set (rate-limit.ts). */
   rateLimiter?: RateLimiter
+  /**
+   * With --client-cert-auth: the user named by the call's verified client certificate (its
+   * common name), for calls without a token.
+   */
+  certUser?: (call: Call) => AuthInfo | undefined
 }
 
 /**
@@ -83,41 +90,157 @@ export function checkLearner(ctx: ApiContext, method: string, request?: unknown)
   throw new EtcdServerError('NOT_SUPPORTED_FOR_LEARNER', `${method} on a learner`)
 }
 
-/** What admit() knows of a call before its handler runs. */
-export interface CallInfo {
+/**
+ * One call as the chain and its handler see it, free of grpc-js types beyond the metadata. It is
+ * also the backend's CallOptions: the abort signal and who sent it travel to the write.
+ */
+export interface Call extends CallOptions {
   method: string
   metadata: Metadata
   /** The connection's peer address (grpc-js getPeer()), the rate limit's key without auth. */
   peer: string
   request?: unknown
+  /** Encoded size of the request message (etcd's request size limit). */
+  sizeBytes: number
+  /** When the client stops waiting (its gRPC deadline), bounded by callDeadlineMsMax. */
+  deadlineMs: number
+  signal: AbortSignal
+  /** Set by the authentication step from the call's token. */
+  who?: AuthInfo
 }
 
 /**
- * The checks every call and stream passes before its handler, in order: learner, per-client
- * rate limit, clientv3's require-leader. (Authentication comes before the rate limit, and quota
- * after require-leader, once they exist.)
+ * The calls whose token etcd 3.4 resolves (AuthInfoFromCtx): everything that goes through raft,
+ * reads, watches and the admin-only maintenance calls. The others (Authenticate itself, Status,
+ * member calls, lease keep-alive and time-to-live) ignore a token, so a stale one cannot fail
+ * them.
  */
-export function admit(ctx: ApiContext, call: CallInfo): void {
-  checkLearner(ctx, call.method, call.request)
-  ctx.rateLimiter?.take(call.peer)
-  checkRequireLeader(ctx, call.metadata)
+const TOKEN_METHODS: ReadonlySet<string> = new Set([
+  'Range',
+  'Put',
+  'DeleteRange',
+  'Txn',
+  'Compact',
+  'Watch',
+  'LeaseGrant',
+  'LeaseRevoke',
+  'Alarm',
+  'Hash',
+  'HashKV',
+  'Defragment',
+  'Snapshot',
+  'MoveLeader',
+  // The Auth service, but Authenticate.
+  'AuthEnable',
+  'AuthDisable',
+  'AuthStatus',
+  'UserAdd',
+  'UserGet',
+  'UserList',
+  'UserDelete',
+  'UserChangePassword',
+  'UserGrantRole',
+  'UserRevokeRole',
+  'RoleAdd',
+  'RoleGet',
+  'RoleList',
+  'RoleDelete',
+  'RoleGrantPermission',
+  'RoleRevokePermission',
+])
+
+/** etcd's metadata keys for the token: gRPC clients send "token", the gateway "authorization". */
+function tokenOf(metadata: Metadata): string | undefined {
+  const value = metadata.get('token')[0] ?? metadata.get('authorization')[0]
+  return value === undefined ? undefined : String(value)
+}
+
+/** The authentication step: who the call's token names (INVALID_AUTH_TOKEN if nobody). */
+function authenticateCall(ctx: ApiContext, call: Call): Promise<void> | void {
+  if (!TOKEN_METHODS.has(call.method)) return
+  const token = tokenOf(call.metadata)
+  if (token !== undefined) {
+    return ctx.backend.authInfo(token, call.deadlineMs).then((who) => {
+      call.who = who
+    })
+  }
+  if (ctx.certUser) {
+    const who = ctx.certUser(call)
+    if (who) call.who = who
+  }
+}
+
+/** The longest a call waits in the chain (for a token's entry to apply) without a deadline. */
+const CALL_DEADLINE_MS_MAX = 10_000
+
+type Step = (ctx: ApiContext, call: Call) => void | Promise<void>
+
+/**
+ * The checks every call and stream passes before its handler, in this order. Each step is small
+ * and throws etcd's error to refuse; the quota step comes after require-leader once it exists.
+ */
+export const CALL_CHAIN: ReadonlyArray<{ name: string; run: Step }> = [
+  { name: 'learner', run: (ctx, call) => checkLearner(ctx, call.method, call.request) },
+  { name: 'authentication', run: authenticateCall },
+  {
+    name: 'rate limit',
+    run: (ctx, call) => ctx.rateLimiter?.take(call.who ? `user ${call.who.user}` : call.peer),
+  },
+  { name: 'require leader', run: (ctx, call) => checkRequireLeader(ctx, call.metadata) },
+]
+
+/** Runs the chain; only steps that have to wait (a token) cost a turn of the event loop. */
+export async function admit(ctx: ApiContext, call: Call): Promise<void> {
+  for (const step of CALL_CHAIN) {
+    const waiting = step.run(ctx, call)
+    if (waiting) await waiting
+  }
+}
+
+/** A Call for a grpc-js call object (unary or stream) as it arrives. */
+export function callOf(
+  method: string,
+  grpcCall: {
+    metadata: Metadata
+    getPeer(): string
+    getDeadline(): Date | number
+    once(event: 'cancelled', listener: () => void): unknown
+  },
+  request?: unknown,
+  sizeBytes = 0,
+): Call {
+  const abort = new AbortController()
+  grpcCall.once('cancelled', () => abort.abort())
+  const deadline = grpcCall.getDeadline()
+  const deadlineNum = deadline instanceof Date ? deadline.getTime() : deadline
+  const capMs = Date.now() + CALL_DEADLINE_MS_MAX
+  return {
+    method,
+    metadata: grpcCall.metadata,
+    peer: grpcCall.getPeer(),
+    request,
+    sizeBytes,
+    deadlineMs: Number.isFinite(deadlineNum) ? Math.min(deadlineNum, capMs) : capMs,
+    signal: abort.signal,
+  }
 }
 
 /**
- * admit() for a stream as it opens: false, with the refusal sent as the stream's status, when the
- * stream may not start.
+ * admit() for a stream as it opens: the Call (with who sent it) when the stream may start;
+ * undefined, with the refusal sent as the stream's status, when it may not.
  */
-export function admitStream(
+export async function admitStream(
   ctx: ApiContext,
   method: string,
-  call: { metadata: Metadata; getPeer(): string; emit(event: 'error', status: object): boolean },
-): boolean {
+  grpcCall: Parameters<typeof callOf>[1] & { emit(event: 'error', status: object): boolean },
+): Promise<Call | undefined> {
+  const call = callOf(method, grpcCall)
   try {
-    admit(ctx, { method, metadata: call.metadata, peer: call.getPeer() })
-    return true
+    await admit(ctx, call)
+    return call
   } catch (err) {
-    call.emit('error', statusFor(ctx, method, err))
-    return false
+    grpcCall.emit('error', statusFor(ctx, method, err))
+    return undefined
   }
 }
 
@@ -170,34 +293,22 @@ export function malformedStatus(method: string, decoded: DecodedRequest): GrpcSt
 export function unary<Pb>(
   ctx: ApiContext,
   method: string,
-  handle: (request: Pb, sizeBytes: number, signal: AbortSignal) => Promise<object>,
+  handle: (request: Pb, call: Call) => Promise<object>,
 ): handleUnaryCall<DecodedRequest, object> {
-  return (call: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
-    const decoded = call.request
+  return (grpcCall: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
+    const decoded = grpcCall.request
     if (decoded.error !== undefined || decoded.message === undefined) {
       ctx.logger.debug(`${method}: malformed request`, { error: decoded.error })
       callback(malformedStatus(method, decoded))
       return
     }
-    let pending: Promise<object>
-    try {
-      admit(ctx, {
-        method,
-        metadata: call.metadata,
-        peer: call.getPeer(),
-        request: decoded.message,
-      })
-      // The client going away (cancel, deadline) aborts what has not started yet.
-      const abort = new AbortController()
-      call.once('cancelled', () => abort.abort())
-      pending = handle(decoded.message as Pb, decoded.sizeBytes, abort.signal)
-    } catch (err) {
-      callback(statusFor(ctx, method, err))
-      return
-    }
-    pending.then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(statusFor(ctx, method, err)),
-    )
+    // The client going away (cancel, deadline) aborts what has not started yet (call.signal).
+    const call = callOf(method, grpcCall, decoded.message, decoded.sizeBytes)
+    admit(ctx, call)
+      .then(() => handle(decoded.message as Pb, call))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(statusFor(ctx, method, err)),
+      )
   }
 }

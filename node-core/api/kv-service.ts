@@ -37,37 +37,37 @@ import type {
 export function kvService(ctx: ApiContext): UntypedServiceImplementation {
   const { backend } = ctx
   return {
-    Range: unary<PbRangeRequest>(ctx, 'Range', async (pb) => {
+    Range: unary<PbRangeRequest>(ctx, 'Range', async (pb, call) => {
       checkRangeRequest(pb)
-      const res = await backend.range(rangeRequestFromPb(pb))
+      const res = await backend.range(rangeRequestFromPb(pb), call)
       return pbRangeResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Put: unary<PbPutRequest>(ctx, 'Put', async (pb, sizeBytes, signal) => {
+    Put: unary<PbPutRequest>(ctx, 'Put', async (pb, call) => {
       checkPutRequest(pb)
-      checkRequestSize(ctx, sizeBytes, 'Put')
-      const res = await backend.put(putRequestFromPb(pb), signal)
+      checkRequestSize(ctx, call.sizeBytes, 'Put')
+      const res = await backend.put(putRequestFromPb(pb), call)
       return pbPutResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    DeleteRange: unary<PbDeleteRangeRequest>(ctx, 'DeleteRange', async (pb, sizeBytes, signal) => {
+    DeleteRange: unary<PbDeleteRangeRequest>(ctx, 'DeleteRange', async (pb, call) => {
       checkDeleteRangeRequest(pb)
-      checkRequestSize(ctx, sizeBytes, 'DeleteRange')
-      const res = await backend.deleteRange(deleteRangeRequestFromPb(pb), signal)
+      checkRequestSize(ctx, call.sizeBytes, 'DeleteRange')
+      const res = await backend.deleteRange(deleteRangeRequestFromPb(pb), call)
       return pbDeleteRangeResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Txn: unary<PbTxnRequest>(ctx, 'Txn', async (pb, sizeBytes, signal) => {
+    Txn: unary<PbTxnRequest>(ctx, 'Txn', async (pb, call) => {
       checkTxnRequest(pb, ctx.limits.txnOpsMax)
       checkTxnDuplicates(pb)
-      checkRequestSize(ctx, sizeBytes, 'Txn')
-      const res = await backend.txn(txnRequestFromPb(pb), signal)
+      checkRequestSize(ctx, call.sizeBytes, 'Txn')
+      const res = await backend.txn(txnRequestFromPb(pb), call)
       return pbTxnResponse(res, pbHeader(backend.header(), res.revision))
     }),
 
-    Compact: unary<PbCompactionRequest>(ctx, 'Compact', async (pb, sizeBytes, signal) => {
-      checkRequestSize(ctx, sizeBytes, 'Compact')
-      const res = await backend.compact(compactionRequestFromPb(pb), signal)
+    Compact: unary<PbCompactionRequest>(ctx, 'Compact', async (pb, call) => {
+      checkRequestSize(ctx, call.sizeBytes, 'Compact')
+      const res = await backend.compact(compactionRequestFromPb(pb), call)
       return { header: pbHeader(backend.header(), res.revision) }
     }),
   }

@@ -41,11 +41,11 @@ function isLeaseNotFound(err: unknown): boolean {
 export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
   const { backend } = ctx
   return {
-    LeaseGrant: unary<PbLeaseGrantRequest>(ctx, 'LeaseGrant', async (pb, sizeBytes, signal) => {
-      checkRequestSize(ctx, sizeBytes, 'LeaseGrant')
+    LeaseGrant: unary<PbLeaseGrantRequest>(ctx, 'LeaseGrant', async (pb, call) => {
+      checkRequestSize(ctx, call.sizeBytes, 'LeaseGrant')
       const id = id64(pb.ID, 'LeaseGrantRequest.ID')
       const ttlSeconds = int64(pb.TTL, 'LeaseGrantRequest.TTL')
-      const res = await backend.leaseGrant({ id, ttlSeconds }, signal)
+      const res = await backend.leaseGrant({ id, ttlSeconds }, call)
       return {
         header: pbHeader(backend.header(), res.revision),
         ID: outInt(res.id, 'LeaseGrantResponse.ID'),
@@ -54,9 +54,9 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
       }
     }),
 
-    LeaseRevoke: unary<PbLeaseIdRequest>(ctx, 'LeaseRevoke', async (pb, sizeBytes, signal) => {
-      checkRequestSize(ctx, sizeBytes, 'LeaseRevoke')
-      const res = await backend.leaseRevoke({ id: id64(pb.ID, 'LeaseRevokeRequest.ID') }, signal)
+    LeaseRevoke: unary<PbLeaseIdRequest>(ctx, 'LeaseRevoke', async (pb, call) => {
+      checkRequestSize(ctx, call.sizeBytes, 'LeaseRevoke')
+      const res = await backend.leaseRevoke({ id: id64(pb.ID, 'LeaseRevokeRequest.ID') }, call)
       return { header: pbHeader(backend.header(), res.revision) }
     }),
 
@@ -94,8 +94,9 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
 
 function keepAliveHandler(ctx: ApiContext): handleBidiStreamingCall<DecodedRequest, object> {
   return (call) => {
-    if (!admitStream(ctx, 'LeaseKeepAlive', call)) return
-    new KeepAliveStream(ctx, call).start()
+    void admitStream(ctx, 'LeaseKeepAlive', call).then((admitted) => {
+      if (admitted) new KeepAliveStream(ctx, call).start()
+    })
   }
 }
 

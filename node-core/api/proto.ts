@@ -41,7 +41,7 @@ export const PROTO_LOADER_OPTIONS = {
  */
 export const WIRE_DEPTH_MAX = 300
 
-export const SERVICE_NAMES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance'] as const
+export const SERVICE_NAMES = ['KV', 'Watch', 'Lease', 'Cluster', 'Maintenance', 'Auth'] as const
 export type EtcdServiceName = (typeof SERVICE_NAMES)[number]
 
 /** The package definition of etcdserverpb (and mvccpb), for servers and for test clients. */

@@ -1,5 +1,5 @@
 /**
- * startEtcdApiServer: serves etcd's v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance) on one
+ * startEtcdApiServer: serves etcd's v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance, Auth) on one
  * address, in front of an EtcdBackend (backend.ts).
  *
  * - Listens on host:port; port 0 picks a free port, and the bound port is returned.
@@ -28,6 +28,7 @@ import {
   type ApiLogger,
 } from './context'
 import { etcdMessage } from './errors'
+import { authService } from './auth-service'
 import { kvService } from './kv-service'
 import { leaseService } from './lease-service'
 import { etcdServiceDefinitions, loadEtcdPackageDefinition, PROTO_DIR } from './proto'
@@ -111,6 +112,7 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
   server.addService(definitions.Lease, leaseService(ctx))
   server.addService(definitions.Cluster, clusterService(ctx))
   server.addService(definitions.Maintenance, maintenanceService(ctx))
+  server.addService(definitions.Auth, authService(ctx))
   for (const extra of options.extraServices ?? [])
     server.addService(extra.definition, extra.implementation)
 

@@ -40,8 +40,10 @@ import {
   statusFor,
   type ApiContext,
   type ClosableStream,
+  type Call,
 } from './context'
 import { etcdMessage, toGrpcStatus, type GrpcStatusError } from './errors'
+import { RaftdeskError } from '../errors'
 import type { DecodedRequest } from './proto'
 import type { PbWatchCreateRequest, PbWatchRequest } from './wire'
 
@@ -83,6 +85,8 @@ export class WatchSession implements ClosableStream {
     private readonly ctx: ApiContext,
     private readonly call: ServerDuplexStream<DecodedRequest, object>,
     private readonly options: WatchServiceOptions,
+    /** Who opened the stream (its token when it opened, as etcd reads it from the stream). */
+    private readonly admitted: Call,
   ) {}
 
   start(): void {
@@ -200,11 +204,12 @@ export class WatchSession implements ClosableStream {
         },
         // The sink runs inside the backend's watch hub: it must never throw into it.
         (n) => this.guard('notification', () => this.onNotification(watcher, n)),
+        this.admitted.who ? { who: this.admitted.who } : {},
       )
     } catch (err) {
       this.watchers.delete(id)
       watcher.done = true
-      return this.refuseCreate(statusFor(this.ctx, 'Watch.create', err).details)
+      return this.refuseCreate(cancelReason(statusFor(this.ctx, 'Watch.create', err), err))
     }
     this.send({ header: this.currentHeader(), watchId: id, created: true })
     watcher.announced = true
@@ -378,13 +383,36 @@ export class WatchSession implements ClosableStream {
   }
 }
 
+/** gRPC's names of the status codes, as Go prints them in an error's text. */
+const GO_CODE_NAMES: Record<number, string> = {
+  3: 'InvalidArgument',
+  7: 'PermissionDenied',
+  16: 'Unauthenticated',
+}
+
+/**
+ * The cancel reason of a watch the backend refused. etcd puts the whole gRPC error text there for
+ * auth refusals ("rpc error: code = PermissionDenied desc = etcdserver: permission denied"), which
+ * clients and etcdctl print as is; other refusals carry the message alone.
+ */
+function cancelReason(status: GrpcStatusError, err: unknown): string {
+  const auth =
+    err instanceof RaftdeskError &&
+    ['PERMISSION_DENIED', 'INVALID_AUTH_TOKEN', 'AUTH_OLD_REVISION', 'USER_EMPTY'].includes(
+      err.code,
+    )
+  const name = GO_CODE_NAMES[status.code]
+  return auth && name ? `rpc error: code = ${name} desc = ${status.details}` : status.details
+}
+
 export function watchService(
   ctx: ApiContext,
   options: WatchServiceOptions,
 ): UntypedServiceImplementation {
   const Watch: handleBidiStreamingCall<DecodedRequest, object> = (call) => {
-    if (!admitStream(ctx, 'Watch', call)) return
-    new WatchSession(ctx, call, options).start()
+    void admitStream(ctx, 'Watch', call).then((admitted) => {
+      if (admitted) new WatchSession(ctx, call, options, admitted).start()
+    })
   }
   return { Watch }
 }

@@ -9,6 +9,9 @@
  */
 import type {
   AlarmMember,
+  AuthRequest,
+  AuthResponse,
+  CallOptions,
   EtcdBackend,
   HeaderInfo,
   LeaseTimeToLiveResult,
@@ -49,6 +52,10 @@ import type {
   WriteResult,
 } from '../mvcc/types'
 import { randomLeaseId, randomMemberId } from './ids'
+import type { AuthInfo, AuthOp } from '../mvcc/auth'
+import { unreachable } from '../kernel/assert'
+import { tokenPrefix } from './auth-tokens'
+import { hashPassword, verifyPassword } from './passwords'
 import { composeImage } from './image'
 import { encodeSavedSnapshot } from './saved-snapshot'
 import { hostPort, type MemberRecord } from './members'
@@ -96,30 +103,30 @@ export class NodeBackend implements EtcdBackend {
     }
   }
 
-  range(req: RangeRequest): Promise<RangeResponse> {
-    return this.node.range(req)
+  range(req: RangeRequest, call?: CallOptions): Promise<RangeResponse> {
+    return this.node.range(req, call?.who)
   }
 
-  async put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse> {
-    const r = await this.write({ type: 'put', put: req }, signal)
+  async put(req: PutRequest, call?: CallOptions): Promise<PutResponse> {
+    const r = await this.write({ type: 'put', put: req }, call)
     if (!('put' in r)) throw unexpected(r)
     return r.put
   }
 
-  async deleteRange(req: DeleteRangeRequest, signal?: AbortSignal): Promise<DeleteRangeResponse> {
-    const r = await this.write({ type: 'deleteRange', deleteRange: req }, signal)
+  async deleteRange(req: DeleteRangeRequest, call?: CallOptions): Promise<DeleteRangeResponse> {
+    const r = await this.write({ type: 'deleteRange', deleteRange: req }, call)
     if (!('deleteRange' in r)) throw unexpected(r)
     return r.deleteRange
   }
 
-  async txn(req: TxnRequest, signal?: AbortSignal): Promise<TxnResponse> {
-    const r = await this.write({ type: 'txn', txn: req }, signal)
+  async txn(req: TxnRequest, call?: CallOptions): Promise<TxnResponse> {
+    const r = await this.write({ type: 'txn', txn: req }, call)
     if (!('txn' in r)) throw unexpected(r)
     return r.txn
   }
 
-  async compact(req: CompactionRequest, signal?: AbortSignal): Promise<CompactionResponse> {
-    const r = await this.write({ type: 'compaction', compaction: req }, signal)
+  async compact(req: CompactionRequest, call?: CallOptions): Promise<CompactionResponse> {
+    const r = await this.write({ type: 'compaction', compaction: req }, call)
     if (!('compaction' in r)) throw unexpected(r)
     return r.compaction
   }
@@ -129,11 +136,11 @@ export class NodeBackend implements EtcdBackend {
    * member picks one from its request id generator), so ids look like etcd's, not like log
    * indexes; the id travels in the entry, so every member applies the same.
    */
-  async leaseGrant(req: LeaseGrantRequest, signal?: AbortSignal): Promise<LeaseGrantResponse> {
+  async leaseGrant(req: LeaseGrantRequest, call?: CallOptions): Promise<LeaseGrantResponse> {
     for (let attempt = 1; ; attempt++) {
       const id = req.id === 0 ? randomLeaseId() : req.id
       try {
-        const r = await this.write({ type: 'leaseGrant', leaseGrant: { ...req, id } }, signal)
+        const r = await this.write({ type: 'leaseGrant', leaseGrant: { ...req, id } }, call)
         if (!('leaseGrant' in r)) throw unexpected(r)
         return r.leaseGrant
       } catch (err) {
@@ -144,8 +151,8 @@ export class NodeBackend implements EtcdBackend {
     }
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest, signal?: AbortSignal): Promise<LeaseRevokeResponse> {
-    const r = await this.write({ type: 'leaseRevoke', leaseRevoke: req }, signal)
+  async leaseRevoke(req: LeaseRevokeRequest, call?: CallOptions): Promise<LeaseRevokeResponse> {
+    const r = await this.write({ type: 'leaseRevoke', leaseRevoke: req }, call)
     if (!('leaseRevoke' in r)) throw unexpected(r)
     return r.leaseRevoke
   }
@@ -169,7 +176,8 @@ export class NodeBackend implements EtcdBackend {
     return this.node.store.lessor.list()
   }
 
-  watch(req: WatchCreateRequest, sink: WatchSink): WatchHandle {
+  watch(req: WatchCreateRequest, sink: WatchSink, call?: CallOptions): WatchHandle {
+    this.node.store.auth.checkRead(call?.who, req.key, req.rangeEnd)
     const watcher = this.node.store.watch({
       key: req.key,
       ...(req.rangeEnd ? { rangeEnd: req.rangeEnd } : {}),
@@ -296,7 +304,8 @@ export class NodeBackend implements EtcdBackend {
     }
   }
 
-  async moveLeader(targetId: number): Promise<void> {
+  async moveLeader(targetId: number, call?: CallOptions): Promise<void> {
+    this.node.store.auth.checkAdmin(call?.who)
     this.requireLeader()
     if (!this.node.status().confState.voters.includes(targetId)) {
       throw new EtcdServerError('BAD_LEADER_TRANSFEREE', `${targetId} is not a voting member`)
@@ -310,19 +319,23 @@ export class NodeBackend implements EtcdBackend {
     throw new EtcdServerError('TIMEOUT', `leadership did not move to ${targetId}`)
   }
 
-  hash(): Promise<{ hash: number; revision: number }> {
+  async hash(call?: CallOptions): Promise<{ hash: number; revision: number }> {
+    this.node.store.auth.checkAdmin(call?.who)
     return this.node.store.hash()
   }
 
-  hashKV(revision: number) {
+  async hashKV(revision: number, call?: CallOptions) {
+    this.node.store.auth.checkAdmin(call?.who)
     return this.node.store.hashKV(revision)
   }
 
-  async defragment(): Promise<void> {
+  async defragment(call?: CallOptions): Promise<void> {
+    this.node.store.auth.checkAdmin(call?.who)
     await this.node.store.defragment()
   }
 
-  snapshot(): AsyncIterable<Uint8Array> {
+  snapshot(call?: CallOptions): AsyncIterable<Uint8Array> {
+    this.node.store.auth.checkAdmin(call?.who)
     const image = composeImage(this.node.membership.toJSON(), this.node.store.snapshotImage())
     return encodeSavedSnapshot(image)
   }
@@ -331,18 +344,147 @@ export class NodeBackend implements EtcdBackend {
     return []
   }
 
+  authInfo(token: string, deadlineMs: number): Promise<AuthInfo> {
+    return this.node.authInfo(token, deadlineMs)
+  }
+
+  /**
+   * etcd's Authenticate: the password is checked here, against this member's state after a
+   * linearizable barrier, and only the token's issue goes through raft (the entry carries no
+   * password). If users changed meanwhile, the check runs again, as etcd's loop does.
+   */
+  async authenticate(
+    name: string,
+    password: string,
+    call?: CallOptions,
+  ): Promise<{ token: string; revision: number }> {
+    await this.node.linearizableBarrier()
+    for (;;) {
+      const auth = this.node.store.auth
+      if (!auth.enabled) throw new EtcdServerError('AUTH_NOT_ENABLED')
+      const checkedRevision = auth.revision
+      const user = auth.user(name)
+      if (user && user.password === null) throw new EtcdServerError('NO_PASSWORD_USER')
+      if (!(await verifyPassword(user?.password ?? undefined, password))) {
+        throw new EtcdServerError('AUTH_FAILED', `wrong password or no user ${name}`)
+      }
+      const op: AuthOp = { type: 'authenticate', name, tokenPrefix: tokenPrefix() }
+      const r = await this.write({ type: 'auth', auth: op }, call)
+      if (!('auth' in r) || r.auth.token === undefined) throw unexpected(r)
+      if (this.node.store.auth.revision === checkedRevision) {
+        return { token: r.auth.token, revision: this.node.store.revision }
+      }
+    }
+  }
+
+  async auth(req: AuthRequest, call?: CallOptions): Promise<AuthResponse> {
+    const read = await this.authRead(req, call?.who)
+    if (read) return read
+    const op = await this.authOp(req)
+    const r = await this.write({ type: 'auth', auth: op }, call)
+    if (!('auth' in r)) throw unexpected(r)
+    return { revision: this.node.store.revision }
+  }
+
+  /**
+   * The Auth reads, served by this member after a linearizable barrier with etcd's checks (etcd
+   * sends them through raft; the answer is the same): a user may read itself and its own roles,
+   * root reads everything.
+   */
+  private async authRead(
+    req: AuthRequest,
+    who: AuthInfo | undefined,
+  ): Promise<AuthResponse | null> {
+    if (!AUTH_READS.has(req.type)) return null
+    await this.node.linearizableBarrier()
+    const auth = this.node.store.auth
+    const revision = this.node.store.revision
+    switch (req.type) {
+      case 'authStatus':
+        return { revision, enabled: auth.enabled, authRevision: auth.revision }
+      case 'userGet': {
+        if (req.name !== who?.user) auth.checkAdmin(who)
+        const user = auth.user(req.name)
+        if (!user) throw new EtcdServerError('USER_NOT_FOUND')
+        return { revision, roles: user.roles }
+      }
+      case 'userList':
+        auth.checkAdmin(who)
+        return { revision, users: auth.userNames() }
+      case 'roleGet': {
+        if (!who || !auth.hasRole(who.user, req.role)) auth.checkAdmin(who)
+        const role = auth.role(req.role)
+        if (!role) throw new EtcdServerError('ROLE_NOT_FOUND')
+        return { revision, perms: role.permissions }
+      }
+      case 'roleList':
+        auth.checkAdmin(who)
+        return { revision, roles: auth.roleNames() }
+      default:
+        return null
+    }
+  }
+
+  /** The replicated op for an Auth write; passwords are hashed here, before the log sees them. */
+  private async authOp(req: AuthRequest): Promise<AuthOp> {
+    switch (req.type) {
+      case 'userAdd':
+        return {
+          type: 'userAdd',
+          name: req.name,
+          password: req.noPassword ? null : await hashPassword(req.password),
+        }
+      case 'userChangePassword':
+        return {
+          type: 'userChangePassword',
+          name: req.name,
+          password: await hashPassword(req.password),
+        }
+      case 'authEnable':
+      case 'authDisable':
+      case 'userDelete':
+      case 'userGrantRole':
+      case 'userRevokeRole':
+      case 'roleAdd':
+      case 'roleDelete':
+      case 'roleGrantPermission':
+      case 'roleRevokePermission':
+        return req
+      case 'authStatus':
+      case 'userGet':
+      case 'userList':
+      case 'roleGet':
+      case 'roleList':
+        throw new Error(`${req.type} is a read, not a replicated op`)
+      default:
+        return unreachable(req, 'auth request')
+    }
+  }
+
   private requireLeader(): void {
     if (!this.node.isLeader) {
       throw new EtcdServerError(this.node.leaderId === 0 ? 'NO_LEADER' : 'NOT_LEADER')
     }
   }
 
-  private async write(op: WriteOp, signal?: AbortSignal): Promise<WriteResult> {
-    const result = await this.node.propose(op, signal ? { signal } : {})
+  private async write(op: WriteOp, call?: CallOptions): Promise<WriteResult> {
+    const result = await this.node.propose(op, {
+      ...(call?.signal ? { signal: call.signal } : {}),
+      ...(call?.who ? { who: call.who } : {}),
+    })
     if ('error' in result) throw new RaftdeskError(result.error.code, result.error.message)
     return result
   }
 }
+
+/** Auth requests answered from this member's state rather than through the log. */
+const AUTH_READS: ReadonlySet<AuthRequest['type']> = new Set([
+  'authStatus',
+  'userGet',
+  'userList',
+  'roleGet',
+  'roleList',
+])
 
 function unexpected(r: WriteResult): Error {
   return new Error(`unexpected write result ${JSON.stringify(Object.keys(r))}`)

@@ -39,7 +39,9 @@ import { join } from 'node:path'
 import { EtcdServerError } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/types'
-import { openStore, type MvccStore, type StoreOptions } from '../mvcc/store'
+import { openStore, type ApplyItem, type MvccStore, type StoreOptions } from '../mvcc/store'
+import type { AuthInfo, AuthOp } from '../mvcc/auth'
+import { AUTH_TOKEN_TTL_MS_DEFAULT, tokenIndex, TokenKeeper } from './auth-tokens'
 import {
   MemoryStorage,
   ConfChangePendingError,
@@ -133,6 +135,8 @@ export interface RaftdeskNodeOptions {
   pendingRequestsMax: number
   /** Committed entries not yet applied beyond which proposals are refused (etcd: 5,000). */
   applyLagEntriesMax?: number
+  /** How long an auth token lives after its last use (etcd's --auth-token-ttl; 300 s). */
+  authTokenTtlMs?: number
   /** Builds the peer transport once the member and cluster ids are known. */
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
   logger: NodeLogger
@@ -219,6 +223,10 @@ export class RaftdeskNode {
   private readonly snapDir: string
   private readonly requestIds = new RequestIdGenerator(Date.now())
   private readonly writes: WaitRegistry<WriteResult>
+  /** Auth tokens this member knows (auth-tokens.ts), filled as authenticate entries apply. */
+  readonly tokens: TokenKeeper
+  /** Calls waiting until this member has applied an index (a token issued there). */
+  private appliedWaiters: Array<{ index: number; done: () => void }> = []
   private readonly confChanges: WaitRegistry<ConfState>
   private confState: ConfState
   private role: Role = 'follower'
@@ -278,6 +286,7 @@ export class RaftdeskNode {
     this.durableHardState = init.storage.initialState().hardState
     this.term = this.durableHardState.term
     this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request')
+    this.tokens = new TokenKeeper(init.options.authTokenTtlMs ?? AUTH_TOKEN_TTL_MS_DEFAULT)
     this.confChanges = new WaitRegistry(1024, 'membership change')
     const seed = (Date.now() ^ (process.pid << 8) ^ this.id) >>> 0
     this.raft = new RawNode({
@@ -483,11 +492,14 @@ export class RaftdeskNode {
    * node's role by then; or rejects at the request deadline (answers.ts says with what). A write
    * that may still commit is never failed early: a client would retry it into a second copy.
    */
-  async propose(op: WriteOp, opts: { signal?: AbortSignal } = {}): Promise<WriteResult> {
+  async propose(
+    op: WriteOp,
+    opts: { signal?: AbortSignal; who?: AuthInfo } = {},
+  ): Promise<WriteResult> {
     this.assertRunning()
     this.checkApplyLag()
     const id = this.requestIds.nextId()
-    const data = encodeRequest({ id, op })
+    const data = encodeRequest(opts.who ? { id, op, who: opts.who } : { id, op })
     return this.track(this.writes, id, opts.signal, () => {
       try {
         this.raft.propose(data)
@@ -630,10 +642,67 @@ export class RaftdeskNode {
   }
 
   /** A range read: linearizable through ReadIndex unless `serializable`. */
-  async range(req: RangeRequest): Promise<RangeResponse> {
+  /**
+   * etcd's Range with its auth check (doSerialize): read permission on the range against the
+   * state the read sees, then the read, and "revision of auth store is old" if the auth state
+   * changed while it ran.
+   */
+  async range(req: RangeRequest, who?: AuthInfo): Promise<RangeResponse> {
     this.assertRunning()
     if (!req.serializable) await this.linearizableBarrier()
-    return this.store.range(req)
+    this.store.auth.checkRead(who, req.key, req.rangeEnd)
+    const res = this.store.range(req)
+    if (who && who.revision !== 0 && who.revision !== this.store.auth.revision) {
+      throw new EtcdServerError('AUTH_OLD_REVISION', 'auth changed during the read')
+    }
+    return res
+  }
+
+  /**
+   * Who a token belongs to, with the auth revision now (etcd's AuthInfoFromCtx). A token issued
+   * by an entry this member has not applied yet waits for it, until `deadlineMs`.
+   */
+  async authInfo(token: string, deadlineMs: number): Promise<AuthInfo> {
+    this.assertRunning()
+    const index = tokenIndex(token)
+    if (index === undefined) throw new EtcdServerError('INVALID_AUTH_TOKEN', 'malformed token')
+    if (index > this.appliedIndex) await this.appliedAtLeast(index, deadlineMs)
+    const user = this.tokens.user(token)
+    if (user === undefined) throw new EtcdServerError('INVALID_AUTH_TOKEN', 'unknown or expired')
+    return { user, revision: this.store.auth.revision }
+  }
+
+  /** Resolves once this member has applied `index`; rejects at `deadlineMs`. */
+  private appliedAtLeast(index: number, deadlineMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { index, done: () => (clearTimeout(timer), resolve()) }
+      const timer = setTimeout(
+        () => {
+          this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter)
+          reject(new EtcdServerError('INVALID_AUTH_TOKEN', `entry ${index} not applied in time`))
+        },
+        Math.max(0, deadlineMs - Date.now()),
+      )
+      this.appliedWaiters.push(waiter)
+    })
+  }
+
+  /** Applied auth changes that decide which tokens stay valid. */
+  private observeAuth(op: AuthOp, result: WriteResult): void {
+    if (!('auth' in result)) return
+    switch (op.type) {
+      case 'authenticate':
+        if (result.auth.token) this.tokens.assign(result.auth.token, op.name)
+        return
+      case 'authEnable':
+      case 'authDisable':
+        return this.tokens.clear()
+      case 'userDelete':
+      case 'userChangePassword':
+        return this.tokens.invalidateUser(op.name)
+      default:
+        return
+    }
   }
 
   /** Resolves when this node has applied everything committed before the call (ReadIndex). */
@@ -965,6 +1034,9 @@ export class RaftdeskNode {
     this.membership.reconcile(meta.confState)
     for (const m of this.membership.list()) this.connectPeer(m)
     this.appliedIndex = meta.index
+    // Tokens issued by entries inside the snapshot were never seen here; those seen stay valid
+    // only while auth stays on.
+    if (!this.store.auth.enabled) this.tokens.clear()
     this.snapshotIndex = meta.index
     this.log.info(`applied snapshot at ${meta.index} (term ${meta.term})`)
     void retainSnapshots(this.wal, this.snapDir).catch((err: unknown) =>
@@ -973,7 +1045,7 @@ export class RaftdeskNode {
   }
 
   private async applyEntries(entries: Entry[]): Promise<void> {
-    const items: Array<{ index: number; op: WriteOp | null }> = []
+    const items: ApplyItem[] = []
     const requestIds: number[] = []
     for (const e of entries) {
       if (e.index <= this.appliedIndex) continue
@@ -984,7 +1056,11 @@ export class RaftdeskNode {
         continue
       }
       const req = decodeRequest(e.data)
-      items.push({ index: e.index, op: req?.op ?? null })
+      items.push(
+        req?.who
+          ? { index: e.index, op: req.op, who: req.who }
+          : { index: e.index, op: req?.op ?? null },
+      )
       requestIds.push(req?.id ?? 0)
     }
     if (items.length > 0) {
@@ -992,6 +1068,8 @@ export class RaftdeskNode {
       for (let i = 0; i < results.length; i++) {
         const id = requestIds[i]!
         const result = results[i]
+        const op = items[i]!.op
+        if (op?.type === 'auth' && result) this.observeAuth(op.auth, result)
         if (id !== 0 && result) this.writes.resolve(id, result)
       }
     }
@@ -1075,6 +1153,11 @@ export class RaftdeskNode {
   }
 
   private serveReadyReads(): void {
+    if (this.appliedWaiters.length > 0) {
+      const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex)
+      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex)
+      for (const w of ready) w.done()
+    }
     while (this.readyReads.length > 0 && this.readyReads[0]!.index! <= this.appliedIndex) {
       const batch = this.readyReads.shift()!
       for (const serve of batch.reads) serve()

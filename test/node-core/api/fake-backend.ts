@@ -20,9 +20,12 @@
  * into the situations they check.
  */
 import type { RaftdeskError } from '../../../node-core/errors'
+import type { AuthInfo } from '../../../node-core/mvcc/auth'
 import type {
   AlarmMember,
   AlarmRequest,
+  AuthRequest,
+  AuthResponse,
   EtcdBackend,
   HeaderInfo,
   LeaseTimeToLiveResult,
@@ -720,6 +723,19 @@ export class FakeBackend implements EtcdBackend {
     )
   }
 
+  async authInfo(): Promise<AuthInfo> {
+    throw etcdError('INVALID_AUTH_TOKEN')
+  }
+
+  async authenticate(): Promise<{ token: string; revision: number }> {
+    throw etcdError('AUTH_NOT_ENABLED')
+  }
+
+  async auth(req: AuthRequest): Promise<AuthResponse> {
+    if (req.type === 'authStatus') return { revision: 0, enabled: false, authRevision: 1 }
+    throw new EtcdServerError('NOT_CAPABLE', 'the fake backend has no users or roles')
+  }
+
   async alarm(req: AlarmRequest): Promise<AlarmMember[]> {
     this.failIfAsked('alarm')
     const matches = (a: AlarmMember) =>
@@ -742,6 +758,14 @@ export class FakeBackend implements EtcdBackend {
       }
     }
   }
+}
+
+// Auth is served by real members only (test/e2e/auth.test.ts runs it end to end); the fake
+// answers as a member with auth off and no users.
+export interface FakeAuth {
+  authInfo(): Promise<AuthInfo>
+  authenticate(): Promise<{ token: string; revision: number }>
+  auth(req: AuthRequest): Promise<AuthResponse>
 }
 
 /** A typed backend error with an etcd code, for tests that make the fake fail. */

@@ -283,7 +283,7 @@ describe('the store applies auth', () => {
     return r!
   }
 
-  const put = (key: string, extra: object = {}): WriteOp => ({
+  const put = (key: string, extra: object = {}): WriteOp & { type: 'put' } => ({
     type: 'put',
     put: { key: b(key), value: b('v'), ...extra },
   })
@@ -300,7 +300,7 @@ describe('the store applies auth', () => {
       deleteRange: { key: b('app/'), rangeEnd: b('app1') },
     }
     expect(errorCode(await applyAs(t, del, who))).toBe('PERMISSION_DENIED')
-    const txn = (inner: WriteOp): WriteOp => ({
+    const txn = (inner: WriteOp & { type: 'put' }): WriteOp => ({
       type: 'txn',
       txn: {
         compare: [],
@@ -308,7 +308,7 @@ describe('the store applies auth', () => {
           {
             requestTxn: {
               compare: [],
-              success: [{ requestPut: (inner as { put: never }).put }],
+              success: [{ requestPut: inner.put }],
               failure: [],
             },
           },

@@ -288,6 +288,7 @@ async function onEtcd(etcd: Etcd3, op: WriteOp): Promise<WriteResult> {
       })
       return { leaseGrant: { id: n(r.ID), ttlSeconds: n(r.TTL), revision: rev(r) } }
     }
+    if (op.type !== 'leaseRevoke') throw new Error(`no etcd call for ${op.type}`)
     const r = await etcd.leaseClient.leaseRevoke({ ID: op.leaseRevoke.id })
     return { leaseRevoke: { revision: rev(r) } }
   } catch (err) {

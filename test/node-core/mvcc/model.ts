@@ -232,6 +232,7 @@ export class Model {
       this.leases.set(id, ttl)
       return { leaseGrant: { id, ttlSeconds: ttl, revision: this.rev } }
     }
+    if (op.type !== 'leaseRevoke') throw new Error(`the model does not apply ${op.type}`)
     const id = op.leaseRevoke.id
     if (!this.leases.has(id)) throw new Refusal('LEASE_NOT_FOUND')
     this.leases.delete(id)
