@@ -17,7 +17,12 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { LocalCluster, LOCAL_CLUSTER_DEFAULTS, localMemberName } from '../cluster/supervisor'
+import {
+  LocalCluster,
+  LOCAL_CLUSTER_DEFAULTS,
+  localMemberName,
+  type LocalClusterOptions,
+} from '../cluster/supervisor'
 import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
 import { startWebUi, type WebUi } from '../services/web'
@@ -25,7 +30,7 @@ import { startWebUi, type WebUi } from '../services/web'
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
                         [--log-level debug|info|warn|error] [--restore FILE]
-                        [--rate-limit-rps N [--rate-limit-burst N]]`
+                        [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -70,6 +75,8 @@ export interface ServeOptions {
   restore?: string
   /** Per-client requests per second and burst on every client port (absent: no limit). */
   rateLimit?: { rps: number; burst: number }
+  /** etcd's server settings (--auth-token-ttl, ...); absent ones keep etcd's defaults. */
+  etcd: NonNullable<LocalClusterOptions['etcd']>
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
@@ -89,6 +96,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         restore: { type: 'string' },
         'rate-limit-rps': { type: 'string' },
         'rate-limit-burst': { type: 'string' },
+        'auth-token-ttl': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -139,6 +147,17 @@ export function parseServeArgs(argv: string[]): ServeOptions {
     logLevel: level as ServeOptions['logLevel'],
     ...(values['restore'] !== undefined ? { restore: values['restore'] as string } : {}),
     ...rateLimitFlags(values),
+    etcd: etcdFlags(values),
+  }
+}
+
+/** etcd's server flags, refused at start when out of range (etcd's names and units). */
+function etcdFlags(
+  values: Record<string, string | boolean | undefined>,
+): NonNullable<LocalClusterOptions['etcd']> {
+  const ttl = values['auth-token-ttl'] as string | undefined
+  return {
+    ...(ttl === undefined ? {} : { authTokenTtlSeconds: int('auth-token-ttl', ttl, 300, 1, 1e9) }),
   }
 }
 
@@ -197,6 +216,7 @@ async function main(): Promise<void> {
     snapshotCount: options.snapshotCount,
     logLevel: options.logLevel,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    etcd: options.etcd,
   })
 
   let stopping = false

@@ -47,6 +47,15 @@ export const nodeProcessConfigSchema = z.object({
   snapshotCatchUpEntries: z.number().int().min(0).optional(),
   /** A per-client rate limit on the client port (absent: none). */
   rateLimit: z.object({ rps: z.number().positive(), burst: z.number().int().min(1) }).optional(),
+  /** etcd's server settings under etcd's flag names (absent: etcd's defaults). */
+  etcd: z
+    .object({
+      /** --auth-token-ttl: seconds a token lives after its last use (default 300). */
+      authTokenTtlSeconds: z.number().int().min(1).max(1e9).optional(),
+      /** --quota-backend-bytes: the store's size past which writes are refused (default 2 GiB). */
+      quotaBackendBytes: z.number().int().min(1).optional(),
+    })
+    .optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),
   /** Members to expect when joining (clusterState 'existing'), as the cluster reported them. */
   existingMembers: z

@@ -33,6 +33,8 @@ export interface LocalClusterOptions {
   snapshotCatchUpEntries?: number
   /** A per-client rate limit on every member's client port (undefined: none). */
   rateLimit?: { rps: number; burst: number }
+  /** etcd's server settings for every member (protocol.ts; undefined: etcd's defaults). */
+  etcd?: NodeProcessConfig['etcd']
   statusIntervalMs: number
   logLevel: NodeProcessConfig['logLevel']
   launcher: NodeLauncher
@@ -240,6 +242,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
         ? {}
         : { snapshotCatchUpEntries: o.snapshotCatchUpEntries }),
       ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
+      ...(o.etcd ? { etcd: o.etcd } : {}),
       statusIntervalMs: o.statusIntervalMs,
       logLevel: o.logLevel,
     }

@@ -126,6 +126,9 @@ async function main(): Promise<void> {
     ...(config.snapshotCatchUpEntries === undefined
       ? {}
       : { snapshotCatchUpEntries: config.snapshotCatchUpEntries }),
+    ...(config.etcd?.authTokenTtlSeconds === undefined
+      ? {}
+      : { authTokenTtlMs: config.etcd.authTokenTtlSeconds * 1000 }),
     logger: log,
     transportFactory: (id, clusterId) =>
       new TcpTransport({

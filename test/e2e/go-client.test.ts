@@ -1,6 +1,7 @@
 // etcd's own Go client (clientv3 of etcd 3.4, what Kubernetes and most etcd tools use) against a
 // real 3-member etcd and a 3-node raftdesk cluster: KV, txn, watch with previous values, leases,
-// and the concurrency recipes built on them (mutex, election, STM). test/go/clientcheck prints one
+// and the concurrency recipes built on them (mutex, election, STM), then auth with a non-root user
+// limited to a prefix (puts, reads, txn, watch, a mutex, refusals). test/go/clientcheck prints one
 // line per observation, without ids or revisions; the two transcripts must be identical.
 //
 // It builds offline from Debian's golang-go and golang-etcd-server-dev (GO111MODULE=off, a GOPATH
@@ -77,5 +78,9 @@ describe.runIf(shouldRun())("etcd's Go client (clientv3 3.4)", () => {
     expect(theirs.trim().split('\n').at(-1)).toBe('DONE')
     expect(ours).toBe(theirs)
     expect(ours).toContain('stm: 8 clients x 5 increments -> 40')
+    if (process.env['DUMP']) console.log(ours)
+    // The auth part ran to its end, with permissions granted and denied.
+    expect(ours).toContain('auth: alice put other: etcdserver: permission denied')
+    expect(ours).toContain('auth: alice took and released app/lock')
   }, 180_000)
 })

@@ -1,6 +1,6 @@
 // clientcheck drives etcd's own Go client (clientv3 of etcd 3.4, the client Kubernetes and most
 // etcd tools use) through KV, txn, watch with previous values, leases and the concurrency
-// recipes (mutex, election, STM) against one endpoint, and prints one line per observation.
+// recipes (mutex, election, STM), then auth with a user limited to a prefix, against one endpoint, and prints one line per observation.
 // Lines carry no ids, revisions or timings, so the transcript of a real etcd and of raftdesk can
 // be compared as text (test/e2e/go-client.test.ts). Any error ends it with exit status 1.
 //
@@ -43,6 +43,7 @@ func main() {
 	mutex(ctx, cli)
 	election(ctx, cli)
 	stm(ctx, cli)
+	auth(ctx, cli, strings.Split(os.Args[1], ","))
 	fmt.Println("DONE")
 }
 
@@ -219,4 +220,86 @@ func stm(ctx context.Context, cli *clientv3.Client) {
 	}
 	sort.Strings(keys)
 	fmt.Printf("keys left: %s\n", strings.Join(keys, " "))
+}
+
+// auth sets up root and a user "alice" who may read and write app/ only, turns auth on, and has
+// alice (and a client with a wrong password) use the cluster, mutex included; root turns auth
+// off at the end.
+func auth(ctx context.Context, cli *clientv3.Client, endpoints []string) {
+	_, err := cli.UserAdd(ctx, "root", "rootpw")
+	must(err, "add root")
+	_, err = cli.UserGrantRole(ctx, "root", "root")
+	must(err, "grant root")
+	_, err = cli.RoleAdd(ctx, "app")
+	must(err, "add role")
+	_, err = cli.RoleGrantPermission(ctx, "app", "app/", clientv3.GetPrefixRangeEnd("app/"), clientv3.PermissionType(clientv3.PermReadWrite))
+	must(err, "grant permission")
+	_, err = cli.UserAdd(ctx, "alice", "alicepw")
+	must(err, "add alice")
+	_, err = cli.UserGrantRole(ctx, "alice", "app")
+	must(err, "grant app")
+	_, err = cli.AuthEnable(ctx)
+	must(err, "enable auth")
+	_, err = cli.Get(ctx, "app/x")
+	fmt.Printf("auth: anonymous get: %v\n", err)
+
+	as := func(user, password string) (*clientv3.Client, error) {
+		return clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Username: user, Password: password})
+	}
+	if _, err := as("alice", "wrong"); err != nil {
+		fmt.Printf("auth: wrong password: %v\n", err)
+	}
+	alice, err := as("alice", "alicepw")
+	must(err, "alice connects")
+	defer alice.Close()
+	_, err = alice.Put(ctx, "app/x", "1")
+	fmt.Printf("auth: alice put app/x: %v\n", err)
+	_, err = alice.Put(ctx, "other", "1")
+	fmt.Printf("auth: alice put other: %v\n", err)
+	r, err := alice.Get(ctx, "app/", clientv3.WithPrefix())
+	must(err, "alice get prefix")
+	fmt.Printf("auth: alice sees %d key(s) under app/\n", r.Count)
+	_, err = alice.Get(ctx, "", clientv3.WithPrefix())
+	fmt.Printf("auth: alice get everything: %v\n", err)
+	t, err := alice.Txn(ctx).If(clientv3.Compare(clientv3.Value("app/x"), "=", "1")).Then(clientv3.OpPut("app/y", "2")).Commit()
+	must(err, "alice txn")
+	fmt.Printf("auth: alice txn succeeded=%v\n", t.Succeeded)
+	_, err = alice.Txn(ctx).If(clientv3.Compare(clientv3.Value("kv/a"), "=", "1")).Then(clientv3.OpPut("app/y", "3")).Commit()
+	fmt.Printf("auth: alice txn reading kv/a: %v\n", err)
+	wctx, wcancel := context.WithCancel(ctx)
+	wch := alice.Watch(wctx, "app/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	_, err = cli.Put(ctx, "app/x", "from-root")
+	fmt.Printf("auth: anonymous put while auth is on: %v\n", err)
+	_, err = alice.Put(ctx, "app/x", "2")
+	must(err, "alice put again")
+	ev := (<-wch).Events[0]
+	fmt.Printf("auth: alice watch: %s %s=%s prev=%s\n", ev.Type, ev.Kv.Key, ev.Kv.Value, ev.PrevKv.Value)
+	wcancel()
+	s, err := concurrency.NewSession(alice)
+	must(err, "alice session")
+	m := concurrency.NewMutex(s, "app/lock")
+	must(m.Lock(ctx), "alice lock")
+	must(m.Unlock(ctx), "alice unlock")
+	fmt.Println("auth: alice took and released app/lock")
+	s.Close()
+	denied := concurrency.NewMutex(func() *concurrency.Session {
+		s2, err := concurrency.NewSession(alice)
+		must(err, "session 2")
+		return s2
+	}(), "locks/other")
+	fmt.Printf("auth: alice lock outside app/: %v\n", denied.Lock(ctx))
+
+	root, err := as("root", "rootpw")
+	must(err, "root connects")
+	defer root.Close()
+	u, err := root.UserList(ctx)
+	must(err, "user list")
+	fmt.Printf("auth: users %v\n", u.Users)
+	_, err = alice.UserList(ctx)
+	fmt.Printf("auth: alice lists users: %v\n", err)
+	_, err = root.AuthDisable(ctx)
+	must(err, "disable auth")
+	g, err := cli.Get(ctx, "app/x")
+	must(err, "anonymous get after disable")
+	fmt.Printf("auth: anonymous get after disable: %s\n", g.Kvs[0].Value)
 }
