@@ -84,6 +84,7 @@ export interface EtcdClients {
   lease: AnyClient
   cluster: AnyClient
   maintenance: AnyClient
+  auth: AnyClient
   close(): void
 }
 
@@ -108,6 +109,7 @@ export function etcdClients(endpoint: string, options: grpc.ChannelOptions = {})
     lease: make('Lease'),
     cluster: make('Cluster'),
     maintenance: make('Maintenance'),
+    auth: make('Auth'),
   }
   return { ...clients, close: () => Object.values(clients).forEach((c) => c.close()) }
 }
