@@ -83,9 +83,16 @@ export interface SimOptions {
    * `sendBeforePersist` sends every message before the disk write, so a crash loses entries a
    * follower already acknowledged; `failWritesOnLeaderChange` answers the writes a member is
    * waiting on with "leader changed" when its leader changes (raftdesk's rule before it took
-   * etcd's: wait for the outcome).
+   * etcd's: wait for the outcome); `ignoreAuthRevisionOnFollowers` has members that do not
+   * lead apply writes without the auth revision check, so a write refused on the leader for an
+   * auth change made meanwhile lands on the followers.
    */
-  defects: { forgetVote?: boolean; sendBeforePersist?: boolean; failWritesOnLeaderChange?: boolean }
+  defects: {
+    forgetVote?: boolean
+    sendBeforePersist?: boolean
+    failWritesOnLeaderChange?: boolean
+    ignoreAuthRevisionOnFollowers?: boolean
+  }
   /**
    * Probability that a node crashes right after a disk write and the messages it allowed have
    * left, coming back 1-10 ms later: the moment a forgotten vote or an unsynced append hurts.
@@ -99,6 +106,13 @@ export interface SimOptions {
    * time in probe and replicate states; 'seeded' picks one of the two per seed.
    */
   flowControl: 'default' | 'tight' | 'seeded'
+  /**
+   * Mean virtual ms between two auth changes (an administrator granting or revoking the clients'
+   * permission on one key, proposed on a random member) while faults run; 0: none. Client
+   * writes are checked against permissions at apply (kv.ts), and every member must reach the
+   * same verdict for every entry.
+   */
+  authChangeEveryMs: number
 }
 
 export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
@@ -118,6 +132,7 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
   defects: {},
   crashAfterPersistRate: 0.002,
   preVote: true,
+  authChangeEveryMs: 1000,
   flowControl: 'seeded',
 }
 
@@ -156,6 +171,7 @@ type SimEvent =
   | { type: 'deliver'; msg: Message }
   | { type: 'persisted'; node: NodeId; incarnation: number; ready: Ready; later: Message[] }
   | { type: 'clientStart'; client: number }
+  | { type: 'authChange' }
   | { type: 'clientTimeout'; client: number; reqId: string }
   | { type: 'reply'; client: number; reqId: string; reply: Reply }
   | { type: 'nemesis' }
@@ -240,7 +256,7 @@ export class Simulation {
   private dupRate = 0
   private readonly leadersByTerm = new Map<number, NodeId>()
   /** Entry applied at each index by any node: term and data, to compare all others against. */
-  private readonly appliedLog = new Map<number, { term: number; data: string }>()
+  private readonly appliedLog = new Map<number, { term: number; data: string; result?: string }>()
   private maxAppliedIndex = 0
   private readonly acknowledgedWrites = new Set<string>()
   private readonly appliedWriteIds = new Set<string>()
@@ -257,6 +273,7 @@ export class Simulation {
   constructor(options: Partial<SimOptions> & { seed: number }) {
     this.options = { ...SIM_DEFAULTS, ...options }
     this.prng = createPrng(this.options.seed)
+    this.authPrng = createPrng((this.options.seed ^ 0x5eed_a0a0) >>> 0)
     const flow = this.options.flowControl
     this.tightFlow = flow === 'tight' || (flow === 'seeded' && this.prng.chance(0.5))
     const ids = Array.from({ length: this.options.nodes }, (_, i) => i + 1)
@@ -268,7 +285,7 @@ export class Simulation {
       const node = this.addNode(id)
       node.disk.applySnapshot({
         metadata: { index: 1, term: 1, confState: { voters: ids, learners: [] } },
-        data: emptyImage(),
+        data: emptyImage(this.options.keys),
       })
       this.boot(node)
     }
@@ -284,6 +301,37 @@ export class Simulation {
       this.queue.push(this.prng.int(0, 50), { type: 'clientStart', client: c + 1 })
     }
     if (this.options.faults) this.queue.push(this.prng.int(200, 600), { type: 'nemesis' })
+    if (this.options.authChangeEveryMs > 0) this.scheduleAuthChange()
+  }
+
+  /** Auth changes draw from their own PRNG, so they leave the other random choices alone. */
+  private readonly authPrng: Prng
+  private authChanges = 0
+
+  private scheduleAuthChange(): void {
+    const mean = this.options.authChangeEveryMs
+    this.queue.push(this.nowMs + this.authPrng.int(1, 2 * mean), { type: 'authChange' })
+  }
+
+  /** An administrator grants or revokes the clients' permission on one key. */
+  private onAuthChange(): void {
+    if (this.healed) return
+    this.scheduleAuthChange()
+    const members = this.liveMembers()
+    if (members.length === 0) return
+    const node = members[this.authPrng.int(0, members.length)]!
+    const op: SimWrite = {
+      id: `auth-${++this.authChanges}`,
+      kind: this.authPrng.chance(0.5) ? 'revoke' : 'grant',
+      key: `k${this.authPrng.int(0, this.options.keys)}`,
+    }
+    try {
+      node.raft!.propose(encodeWrite(op))
+    } catch (err) {
+      if (!isRaftRefusal(err)) throw err
+      return // no leader to take it: the administrator tries again later
+    }
+    this.process(node)
   }
 
   /** Runs to the end: the fault phase, the heal, liveness, then the final checks. */
@@ -348,6 +396,8 @@ export class Simulation {
         return this.onPersisted(ev.node, ev.incarnation, ev.ready, ev.later)
       case 'clientStart':
         return this.onClientStart(ev.client)
+      case 'authChange':
+        return this.onAuthChange()
       case 'clientTimeout':
         return this.onClientTimeout(ev.client, ev.reqId)
       case 'reply':
@@ -376,7 +426,7 @@ export class Simulation {
       id,
       disk: new MemoryStorage(),
       raft: null,
-      sm: new KvMachine(),
+      sm: new KvMachine(this.options.keys),
       confState: { voters: [], learners: [] },
       incarnation: 0,
       up: false,
@@ -399,7 +449,7 @@ export class Simulation {
   /** (Re)builds a node's volatile state from its disk, as a process start does. */
   private boot(node: SimNode): void {
     const snap = node.disk.snapshot()
-    node.sm = new KvMachine()
+    node.sm = new KvMachine(this.options.keys)
     if (snap.metadata.index > 0) node.sm.restore(snap.data)
     node.confState = node.disk.initialState().confState
     node.raft = new RawNode({
@@ -591,18 +641,50 @@ export class Simulation {
       this.onConfChangeApplied(cc)
       return
     }
-    const op = decodeWrite(e.data)
+    let op = decodeWrite(e.data)
+    if (
+      this.options.defects.ignoreAuthRevisionOnFollowers &&
+      op?.authRevision !== undefined &&
+      node.raft!.status().lead !== node.id
+    ) {
+      op = { ...op, authRevision: Number.MAX_SAFE_INTEGER }
+    }
     const result = node.sm.apply(e.index, op)
     if (!op || !result) return
+    this.checkSameVerdict(node, e.index, result)
+    if (result.kind === 'auth') return
     this.appliedWriteIds.add(op.id)
     this.checkAppliedOnce(op.id, e.index)
     const waiting = node.pendingWrites.get(op.id)
     if (waiting) {
       node.pendingWrites.delete(op.id)
-      this.reply(node, waiting.client, waiting.reqId, {
-        ok: true,
-        output: toOutput(result),
-        lead: node.raft!.status().lead,
+      const lead = node.raft!.status().lead
+      this.reply(
+        node,
+        waiting.client,
+        waiting.reqId,
+        result.kind === 'refused'
+          ? { ok: false, error: result.code as EtcdErrorCode, lead }
+          : { ok: true, output: toOutput(result), lead },
+      )
+    }
+  }
+
+  /**
+   * Every member reaches the same result for an entry, refusals included: the permission checks
+   * at apply depend on nothing but the entries before it.
+   */
+  private checkSameVerdict(node: SimNode, index: number, result: SimWriteResult): void {
+    const text = JSON.stringify(result)
+    const seen = this.appliedLog.get(index)!
+    if (seen.result === undefined) {
+      seen.result = text
+      return
+    }
+    if (seen.result !== text) {
+      throw new ViolationError({
+        invariant: 'state-machine-safety',
+        message: `n${node.id} applied entry ${index} with result ${text}, another member with ${seen.result}`,
       })
     }
   }
@@ -791,17 +873,20 @@ export class Simulation {
         node.pendingReads.set(reqId, { client: client.id, reqId, key: input.key })
         raft.readIndex(encoder.encode(reqId))
       } else {
+        // The member stamps the write with its auth revision, as etcd's with the token's.
+        const authRevision = node.sm.auth.revision
         const op: SimWrite =
           input.kind === 'put'
-            ? { id: reqId, kind: 'put', key: input.key, value: input.value }
+            ? { id: reqId, kind: 'put', key: input.key, value: input.value, authRevision }
             : input.kind === 'delete'
-              ? { id: reqId, kind: 'delete', key: input.key }
+              ? { id: reqId, kind: 'delete', key: input.key, authRevision }
               : {
                   id: reqId,
                   kind: 'cas',
                   key: input.key,
                   expected: input.expected,
                   value: input.value,
+                  authRevision,
                 }
         node.pendingWrites.set(reqId, { client: client.id, reqId })
         raft.propose(encodeWrite(op))
@@ -1220,11 +1305,14 @@ function toOutput(result: SimWriteResult): KvOutput {
       return { kind: 'delete', deleted: result.deleted }
     case 'cas':
       return { kind: 'cas', succeeded: result.succeeded }
+    case 'auth':
+    case 'refused':
+      throw new Error(`a ${result.kind} result is not a client's answer`)
   }
 }
 
-function emptyImage(): Uint8Array {
-  const sm = new KvMachine()
+function emptyImage(keys: number): Uint8Array {
+  const sm = new KvMachine(keys)
   sm.skip(1)
   return sm.image()
 }

@@ -106,4 +106,14 @@ describe('simulator mutation tests', () => {
     console.log('writes failed on leader change:', caught)
     expect(caught?.invariant).toMatch(/applied-twice|linearizability/)
   }, 120_000)
+
+  it('catches members that check permissions at apply differently', () => {
+    // Followers skip the auth revision check: a write proposed just before an auth change is
+    // refused by the leader and applied by the others. Every member must reach the same verdict
+    // (first caught at seed 4).
+    const caught = hunt(60, { defects: { ignoreAuthRevisionOnFollowers: true } }, 4000)
+    console.log('auth checked differently on followers:', caught)
+    expect(caught?.invariant).toBe('state-machine-safety')
+    expect(caught?.message).toMatch(/AUTH_OLD_REVISION/)
+  }, 120_000)
 })
