@@ -257,6 +257,12 @@ export interface EtcdBackend {
    */
   snapshot(call?: CallOptions): AsyncIterable<Uint8Array>
   alarm(req: AlarmRequest): Promise<AlarmMember[]>
+  /**
+   * The quota step of the call chain (etcd's quota check): throws 'NO_SPACE', and raises this
+   * member's NOSPACE alarm, when the store is full for a write of `costBytes`. Must be cheap: it
+   * runs before every put, txn with a put and lease grant.
+   */
+  checkQuota(costBytes: number): void
 
   /**
    * Who a token names, with the auth revision now (etcd's AuthInfoFromCtx); 'INVALID_AUTH_TOKEN'

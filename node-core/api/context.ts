@@ -1,7 +1,7 @@
 /**
  * What every etcd service handler shares: the backend, the limits, the logger, and the one chain
  * every call passes, unary or stream (CALL_CHAIN): decode check -> learner -> authentication ->
- * rate limit -> require-leader -> handler -> status mapping.
+ * rate limit -> require-leader -> quota -> handler -> status mapping.
  *
  * Limits (etcd's defaults where etcd has one):
  * - requestBytesMax: 1.5 MiB, etcd's --max-request-bytes. A write (Put, DeleteRange, Txn,
@@ -177,7 +177,7 @@ type Step = (ctx: ApiContext, call: Call) => void | Promise<void>
 
 /**
  * The checks every call and stream passes before its handler, in this order. Each step is small
- * and throws etcd's error to refuse; the quota step comes after require-leader once it exists.
+ * and throws etcd's error to refuse.
  */
 export const CALL_CHAIN: ReadonlyArray<{ name: string; run: Step }> = [
   { name: 'learner', run: (ctx, call) => checkLearner(ctx, call.method, call.request) },
@@ -187,7 +187,43 @@ export const CALL_CHAIN: ReadonlyArray<{ name: string; run: Step }> = [
     run: (ctx, call) => ctx.rateLimiter?.take(call.who ? `user ${call.who.user}` : call.peer),
   },
   { name: 'require leader', run: (ctx, call) => checkRequireLeader(ctx, call.metadata) },
+  {
+    name: 'quota',
+    run: (ctx, call) => {
+      const cost = quotaCost(call)
+      if (cost > 0) ctx.backend.checkQuota(cost)
+    },
+  },
 ]
+
+interface PbOpsOfTxn {
+  success?: Array<{ requestPut?: unknown; requestTxn?: PbOpsOfTxn }>
+  failure?: Array<{ requestPut?: unknown; requestTxn?: PbOpsOfTxn }>
+}
+
+function pbTxnHasPut(t: PbOpsOfTxn): boolean {
+  return [...(t.success ?? []), ...(t.failure ?? [])].some(
+    (o) =>
+      (o.requestPut !== undefined && o.requestPut !== null) ||
+      (o.requestTxn ? pbTxnHasPut(o.requestTxn) : false),
+  )
+}
+
+/**
+ * What a call may add to the store, for the quota (etcd's quota.go: puts, txns with a put, lease
+ * grants; everything else costs nothing and passes even when the store is full).
+ */
+function quotaCost(call: Call): number {
+  switch (call.method) {
+    case 'Put':
+    case 'LeaseGrant':
+      return Math.max(1, call.sizeBytes)
+    case 'Txn':
+      return pbTxnHasPut(call.request as PbOpsOfTxn) ? Math.max(1, call.sizeBytes) : 0
+    default:
+      return 0
+  }
+}
 
 /** Runs the chain; only steps that have to wait (a token) cost a turn of the event loop. */
 export async function admit(ctx: ApiContext, call: Call): Promise<void> {

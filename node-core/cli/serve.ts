@@ -30,7 +30,8 @@ import { startWebUi, type WebUi } from '../services/web'
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
                         [--log-level debug|info|warn|error] [--restore FILE]
-                        [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]`
+                        [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]
+                        [--quota-backend-bytes BYTES]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -97,6 +98,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         'rate-limit-rps': { type: 'string' },
         'rate-limit-burst': { type: 'string' },
         'auth-token-ttl': { type: 'string' },
+        'quota-backend-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -156,8 +158,12 @@ function etcdFlags(
   values: Record<string, string | boolean | undefined>,
 ): NonNullable<LocalClusterOptions['etcd']> {
   const ttl = values['auth-token-ttl'] as string | undefined
+  const quota = values['quota-backend-bytes'] as string | undefined
+  // etcd's rule: 0 means the default (2 GiB).
+  const quotaBytes = int('quota-backend-bytes', quota, 0, 0, Number.MAX_SAFE_INTEGER)
   return {
     ...(ttl === undefined ? {} : { authTokenTtlSeconds: int('auth-token-ttl', ttl, 300, 1, 1e9) }),
+    ...(quotaBytes > 0 ? { quotaBackendBytes: quotaBytes } : {}),
   }
 }
 

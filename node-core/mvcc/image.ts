@@ -13,7 +13,8 @@
  *     u64 compactedRevision
  *   entries, in ascending byte order of their keys, each:
  *     u32 key length (1 .. 2^32 - 2), u32 value length, key bytes, value bytes
- *     one per LevelDB entry of the auth ('a', auth.ts), lease ('l') and record ('r') spaces,
+ *     one per LevelDB entry of the auth ('a', auth.ts), alarm ('b', alarms.ts), lease ('l')
+ *     and record ('r') spaces,
  *     as layout.ts defines them (the state meta entry is what the header carries); images from
  *     before auth existed simply have no 'a' entries
  *   trailer, 16 bytes:
@@ -23,16 +24,24 @@
  *
  * The encoder emits chunks of about chunkBytes; the decoder accepts chunks of any size and
  * never holds more than one entry plus one chunk. A decoder refuses an image with a bad magic,
- * version, CRC or count, an entry out of order, or a key outside the three spaces, with a
+ * version, CRC or count, an entry out of order, or a key outside those spaces, with a
  * CorruptionError; it has consumed its input only when the trailer checked out.
  */
 import { crc32c } from '@node-rs/crc32'
 import { CorruptionError } from './errors'
 import { compareBytes } from './keys'
 import { readUint64, writeUint64 } from './revision'
+import { SPACE_ALARM } from './alarms'
 import { SPACE_AUTH } from './auth'
 import { SPACE_LEASE, SPACE_RECORD } from './layout'
 
+/** The spaces an image carries. */
+const IMAGE_SPACES: ReadonlySet<number> = new Set([
+  SPACE_AUTH,
+  SPACE_ALARM,
+  SPACE_LEASE,
+  SPACE_RECORD,
+])
 const MAGIC = [0x52, 0x44, 0x4d, 0x56, 0x43, 0x43, 0x49, 0x31] // "RDMVCCI1"
 export const IMAGE_FORMAT_VERSION = 1
 export const IMAGE_HEADER_BYTES = 40
@@ -229,7 +238,7 @@ export async function decodeImage(
     }
     const key = (await r.read(keyLength)).slice()
     const value = (await r.read(valueLength)).slice()
-    if (key[0] !== SPACE_AUTH && key[0] !== SPACE_LEASE && key[0] !== SPACE_RECORD) {
+    if (!IMAGE_SPACES.has(key[0]!)) {
       throw new CorruptionError(`image: entry ${count} has a key in unknown space ${key[0]}`)
     }
     if (previous !== null && compareBytes(previous, key) >= 0) {

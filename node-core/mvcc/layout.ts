@@ -7,6 +7,8 @@
  *   'l' + lease id (8 bytes big-endian)                                 -> lease
  *   'a' + 's' | 'u' + user name | 'r' + role name                       -> auth state, users,
  *                                                                           roles (auth.ts)
+ *   'b' + member id (8 bytes) + alarm type (1 byte)                     -> raised alarm
+ *                                                                           (alarms.ts)
  *   'm' + "state"                                                       -> state
  *   'm' + "format"                                                      -> format version
  *   'i' + chunk number (u32 big-endian), 'm' + "checkpoint"             -> index checkpoint

@@ -103,6 +103,8 @@ import {
 } from './layout'
 import { Lessor, type LessorOptions } from './lessor'
 import { AuthState, SPACE_AUTH, type AuthInfo } from './auth'
+import { AlarmSet, SPACE_ALARM } from './alarms'
+import { EtcdServerError } from '../kernel/etcd-errors'
 import { evaluateCompare, executeRange, readKeyValue, type ReadView } from './read'
 import { readUint64 } from './revision'
 import type {
@@ -284,6 +286,8 @@ export class MvccStore {
   readonly lessor: Lessor
   /** Users, roles, permissions; changed only by applied 'auth' ops (auth.ts). */
   readonly auth = new AuthState()
+  /** Raised alarms; NOSPACE and CORRUPT cap what may be applied (alarms.ts). */
+  readonly alarms = new AlarmSet()
   readonly limits: StoreLimits
   private readonly hub: WatchHub
   private readonly syncWrites: boolean
@@ -391,11 +395,14 @@ export class MvccStore {
     }
     const authSpace = { gte: new Uint8Array([SPACE_AUTH]), lt: new Uint8Array([SPACE_AUTH + 1]) }
     const authRecords = await this.db.iterator(authSpace).all()
+    const alarmSpace = { gte: new Uint8Array([SPACE_ALARM]), lt: new Uint8Array([SPACE_ALARM + 1]) }
+    const alarmRecords = await this.db.iterator(alarmSpace).all()
     const checkpointKeys = await this.checkpointKeysOnDisk()
     const rebuilt = (await this.loadCheckpoint(state)) ?? (await this.rebuildByScan(state))
     const { index, leased } = rebuilt
     // Everything is read: swap it in without yielding.
     this.auth.load(authRecords.map(([key, value]) => ({ key, value })))
+    this.alarms.load(alarmRecords.map(([key, value]) => ({ key, value })))
     this.lessor.reset()
     for (const [id, ttlSeconds] of leases) this.lessor.load(id, ttlSeconds)
     for (const [key, lease] of leased) {
@@ -706,6 +713,7 @@ export class MvccStore {
     try {
       checkWriteOp(op, this.limits)
       if (this.auth.enabled) this.authorize(op, who)
+      this.checkCapped(op)
       execute = this.prepare(ctx, index, op, who)
     } catch (err) {
       if (err instanceof RaftdeskError && !(err instanceof CorruptionError))
@@ -745,6 +753,12 @@ export class MvccStore {
         return this.prepareLeaseGrant(ctx, index, op.leaseGrant)
       case 'leaseRevoke':
         return this.prepareLeaseRevoke(ctx, op.leaseRevoke.id)
+      case 'alarm':
+        return () => {
+          const { changed, writes } = this.alarms.apply(op.alarm)
+          ctx.ops.push(...writes)
+          return { alarm: changed }
+        }
       case 'auth': {
         const apply = this.auth.prepare(op.auth, who, index)
         return () => {
@@ -797,10 +811,25 @@ export class MvccStore {
       case 'compaction':
       case 'leaseGrant':
       case 'auth':
+      case 'alarm':
         return
       default:
         return unreachable(op, 'write op')
     }
+  }
+
+  /**
+   * etcd's capped appliers: with a NOSPACE alarm raised, what could grow the store (a put, a txn
+   * with a put on either branch, a lease grant) is refused; with CORRUPT, every write but alarm
+   * changes.
+   */
+  private checkCapped(op: WriteOp): void {
+    if (op.type === 'alarm') return
+    if (this.alarms.has('corrupt')) throw new EtcdServerError('CORRUPT')
+    if (!this.alarms.has('nospace')) return
+    const grows =
+      op.type === 'put' || op.type === 'leaseGrant' || (op.type === 'txn' && txnHasPut(op.txn))
+    if (grows) throw new EtcdServerError('NO_SPACE', 'a NOSPACE alarm is raised')
   }
 
   private preparePut(ctx: BatchContext, req: PutRequest): () => WriteResult {
@@ -1214,7 +1243,7 @@ export class MvccStore {
             const rec = decodeRecord(value)
             checkRecordKey(key, rec)
             maxMain = Math.max(maxMain, rec.main)
-          } else if (key[0] === SPACE_AUTH) {
+          } else if (key[0] === SPACE_AUTH || key[0] === SPACE_ALARM) {
             // Checked as a whole when the store loads them (AuthState.load).
           } else if (key.length !== 9 || value.length !== 8) {
             throw new CorruptionError(`image: lease entry of ${key.length}/${value.length} bytes`)
@@ -1408,4 +1437,11 @@ async function hashEntries(entries: AsyncIterable<ImageEntry>): Promise<number> 
   let hash = 0
   for await (const { key, value } of entries) hash = crc32c(value, crc32c(key, hash))
   return hash
+}
+
+/** Whether a txn could put, on any branch at any depth. */
+function txnHasPut(t: TxnRequest): boolean {
+  return [...t.success, ...t.failure].some(
+    (o) => 'requestPut' in o || ('requestTxn' in o && txnHasPut(o.requestTxn)),
+  )
 }

@@ -12,6 +12,7 @@
  * - Every response carries `revision`: the store's revision after the operation (the header
  *   revision of etcd's ResponseHeader).
  */
+import type { Alarm, AlarmOp } from './alarms'
 import type { AuthOp, AuthOpResult } from './auth'
 
 export interface KeyValue {
@@ -178,6 +179,7 @@ export type WriteOp =
   | { type: 'leaseGrant'; leaseGrant: LeaseGrantRequest }
   | { type: 'leaseRevoke'; leaseRevoke: LeaseRevokeRequest }
   | { type: 'auth'; auth: AuthOp }
+  | { type: 'alarm'; alarm: AlarmOp }
 
 export type WriteResult =
   | { put: PutResponse }
@@ -187,5 +189,7 @@ export type WriteResult =
   | { leaseGrant: LeaseGrantResponse }
   | { leaseRevoke: LeaseRevokeResponse }
   | { auth: AuthOpResult }
+  /** The alarm raised, or the one disarmed (none when nothing changed on a disarm). */
+  | { alarm: Alarm[] }
   /** The op was refused by the state machine (same outcome on every node, so it is safe). */
   | { error: { code: string; message: string } }

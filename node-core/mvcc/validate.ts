@@ -208,6 +208,7 @@ export function requestBytes(op: WriteOp): number {
     case 'leaseGrant':
     case 'leaseRevoke':
     case 'auth':
+    case 'alarm':
       return 0
     default:
       return unreachable(op, 'write op')
@@ -232,6 +233,8 @@ export function checkWriteOp(op: WriteOp, limits: RequestLimits): void {
       return checkInt('lease id', op.leaseRevoke.id)
     case 'auth':
       return // names and permissions are auth.ts's to judge, against the state
+    case 'alarm':
+      return checkInt('alarm member id', op.alarm.memberId)
     default:
       return unreachable(op, 'write op')
   }

@@ -9,6 +9,7 @@
  */
 import type {
   AlarmMember,
+  AlarmRequest,
   AuthRequest,
   AuthResponse,
   CallOptions,
@@ -77,19 +78,67 @@ function toMember(m: MemberRecord): Member {
   }
 }
 
+/** etcd's default --quota-backend-bytes: 2 GiB. */
+export const QUOTA_BACKEND_BYTES_DEFAULT = 2 * 1024 ** 3
+/** How often the store's size on disk is measured for the quota (a directory listing). */
+const DB_SIZE_SAMPLE_MS = 250
+/** A member raises its NOSPACE alarm at most this often while writes keep hitting the quota. */
+const NOSPACE_RAISE_INTERVAL_MS = 1000
+
+export interface NodeBackendOptions {
+  /** --quota-backend-bytes (0 or absent: 2 GiB). */
+  quotaBackendBytes?: number
+}
+
 export class NodeBackend implements EtcdBackend {
   private readonly leader: LeaderForwarder
+  private readonly quotaBytes: number
+  /** The store's size on disk as last measured (the quota compares against it). */
+  private dbSizeBytes = 0
+  private readonly sizer: NodeJS.Timeout
+  private lastRaiseMs = 0
 
   constructor(
     private readonly node: RaftdeskNode,
     token: string,
+    options: NodeBackendOptions = {},
   ) {
     this.leader = new LeaderForwarder(node, token)
+    this.quotaBytes = options.quotaBackendBytes || QUOTA_BACKEND_BYTES_DEFAULT
+    this.sizer = setInterval(() => void this.measure(), DB_SIZE_SAMPLE_MS)
+    this.sizer.unref()
+    void this.measure()
+  }
+
+  private async measure(): Promise<void> {
+    this.dbSizeBytes = await this.node.store.sizeOnDiskBytes().catch(() => this.dbSizeBytes)
   }
 
   /** Releases the connections used to forward calls to the leader. */
   close(): void {
+    clearInterval(this.sizer)
     this.leader.close()
+  }
+
+  /**
+   * etcd's quota: a write that would take the store past --quota-backend-bytes is refused with
+   * "database space exceeded", and this member raises its NOSPACE alarm through raft, which caps
+   * every member (mvcc/alarms.ts) until an operator disarms it.
+   */
+  checkQuota(costBytes: number): void {
+    if (this.dbSizeBytes + costBytes <= this.quotaBytes) return
+    const now = Date.now()
+    if (now - this.lastRaiseMs >= NOSPACE_RAISE_INTERVAL_MS) {
+      this.lastRaiseMs = now
+      const alarm = { action: 'activate', memberId: this.node.id, alarm: 'nospace' } as const
+      this.node.propose({ type: 'alarm', alarm }).catch(() => {
+        this.lastRaiseMs = 0 // not raised (no leader, stopping): the next write tries again
+      })
+    }
+    throw new EtcdServerError(
+      'NO_SPACE',
+      `store ${this.dbSizeBytes} bytes + ${costBytes} > quota ${this.quotaBytes}`,
+    )
   }
 
   header(): HeaderInfo {
@@ -299,7 +348,9 @@ export class NodeBackend implements EtcdBackend {
       raftIndex: s.commit,
       raftTerm: s.term,
       raftAppliedIndex: s.applied,
-      errors: [],
+      errors: this.node.store.alarms
+        .list()
+        .map((a) => `memberID:${a.memberId} alarm:${a.alarm.toUpperCase()} `),
       isLearner: s.confState.learners.includes(this.node.id),
     }
   }
@@ -332,6 +383,7 @@ export class NodeBackend implements EtcdBackend {
   async defragment(call?: CallOptions): Promise<void> {
     this.node.store.auth.checkAdmin(call?.who)
     await this.node.store.defragment()
+    await this.measure() // the quota sees the space given back at once
   }
 
   snapshot(call?: CallOptions): AsyncIterable<Uint8Array> {
@@ -340,8 +392,22 @@ export class NodeBackend implements EtcdBackend {
     return encodeSavedSnapshot(image)
   }
 
-  async alarm(): Promise<AlarmMember[]> {
-    return []
+  /**
+   * etcd's Alarm: list (after a linearizable barrier), raise or disarm through raft. A disarm
+   * names one member and one alarm (etcdctl lists the alarms and disarms each).
+   */
+  async alarm(req: AlarmRequest): Promise<AlarmMember[]> {
+    if (req.action === 'get') {
+      await this.node.linearizableBarrier()
+      return this.node.store.alarms.list(req.alarm === 'none' ? undefined : req.alarm)
+    }
+    if (req.alarm === 'none') return [] // nothing to raise or disarm, as etcd answers
+    const r = await this.write({
+      type: 'alarm',
+      alarm: { action: req.action, memberId: req.memberId, alarm: req.alarm },
+    })
+    if (!('alarm' in r)) throw unexpected(r)
+    return r.alarm
   }
 
   authInfo(token: string, deadlineMs: number): Promise<AuthInfo> {

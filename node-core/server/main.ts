@@ -146,7 +146,9 @@ async function main(): Promise<void> {
   })
   await node.start()
   let api: EtcdApiServer | null = null
-  const backend = new NodeBackend(node, config.token)
+  const backend = new NodeBackend(node, config.token, {
+    ...(config.etcd?.quotaBackendBytes ? { quotaBackendBytes: config.etcd.quotaBackendBytes } : {}),
+  })
   try {
     api = await startEtcdApiServer({
       host: clientHost,

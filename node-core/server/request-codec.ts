@@ -10,7 +10,7 @@
  *   (format 2 only) bytes user name (UTF-8), varint auth revision: etcd's RequestHeader
  *           username and auth_revision, what the permission checks at apply go by
  *   u8      op tag: 1 put, 2 deleteRange, 3 txn, 4 compaction, 5 leaseGrant, 6 leaseRevoke,
- *           7 auth
+ *           7 auth, 8 alarm
  *   body    by tag:
  *     put          bytes key, bytes value, varint lease, u8 flags (1 prevKv, 2 ignoreValue,
  *                  4 ignoreLease)
@@ -38,6 +38,8 @@
  *                     bytes key, bytes rangeEnd
  *                  12 roleRevokePermission: str role, bytes key, bytes rangeEnd
  *       password   str kdf ("scrypt"), varint N, r, p, bytes salt, bytes hash
+ *     alarm        u8 action (1 activate, 2 deactivate), varint member id, u8 alarm (1 nospace,
+ *                  2 corrupt)
  *
  * An empty payload is an entry without a write (a new leader's empty entry). Decoding checks
  * every length and tag and throws RequestCodecError; it never returns a partly read request.
@@ -245,6 +247,11 @@ function writeOp(w: Writer, op: WriteOp): void {
     case 'auth':
       w.u8(7)
       return writeAuth(w, op.auth)
+    case 'alarm':
+      w.u8(8)
+      w.u8(op.alarm.action === 'activate' ? 1 : 2)
+      w.varint(op.alarm.memberId)
+      return w.u8(op.alarm.alarm === 'nospace' ? 1 : 2)
     default:
       return unreachable(op, 'write op')
   }
@@ -271,6 +278,12 @@ function readOp(r: Reader): WriteOp {
       return { type: 'leaseRevoke', leaseRevoke: { id: r.varint() } }
     case 7:
       return { type: 'auth', auth: readAuth(r) }
+    case 8: {
+      const action = r.enumOf(['activate', 'deactivate'] as const, 'alarm action', 1)
+      const memberId = r.varint()
+      const alarm = r.enumOf(['nospace', 'corrupt'] as const, 'alarm', 1)
+      return { type: 'alarm', alarm: { action, memberId, alarm } }
+    }
     default:
       throw new RequestCodecError(`unknown op tag ${tag}`)
   }

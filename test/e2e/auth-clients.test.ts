@@ -14,9 +14,9 @@ import {
 
 async function scenario(hosts: string[]): Promise<string[]> {
   const out: string[] = []
-  const attempt = async (what: string, fn: () => Promise<unknown>) => {
+  const attempt = async (what: string, fn: () => { then: unknown }) => {
     try {
-      const r = await fn()
+      const r: unknown = await (fn() as Promise<unknown>)
       // Values are compared; response objects (headers with ids) only as having succeeded.
       const plain = typeof r === 'string' || typeof r === 'boolean' || Array.isArray(r)
       const record = r !== null && typeof r === 'object' && !('header' in r) && !('client' in r)

@@ -276,6 +276,12 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     const burstAlone = serve(['--rate-limit-burst', '5'])
     expect(await burstAlone.exit).toBe(2)
     expect(burstAlone.stderr.join('')).toMatch(/--rate-limit-burst needs --rate-limit-rps/)
+    const badTtl = serve(['--auth-token-ttl', '0'])
+    expect(await badTtl.exit).toBe(2)
+    expect(badTtl.stderr.join('')).toMatch(/--auth-token-ttl must be an integer from 1 to/)
+    const badQuota = serve(['--quota-backend-bytes', '1.5GB'])
+    expect(await badQuota.exit).toBe(2)
+    expect(badQuota.stderr.join('')).toMatch(/--quota-backend-bytes must be an integer from 0 to/)
   }, 60_000)
 
   it('limits each client to --rate-limit-rps on every member', async () => {

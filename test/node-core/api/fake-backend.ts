@@ -723,6 +723,8 @@ export class FakeBackend implements EtcdBackend {
     )
   }
 
+  checkQuota(): void {}
+
   async authInfo(): Promise<AuthInfo> {
     throw etcdError('INVALID_AUTH_TOKEN')
   }

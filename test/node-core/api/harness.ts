@@ -199,7 +199,8 @@ export interface ReferenceEtcd {
   stop(): Promise<void>
 }
 
-export async function startReferenceEtcd(): Promise<ReferenceEtcd> {
+/** A single-member etcd 3.4 on free ports; `extraArgs` are added to its command line. */
+export async function startReferenceEtcd(extraArgs: string[] = []): Promise<ReferenceEtcd> {
   requireEtcdBinaries()
   const dir = mkdtempSync(join(tmpdir(), 'raftdesk-etcd-ref-'))
   const clientPort = await freePort()
@@ -223,6 +224,7 @@ export async function startReferenceEtcd(): Promise<ReferenceEtcd> {
       peer,
       '--initial-cluster',
       `t=${peer}`,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )

@@ -61,6 +61,8 @@ const samples: WriteOp[] = [
     },
   },
   ...authSamples(),
+  { type: 'alarm', alarm: { action: 'activate', memberId: 2 ** 52, alarm: 'nospace' } },
+  { type: 'alarm', alarm: { action: 'deactivate', memberId: 1, alarm: 'corrupt' } },
 ]
 
 function authSamples(): WriteOp[] {
