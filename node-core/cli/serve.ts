@@ -23,6 +23,7 @@ import {
   localMemberName,
   type LocalClusterOptions,
 } from '../cluster/supervisor'
+import { MAX_REQUEST_BYTES_LIMIT } from '../cluster/protocol'
 import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
 import { startWebUi, type WebUi } from '../services/web'
@@ -31,7 +32,8 @@ const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-po
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
                         [--log-level debug|info|warn|error] [--restore FILE]
                         [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]
-                        [--quota-backend-bytes BYTES]`
+                        [--quota-backend-bytes BYTES] [--max-request-bytes BYTES]
+                        [--max-txn-ops N]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -99,6 +101,8 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         'rate-limit-burst': { type: 'string' },
         'auth-token-ttl': { type: 'string' },
         'quota-backend-bytes': { type: 'string' },
+        'max-request-bytes': { type: 'string' },
+        'max-txn-ops': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -161,9 +165,17 @@ function etcdFlags(
   const quota = values['quota-backend-bytes'] as string | undefined
   // etcd's rule: 0 means the default (2 GiB).
   const quotaBytes = int('quota-backend-bytes', quota, 0, 0, Number.MAX_SAFE_INTEGER)
+  const requestBytes = values['max-request-bytes'] as string | undefined
+  const txnOps = values['max-txn-ops'] as string | undefined
   return {
     ...(ttl === undefined ? {} : { authTokenTtlSeconds: int('auth-token-ttl', ttl, 300, 1, 1e9) }),
     ...(quotaBytes > 0 ? { quotaBackendBytes: quotaBytes } : {}),
+    ...(requestBytes === undefined
+      ? {}
+      : {
+          maxRequestBytes: int('max-request-bytes', requestBytes, 0, 1024, MAX_REQUEST_BYTES_LIMIT),
+        }),
+    ...(txnOps === undefined ? {} : { maxTxnOps: int('max-txn-ops', txnOps, 128, 1, 1024) }),
   }
 }
 

@@ -26,6 +26,9 @@ export interface ClusterMemberSpec {
   clientUrl: string
 }
 
+/** The largest --max-request-bytes: an entry must fit in one 8 MiB peer frame with room to spare. */
+export const MAX_REQUEST_BYTES_LIMIT = 7 * 1024 * 1024
+
 export const nodeProcessConfigSchema = z.object({
   name: z.string().min(1).max(64),
   dataDir: z.string().min(1),
@@ -54,6 +57,13 @@ export const nodeProcessConfigSchema = z.object({
       authTokenTtlSeconds: z.number().int().min(1).max(1e9).optional(),
       /** --quota-backend-bytes: the store's size past which writes are refused (default 2 GiB). */
       quotaBackendBytes: z.number().int().min(1).optional(),
+      /**
+       * --max-request-bytes (default 1.5 MiB). Every member must use the same: the store checks
+       * it again when it applies an entry. At most 7 MiB: a peer frame carries up to 8 MiB.
+       */
+      maxRequestBytes: z.number().int().min(1024).max(MAX_REQUEST_BYTES_LIMIT).optional(),
+      /** --max-txn-ops (default 128): operations in one level of a txn; the same on every member. */
+      maxTxnOps: z.number().int().min(1).max(1024).optional(),
     })
     .optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),

@@ -18,6 +18,7 @@ import {
   type ToNode,
 } from '../cluster/protocol'
 import { toWireError } from '../errors'
+import type { RequestLimits } from '../mvcc/validate'
 import { TcpTransport } from '../transport/tcp'
 import { NodeAdmin, NodeBackend } from './backend'
 import { hostPort } from './members'
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
     ...(config.etcd?.authTokenTtlSeconds === undefined
       ? {}
       : { authTokenTtlMs: config.etcd.authTokenTtlSeconds * 1000 }),
+    store: { limits: storeRequestLimits(config) },
     logger: log,
     transportFactory: (id, clusterId) =>
       new TcpTransport({
@@ -155,6 +157,10 @@ async function main(): Promise<void> {
       port: clientPort,
       backend,
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+      limits: {
+        ...(config.etcd?.maxRequestBytes ? { requestBytesMax: config.etcd.maxRequestBytes } : {}),
+        ...(config.etcd?.maxTxnOps ? { txnOpsMax: config.etcd.maxTxnOps } : {}),
+      },
       extraServices: [
         {
           definition: adminServiceDefinition(),
@@ -244,3 +250,16 @@ main().catch((err: unknown) => {
   send({ type: 'fatal', error: wire })
   setTimeout(() => process.exit(1), 50)
 })
+
+/**
+ * The store's request limits from etcd's flags: the store checks them again when it applies an
+ * entry, so every member must run with the same (serve passes the same flags to all).
+ */
+function storeRequestLimits(config: NodeProcessConfig): Partial<RequestLimits> {
+  const bytes = config.etcd?.maxRequestBytes
+  const ops = config.etcd?.maxTxnOps
+  return {
+    ...(bytes ? { requestBytesMax: bytes, valueBytesMax: bytes } : {}),
+    ...(ops ? { txnOpsMax: ops } : {}),
+  }
+}

@@ -120,3 +120,25 @@ describe.runIf(shouldRunEtcdTests())('quota and the NOSPACE alarm: raftdesk vs e
     )
   }, 180_000)
 })
+
+describe.runIf(shouldRunEtcdTests())('--max-request-bytes and --max-txn-ops', () => {
+  let tc: TestCluster | undefined
+  afterAll(async () => {
+    await tc?.dispose()
+  })
+
+  it('refuses larger requests and longer txns with etcd errors on every member', async () => {
+    tc = await startTestCluster({ etcd: { maxRequestBytes: 4096, maxTxnOps: 2 } })
+    await tc.cluster.waitForLeader()
+    for (const endpoint of tc.endpoints.values()) {
+      const big = await etcdctl(endpoint, ['put', 'big', 'x'.repeat(5000)])
+      expect(etcdctlError(big)).toBe('Error: etcdserver: request is too large')
+      const fits = await etcdctl(endpoint, ['put', 'fits', 'x'.repeat(3000)])
+      expect(fits.stdout.trim()).toBe('OK')
+      const long = await etcdctl(endpoint, ['txn'], { input: '\nput a 1\nput b 2\nput c 3\n\n\n' })
+      expect(etcdctlError(long)).toBe('Error: etcdserver: too many operations in txn request')
+      const short = await etcdctl(endpoint, ['txn'], { input: '\nput a 1\nput b 2\n\n\n' })
+      expect(short.stdout.trim()).toBe('SUCCESS\n\nOK\n\nOK')
+    }
+  }, 60_000)
+})

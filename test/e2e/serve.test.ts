@@ -282,6 +282,14 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     const badQuota = serve(['--quota-backend-bytes', '1.5GB'])
     expect(await badQuota.exit).toBe(2)
     expect(badQuota.stderr.join('')).toMatch(/--quota-backend-bytes must be an integer from 0 to/)
+    const badRequest = serve(['--max-request-bytes', String(64 * 1024 * 1024)])
+    expect(await badRequest.exit).toBe(2)
+    expect(badRequest.stderr.join('')).toMatch(
+      /--max-request-bytes must be an integer from 1024 to 7340032/,
+    )
+    const badOps = serve(['--max-txn-ops', '0'])
+    expect(await badOps.exit).toBe(2)
+    expect(badOps.stderr.join('')).toMatch(/--max-txn-ops must be an integer from 1 to 1024/)
   }, 60_000)
 
   it('limits each client to --rate-limit-rps on every member', async () => {
