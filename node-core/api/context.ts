@@ -107,6 +107,8 @@ export interface Call extends CallOptions {
   signal: AbortSignal
   /** Set by the authentication step from the call's token. */
   who?: AuthInfo
+  /** The client's verified certificate over TLS (read only when client-cert auth asks). */
+  peerCertificate?: () => { subject?: { CN?: unknown } } | undefined
 }
 
 /**
@@ -241,6 +243,7 @@ export function callOf(
     getPeer(): string
     getDeadline(): Date | number
     once(event: 'cancelled', listener: () => void): unknown
+    getAuthContext?(): { sslPeerCertificate?: { subject?: { CN?: unknown } } } | null
   },
   request?: unknown,
   sizeBytes = 0,
@@ -258,6 +261,7 @@ export function callOf(
     sizeBytes,
     deadlineMs: Number.isFinite(deadlineNum) ? Math.min(deadlineNum, capMs) : capMs,
     signal: abort.signal,
+    peerCertificate: () => grpcCall.getAuthContext?.()?.sslPeerCertificate,
   }
 }
 

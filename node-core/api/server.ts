@@ -11,6 +11,7 @@
  *   whatever is left.
  */
 import { RateLimiter } from './rate-limit'
+import type { AuthInfo } from '../mvcc/auth'
 import {
   Server,
   ServerCredentials,
@@ -52,6 +53,11 @@ export interface EtcdApiServerOptions {
   limits?: Partial<ApiLimits>
   /** A per-client rate limit (off when absent). */
   rateLimit?: { rps: number; burst: number }
+  /**
+   * etcd's --client-cert-auth with auth: who a call without a token is, from the common name of
+   * its verified client certificate (needs tls.checkClientCertificate).
+   */
+  certUser?: (commonName: string) => AuthInfo
   /** Where rpc.proto and kv.proto live; defaults to node-core/api/proto beside this module. */
   protoDir?: string
   /** How long close() lets running calls finish before cutting them. */
@@ -69,6 +75,14 @@ export interface EtcdApiServer {
   /** Open Watch and LeaseKeepAlive streams (for status pages and tests). */
   openStreamCount(): number
   close(): Promise<void>
+}
+
+/** The user of a call's verified client certificate, for ApiContext.certUser. */
+function certUserOf(toUser: (commonName: string) => AuthInfo): ApiContext['certUser'] {
+  return (call) => {
+    const cn = call.peerCertificate?.()?.subject?.CN
+    return typeof cn === 'string' && cn !== '' ? toUser(cn) : undefined
+  }
 }
 
 function credentials(tls: EtcdApiTlsOptions | undefined): ServerCredentials {
@@ -97,6 +111,7 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
     logger,
     streams: new Set(),
     ...(options.rateLimit ? { rateLimiter: new RateLimiter(options.rateLimit) } : {}),
+    ...(options.certUser ? { certUser: certUserOf(options.certUser) } : {}),
   }
   const pkg = loadEtcdPackageDefinition(options.protoDir ?? PROTO_DIR)
   const definitions = etcdServiceDefinitions(pkg)

@@ -15,7 +15,8 @@
  * --data-dir whose keys, leases and revisions are the snapshot's (server/restore.ts).
  */
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
   LocalCluster,
@@ -33,7 +34,8 @@ const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-po
                         [--log-level debug|info|warn|error] [--restore FILE]
                         [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]
                         [--quota-backend-bytes BYTES] [--max-request-bytes BYTES]
-                        [--max-txn-ops N]`
+                        [--max-txn-ops N] [--cert-file F --key-file F [--trusted-ca-file F]
+                        [--client-cert-auth]]`
 
 export function defaultDataDir(): string {
   const home = homedir()
@@ -103,6 +105,10 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         'quota-backend-bytes': { type: 'string' },
         'max-request-bytes': { type: 'string' },
         'max-txn-ops': { type: 'string' },
+        'cert-file': { type: 'string' },
+        'key-file': { type: 'string' },
+        'trusted-ca-file': { type: 'string' },
+        'client-cert-auth': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -176,6 +182,38 @@ function etcdFlags(
           maxRequestBytes: int('max-request-bytes', requestBytes, 0, 1024, MAX_REQUEST_BYTES_LIMIT),
         }),
     ...(txnOps === undefined ? {} : { maxTxnOps: int('max-txn-ops', txnOps, 128, 1, 1024) }),
+    ...tlsFlags(values),
+  }
+}
+
+/** etcd's client TLS flags: files that exist, and the combinations etcd accepts. */
+function tlsFlags(
+  values: Record<string, string | boolean | undefined>,
+): Pick<NonNullable<LocalClusterOptions['etcd']>, 'tls'> {
+  const file = (flag: string): string | undefined => {
+    const path = values[flag] as string | undefined
+    if (path === undefined) return undefined
+    if (!existsSync(path)) throw new UsageError(`--${flag}: no file ${JSON.stringify(path)}`)
+    return resolve(path)
+  }
+  const certFile = file('cert-file')
+  const keyFile = file('key-file')
+  const trustedCaFile = file('trusted-ca-file')
+  const clientCertAuth = values['client-cert-auth'] === true
+  if (!certFile && !keyFile) {
+    if (trustedCaFile || clientCertAuth) {
+      throw new UsageError(
+        '--trusted-ca-file and --client-cert-auth need --cert-file and --key-file',
+      )
+    }
+    return {}
+  }
+  if (!certFile || !keyFile) throw new UsageError('--cert-file and --key-file go together')
+  if (clientCertAuth && !trustedCaFile) {
+    throw new UsageError('--client-cert-auth needs --trusted-ca-file to check client certificates')
+  }
+  return {
+    tls: { certFile, keyFile, ...(trustedCaFile ? { trustedCaFile } : {}), clientCertAuth },
   }
 }
 

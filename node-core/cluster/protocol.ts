@@ -64,6 +64,19 @@ export const nodeProcessConfigSchema = z.object({
       maxRequestBytes: z.number().int().min(1024).max(MAX_REQUEST_BYTES_LIMIT).optional(),
       /** --max-txn-ops (default 128): operations in one level of a txn; the same on every member. */
       maxTxnOps: z.number().int().min(1).max(1024).optional(),
+      /**
+       * Client TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth): PEM files.
+       * With clientCertAuth, clients must present a certificate the CA signed, and a call without
+       * a token acts as the user its certificate's common name names.
+       */
+      tls: z
+        .object({
+          certFile: z.string().min(1),
+          keyFile: z.string().min(1),
+          trustedCaFile: z.string().min(1).optional(),
+          clientCertAuth: z.boolean().optional(),
+        })
+        .optional(),
     })
     .optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),

@@ -24,7 +24,7 @@ import type {
   WatchHandle,
   WatchSink,
 } from '../api/backend'
-import { credentials, type Client, type ServiceError } from '@grpc/grpc-js'
+import { credentials, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js'
 import {
   adminClientConstructor,
   type AdminBackend,
@@ -88,6 +88,11 @@ const NOSPACE_RAISE_INTERVAL_MS = 1000
 export interface NodeBackendOptions {
   /** --quota-backend-bytes (0 or absent: 2 GiB). */
   quotaBackendBytes?: number
+  /**
+   * The client port's TLS, for the calls this member forwards to the leader's client port: the
+   * CA to trust and this member's certificate and key, presented as a client certificate.
+   */
+  tls?: { ca?: Buffer; cert: Buffer; key: Buffer }
 }
 
 export class NodeBackend implements EtcdBackend {
@@ -103,7 +108,10 @@ export class NodeBackend implements EtcdBackend {
     token: string,
     options: NodeBackendOptions = {},
   ) {
-    this.leader = new LeaderForwarder(node, token)
+    const channel = options.tls
+      ? credentials.createSsl(options.tls.ca ?? null, options.tls.key, options.tls.cert)
+      : credentials.createInsecure()
+    this.leader = new LeaderForwarder(node, token, channel)
     this.quotaBytes = options.quotaBackendBytes || QUOTA_BACKEND_BYTES_DEFAULT
     this.sizer = setInterval(() => void this.measure(), DB_SIZE_SAMPLE_MS)
     this.sizer.unref()
@@ -641,6 +649,7 @@ class LeaderForwarder {
   constructor(
     private readonly node: RaftdeskNode,
     private readonly token: string,
+    private readonly channel: ChannelCredentials,
   ) {}
 
   private stub(): AdminStub {
@@ -654,7 +663,7 @@ class LeaderForwarder {
       const Admin = adminClientConstructor()
       this.client = {
         endpoint,
-        stub: new Admin(endpoint, credentials.createInsecure()) as unknown as AdminStub,
+        stub: new Admin(endpoint, this.channel) as unknown as AdminStub,
       }
     }
     return this.client.stub

@@ -6,7 +6,8 @@
  * Runs headless as well: `node --import tsx node-core/server/main.ts` with the variable set.
  */
 import { adminService, adminServiceDefinition } from '../api/admin'
-import { startEtcdApiServer, type EtcdApiServer } from '../api/server'
+import { readFileSync } from 'node:fs'
+import { startEtcdApiServer, type EtcdApiServer, type EtcdApiTlsOptions } from '../api/server'
 import {
   NODE_CONFIG_ENV,
   nodeCommandSchema,
@@ -148,8 +149,18 @@ async function main(): Promise<void> {
   })
   await node.start()
   let api: EtcdApiServer | null = null
+  const tls = readClientTls(config)
   const backend = new NodeBackend(node, config.token, {
     ...(config.etcd?.quotaBackendBytes ? { quotaBackendBytes: config.etcd.quotaBackendBytes } : {}),
+    ...(tls
+      ? {
+          tls: {
+            ...(tls.rootCerts ? { ca: tls.rootCerts } : {}),
+            cert: tls.certChain,
+            key: tls.privateKey,
+          },
+        }
+      : {}),
   })
   try {
     api = await startEtcdApiServer({
@@ -157,6 +168,10 @@ async function main(): Promise<void> {
       port: clientPort,
       backend,
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+      ...(tls ? { tls } : {}),
+      ...(tls?.checkClientCertificate
+        ? { certUser: (user: string) => ({ user, revision: node.store.auth.revision }) }
+        : {}),
       limits: {
         ...(config.etcd?.maxRequestBytes ? { requestBytesMax: config.etcd.maxRequestBytes } : {}),
         ...(config.etcd?.maxTxnOps ? { txnOpsMax: config.etcd.maxTxnOps } : {}),
@@ -261,5 +276,17 @@ function storeRequestLimits(config: NodeProcessConfig): Partial<RequestLimits> {
   return {
     ...(bytes ? { requestBytesMax: bytes, valueBytesMax: bytes } : {}),
     ...(ops ? { txnOpsMax: ops } : {}),
+  }
+}
+
+/** The client port's TLS from etcd's flags: the PEM files read once at start. */
+function readClientTls(config: NodeProcessConfig): EtcdApiTlsOptions | undefined {
+  const t = config.etcd?.tls
+  if (!t) return undefined
+  return {
+    certChain: readFileSync(t.certFile),
+    privateKey: readFileSync(t.keyFile),
+    ...(t.trustedCaFile ? { rootCerts: readFileSync(t.trustedCaFile) } : {}),
+    checkClientCertificate: t.clientCertAuth === true,
   }
 }

@@ -290,6 +290,12 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     const badOps = serve(['--max-txn-ops', '0'])
     expect(await badOps.exit).toBe(2)
     expect(badOps.stderr.join('')).toMatch(/--max-txn-ops must be an integer from 1 to 1024/)
+    const lonelyAuth = serve(['--client-cert-auth'])
+    expect(await lonelyAuth.exit).toBe(2)
+    expect(lonelyAuth.stderr.join('')).toMatch(/--client-cert-auth need --cert-file and --key-file/)
+    const missing = serve(['--cert-file', '/nonexistent.pem', '--key-file', '/nonexistent.key'])
+    expect(await missing.exit).toBe(2)
+    expect(missing.stderr.join('')).toMatch(/--cert-file: no file "\/nonexistent.pem"/)
   }, 60_000)
 
   it('limits each client to --rate-limit-rps on every member', async () => {

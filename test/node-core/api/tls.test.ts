@@ -2,85 +2,13 @@
 // with openssl for the test; etcdctl and a gRPC client talk to the server through them, a client
 // that does not trust the CA is refused, and with client-certificate checking on, a client
 // without a certificate is refused.
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import * as grpc from '@grpc/grpc-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadEtcdPackageDefinition } from '../../../node-core/api/proto'
 import { FakeBackend } from './fake-backend'
-import { etcdctl, shouldRunEtcdTests, startFakeServer, type FakeServer } from './harness'
-
-const OPENSSL = '/usr/bin/openssl'
-
-function shouldRunTlsTests(): boolean {
-  if (existsSync(OPENSSL) && shouldRunEtcdTests()) return true
-  if (process.env['CI'] === 'true') return true
-  console.warn(`skipping TLS tests: no ${OPENSSL} (apt-get install openssl)`)
-  return false
-}
-
-interface Pki {
-  dir: string
-  ca: Buffer
-  serverCert: Buffer
-  serverKey: Buffer
-  clientCert: Buffer
-  clientKey: Buffer
-}
-
-function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'raftdesk-tls-'))
-  const p = (name: string) => join(dir, name)
-  const ssl = (...args: string[]) => execFileSync(OPENSSL, args, { stdio: 'pipe' })
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  ssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.pem'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=raftdesk test CA',
-  )
-  const issue = (name: string, ext: string) => {
-    ssl('req', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`)
-    writeFileSync(p(`${name}.ext`), ext)
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      p(`${name}.csr`),
-      '-CA',
-      p('ca.pem'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      p(`${name}.pem`),
-      '-days',
-      '1',
-      '-extfile',
-      p(`${name}.ext`),
-    )
-  }
-  issue('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
-  issue('client', 'extendedKeyUsage=clientAuth\n')
-  const read = (name: string) => readFileSync(p(name))
-  return {
-    dir,
-    ca: read('ca.pem'),
-    serverCert: read('server.pem'),
-    serverKey: read('server.key'),
-    clientCert: read('client.pem'),
-    clientKey: read('client.key'),
-  }
-}
+import { makePki, shouldRunTlsTests, type Pki } from '../../helpers/pki'
+import { etcdctl, startFakeServer, type FakeServer } from './harness'
 
 type KvClient = grpc.Client & {
   Range(req: object, cb: (err: grpc.ServiceError | null, res: { count: string }) => void): void
@@ -128,7 +56,7 @@ describe.runIf(shouldRunTlsTests())('TLS', () => {
   })
 
   it('serves etcdctl over https with the CA', async () => {
-    const tls = ['--cacert', join(pki.dir, 'ca.pem')]
+    const tls = ['--cacert', pki.path('ca.pem')]
     const endpoint = `https://${server.endpoint}`
     expect((await etcdctl(endpoint, [...tls, 'put', 'secure', 'yes'])).stdout).toBe('OK\n')
     const got = await etcdctl(endpoint, [...tls, 'get', 'secure', '--print-value-only'])
