@@ -39,6 +39,8 @@ import type { AuthInfo, Permission } from '../mvcc/auth'
 export interface CallOptions {
   signal?: AbortSignal
   who?: AuthInfo
+  /** The token `who` came from: a linearizable read looks it up again after its barrier. */
+  token?: string
 }
 
 /** etcd's Auth service requests, passwords in plain text (the backend hashes them). */

@@ -164,6 +164,7 @@ function authenticateCall(ctx: ApiContext, call: Call): Promise<void> | void {
   if (token !== undefined) {
     return ctx.backend.authInfo(token, call.deadlineMs).then((who) => {
       call.who = who
+      call.token = token
     })
   }
   if (ctx.certUser) {

@@ -161,7 +161,7 @@ export class NodeBackend implements EtcdBackend {
   }
 
   range(req: RangeRequest, call?: CallOptions): Promise<RangeResponse> {
-    return this.node.range(req, call?.who)
+    return this.node.range(req, call?.who, call?.token)
   }
 
   async put(req: PutRequest, call?: CallOptions): Promise<PutResponse> {

@@ -645,11 +645,15 @@ export class RaftdeskNode {
   /**
    * etcd's Range with its auth check (doSerialize): read permission on the range against the
    * state the read sees, then the read, and "revision of auth store is old" if the auth state
-   * changed while it ran.
+   * changed while it ran. As in etcd, a linearizable read looks its token up after the barrier:
+   * a token whose user lost it meanwhile (password changed, deleted) is invalid by then.
    */
-  async range(req: RangeRequest, who?: AuthInfo): Promise<RangeResponse> {
+  async range(req: RangeRequest, who?: AuthInfo, token?: string): Promise<RangeResponse> {
     this.assertRunning()
-    if (!req.serializable) await this.linearizableBarrier()
+    if (!req.serializable) {
+      await this.linearizableBarrier()
+      if (token !== undefined) who = this.tokenHolder(token)
+    }
     this.store.auth.checkRead(who, req.key, req.rangeEnd)
     const res = this.store.range(req)
     if (who && who.revision !== 0 && who.revision !== this.store.auth.revision) {
@@ -667,6 +671,11 @@ export class RaftdeskNode {
     const index = tokenIndex(token)
     if (index === undefined) throw new EtcdServerError('INVALID_AUTH_TOKEN', 'malformed token')
     if (index > this.appliedIndex) await this.appliedAtLeast(index, deadlineMs)
+    return this.tokenHolder(token)
+  }
+
+  /** Who holds a token this member has applied, with the auth revision now. */
+  private tokenHolder(token: string): AuthInfo {
     const user = this.tokens.user(token)
     if (user === undefined) throw new EtcdServerError('INVALID_AUTH_TOKEN', 'unknown or expired')
     return { user, revision: this.store.auth.revision }
