@@ -1,25 +1,25 @@
 /**
  * raftdesk's Admin service (proto/raftdesk.proto), served beside etcd's services on the client
  * port. Join is how a node of another machine or another raftdesk becomes a member: it proves it
- * knows the cluster token, and is added as a learner.
+ * knows the cluster token, and is added as a learner. LeaseRenew and LeaseTimeToLive are how a
+ * follower hands its clients' lease calls to the leader.
+ *
+ * Its calls pass the same chain as etcd's (context.ts CALL_CHAIN): the strict decoder, the
+ * learner rule, the cluster token check (the authentication step for Admin calls), the rate
+ * limit; errors are answered with their code in the trailers (ERROR_CODE_TRAILER).
  */
-import { timingSafeEqual, createHash } from 'node:crypto'
 import {
-  Metadata,
   loadPackageDefinition,
-  status as GrpcStatus,
   type GrpcObject,
   type ServiceClientConstructor,
   type ServiceDefinition,
   type UntypedServiceImplementation,
-  type sendUnaryData,
-  type ServerUnaryCall,
 } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
-import { RaftdeskError } from '../errors'
-import { PROTO_DIR, PROTO_LOADER_OPTIONS } from './proto'
-import { ERROR_CODE_TRAILER } from '../kernel/etcd-errors'
-import { toGrpcStatus } from './errors'
+import { ValidationError } from '../errors'
+import { ADMIN_METHOD_PREFIX, unary, type ApiContext } from './context'
+import { PROTO_DIR, PROTO_LOADER_OPTIONS, safeServiceDefinition } from './proto'
+import { schemaOf } from './wire-check'
 
 export interface AdminMember {
   id: number
@@ -55,23 +55,24 @@ export interface AdminBackend {
   ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
 }
 
-export function loadAdminPackage(protoDir: string = PROTO_DIR): GrpcObject {
-  const def = loadSync('raftdesk.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })
-  return (loadPackageDefinition(def)['raftdesk'] as GrpcObject)['v1'] as GrpcObject
+function loadAdminDefinition(protoDir: string = PROTO_DIR) {
+  return loadSync('raftdesk.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })
 }
 
+export function loadAdminPackage(protoDir: string = PROTO_DIR): GrpcObject {
+  return (loadPackageDefinition(loadAdminDefinition(protoDir))['raftdesk'] as GrpcObject)[
+    'v1'
+  ] as GrpcObject
+}
+
+/** The Admin service for Server.addService, with the strict never-throwing decoders. */
 export function adminServiceDefinition(protoDir?: string): ServiceDefinition {
-  return (loadAdminPackage(protoDir)['Admin'] as ServiceClientConstructor).service
+  const pkg = loadAdminDefinition(protoDir)
+  return safeServiceDefinition(pkg, schemaOf(pkg), 'raftdesk.v1', 'Admin')
 }
 
 export function adminClientConstructor(protoDir?: string): ServiceClientConstructor {
   return loadAdminPackage(protoDir)['Admin'] as ServiceClientConstructor
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest()
-  const db = createHash('sha256').update(b).digest()
-  return timingSafeEqual(da, db)
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
@@ -84,94 +85,50 @@ interface PbJoinRequest {
   clientUrls: string[]
 }
 
-function refuseToken(
-  token: string | undefined,
-  backend: AdminBackend,
-  callback: sendUnaryData<unknown>,
-): boolean {
-  if (sameSecret(token ?? '', backend.clusterToken())) return false
-  const metadata = new Metadata()
-  metadata.set(ERROR_CODE_TRAILER, 'WRONG_CLUSTER_TOKEN')
-  callback({
-    code: GrpcStatus.PERMISSION_DENIED,
-    details: 'raftdesk: wrong cluster token',
-    metadata,
-  })
-  return true
-}
-
-function answer<T>(promise: Promise<T>, map: (v: T) => unknown, callback: sendUnaryData<unknown>) {
-  promise
-    .then((v) => callback(null, map(v)))
-    .catch((err: unknown) => {
-      const e = err instanceof Error ? err : new RaftdeskError('INTERNAL', String(err))
-      const s = toGrpcStatus(e)
-      const metadata = new Metadata()
-      if (e instanceof RaftdeskError) metadata.set(ERROR_CODE_TRAILER, e.code)
-      callback({ code: s.code, details: s.details, metadata })
-    })
-}
-
-export function adminService(backend: AdminBackend): UntypedServiceImplementation {
+/** The Admin service's handlers; the chain has checked the cluster token before they run. */
+export function adminService(ctx: ApiContext, backend: AdminBackend): UntypedServiceImplementation {
+  const method = (name: string) => `${ADMIN_METHOD_PREFIX}${name}`
   return {
-    LeaseRenew(
-      call: ServerUnaryCall<{ token: string; id: string }, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) {
-      if (refuseToken(call.request.token, backend, callback)) return
-      answer(
-        backend.leaseRenew(Number(call.request.id)),
-        (ttl) => ({ ttlSeconds: String(ttl) }),
-        callback,
-      )
-    },
-    LeaseTimeToLive(
-      call: ServerUnaryCall<{ token: string; id: string; keys: boolean }, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) {
-      if (refuseToken(call.request.token, backend, callback)) return
-      answer(
-        backend.leaseTimeToLive(Number(call.request.id), call.request.keys),
-        (r) => ({
+    LeaseRenew: unary<{ token: string; id: string }>(ctx, method('LeaseRenew'), async (req) => ({
+      ttlSeconds: String(await backend.leaseRenew(Number(req.id))),
+    })),
+    LeaseTimeToLive: unary<{ token: string; id: string; keys: boolean }>(
+      ctx,
+      method('LeaseTimeToLive'),
+      async (req) => {
+        const r = await backend.leaseTimeToLive(Number(req.id), req.keys)
+        return {
           ttlSeconds: String(r.ttlSeconds),
           grantedTtlSeconds: String(r.grantedTtlSeconds),
           keys: r.keys.map((k) => Buffer.from(k)),
-        }),
-        callback,
-      )
-    },
-    Join(call: ServerUnaryCall<PbJoinRequest, unknown>, callback: sendUnaryData<unknown>) {
-      const req = call.request
-      if (refuseToken(req.token, backend, callback)) return
+        }
+      },
+    ),
+    Join: unary<PbJoinRequest>(ctx, method('Join'), async (req) => {
       if (!NAME_RE.test(req.name ?? '')) {
-        callback({
-          code: GrpcStatus.INVALID_ARGUMENT,
-          details: `raftdesk: member name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(req.name)}`,
-        })
-        return
+        throw new ValidationError(
+          'INVALID_MEMBER_NAME',
+          `raftdesk: member name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(req.name)}`,
+        )
       }
       const urls = [...(req.peerUrls ?? []), ...(req.clientUrls ?? [])]
       const bad = urls.find((u) => !URL_RE.test(u))
       if (bad !== undefined || (req.peerUrls ?? []).length === 0) {
-        callback({
-          code: GrpcStatus.INVALID_ARGUMENT,
-          details: `raftdesk: URLs must look like http://host:port${bad ? `, got ${JSON.stringify(bad)}` : ' (no peer URL given)'}`,
-        })
-        return
+        throw new ValidationError(
+          'INVALID_MEMBER_URLS',
+          `raftdesk: URLs must look like http://host:port${bad ? `, got ${JSON.stringify(bad)}` : ' (no peer URL given)'}`,
+        )
       }
-      answer(
-        backend.addLearner({
-          name: req.name,
-          peerUrls: req.peerUrls,
-          clientUrls: req.clientUrls ?? [],
-        }),
-        (result) => ({
-          memberId: String(result.memberId),
-          clusterId: String(result.clusterId),
-          members: result.members.map((m) => ({ ...m, id: String(m.id) })),
-        }),
-        callback,
-      )
-    },
+      const result = await backend.addLearner({
+        name: req.name,
+        peerUrls: req.peerUrls,
+        clientUrls: req.clientUrls ?? [],
+      })
+      return {
+        memberId: String(result.memberId),
+        clusterId: String(result.clusterId),
+        members: result.members.map((m) => ({ ...m, id: String(m.id) })),
+      }
+    }),
   }
 }

@@ -14,8 +14,11 @@
  *   per-stream state, so that no client can make the server buffer without limit.
  * - progressNotifyIntervalMs: 10 minutes, etcd's default progress-notification period.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { handleUnaryCall, Metadata, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js'
-import { status as GrpcStatus } from '@grpc/grpc-js'
+import { Metadata as GrpcMetadata, status as GrpcStatus } from '@grpc/grpc-js'
+import { ERROR_CODE_TRAILER } from '../kernel/etcd-errors'
+import { ForbiddenError } from '../errors'
 import { RaftdeskError } from '../errors'
 import type { AuthInfo } from '../mvcc/auth'
 import type { CallOptions, EtcdBackend } from './backend'
@@ -77,6 +80,8 @@ export interface ApiContext {
    * common name), for calls without a token.
    */
   certUser?: (call: Call) => AuthInfo | undefined
+  /** The cluster token raftdesk's Admin calls must carry (absent: no Admin service). */
+  clusterToken?: () => string
 }
 
 /**
@@ -151,14 +156,34 @@ const TOKEN_METHODS: ReadonlySet<string> = new Set([
   'RoleRevokePermission',
 ])
 
+/** Methods of raftdesk's Admin service are named with this prefix in the chain. */
+export const ADMIN_METHOD_PREFIX = 'Admin.'
+
 /** etcd's metadata keys for the token: gRPC clients send "token", the gateway "authorization". */
 function tokenOf(metadata: Metadata): string | undefined {
   const value = metadata.get('token')[0] ?? metadata.get('authorization')[0]
   return value === undefined ? undefined : String(value)
 }
 
-/** The authentication step: who the call's token names (INVALID_AUTH_TOKEN if nobody). */
+function sameSecret(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest()
+  const db = createHash('sha256').update(b).digest()
+  return timingSafeEqual(da, db)
+}
+
+/**
+ * The authentication step: raftdesk's Admin calls prove they know the cluster token; etcd calls
+ * are whoever their token (or client certificate) names (INVALID_AUTH_TOKEN if nobody).
+ */
 function authenticateCall(ctx: ApiContext, call: Call): Promise<void> | void {
+  if (call.method.startsWith(ADMIN_METHOD_PREFIX)) {
+    const token = (call.request as { token?: unknown } | undefined)?.token
+    const expected = ctx.clusterToken?.()
+    if (expected === undefined || typeof token !== 'string' || !sameSecret(token, expected)) {
+      throw new ForbiddenError('WRONG_CLUSTER_TOKEN', 'raftdesk: wrong cluster token')
+    }
+    return
+  }
   if (!TOKEN_METHODS.has(call.method)) return
   const token = tokenOf(call.metadata)
   if (token !== undefined) {
@@ -303,10 +328,16 @@ export function checkRequestSize(ctx: ApiContext, sizeBytes: number, method: str
   }
 }
 
-/** Maps an error to the status sent to the client, logging what the client will not see. */
+/**
+ * Maps an error to the status sent to the client, logging what the client will not see. A typed
+ * error's code rides in the trailers (ERROR_CODE_TRAILER), so a member calling another member
+ * maps the answer by code; etcd clients ignore the extra trailer.
+ */
 export function statusFor(ctx: ApiContext, method: string, err: unknown): GrpcStatusError {
   const status = toGrpcStatus(err)
   if (err instanceof RaftdeskError) {
+    status.metadata = new GrpcMetadata()
+    status.metadata.set(ERROR_CODE_TRAILER, err.code)
     const detail = err instanceof EtcdServerError ? err.detail : undefined
     ctx.logger.debug(`${method} failed`, { code: err.code, message: err.message, detail })
   } else {

@@ -7,7 +7,7 @@
  * error's own message; anything else -> UNKNOWN with its message, as etcd does for errors it has
  * no mapping for.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js'
+import { status as GrpcStatus, type Metadata } from '@grpc/grpc-js'
 import {
   ForbiddenError,
   LimitError,
@@ -44,6 +44,8 @@ export const API_INPUT_CODES = {
 export interface GrpcStatusError {
   code: GrpcStatus
   details: string
+  /** Trailers: raftdesk's error code (ERROR_CODE_TRAILER), for members calling members. */
+  metadata?: Metadata
 }
 
 /** Turns anything thrown by a handler or a backend into the status the client receives. */

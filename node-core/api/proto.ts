@@ -89,25 +89,37 @@ export function etcdServiceDefinitions(
 ): Record<EtcdServiceName, ServiceDefinition> {
   const out = {} as Record<EtcdServiceName, ServiceDefinition>
   const schema = schemaOf(pkg)
-  for (const name of SERVICE_NAMES) {
-    const service = pkg[`etcdserverpb.${name}`]
-    // Message types carry a 'format' field; services are plain maps of methods.
-    if (!service || 'format' in service) {
-      throw new Error(`proto package has no service etcdserverpb.${name}`)
-    }
-    const wrapped: Record<string, MethodDefinition<DecodedRequest, unknown>> = {}
-    for (const [method, def] of Object.entries(service as ServiceDefinition)) {
-      // Every request message of these services lives in etcdserverpb itself.
-      const requestType = (def as { requestType?: { type?: { name?: string } } }).requestType
-      const typeName = `etcdserverpb.${requestType?.type?.name ?? '?'}`
-      if (!schema.has(typeName)) {
-        throw new Error(`etcdserverpb.${name}.${method}: request type not in the package`)
-      }
-      wrapped[method] = safeMethod(def as AnyMethod, (bytes) =>
-        checkWire(schema, typeName, bytes, WIRE_DEPTH_MAX),
-      )
-    }
-    out[name] = wrapped as ServiceDefinition
-  }
+  for (const name of SERVICE_NAMES)
+    out[name] = safeServiceDefinition(pkg, schema, 'etcdserverpb', name)
   return out
+}
+
+/**
+ * One service of a package with never-throwing decoders that pass the strict wire check first
+ * (etcd's services, and raftdesk's Admin service).
+ */
+export function safeServiceDefinition(
+  pkg: PackageDefinition,
+  schema: ReturnType<typeof schemaOf>,
+  packageName: string,
+  name: string,
+): ServiceDefinition {
+  const service = pkg[`${packageName}.${name}`]
+  // Message types carry a 'format' field; services are plain maps of methods.
+  if (!service || 'format' in service) {
+    throw new Error(`proto package has no service ${packageName}.${name}`)
+  }
+  const wrapped: Record<string, MethodDefinition<DecodedRequest, unknown>> = {}
+  for (const [method, def] of Object.entries(service as ServiceDefinition)) {
+    // Every request message of these services lives in the service's own package.
+    const requestType = (def as { requestType?: { type?: { name?: string } } }).requestType
+    const typeName = `${packageName}.${requestType?.type?.name ?? '?'}`
+    if (!schema.has(typeName)) {
+      throw new Error(`${packageName}.${name}.${method}: request type not in the package`)
+    }
+    wrapped[method] = safeMethod(def as AnyMethod, (bytes) =>
+      checkWire(schema, typeName, bytes, WIRE_DEPTH_MAX),
+    )
+  }
+  return wrapped as ServiceDefinition
 }

@@ -17,7 +17,6 @@ import {
   ServerCredentials,
   status as GrpcStatus,
   type ServiceDefinition,
-  type UntypedServiceImplementation,
 } from '@grpc/grpc-js'
 import type { EtcdBackend } from './backend'
 import { clusterService, maintenanceService } from './cluster-service'
@@ -29,6 +28,7 @@ import {
   type ApiLogger,
 } from './context'
 import { etcdMessage } from './errors'
+import { adminService, adminServiceDefinition, type AdminBackend } from './admin'
 import { authService } from './auth-service'
 import { kvService } from './kv-service'
 import { leaseService } from './lease-service'
@@ -62,11 +62,8 @@ export interface EtcdApiServerOptions {
   protoDir?: string
   /** How long close() lets running calls finish before cutting them. */
   closeGraceMs?: number
-  /** Services served beside etcd's on the same port (raftdesk's Admin service). */
-  extraServices?: Array<{
-    definition: ServiceDefinition
-    implementation: UntypedServiceImplementation
-  }>
+  /** raftdesk's Admin service, served beside etcd's on the same port (admin.ts). */
+  admin?: AdminBackend
 }
 
 export interface EtcdApiServer {
@@ -112,6 +109,7 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
     streams: new Set(),
     ...(options.rateLimit ? { rateLimiter: new RateLimiter(options.rateLimit) } : {}),
     ...(options.certUser ? { certUser: certUserOf(options.certUser) } : {}),
+    ...(options.admin ? { clusterToken: () => options.admin!.clusterToken() } : {}),
   }
   const pkg = loadEtcdPackageDefinition(options.protoDir ?? PROTO_DIR)
   const definitions = etcdServiceDefinitions(pkg)
@@ -128,8 +126,7 @@ export async function startEtcdApiServer(options: EtcdApiServerOptions): Promise
   server.addService(definitions.Cluster, clusterService(ctx))
   server.addService(definitions.Maintenance, maintenanceService(ctx))
   server.addService(definitions.Auth, authService(ctx))
-  for (const extra of options.extraServices ?? [])
-    server.addService(extra.definition, extra.implementation)
+  if (options.admin) server.addService(adminServiceDefinition(), adminService(ctx, options.admin))
 
   const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`
   const port = await new Promise<number>((resolve, reject) => {

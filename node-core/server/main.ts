@@ -5,7 +5,6 @@
  *
  * Runs headless as well: `node --import tsx node-core/server/main.ts` with the variable set.
  */
-import { adminService, adminServiceDefinition } from '../api/admin'
 import { readFileSync } from 'node:fs'
 import { startEtcdApiServer, type EtcdApiServer, type EtcdApiTlsOptions } from '../api/server'
 import {
@@ -176,12 +175,7 @@ async function main(): Promise<void> {
         ...(config.etcd?.maxRequestBytes ? { requestBytesMax: config.etcd.maxRequestBytes } : {}),
         ...(config.etcd?.maxTxnOps ? { txnOpsMax: config.etcd.maxTxnOps } : {}),
       },
-      extraServices: [
-        {
-          definition: adminServiceDefinition(),
-          implementation: adminService(new NodeAdmin(node, config.token)),
-        },
-      ],
+      admin: new NodeAdmin(node, config.token),
       logger: {
         debug: (m, f) => log.debug(`api: ${m}`, f),
         info: (m, f) => log.info(`api: ${m}`, f),

@@ -1,14 +1,10 @@
 // A member forwards lease calls to the leader's Admin service; the leader's answer comes back by
 // its code (sent in the trailers), never by its text, so that the forwarding member retries only
 // when the leader could not be reached and hands everything else to its client unchanged.
-import { credentials, type ServiceError } from '@grpc/grpc-js'
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js'
+import { CALL_CHAIN } from '../../../node-core/api/context'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  adminClientConstructor,
-  adminServiceDefinition,
-  adminService,
-  type AdminBackend,
-} from '../../../node-core/api/admin'
+import { adminClientConstructor, type AdminBackend } from '../../../node-core/api/admin'
 import { EtcdServerError } from '../../../node-core/api/errors'
 import { RaftdeskError } from '../../../node-core/errors'
 import { forwardedError } from '../../../node-core/server/backend'
@@ -26,9 +22,7 @@ const backend: AdminBackend = {
 let fake: FakeServer
 beforeAll(async () => {
   fake = await startFakeServer({
-    extraServices: [
-      { definition: adminServiceDefinition(), implementation: adminService(backend) },
-    ],
+    admin: backend,
   })
 })
 afterAll(async () => {
@@ -73,5 +67,36 @@ describe('forwardedError', () => {
     const nobody = `127.0.0.1:${await freePort()}`
     const err = forwardedError((await renew(nobody, 'secret'))!, nobody)
     expect(err.code).toBe('UNREACHABLE')
+  })
+})
+
+describe('the Admin service passes the same call chain as etcd services', () => {
+  it('runs every step in order, each one a named piece', () => {
+    expect(CALL_CHAIN.map((s) => s.name)).toEqual([
+      'learner',
+      'authentication',
+      'rate limit',
+      'require leader',
+      'quota',
+    ])
+  })
+
+  it('refuses a malformed Admin request with INVALID_ARGUMENT from the strict decoder', async () => {
+    const client = new Client(fake.endpoint, credentials.createInsecure())
+    const err = await new Promise<ServiceError>((resolve) => {
+      // A length-delimited field 1 (token) whose length runs past the end of the message.
+      client.makeUnaryRequest(
+        '/raftdesk.v1.Admin/LeaseRenew',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0x7f, 0x61]),
+        (e) => resolve(e!),
+      )
+    })
+    client.close()
+    expect(err.code).toBe(status.INVALID_ARGUMENT)
+    expect(err.details).toMatch(
+      /^raftdesk: Admin.LeaseRenew: the request \(3 bytes\) is not a valid protobuf message/,
+    )
   })
 })
