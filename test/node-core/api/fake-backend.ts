@@ -725,8 +725,13 @@ export class FakeBackend implements EtcdBackend {
 
   checkQuota(): void {}
 
-  async authInfo(): Promise<AuthInfo> {
-    throw etcdError('INVALID_AUTH_TOKEN')
+  /** Tokens the fake knows (token -> user), for tests of the call chain's authentication. */
+  readonly tokens = new Map<string, string>()
+
+  async authInfo(token: string): Promise<AuthInfo> {
+    const user = this.tokens.get(token)
+    if (user === undefined) throw etcdError('INVALID_AUTH_TOKEN')
+    return { user, revision: 1 }
   }
 
   async authenticate(): Promise<{ token: string; revision: number }> {

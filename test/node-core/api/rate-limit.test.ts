@@ -58,4 +58,30 @@ describe('the rate limit on the client port', () => {
       await fake.close()
     }
   })
+
+  it('counts an authenticated user across connections, and each user apart', async () => {
+    const fake = await startFakeServer({ rateLimit: { rps: 0.5, burst: 2 } })
+    fake.backend.tokens.set('t-alice', 'alice')
+    fake.backend.tokens.set('t-bob', 'bob')
+    const as = (token: string) => {
+      const md = new grpc.Metadata()
+      md.set('token', token)
+      return md
+    }
+    const [a1, a2, b1] = [1, 2, 3].map(
+      () => etcdClients(fake.endpoint, { 'grpc.use_local_subchannel_pool': 1 }).kv,
+    )
+    try {
+      await call(a1!, 'Range', { key: Buffer.from('k') }, as('t-alice'))
+      await call(a2!, 'Range', { key: Buffer.from('k') }, as('t-alice'))
+      // alice's third call, on either connection, is over her rate.
+      const err = await callError(a1!, 'Range', { key: Buffer.from('k') }, as('t-alice'))
+      expect(err.details).toBe('etcdserver: too many requests')
+      // bob on a third connection has his own bucket.
+      await call(b1!, 'Range', { key: Buffer.from('k') }, as('t-bob'))
+    } finally {
+      for (const c of [a1, a2, b1]) c!.close()
+      await fake.close()
+    }
+  })
 })
