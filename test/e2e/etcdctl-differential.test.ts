@@ -219,6 +219,7 @@ describe.runIf(shouldRunEtcdTests())(
       dir = mkdtempSync(join(tmpdir(), 'raftdesk-diff-'))
       // One after the other: each picks its free ports knowing the other's are taken.
       etcd = await startEtcdCluster({ dir: join(dir, 'etcd') })
+      etcdStartedMs = Date.now()
       tc = await startTestCluster()
       await Promise.all([etcd.leader(), tc.cluster.waitForLeader()])
       for (const [name, endpoints] of [
@@ -248,6 +249,9 @@ describe.runIf(shouldRunEtcdTests())(
     }, 60_000)
 
     it('prints the same at every step, but where a reason is given', async () => {
+      // etcd refuses membership changes ("unhealthy cluster") until its members have been
+      // connected for 5 s (its strict reconfiguration check); give it that.
+      await new Promise((r) => setTimeout(r, Math.max(0, etcdStartedMs + 6000 - Date.now())))
       const [theirs, ours] = [await runScript(targets[0]!), await runScript(targets[1]!)]
       if (process.env['DUMP']) console.log(JSON.stringify(ours, null, 1))
       const differing = ours.flatMap((o, i) =>
