@@ -112,6 +112,8 @@ export interface Call extends CallOptions {
   signal: AbortSignal
   /** Set by the authentication step from the call's token. */
   who?: AuthInfo
+  /** The handler is done: a later 'cancelled' from grpc-js is not the client going away. */
+  answered: () => void
   /** The client's verified certificate over TLS (read only when client-cert auth asks). */
   peerCertificate?: () => { subject?: { CN?: unknown } } | undefined
 }
@@ -275,7 +277,12 @@ export function callOf(
   sizeBytes = 0,
 ): Call {
   const abort = new AbortController()
-  grpcCall.once('cancelled', () => abort.abort())
+  let answered = false
+  // grpc-js also emits 'cancelled' once a call has been answered; aborting then would only cost
+  // a DOMException per call.
+  grpcCall.once('cancelled', () => {
+    if (!answered) abort.abort()
+  })
   const deadline = grpcCall.getDeadline()
   const deadlineNum = deadline instanceof Date ? deadline.getTime() : deadline
   const capMs = Date.now() + CALL_DEADLINE_MS_MAX
@@ -287,6 +294,9 @@ export function callOf(
     sizeBytes,
     deadlineMs: Number.isFinite(deadlineNum) ? Math.min(deadlineNum, capMs) : capMs,
     signal: abort.signal,
+    answered: () => {
+      answered = true
+    },
     peerCertificate: () => grpcCall.getAuthContext?.()?.sslPeerCertificate,
   }
 }
@@ -379,8 +389,14 @@ export function unary<Pb>(
     admit(ctx, call)
       .then(() => handle(decoded.message as Pb, call))
       .then(
-        (response) => callback(null, response),
-        (err: unknown) => callback(statusFor(ctx, method, err)),
+        (response) => {
+          call.answered()
+          callback(null, response)
+        },
+        (err: unknown) => {
+          call.answered()
+          callback(statusFor(ctx, method, err))
+        },
       )
   }
 }
