@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCluster, type TestCluster } from '../helpers/cluster'
 import {
   etcdctl,
+  etcdctlObserved,
   shouldRunEtcdTests,
   startReferenceEtcd,
-  type EtcdctlResult,
   type ReferenceEtcd,
 } from '../node-core/api/harness'
 
@@ -22,23 +22,6 @@ interface Step {
 
 const ROOT = 'root:rootpw'
 const ALICE = 'alice:alicepw'
-
-/** What a user sees, without what legitimately differs between two clusters. */
-function observed(result: EtcdctlResult): unknown {
-  const errorLine = result.stderr.split('\n').filter((l) => l.startsWith('Error:'))
-  const grpcCode = /code = (\w+) desc/.exec(result.stderr)?.[1]
-  const out = result.stdout.trim()
-  let stdout: unknown = out
-  if (out.startsWith('{')) {
-    const json = JSON.parse(out) as { header?: Record<string, unknown> }
-    if (json.header) {
-      for (const field of ['cluster_id', 'member_id', 'raft_term', 'revision'])
-        delete json.header[field]
-    }
-    stdout = json
-  }
-  return { code: result.code, stdout, error: errorLine.at(-1) ?? '', grpcCode: grpcCode ?? '' }
-}
 
 const script: Step[] = [
   { args: ['auth', 'enable'] }, // no root user yet
@@ -133,7 +116,11 @@ async function runScript(endpoint: string): Promise<unknown[]> {
   for (const step of script) {
     const args = step.as ? ['--user', step.as, ...step.args] : step.args
     const result = await etcdctl(endpoint, args, step.input ? { input: step.input } : {})
-    out.push({ step: step.args.join(' '), as: step.as ?? '', ...(observed(result) as object) })
+    out.push({
+      step: step.args.join(' '),
+      as: step.as ?? '',
+      ...(etcdctlObserved(result, ['cluster_id', 'member_id', 'raft_term', 'revision']) as object),
+    })
   }
   return out
 }

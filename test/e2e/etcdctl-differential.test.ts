@@ -212,6 +212,7 @@ describe.runIf(shouldRunEtcdTests())(
     let etcd: EtcdCluster
     let tc: TestCluster
     let dir = ''
+    let etcdStartedMs = 0
     const targets: Target[] = []
 
     beforeAll(async () => {

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   etcdctl,
+  etcdctlObserved,
   shouldRunEtcdTests,
   startFakeServer,
   startReferenceEtcd,
-  type EtcdctlResult,
   type FakeServer,
   type ReferenceEtcd,
 } from './harness'
@@ -18,24 +18,6 @@ import {
 interface Step {
   args: string[]
   input?: string
-}
-
-/** What a user sees, with the parts that legitimately differ between two clusters removed. */
-function observed(result: EtcdctlResult): unknown {
-  const errorLine = result.stderr.split('\n').filter((l) => l.startsWith('Error:'))
-  const grpcCode = /code = (\w+) desc/.exec(result.stderr)?.[1]
-  const out = result.stdout.trim()
-  let stdout: unknown = out
-  if (out.startsWith('{')) {
-    const json = JSON.parse(out) as { header?: Record<string, unknown> }
-    if (json.header) {
-      delete json.header['cluster_id']
-      delete json.header['member_id']
-      delete json.header['raft_term']
-    }
-    stdout = json
-  }
-  return { code: result.code, stdout, error: errorLine.at(-1) ?? '', grpcCode: grpcCode ?? '' }
 }
 
 const script: Step[] = [
@@ -97,8 +79,8 @@ describe.runIf(shouldRunEtcdTests())('etcdctl key-value commands, raftdesk vs et
   beforeAll(async () => {
     ;[reference, fake] = await Promise.all([startReferenceEtcd(), startFakeServer()])
     for (const step of script) {
-      theirs.push(observed(await etcdctl(reference.endpoint, step.args, step)))
-      ours.push(observed(await etcdctl(fake.endpoint, step.args, step)))
+      theirs.push(etcdctlObserved(await etcdctl(reference.endpoint, step.args, step)))
+      ours.push(etcdctlObserved(await etcdctl(fake.endpoint, step.args, step)))
     }
   }, 120_000)
 

@@ -186,6 +186,26 @@ export function etcdctl(
   })
 }
 
+/**
+ * What a user sees of an etcdctl run, without what legitimately differs between two clusters:
+ * the exit code, stdout (JSON parsed, with `headerFields` dropped from its header), the last
+ * "Error:" line and the gRPC code etcdctl printed.
+ */
+export function etcdctlObserved(
+  result: EtcdctlResult,
+  headerFields: string[] = ['cluster_id', 'member_id', 'raft_term'],
+): unknown {
+  const grpcCode = /code = (\w+) desc/.exec(result.stderr)?.[1]
+  const out = result.stdout.trim()
+  let stdout: unknown = out
+  if (out.startsWith('{')) {
+    const json = JSON.parse(out) as { header?: Record<string, unknown> }
+    if (json.header) for (const field of headerFields) delete json.header[field]
+    stdout = json
+  }
+  return { code: result.code, stdout, error: etcdctlError(result), grpcCode: grpcCode ?? '' }
+}
+
 /** etcdctl's last "Error: ..." line, the text a user sees. */
 export function etcdctlError(result: EtcdctlResult): string {
   const lines = result.stderr.split('\n').filter((l) => l.startsWith('Error:'))
