@@ -19,7 +19,9 @@ import { loadSync } from '@grpc/proto-loader'
 import { ValidationError } from '../errors'
 import { ADMIN_METHOD_PREFIX, unary, type ApiContext } from './context'
 import { PROTO_DIR, PROTO_LOADER_OPTIONS, safeServiceDefinition } from './proto'
+import { id64 } from './codec'
 import { schemaOf } from './wire-check'
+import type { LeaseId } from '../mvcc/types'
 
 export interface AdminMember {
   id: number
@@ -47,10 +49,12 @@ export interface AdminBackend {
   /** Adds a learner with this record; resolves once the change is applied here. */
   addLearner(req: JoinRequest): Promise<JoinResult>
   /** Leader only: renews a lease, returns its TTL in seconds. */
-  leaseRenew(id: number): Promise<number>
+  leaseRenew(id: LeaseId): Promise<number>
+  /** Leader only: promotes a learner that has caught up; resolves once applied on the leader. */
+  memberPromote(id: number): Promise<void>
   /** Leader only: a lease's remaining and granted TTL, and its keys when asked. */
   leaseTimeToLive(
-    id: number,
+    id: LeaseId,
     keys: boolean,
   ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
 }
@@ -90,18 +94,26 @@ export function adminService(ctx: ApiContext, backend: AdminBackend): UntypedSer
   const method = (name: string) => `${ADMIN_METHOD_PREFIX}${name}`
   return {
     LeaseRenew: unary<{ token: string; id: string }>(ctx, method('LeaseRenew'), async (req) => ({
-      ttlSeconds: String(await backend.leaseRenew(Number(req.id))),
+      ttlSeconds: String(await backend.leaseRenew(BigInt(req.id))),
     })),
     LeaseTimeToLive: unary<{ token: string; id: string; keys: boolean }>(
       ctx,
       method('LeaseTimeToLive'),
       async (req) => {
-        const r = await backend.leaseTimeToLive(Number(req.id), req.keys)
+        const r = await backend.leaseTimeToLive(BigInt(req.id), req.keys)
         return {
           ttlSeconds: String(r.ttlSeconds),
           grantedTtlSeconds: String(r.grantedTtlSeconds),
           keys: r.keys.map((k) => Buffer.from(k)),
         }
+      },
+    ),
+    MemberPromote: unary<{ token: string; id: string }>(
+      ctx,
+      method('MemberPromote'),
+      async (req) => {
+        await backend.memberPromote(id64(req.id, 'MemberPromoteRequest.id'))
+        return {}
       },
     ),
     Join: unary<PbJoinRequest>(ctx, method('Join'), async (req) => {

@@ -21,6 +21,7 @@ import type {
   Event,
   LeaseGrantRequest,
   LeaseGrantResponse,
+  LeaseId,
   LeaseRevokeRequest,
   LeaseRevokeResponse,
   PutRequest,
@@ -89,7 +90,7 @@ export interface HeaderInfo {
 }
 
 export interface LeaseTimeToLiveResult {
-  id: number
+  id: LeaseId
   /** Remaining seconds. */
   ttlSeconds: number
   grantedTtlSeconds: number
@@ -219,11 +220,11 @@ export interface EtcdBackend {
   leaseGrant(req: LeaseGrantRequest, call?: CallOptions): Promise<LeaseGrantResponse>
   leaseRevoke(req: LeaseRevokeRequest, call?: CallOptions): Promise<LeaseRevokeResponse>
   /** Renews the lease; returns its TTL in seconds. Throws 'LEASE_NOT_FOUND' if it is gone. */
-  leaseKeepAlive(id: number): Promise<number>
+  leaseKeepAlive(id: LeaseId): Promise<number>
   /** Throws 'LEASE_NOT_FOUND' if the lease does not exist (the API answers TTL -1, as etcd). */
-  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult>
+  leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLiveResult>
   /** Ids of all live leases. */
-  leaseLeases(): Promise<number[]>
+  leaseLeases(): Promise<LeaseId[]>
 
   /**
    * Creates a watcher. Must not call `sink` before returning. Throws (for example a LimitError)

@@ -2,10 +2,11 @@
  * One-to-one mapping between etcd's v3 protobuf messages (as proto-loader decodes them, see
  * wire.ts) and raftdesk's request/response types (node-core/mvcc/types.ts, backend.ts).
  *
- * Integers: etcd's int64/uint64 fields arrive as decimal strings. raftdesk keeps every id,
+ * Integers: etcd's int64/uint64 fields arrive as decimal strings. Lease ids (and lease compare
+ * operands) are taken whole as bigints, int64 like etcd's. raftdesk keeps every other id,
  * revision, count and TTL exactly representable as a JavaScript number, so a value whose
  * magnitude is 2^53 or more is refused with a ValidationError (INVALID_ARGUMENT) naming the
- * field, never rounded. Ids (leases, members) must also be non-negative. Outgoing numbers are
+ * field, never rounded. Member and watch ids must also be non-negative. Outgoing numbers are
  * asserted to be safe integers: a backend handing out anything else is a bug, reported loudly.
  *
  * Conventions carried over from etcd:
@@ -84,6 +85,31 @@ export function id64(raw: string | number, field: string): number {
     )
   }
   return value
+}
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+/** Parses a lease id or a lease compare operand: any int64, exactly. */
+export function leaseId(raw: string | number, field: string): bigint {
+  let value: bigint
+  try {
+    value = BigInt(raw)
+  } catch {
+    value = INT64_MAX + 1n
+  }
+  if (value < INT64_MIN || value > INT64_MAX) {
+    throw new ValidationError(
+      API_INPUT_CODES.INT64_OUT_OF_RANGE,
+      `raftdesk: ${field} = ${String(raw)} is not a 64-bit signed integer`,
+    )
+  }
+  return value
+}
+
+/** A lease id as the wire carries int64s (a decimal string: exact beyond 2^53). */
+export function outLease(id: bigint): string {
+  return id.toString()
 }
 
 /** Asserts that a number the backend handed out is a safe integer (a broken one is a bug). */
@@ -173,7 +199,7 @@ export function putRequestFromPb(pb: PbPutRequest, at = 'PutRequest'): PutReques
   return {
     key: pb.key,
     value: pb.value,
-    lease: id64(pb.lease, `${at}.lease`),
+    lease: leaseId(pb.lease, `${at}.lease`),
     prevKv: pb.prevKv,
     ignoreValue: pb.ignoreValue,
     ignoreLease: pb.ignoreLease,
@@ -209,7 +235,7 @@ function compareFromPb(pb: PbCompare, at: string): Compare {
       cmp.value = set === 'value' && pb.value ? pb.value : new Uint8Array(0)
       break
     case 'lease':
-      cmp.lease = set === 'lease' ? int64(pb.lease ?? '0', `${at}.lease`) : 0
+      cmp.lease = set === 'lease' ? leaseId(pb.lease ?? '0', `${at}.lease`) : 0n
       break
   }
   return cmp
@@ -278,7 +304,7 @@ export function pbKeyValue(kv: KeyValue) {
     modRevision: outInt(kv.modRevision, 'kv.mod_revision'),
     version: outInt(kv.version, 'kv.version'),
     value: kv.value,
-    lease: outInt(kv.lease, 'kv.lease'),
+    lease: outLease(kv.lease),
   }
 }
 

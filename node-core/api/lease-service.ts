@@ -20,7 +20,7 @@ import type {
   handleBidiStreamingCall,
 } from '@grpc/grpc-js'
 import { RaftdeskError } from '../errors'
-import { id64, int64, outInt, pbHeader } from './codec'
+import { int64, leaseId, outInt, outLease, pbHeader } from './codec'
 import {
   checkRequestSize,
   admitStream,
@@ -43,12 +43,12 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
   return {
     LeaseGrant: unary<PbLeaseGrantRequest>(ctx, 'LeaseGrant', async (pb, call) => {
       checkRequestSize(ctx, call.sizeBytes, 'LeaseGrant')
-      const id = id64(pb.ID, 'LeaseGrantRequest.ID')
+      const id = leaseId(pb.ID, 'LeaseGrantRequest.ID')
       const ttlSeconds = int64(pb.TTL, 'LeaseGrantRequest.TTL')
       const res = await backend.leaseGrant({ id, ttlSeconds }, call)
       return {
         header: pbHeader(backend.header(), res.revision),
-        ID: outInt(res.id, 'LeaseGrantResponse.ID'),
+        ID: outLease(res.id),
         TTL: outInt(res.ttlSeconds, 'LeaseGrantResponse.TTL'),
         error: '',
       }
@@ -56,18 +56,18 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
 
     LeaseRevoke: unary<PbLeaseIdRequest>(ctx, 'LeaseRevoke', async (pb, call) => {
       checkRequestSize(ctx, call.sizeBytes, 'LeaseRevoke')
-      const res = await backend.leaseRevoke({ id: id64(pb.ID, 'LeaseRevokeRequest.ID') }, call)
+      const res = await backend.leaseRevoke({ id: leaseId(pb.ID, 'LeaseRevokeRequest.ID') }, call)
       return { header: pbHeader(backend.header(), res.revision) }
     }),
 
     LeaseTimeToLive: unary<PbLeaseTimeToLiveRequest>(ctx, 'LeaseTimeToLive', async (pb) => {
-      const id = id64(pb.ID, 'LeaseTimeToLiveRequest.ID')
+      const id = leaseId(pb.ID, 'LeaseTimeToLiveRequest.ID')
       try {
         const res = await backend.leaseTimeToLive(id, pb.keys)
         const info = backend.header()
         return {
           header: pbHeader(info, info.revision),
-          ID: outInt(res.id, 'LeaseTimeToLiveResponse.ID'),
+          ID: outLease(res.id),
           TTL: outInt(res.ttlSeconds, 'LeaseTimeToLiveResponse.TTL'),
           grantedTTL: outInt(res.grantedTtlSeconds, 'LeaseTimeToLiveResponse.grantedTTL'),
           keys: pb.keys ? res.keys : [],
@@ -75,7 +75,13 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
       } catch (err) {
         if (!isLeaseNotFound(err)) throw err
         const info = backend.header()
-        return { header: pbHeader(info, info.revision), ID: id, TTL: -1, grantedTTL: 0, keys: [] }
+        return {
+          header: pbHeader(info, info.revision),
+          ID: outLease(id),
+          TTL: -1,
+          grantedTTL: 0,
+          keys: [],
+        }
       }
     }),
 
@@ -84,7 +90,7 @@ export function leaseService(ctx: ApiContext): UntypedServiceImplementation {
       const info = backend.header()
       return {
         header: pbHeader(info, info.revision),
-        leases: ids.map((id) => ({ ID: outInt(id, 'LeaseStatus.ID') })),
+        leases: ids.map((id) => ({ ID: outLease(id) })),
       }
     }),
 
@@ -157,9 +163,9 @@ class KeepAliveStream implements ClosableStream {
       this.fail(malformedStatus('LeaseKeepAlive', req))
       return false
     }
-    let id: number
+    let id: bigint
     try {
-      id = id64((req.message as PbLeaseIdRequest).ID, 'LeaseKeepAliveRequest.ID')
+      id = leaseId((req.message as PbLeaseIdRequest).ID, 'LeaseKeepAliveRequest.ID')
     } catch (err) {
       this.fail(statusFor(this.ctx, 'LeaseKeepAlive', err))
       return false
@@ -177,7 +183,7 @@ class KeepAliveStream implements ClosableStream {
       ttl = 0
     }
     if (this.closed) return false
-    const response = { header, ID: id, TTL: outInt(ttl, 'LeaseKeepAliveResponse.TTL') }
+    const response = { header, ID: outLease(id), TTL: outInt(ttl, 'LeaseKeepAliveResponse.TTL') }
     if (!this.call.write(response)) await this.waitDrain()
     return !this.closed
   }

@@ -38,7 +38,8 @@ export interface ClientKeyValue {
   createRevision: number
   modRevision: number
   version: number
-  lease: number
+  /** Lease id (int64, exact), 0n for none. */
+  lease: bigint
 }
 
 export interface ClientHeader {
@@ -95,7 +96,7 @@ function kv(pb: PbKv): ClientKeyValue {
     createRevision: Number(pb.createRevision),
     modRevision: Number(pb.modRevision),
     version: Number(pb.version),
-    lease: Number(pb.lease),
+    lease: BigInt(pb.lease),
   }
 }
 
@@ -151,14 +152,14 @@ export class EtcdClient {
     })
   }
 
-  async put(key: Bytes, value: Bytes, opts: { lease?: number; prevKv?: boolean } = {}) {
+  async put(key: Bytes, value: Bytes, opts: { lease?: bigint; prevKv?: boolean } = {}) {
     const res = await this.call<{ header: Parameters<typeof header>[0]; prevKv?: PbKv }>(
       'KV',
       'put',
       {
         key: bytes(key),
         value: bytes(value),
-        lease: opts.lease ?? 0,
+        lease: String(opts.lease ?? 0n),
         prevKv: opts.prevKv ?? false,
       },
     )

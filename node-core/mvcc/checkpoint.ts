@@ -27,6 +27,7 @@ import { crc32c } from '@node-rs/crc32'
 import { CorruptionError } from './errors'
 import type { History } from './key-index'
 import type { KeyString } from './keys'
+import type { LeaseId } from './types'
 import { readUint64, writeUint64 } from './revision'
 
 export interface CheckpointMeta {
@@ -94,6 +95,17 @@ class ChunkWriter {
     this.buf[this.at++] = n
   }
 
+  /** A varint of a bigint (lease ids up to 2^63); the same bytes as varint() below 2^53. */
+  bigVarint(n: bigint): void {
+    if (n < 2n ** 53n) return this.varint(Number(n))
+    this.room(10)
+    while (n >= 0x80n) {
+      this.buf[this.at++] = Number(n & 0x7fn) | 0x80
+      n >>= 7n
+    }
+    this.buf[this.at++] = Number(n)
+  }
+
   latin1(s: string): void {
     this.varint(s.length)
     this.room(s.length)
@@ -115,14 +127,14 @@ class ChunkWriter {
 /** Encodes index entries (in key order) into chunks; returns them with their count and CRC. */
 export function encodeCheckpoint(
   entries: Iterable<[KeyString, History]>,
-  leaseOf: (key: KeyString) => number,
+  leaseOf: (key: KeyString) => LeaseId,
   chunkBytes = 1024 * 1024,
 ): { chunks: Uint8Array[]; keys: number; crc: number } {
   const w = new ChunkWriter(chunkBytes)
   let keys = 0
   for (const [key, h] of entries) {
     w.latin1(key)
-    w.varint(leaseOf(key))
+    w.bigVarint(leaseOf(key))
     w.varint(h.length)
     for (let i = 0; i < h.length; i++) w.varint(h[i]!)
     keys++
@@ -139,7 +151,7 @@ export interface DecodedCheckpoint {
   keys: KeyString[]
   histories: History[]
   /** Keys attached to a lease. */
-  leased: Array<[KeyString, number]>
+  leased: Array<[KeyString, LeaseId]>
 }
 
 /** Decodes chunks (in order) against their meta; throws CorruptionError on any mismatch. */
@@ -170,6 +182,20 @@ export function decodeCheckpoint(chunks: Uint8Array[], meta: CheckpointMeta): De
         if (scale > 2 ** 53) throw new CorruptionError('checkpoint: varint above 2^53')
       }
     }
+    const bigVarint = (): bigint => {
+      if (at < buf.length && buf[at]! < 0x80) return BigInt(buf[at++]!)
+      let n = 0n
+      let shift = 0n
+      for (;;) {
+        if (at >= buf.length)
+          throw new CorruptionError('checkpoint: varint past the end of a chunk')
+        const byte = buf[at++]!
+        n |= BigInt(byte & 0x7f) << shift
+        if (byte < 0x80) return n
+        shift += 7n
+        if (shift > 63n) throw new CorruptionError('checkpoint: varint above 2^64')
+      }
+    }
     while (at < buf.length) {
       const length = varint()
       if (at + length > buf.length)
@@ -180,13 +206,13 @@ export function decodeCheckpoint(chunks: Uint8Array[], meta: CheckpointMeta): De
         throw new CorruptionError('checkpoint: keys out of order')
       }
       previous = key
-      const lease = varint()
+      const lease = bigVarint()
       const n = varint()
       const h: History = new Array(n)
       for (let i = 0; i < n; i++) h[i] = varint()
       out.keys.push(key)
       out.histories.push(h)
-      if (lease !== 0) out.leased.push([key, lease])
+      if (lease !== 0n) out.leased.push([key, lease])
     }
   }
   if (out.keys.length !== meta.keys) {

@@ -57,7 +57,7 @@ export class LeaseTtlTooLargeError extends LimitError {
  * retried by the next leader). The server answers the client once the revoke is applied.
  */
 export class LeaseExpiredError extends RaftdeskError {
-  constructor(id: number) {
+  constructor(id: bigint) {
     super('LEASE_EXPIRED', `lease ${id} has expired and is being revoked`)
   }
 }

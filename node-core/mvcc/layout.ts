@@ -35,12 +35,14 @@
  * format:  u32 = 1
  */
 import { CorruptionError } from './errors'
-import type { KeyValue } from './types'
+import type { KeyValue, LeaseId } from './types'
 import {
+  readBigUint64,
   readUint64,
   REVISION_BYTES,
   TOMBSTONE_MARKER,
   writeRevision,
+  writeBigUint64,
   writeUint64,
 } from './revision'
 
@@ -86,10 +88,10 @@ export function recordKeyLowerBound(main: number): Uint8Array {
   return recordKey(main, 0, false)
 }
 
-export function leaseKey(id: number): Uint8Array {
+export function leaseKey(id: LeaseId): Uint8Array {
   const out = new Uint8Array(9)
   out[0] = SPACE_LEASE
-  writeUint64(out, 1, id)
+  writeBigUint64(out, 1, id)
   return out
 }
 
@@ -137,7 +139,7 @@ export interface RecordFields {
   tombstone: boolean
   createRevision: number
   version: number
-  lease: number
+  lease: LeaseId
 }
 
 export function encodeRecord(fields: RecordFields, key: Uint8Array, value: Uint8Array): Uint8Array {
@@ -148,7 +150,7 @@ export function encodeRecord(fields: RecordFields, key: Uint8Array, value: Uint8
   writeUint64(out, 10, fields.sub)
   writeUint64(out, 18, fields.createRevision)
   writeUint64(out, 26, fields.version)
-  writeUint64(out, 34, fields.lease)
+  writeBigUint64(out, 34, fields.lease)
   const n = key.length
   out[42] = n >>> 24
   out[43] = (n >>> 16) & 0xff
@@ -187,7 +189,7 @@ export function decodeRecord(record: Uint8Array): RecordView {
     tombstone,
     createRevision: readUint64(record, 18),
     version: readUint64(record, 26),
-    lease: readUint64(record, 34),
+    lease: readBigUint64(record, 34),
     keyStart: RECORD_HEADER_BYTES,
     keyEnd,
   }

@@ -29,6 +29,7 @@ import {
   NotPrimaryError,
 } from './errors'
 import { keyBytes, type KeyString } from './keys'
+import { LEASE_ID_MAX, type LeaseId } from './types'
 
 export interface LessorOptions {
   /** Shortest TTL; shorter grants are raised to it. etcd's default works out to 2 s. */
@@ -52,7 +53,7 @@ export const DEFAULT_LESSOR_OPTIONS: LessorOptions = {
 }
 
 interface Lease {
-  id: number
+  id: LeaseId
   ttlSeconds: number
   /** Primary only: when the lease expires; NaN when its countdown has not started. */
   expiryMs: number
@@ -62,7 +63,7 @@ interface Lease {
 }
 
 export interface LeaseTimeToLive {
-  id: number
+  id: LeaseId
   /** Seconds left (whole seconds, rounded down, 0 when due); the granted TTL when not primary. */
   ttlSeconds: number
   grantedTtlSeconds: number
@@ -73,17 +74,17 @@ export interface LeaseTimeToLive {
 /** A min-heap entry: lease `id` is due at `atMs`; stale unless atMs is the lease's dueMs. */
 interface Due {
   atMs: number
-  id: number
+  id: LeaseId
 }
 
 export class Lessor {
   private readonly opts: LessorOptions
-  private readonly leases = new Map<number, Lease>()
+  private readonly leases = new Map<LeaseId, Lease>()
   /** The lease of every key that has one. */
-  private readonly keyLease = new Map<KeyString, number>()
+  private readonly keyLease = new Map<KeyString, LeaseId>()
   private primary = false
   /** Primary only: leases whose countdown starts at the next call that knows the time. */
-  private readonly unstarted = new Set<number>()
+  private readonly unstarted = new Set<LeaseId>()
   /** Primary only: when each lease is next due (expiry, or retry after being reported). */
   private heap: Due[] = []
 
@@ -109,31 +110,31 @@ export class Lessor {
     return this.leases.size
   }
 
-  has(id: number): boolean {
+  has(id: LeaseId): boolean {
     return this.leases.has(id)
   }
 
-  /** The lease `key` is attached to, 0 for none. */
-  leaseOf(key: KeyString): number {
-    return this.keyLease.get(key) ?? 0
+  /** The lease `key` is attached to, 0n for none. */
+  leaseOf(key: KeyString): LeaseId {
+    return this.keyLease.get(key) ?? 0n
   }
 
   /** The keys attached to a lease (none for an unknown lease), in no particular order. */
-  keysOf(id: number): Iterable<KeyString> {
+  keysOf(id: LeaseId): Iterable<KeyString> {
     return this.leases.get(id)?.keys ?? []
   }
 
   /** Granted TTL of a lease, or undefined. */
-  ttlOf(id: number): number | undefined {
+  ttlOf(id: LeaseId): number | undefined {
     return this.leases.get(id)?.ttlSeconds
   }
 
   // ---- replicated side: called by the store while applying entries -------------------------
 
   /** Throws the typed error a grant of (id, ttlSeconds) would meet; returns the clamped TTL. */
-  checkGrant(id: number, ttlSeconds: number): number {
-    if (!Number.isSafeInteger(id) || id <= 0) {
-      throw new InvalidArgumentError(`lease id ${id} must be a positive integer below 2^53`)
+  checkGrant(id: LeaseId, ttlSeconds: number): number {
+    if (id <= 0n || id > LEASE_ID_MAX) {
+      throw new InvalidArgumentError(`lease id ${id} must be in [1, 2^63 - 1]`)
     }
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 0) {
       throw new InvalidArgumentError(`lease TTL ${ttlSeconds} must be a non-negative integer`)
@@ -145,22 +146,25 @@ export class Lessor {
   }
 
   /** Grants a lease (checkGrant first); returns the TTL it got. */
-  grant(id: number, ttlSeconds: number): number {
+  grant(id: LeaseId, ttlSeconds: number): number {
     const ttl = this.checkGrant(id, ttlSeconds)
     this.leases.set(id, { id, ttlSeconds: ttl, expiryMs: NaN, dueMs: NaN, keys: new Set() })
     if (this.primary) this.unstarted.add(id)
     return ttl
   }
 
-  /** A free lease id at or above `from` (for grants with id 0; deterministic on every node). */
-  freeId(from: number): number {
-    let id = Math.max(1, from)
-    while (this.leases.has(id)) id++
+  /**
+   * A free lease id at or above `from`, wrapping to 1 past the largest id (for grants with id 0;
+   * deterministic on every node).
+   */
+  freeId(from: LeaseId): LeaseId {
+    let id = from < 1n || from > LEASE_ID_MAX ? 1n : from
+    while (this.leases.has(id)) id = id === LEASE_ID_MAX ? 1n : id + 1n
     return id
   }
 
   /** Removes a lease; returns its keys in key order, for the store to delete. */
-  revoke(id: number): KeyString[] {
+  revoke(id: LeaseId): KeyString[] {
     const lease = this.leases.get(id)
     if (lease === undefined) throw new LeaseNotFoundError()
     this.leases.delete(id)
@@ -170,15 +174,15 @@ export class Lessor {
     return keys
   }
 
-  /** Attaches `key` to lease `id` (0: to none), detaching it from its previous lease. */
-  attach(key: KeyString, id: number): void {
-    const previous = this.keyLease.get(key) ?? 0
+  /** Attaches `key` to lease `id` (0n: to none), detaching it from its previous lease. */
+  attach(key: KeyString, id: LeaseId): void {
+    const previous = this.keyLease.get(key) ?? 0n
     if (previous === id) return
-    if (previous !== 0) {
+    if (previous !== 0n) {
       this.leases.get(previous)?.keys.delete(key)
       this.keyLease.delete(key)
     }
-    if (id === 0) return
+    if (id === 0n) return
     const lease = this.leases.get(id)
     if (lease === undefined)
       throw new Error(`lessor: attach ${JSON.stringify(key)} to missing lease ${id}`)
@@ -195,7 +199,7 @@ export class Lessor {
   }
 
   /** Re-creates a lease read back from disk (no checks beyond sanity: it was granted before). */
-  load(id: number, ttlSeconds: number): void {
+  load(id: LeaseId, ttlSeconds: number): void {
     if (this.leases.has(id)) throw new Error(`lessor: lease ${id} loaded twice`)
     this.leases.set(id, { id, ttlSeconds, expiryMs: NaN, dueMs: NaN, keys: new Set() })
     if (this.primary) this.unstarted.add(id)
@@ -227,7 +231,7 @@ export class Lessor {
   }
 
   /** Keep-alive: the lease now expires at nowMs + TTL. Returns the TTL. */
-  renew(id: number, nowMs: number): number {
+  renew(id: LeaseId, nowMs: number): number {
     if (!this.primary) throw new NotPrimaryError()
     this.start(nowMs)
     const lease = this.leases.get(id)
@@ -243,10 +247,10 @@ export class Lessor {
    * expiredBatchMax). A lease reported here is reported again expiredRetryMs later if its revoke
    * has not been applied by then (the proposal may have been lost to a leader change).
    */
-  expired(nowMs: number): number[] {
+  expired(nowMs: number): LeaseId[] {
     if (!this.primary) return []
     this.start(nowMs)
-    const out: number[] = []
+    const out: LeaseId[] = []
     while (
       this.heap.length > 0 &&
       this.heap[0]!.atMs <= nowMs &&
@@ -264,7 +268,7 @@ export class Lessor {
     return out
   }
 
-  timeToLive(id: number, nowMs: number, withKeys = false): LeaseTimeToLive {
+  timeToLive(id: LeaseId, nowMs: number, withKeys = false): LeaseTimeToLive {
     const lease = this.leases.get(id)
     if (lease === undefined) throw new LeaseNotFoundError()
     if (this.primary) this.start(nowMs)
@@ -276,8 +280,8 @@ export class Lessor {
   }
 
   /** Ids of all leases, ascending. */
-  list(): number[] {
-    return [...this.leases.keys()].sort((a, b) => a - b)
+  list(): LeaseId[] {
+    return [...this.leases.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
   /** Starts the countdown of leases granted while primary since the last timed call. */

@@ -49,7 +49,7 @@ const ZERO_KV: KeyValue = {
   modRevision: 0,
   version: 0,
   value: EMPTY,
-  lease: 0,
+  lease: 0n,
 }
 
 /** The KeyValue at {main, sub}, checked against what the index expects. */
@@ -165,7 +165,7 @@ function compareKeyValue(c: Compare, kv: KeyValue): boolean {
       result = Math.sign(kv.version - (c.version ?? 0))
       break
     case 'lease':
-      result = Math.sign(kv.lease - (c.lease ?? 0))
+      result = kv.lease === (c.lease ?? 0n) ? 0 : kv.lease < (c.lease ?? 0n) ? -1 : 1
       break
   }
   switch (c.result) {

@@ -109,3 +109,40 @@ export function compareRevisions(a: Revision, b: Revision): number {
   if (a.main !== b.main) return a.main < b.main ? -1 : 1
   return a.sub === b.sub ? 0 : a.sub < b.sub ? -1 : 1
 }
+
+/** Writes a big-endian 64-bit unsigned bigint (lease ids). */
+export function writeBigUint64(out: Uint8Array, offset: number, n: bigint): void {
+  if (n < 0n || n >= 1n << 64n) {
+    throw new RangeError(`writeBigUint64: ${n} is not in [0, 2^64)`)
+  }
+  const hi = Number(n >> 32n)
+  const lo = Number(n & 0xffff_ffffn)
+  out[offset] = hi >>> 24
+  out[offset + 1] = (hi >>> 16) & 0xff
+  out[offset + 2] = (hi >>> 8) & 0xff
+  out[offset + 3] = hi & 0xff
+  out[offset + 4] = lo >>> 24
+  out[offset + 5] = (lo >>> 16) & 0xff
+  out[offset + 6] = (lo >>> 8) & 0xff
+  out[offset + 7] = lo & 0xff
+}
+
+/** Reads a big-endian 64-bit unsigned integer as a bigint (lease ids). */
+export function readBigUint64(bytes: Uint8Array, offset: number): bigint {
+  if (offset + 8 > bytes.length) {
+    throw new RangeError(`readBigUint64: offset ${offset} + 8 is past the end ${bytes.length}`)
+  }
+  const hi =
+    ((bytes[offset]! << 24) >>> 0) +
+    (bytes[offset + 1]! << 16) +
+    (bytes[offset + 2]! << 8) +
+    bytes[offset + 3]!
+  const lo =
+    ((bytes[offset + 4]! << 24) >>> 0) +
+    (bytes[offset + 5]! << 16) +
+    (bytes[offset + 6]! << 8) +
+    bytes[offset + 7]!
+  // Most keys have no lease: skip the bigint arithmetic for them.
+  if (hi === 0) return BigInt(lo)
+  return (BigInt(hi) << 32n) | BigInt(lo)
+}

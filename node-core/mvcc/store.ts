@@ -106,13 +106,14 @@ import { AuthState, SPACE_AUTH, type AuthInfo } from './auth'
 import { AlarmSet, SPACE_ALARM } from './alarms'
 import { EtcdServerError } from '../kernel/etcd-errors'
 import { evaluateCompare, executeRange, readKeyValue, type ReadView } from './read'
-import { readUint64 } from './revision'
+import { readBigUint64, readUint64 } from './revision'
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   Event,
   KeyValue,
   LeaseGrantRequest,
+  LeaseId,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -388,10 +389,10 @@ export class MvccStore {
       if (stateBytes === undefined) throw new CorruptionError(`${this.dir}: no state entry`)
       state = decodeState(stateBytes)
     }
-    const leases: Array<[number, number]> = []
+    const leases: Array<[LeaseId, number]> = []
     const leaseSpace = { gte: new Uint8Array([SPACE_LEASE]), lt: new Uint8Array([SPACE_LEASE + 1]) }
     for await (const [key, value] of this.db.iterator(leaseSpace)) {
-      leases.push([readUint64(key, 1), readUint64(value, 0)])
+      leases.push([readBigUint64(key, 1), readUint64(value, 0)])
     }
     const authSpace = { gte: new Uint8Array([SPACE_AUTH]), lt: new Uint8Array([SPACE_AUTH + 1]) }
     const authRecords = await this.db.iterator(authSpace).all()
@@ -433,7 +434,7 @@ export class MvccStore {
   /** The index from the checkpoint, if there is one written at exactly `state` and intact. */
   private async loadCheckpoint(
     state: StoreState,
-  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, number]> } | null> {
+  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, LeaseId]> } | null> {
     const metaBytes = await this.db.get(META_CHECKPOINT_KEY)
     if (metaBytes === undefined) return null
     const readStart = performance.now()
@@ -469,7 +470,7 @@ export class MvccStore {
 
   private async rebuildByScan(
     state: StoreState,
-  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, number]> }> {
+  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, LeaseId]> }> {
     const scanStart = performance.now()
     const { histories, leased, records } = await this.scanRecords(state)
     const buildStart = performance.now()
@@ -504,11 +505,11 @@ export class MvccStore {
    */
   private async scanRecords(state: StoreState): Promise<{
     histories: Map<KeyString, History>
-    leased: Map<KeyString, number>
+    leased: Map<KeyString, LeaseId>
     records: number
   }> {
     const histories = new Map<KeyString, History>()
-    const leased = new Map<KeyString, number>()
+    const leased = new Map<KeyString, LeaseId>()
     const it = this.db.values({
       gte: recordKeyLowerBound(0),
       lt: new Uint8Array([SPACE_RECORD + 1]),
@@ -543,7 +544,7 @@ export class MvccStore {
             rec.createRevision,
             rec.version,
           )
-          if (rec.lease !== 0) leased.set(key, rec.lease)
+          if (rec.lease !== 0n) leased.set(key, rec.lease)
           else if (leased.size > 0) leased.delete(key)
         }
       }
@@ -780,7 +781,7 @@ export class MvccStore {
    */
   private authorize(op: WriteOp, who: AuthInfo | undefined): void {
     const auth = this.auth
-    const leaseKeys = (id: number) => {
+    const leaseKeys = (id: LeaseId) => {
       for (const key of this.lessor.keysOf(id)) auth.checkWrite(who, keyBytes(key))
     }
     const txn = (t: TxnRequest): void => {
@@ -876,7 +877,7 @@ export class MvccStore {
     req: LeaseGrantRequest,
   ): () => WriteResult {
     // id 0: a deterministic choice, the same on every node (they apply the same entry index).
-    const id = req.id === 0 ? this.lessor.freeId(index) : req.id
+    const id = req.id === 0n ? this.lessor.freeId(BigInt(index)) : req.id
     this.lessor.checkGrant(id, req.ttlSeconds)
     return () => {
       const ttlSeconds = this.lessor.grant(id, req.ttlSeconds)
@@ -885,7 +886,7 @@ export class MvccStore {
     }
   }
 
-  private prepareLeaseRevoke(ctx: BatchContext, id: number): () => WriteResult {
+  private prepareLeaseRevoke(ctx: BatchContext, id: LeaseId): () => WriteResult {
     if (!this.lessor.has(id)) throw new LeaseNotFoundError()
     return () => {
       const txn = new WriteTxn(ctx.rev)
@@ -916,8 +917,8 @@ export class MvccStore {
     if ((req.ignoreValue || req.ignoreLease) && this.index.get(key, rev) === undefined) {
       throw new KeyNotFoundError()
     }
-    const lease = req.lease ?? 0
-    if (lease !== 0 && !this.lessor.has(lease)) throw new LeaseNotFoundError()
+    const lease = req.lease ?? 0n
+    if (lease !== 0n && !this.lessor.has(lease)) throw new LeaseNotFoundError()
   }
 
   private put(ctx: BatchContext, txn: WriteTxn, req: PutRequest, key: KeyString): PutResponse {
@@ -929,7 +930,7 @@ export class MvccStore {
         ? undefined
         : readKeyValue(this.applyView(ctx, readRev), key, at.main, at.sub)
     const value = req.ignoreValue ? prev!.value : req.value
-    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0)
+    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0n)
     const main = txn.main
     const sub = txn.sub++
     const { createRevision, version } = this.index.put(key, main, sub)
@@ -965,10 +966,10 @@ export class MvccStore {
     const main = txn.main
     const sub = txn.sub++
     this.index.tombstone(key, main, sub)
-    this.lessor.attach(key, 0)
+    this.lessor.attach(key, 0n)
     const bytes = keyBytes(key)
     const record = encodeRecord(
-      { main, sub, tombstone: true, createRevision: 0, version: 0, lease: 0 },
+      { main, sub, tombstone: true, createRevision: 0, version: 0, lease: 0n },
       bytes,
       EMPTY,
     )
@@ -979,7 +980,7 @@ export class MvccStore {
       modRevision: main,
       version: 0,
       value: EMPTY,
-      lease: 0,
+      lease: 0n,
     }
     ctx.changes.push({ key, event: { type: 'delete', kv } })
   }
@@ -1163,7 +1164,7 @@ export class MvccStore {
                 modRevision: rec.main,
                 version: 0,
                 value: EMPTY,
-                lease: 0,
+                lease: 0n,
               }
             : recordKeyValue(record, rec)
           const ev: Event = { type: rec.tombstone ? 'delete' : 'put', kv }

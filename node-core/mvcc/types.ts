@@ -2,8 +2,9 @@
  * Requests and results of the key-value state machine, shaped after etcd's v3 API
  * (etcdserverpb: RangeRequest, PutRequest, DeleteRangeRequest, TxnRequest, CompactionRequest,
  * and mvccpb.KeyValue / Event) with field names camelCased, so that the gRPC layer maps them
- * one to one. Keys and values are bytes. Revisions, versions and lease ids are integers below
- * 2^53 (the gRPC layer refuses larger int64 values with a clear error).
+ * one to one. Keys and values are bytes. Revisions and versions are integers below 2^53 (the
+ * gRPC layer refuses larger int64 values with a clear error); lease ids are bigints in
+ * [0, 2^63), as etcd's are (0 means "no lease").
  *
  * Conventions carried over from etcd's documented behaviour:
  * - `rangeEnd` absent: the single key `key`. `rangeEnd` = [0x00]: every key >= `key`.
@@ -15,6 +16,12 @@
 import type { Alarm, AlarmOp } from './alarms'
 import type { AuthOp, AuthOpResult } from './auth'
 
+/** A lease id: 0n (none) or 1 .. 2^63 - 1, as etcd's int64 lease ids. */
+export type LeaseId = bigint
+
+/** The largest lease id (etcd's lease ids are positive int64s). */
+export const LEASE_ID_MAX: LeaseId = 2n ** 63n - 1n
+
 export interface KeyValue {
   key: Uint8Array
   /** Revision of the put that created this generation of the key. */
@@ -24,8 +31,8 @@ export interface KeyValue {
   /** Number of modifications in this generation; 1 after creation, reset by a delete. */
   version: number
   value: Uint8Array
-  /** Lease attached to the key, 0 for none. */
-  lease: number
+  /** Lease attached to the key, 0n for none. */
+  lease: LeaseId
 }
 
 export type SortOrder = 'none' | 'ascend' | 'descend'
@@ -62,7 +69,7 @@ export interface RangeResponse {
 export interface PutRequest {
   key: Uint8Array
   value: Uint8Array
-  lease?: number
+  lease?: LeaseId
   prevKv?: boolean
   /** Keep the current value (error if the key does not exist). */
   ignoreValue?: boolean
@@ -100,7 +107,7 @@ export interface Compare {
   createRevision?: number
   modRevision?: number
   value?: Uint8Array
-  lease?: number
+  lease?: LeaseId
 }
 
 export type RequestOp =
@@ -147,19 +154,19 @@ export interface Event {
 }
 
 export interface LeaseGrantRequest {
-  /** 0: the store picks an id (the server does so before proposing, so all nodes agree). */
-  id: number
+  /** 0n: the store picks an id (the server does so before proposing, so all nodes agree). */
+  id: LeaseId
   ttlSeconds: number
 }
 
 export interface LeaseGrantResponse {
-  id: number
+  id: LeaseId
   ttlSeconds: number
   revision: number
 }
 
 export interface LeaseRevokeRequest {
-  id: number
+  id: LeaseId
 }
 
 export interface LeaseRevokeResponse {

@@ -69,6 +69,13 @@ function checkInt(name: string, n: number | undefined): void {
   }
 }
 
+/** A lease id or operand: an int64, as etcd's lease fields are. */
+function checkLeaseId(name: string, n: bigint | undefined): void {
+  if (n !== undefined && (typeof n !== 'bigint' || n < -(2n ** 63n) || n >= 2n ** 63n)) {
+    throw new InvalidArgumentError(`${name} ${n} is not a 64-bit integer`)
+  }
+}
+
 function checkKey(key: Uint8Array, rangeEnd: Uint8Array | undefined, limits: RequestLimits): void {
   if (key.length === 0) throw new EmptyKeyError()
   if (key.length > limits.keyBytesMax) {
@@ -100,9 +107,9 @@ export function checkPutRequest(req: PutRequest, limits: RequestLimits): void {
   if (req.value.length > limits.valueBytesMax) {
     throw new RequestTooLargeError('value', req.value.length, limits.valueBytesMax)
   }
-  checkInt('lease', req.lease)
+  checkLeaseId('lease', req.lease)
   if (req.ignoreValue && req.value.length !== 0) throw new ValueProvidedError()
-  if (req.ignoreLease && (req.lease ?? 0) !== 0) throw new LeaseProvidedError()
+  if (req.ignoreLease && (req.lease ?? 0n) !== 0n) throw new LeaseProvidedError()
 }
 
 export function checkDeleteRangeRequest(req: DeleteRangeRequest, limits: RequestLimits): void {
@@ -123,7 +130,7 @@ function checkCompare(c: Compare, limits: RequestLimits): void {
   checkInt('compare version', c.version)
   checkInt('compare createRevision', c.createRevision)
   checkInt('compare modRevision', c.modRevision)
-  checkInt('compare lease', c.lease)
+  checkLeaseId('compare lease', c.lease)
 }
 
 export function checkTxnRequest(req: TxnRequest, limits: RequestLimits): void {
@@ -227,10 +234,10 @@ export function checkWriteOp(op: WriteOp, limits: RequestLimits): void {
     case 'compaction':
       return checkInt('compaction revision', op.compaction.revision)
     case 'leaseGrant':
-      checkInt('lease id', op.leaseGrant.id)
+      checkLeaseId('lease id', op.leaseGrant.id)
       return checkInt('lease TTL', op.leaseGrant.ttlSeconds)
     case 'leaseRevoke':
-      return checkInt('lease id', op.leaseRevoke.id)
+      return checkLeaseId('lease id', op.leaseRevoke.id)
     case 'auth':
       return // names and permissions are auth.ts's to judge, against the state
     case 'alarm':

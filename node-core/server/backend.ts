@@ -40,6 +40,7 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   LeaseGrantRequest,
+  LeaseId,
   LeaseGrantResponse,
   LeaseRevokeRequest,
   LeaseRevokeResponse,
@@ -195,7 +196,7 @@ export class NodeBackend implements EtcdBackend {
    */
   async leaseGrant(req: LeaseGrantRequest, call?: CallOptions): Promise<LeaseGrantResponse> {
     for (let attempt = 1; ; attempt++) {
-      const id = req.id === 0 ? randomLeaseId() : req.id
+      const id = req.id === 0n ? randomLeaseId() : req.id
       try {
         const r = await this.write({ type: 'leaseGrant', leaseGrant: { ...req, id } }, call)
         if (!('leaseGrant' in r)) throw unexpected(r)
@@ -203,7 +204,7 @@ export class NodeBackend implements EtcdBackend {
       } catch (err) {
         // A random id that happens to be taken is drawn again; an id the client chose is not.
         const taken = err instanceof RaftdeskError && err.code === 'LEASE_EXIST'
-        if (!taken || req.id !== 0 || attempt >= 3) throw err
+        if (!taken || req.id !== 0n || attempt >= 3) throw err
       }
     }
   }
@@ -214,21 +215,21 @@ export class NodeBackend implements EtcdBackend {
     return r.leaseRevoke
   }
 
-  leaseKeepAlive(id: number): Promise<number> {
+  leaseKeepAlive(id: LeaseId): Promise<number> {
     return this.node.leaderCall(
       () => this.node.store.lessor.renew(id, Date.now()),
       (deadlineMs) => this.leader.leaseRenew(id, deadlineMs),
     )
   }
 
-  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
+  leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLiveResult> {
     return this.node.leaderCall(
       () => this.node.store.lessor.timeToLive(id, Date.now(), keys),
       async (deadlineMs) => ({ id, ...(await this.leader.leaseTimeToLive(id, keys, deadlineMs)) }),
     )
   }
 
-  async leaseLeases(): Promise<number[]> {
+  async leaseLeases(): Promise<LeaseId[]> {
     await this.node.linearizableBarrier()
     return this.node.store.lessor.list()
   }
@@ -329,19 +330,12 @@ export class NodeBackend implements EtcdBackend {
     return this.node.membership.list().map(toMember)
   }
 
+  /** Promotes on the leader, forwarded there from a follower (as etcd does). */
   async memberPromote(id: number): Promise<Member[]> {
-    const m = this.node.membership.get(id)
-    if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
-    if (!m.isLearner) throw new EtcdServerError('MEMBER_NOT_LEARNER')
-    this.requireLeader()
-    const commit = this.node.commitIndex()
-    if (this.node.matchOf(id) < commit * LEARNER_READY_RATIO) {
-      throw new EtcdServerError(
-        'LEARNER_NOT_READY',
-        `learner ${id} has ${this.node.matchOf(id)} of ${commit} entries`,
-      )
-    }
-    await this.node.changeMembership({ type: 'promoteLearner', nodeId: id })
+    await this.node.leaderCall(
+      () => promoteOnLeader(this.node, id),
+      (deadlineMs) => this.leader.memberPromote(id, deadlineMs),
+    )
     return this.node.membership.list().map(toMember)
   }
 
@@ -564,6 +558,22 @@ function unexpected(r: WriteResult): Error {
   return new Error(`unexpected write result ${JSON.stringify(Object.keys(r))}`)
 }
 
+/** etcd's promote checks, then the conf change; the caller is the leader. */
+async function promoteOnLeader(node: RaftdeskNode, id: number): Promise<void> {
+  const m = node.membership.get(id)
+  if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
+  if (!m.isLearner) throw new EtcdServerError('MEMBER_NOT_LEARNER')
+  if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
+  const commit = node.commitIndex()
+  if (node.matchOf(id) < commit * LEARNER_READY_RATIO) {
+    throw new EtcdServerError(
+      'LEARNER_NOT_READY',
+      `learner ${id} has ${node.matchOf(id)} of ${commit} entries`,
+    )
+  }
+  await node.changeMembership({ type: 'promoteLearner', nodeId: id })
+}
+
 /** The Admin service's backend: Join adds a learner after the token check in api/admin.ts. */
 export class NodeAdmin implements AdminBackend {
   constructor(
@@ -575,14 +585,18 @@ export class NodeAdmin implements AdminBackend {
     return this.token
   }
 
-  async leaseRenew(id: number): Promise<number> {
+  async leaseRenew(id: LeaseId): Promise<number> {
     if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
     return this.node.store.lessor.renew(id, Date.now())
   }
 
-  async leaseTimeToLive(id: number, keys: boolean) {
+  async leaseTimeToLive(id: LeaseId, keys: boolean) {
     if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
     return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+  }
+
+  memberPromote(id: number): Promise<void> {
+    return promoteOnLeader(this.node, id)
   }
 
   async addLearner(req: JoinRequest): Promise<JoinResult> {
@@ -612,6 +626,7 @@ export class NodeAdmin implements AdminBackend {
 }
 
 type AdminStub = Client & {
+  memberPromote(req: object, opts: object, cb: (e: ServiceError | null, r: object) => void): void
   leaseRenew(
     req: object,
     opts: object,
@@ -683,14 +698,14 @@ class LeaderForwarder {
     })
   }
 
-  async leaseRenew(id: number, deadlineMs: number): Promise<number> {
+  async leaseRenew(id: LeaseId, deadlineMs: number): Promise<number> {
     const res = await this.call<{ ttlSeconds: string }>(deadlineMs, (s, o, cb) =>
       s.leaseRenew({ token: this.token, id: String(id) }, o, cb),
     )
     return Number(res.ttlSeconds)
   }
 
-  async leaseTimeToLive(id: number, keys: boolean, deadlineMs: number) {
+  async leaseTimeToLive(id: LeaseId, keys: boolean, deadlineMs: number) {
     const res = await this.call<{ ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] }>(
       deadlineMs,
       (s, o, cb) => s.leaseTimeToLive({ token: this.token, id: String(id), keys }, o, cb),
@@ -700,6 +715,12 @@ class LeaderForwarder {
       grantedTtlSeconds: Number(res.grantedTtlSeconds),
       keys: res.keys.map((k) => new Uint8Array(k)),
     }
+  }
+
+  async memberPromote(id: number, deadlineMs: number): Promise<void> {
+    await this.call<object>(deadlineMs, (s, o, cb) =>
+      s.memberPromote({ token: this.token, id: String(id) }, o, cb),
+    )
   }
 
   close(): void {

@@ -33,11 +33,12 @@ export function randomMemberId(): number {
 }
 
 /**
- * A lease id as a member picks it for a grant that names none: random, at most 2^53 - 1 (the
- * API carries int64 as exact JavaScript numbers), never 0. In hex it reads like etcd's ids.
+ * A lease id as a member picks it for a grant that names none: random in [1, 2^63 - 1], like
+ * etcd's (a positive int64; 63 random bits make a repeat practically impossible, and a taken id
+ * is drawn again).
  */
-export function randomLeaseId(): number {
-  return randomId(0x1fffff)
+export function randomLeaseId(): bigint {
+  return randomBytes(8).readBigUInt64BE(0) & (2n ** 63n - 1n) || 1n
 }
 
 /** A random positive id whose high 32 bits are masked by `highMask` (so it stays exact). */

@@ -617,12 +617,15 @@ export class RaftdeskNode {
    * because leadership moved is tried again, until the request deadline (then "no leader" if no
    * leader came, else "request timed out").
    */
-  async leaderCall<T>(local: () => T, forward: (deadlineMs: number) => Promise<T>): Promise<T> {
+  async leaderCall<T>(
+    local: () => T | Promise<T>,
+    forward: (deadlineMs: number) => Promise<T>,
+  ): Promise<T> {
     this.assertRunning()
     const deadline = Date.now() + this.options.requestTimeoutMs
     const electionMs = this.options.tickMs * this.options.electionTicksMin
     for (;;) {
-      if (this.isLeader) return local()
+      if (this.isLeader) return await local()
       if (this.lead !== 0) {
         try {
           return await forward(deadline)

@@ -5,6 +5,10 @@
  * Layout (varints are unsigned LEB128, canonical, at most 2^53 - 1; `bytes` is a varint length
  * followed by that many bytes; `opt X` is a u8 0/1 then X when 1):
  *
+ * `lease` is an int64 (lease id or compare operand) as its two's-complement u64 in LEB128, up to
+ * 10 bytes; below 2^53 these are the same bytes as a varint, so logs written when lease ids were
+ * numbers read back unchanged.
+ *
  *   u8      format version: 1, or 2 when the request carries who sent it
  *   varint  request id (unique per proposing member; 0 for writes nobody waits on)
  *   (format 2 only) bytes user name (UTF-8), varint auth revision: etcd's RequestHeader
@@ -12,21 +16,21 @@
  *   u8      op tag: 1 put, 2 deleteRange, 3 txn, 4 compaction, 5 leaseGrant, 6 leaseRevoke,
  *           7 auth, 8 alarm
  *   body    by tag:
- *     put          bytes key, bytes value, varint lease, u8 flags (1 prevKv, 2 ignoreValue,
+ *     put          bytes key, bytes value, lease, u8 flags (1 prevKv, 2 ignoreValue,
  *                  4 ignoreLease)
  *     deleteRange  bytes key, opt bytes rangeEnd, u8 prevKv
  *     txn          varint n, n compares; varint n, n success ops; varint n, n failure ops
  *       compare    u8 result (1 equal 2 greater 3 less 4 notEqual), u8 target (1 version
  *                  2 create 3 mod 4 value 5 lease), bytes key, opt bytes rangeEnd, operand:
- *                  bytes for value, varint otherwise
+ *                  bytes for value, lease for lease, varint otherwise
  *       op         u8 kind (1 range, 2 put, 3 deleteRange, 4 txn), then that body
  *       range      bytes key, opt bytes rangeEnd, varint limit, varint revision, u8 sortOrder
  *                  (0 none 1 ascend 2 descend), u8 sortTarget (0 key 1 version 2 create 3 mod
  *                  4 value), u8 flags (1 serializable, 2 keysOnly, 4 countOnly), varint
  *                  minMod, maxMod, minCreate, maxCreate
  *     compaction   varint revision, u8 physical
- *     leaseGrant   varint id, varint ttlSeconds
- *     leaseRevoke  varint id
+ *     leaseGrant   lease id, varint ttlSeconds
+ *     leaseRevoke  lease id
  *     auth         u8 kind, then by kind (`str` is bytes of UTF-8):
  *                  1 authEnable, 2 authDisable: nothing
  *                  3 authenticate: str name, str token prefix
@@ -113,6 +117,20 @@ class Writer {
     }
     this.buf[this.pos++] = v
   }
+  /** A lease id or operand (int64) as its two's-complement u64, LEB128 (up to 10 bytes). */
+  lease(v: bigint): void {
+    if (v < -(2n ** 63n) || v >= 2n ** 63n) {
+      throw new RequestCodecError(`cannot encode lease ${v}: not a 64-bit integer`)
+    }
+    if (v >= 0n && v < 2n ** 53n) return this.varint(Number(v))
+    let u = BigInt.asUintN(64, v)
+    this.room(10)
+    while (u >= 0x80n) {
+      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80
+      u >>= 7n
+    }
+    this.buf[this.pos++] = Number(u)
+  }
   bytes(b: Uint8Array): void {
     this.varint(b.byteLength)
     this.room(b.byteLength)
@@ -156,6 +174,19 @@ class Reader {
       scale *= 0x80
     }
     throw new RequestCodecError(`varint longer than 8 bytes at byte ${this.pos}`)
+  }
+  lease(): bigint {
+    const start = this.pos
+    let u = 0n
+    for (let i = 0; i < 10; i++) {
+      const b = this.u8()
+      u |= BigInt(b & 0x7f) << BigInt(7 * i)
+      if ((b & 0x80) === 0) {
+        if (u >= 2n ** 64n) throw new RequestCodecError(`lease above 2^64 at byte ${start}`)
+        return BigInt.asIntN(64, u)
+      }
+    }
+    throw new RequestCodecError(`lease longer than 10 bytes at byte ${start}`)
   }
   bytes(): Uint8Array {
     const n = this.varint()
@@ -239,11 +270,11 @@ function writeOp(w: Writer, op: WriteOp): void {
       return w.u8(op.compaction.physical ? 1 : 0)
     case 'leaseGrant':
       w.u8(5)
-      w.varint(op.leaseGrant.id)
+      w.lease(op.leaseGrant.id)
       return w.varint(op.leaseGrant.ttlSeconds)
     case 'leaseRevoke':
       w.u8(6)
-      return w.varint(op.leaseRevoke.id)
+      return w.lease(op.leaseRevoke.id)
     case 'auth':
       w.u8(7)
       return writeAuth(w, op.auth)
@@ -271,11 +302,11 @@ function readOp(r: Reader): WriteOp {
       return { type: 'compaction', compaction: { revision, physical: r.u8() === 1 } }
     }
     case 5: {
-      const id = r.varint()
+      const id = r.lease()
       return { type: 'leaseGrant', leaseGrant: { id, ttlSeconds: r.varint() } }
     }
     case 6:
-      return { type: 'leaseRevoke', leaseRevoke: { id: r.varint() } }
+      return { type: 'leaseRevoke', leaseRevoke: { id: r.lease() } }
     case 7:
       return { type: 'auth', auth: readAuth(r) }
     case 8: {
@@ -406,18 +437,18 @@ function readAuth(r: Reader): AuthOp {
 function writePut(w: Writer, p: PutRequest): void {
   w.bytes(p.key)
   w.bytes(p.value)
-  w.varint(p.lease ?? 0)
+  w.lease(p.lease ?? 0n)
   w.u8((p.prevKv ? 1 : 0) | (p.ignoreValue ? 2 : 0) | (p.ignoreLease ? 4 : 0))
 }
 
 function readPut(r: Reader): PutRequest {
   const key = r.bytes()
   const value = r.bytes()
-  const lease = r.varint()
+  const lease = r.lease()
   const flags = r.u8()
   if (flags > 7) throw new RequestCodecError(`bad put flags ${flags}`)
   const put: PutRequest = { key, value }
-  if (lease !== 0) put.lease = lease
+  if (lease !== 0n) put.lease = lease
   if (flags & 1) put.prevKv = true
   if (flags & 2) put.ignoreValue = true
   if (flags & 4) put.ignoreLease = true
@@ -502,7 +533,7 @@ function writeCompare(w: Writer, c: Compare): void {
       w.varint(c.modRevision ?? 0)
       break
     case 'lease':
-      w.varint(c.lease ?? 0)
+      w.lease(c.lease ?? 0n)
       break
   }
 }
@@ -528,7 +559,7 @@ function readCompare(r: Reader): Compare {
       c.modRevision = r.varint()
       break
     case 'lease':
-      c.lease = r.varint()
+      c.lease = r.lease()
       break
   }
   return c

@@ -73,7 +73,21 @@ describe('join a remote cluster', () => {
     expect(applied).toBeGreaterThanOrEqual(leaderStatus.commit)
     expect(logs.join('\n')).toMatch(/received snapshot/)
 
-    await joined.promote()
+    // Promoted through a follower, which forwards to the leader as etcd's members do (only the
+    // leader knows whether a learner is in sync).
+    const follower = t.client(['n1', 'n2', 'n3'].find((n) => n !== leader)!)
+    let promoteError = ''
+    for (let attempt = 0; attempt < 50; attempt++) {
+      promoteError = await follower.memberPromote(String(joined.memberId)).then(
+        () => '',
+        (err: Error) => err.message,
+      )
+      if (!/in sync with leader/.test(promoteError)) break
+      await sleep(200)
+    }
+    follower.close()
+    expect(promoteError).toBe('')
+    await joined.promote() // already a voter: returns at once
     const after = await writer.memberList()
     expect(after.find((m) => m.name === 'remote1')?.isLearner).toBe(false)
     const status = await joined.status()

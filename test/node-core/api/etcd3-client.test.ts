@@ -102,7 +102,7 @@ describe('etcd3 client', () => {
     }
     expect(await client.get('session').string()).toBe('alive')
     const lost = new Promise((resolve) => lease.on('lost', resolve))
-    await fake.backend.leaseRevoke({ id: Number(id) })
+    await fake.backend.leaseRevoke({ id: BigInt(id) })
     expect(await lost).toBeInstanceOf(EtcdLeaseInvalidError)
     expect(await client.get('session').string()).toBeNull()
   })

@@ -50,6 +50,7 @@ import type {
   KeyValue,
   LeaseGrantRequest,
   LeaseGrantResponse,
+  LeaseId,
   LeaseRevokeRequest,
   LeaseRevokeResponse,
   PutRequest,
@@ -80,7 +81,7 @@ interface Version {
 }
 
 interface Lease {
-  id: number
+  id: LeaseId
   grantedTtlSeconds: number
   deadlineMs: number
   keys: Set<KeyString>
@@ -207,8 +208,9 @@ export class FakeBackend implements EtcdBackend {
   private readonly history = new Map<KeyString, Version[]>()
   /** Every event with its revision, oldest first; trimmed below the compaction revision. */
   private eventLog: { revision: number; event: Event }[] = []
-  private readonly leases = new Map<number, Lease>()
-  private nextLeaseId = 0x694d_71dd_0000
+  private readonly leases = new Map<LeaseId, Lease>()
+  // Above 2^53, as etcd's random ids usually are, so every path carries them exactly.
+  private nextLeaseId = 0x694d_71dd_5a3e_0000n
   private nextMemberId = 0x0a1b_2c3d_5000
   private readonly nowMs: () => number
 
@@ -344,8 +346,8 @@ export class FakeBackend implements EtcdBackend {
     const key = ks(req.key)
     const prev = this.valueAt(key, Number.POSITIVE_INFINITY)
     if ((req.ignoreValue || req.ignoreLease) && !prev) throw new EtcdServerError('KEY_NOT_FOUND')
-    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0)
-    if (lease !== 0 && !this.leases.has(lease)) throw new EtcdServerError('LEASE_NOT_FOUND')
+    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0n)
+    if (lease !== 0n && !this.leases.has(lease)) throw new EtcdServerError('LEASE_NOT_FOUND')
     const rev = this.writeRevision(scope)
     const kv: KeyValue = {
       key: kb(key),
@@ -356,8 +358,8 @@ export class FakeBackend implements EtcdBackend {
       lease,
     }
     this.pushVersion(key, { modRevision: rev, kv })
-    if (prev && prev.lease !== 0) this.leases.get(prev.lease)?.keys.delete(key)
-    if (lease !== 0) this.leases.get(lease)!.keys.add(key)
+    if (prev && prev.lease !== 0n) this.leases.get(prev.lease)?.keys.delete(key)
+    if (lease !== 0n) this.leases.get(lease)!.keys.add(key)
     scope.events.push({ type: 'put', kv: copyKv(kv), prevKv: prev ? copyKv(prev) : undefined })
     return { prevKv: req.prevKv && prev ? copyKv(prev) : undefined, revision: rev }
   }
@@ -376,14 +378,14 @@ export class FakeBackend implements EtcdBackend {
     for (const prev of victims) {
       const key = ks(prev.key)
       this.pushVersion(key, { modRevision: rev, kv: undefined })
-      if (prev.lease !== 0) this.leases.get(prev.lease)?.keys.delete(key)
+      if (prev.lease !== 0n) this.leases.get(prev.lease)?.keys.delete(key)
       const tombstone: KeyValue = {
         key: kb(key),
         createRevision: 0,
         modRevision: rev,
         version: 0,
         value: new Uint8Array(0),
-        lease: 0,
+        lease: 0n,
       }
       scope.events.push({ type: 'delete', kv: tombstone, prevKv: copyKv(prev) })
     }
@@ -418,7 +420,7 @@ export class FakeBackend implements EtcdBackend {
       modRevision: 0,
       version: 0,
       value: new Uint8Array(0),
-      lease: 0,
+      lease: 0n,
     }
     let cmp: number
     if (c.target === 'value') {
@@ -529,7 +531,7 @@ export class FakeBackend implements EtcdBackend {
     return this.commitWrite(scope)
   }
 
-  private requireLease(id: number): Lease {
+  private requireLease(id: LeaseId): Lease {
     const lease = this.leases.get(id)
     if (!lease) throw new EtcdServerError('LEASE_NOT_FOUND')
     return lease
@@ -539,7 +541,7 @@ export class FakeBackend implements EtcdBackend {
     this.expireLeases()
     this.failIfAsked('leaseGrant')
     if (req.ttlSeconds > LEASE_TTL_MAX_SECONDS) throw new EtcdServerError('LEASE_TTL_TOO_LARGE')
-    const id = req.id !== 0 ? req.id : this.nextLeaseId++
+    const id = req.id !== 0n ? req.id : this.nextLeaseId++
     if (this.leases.has(id)) throw new EtcdServerError('LEASE_EXIST')
     const ttl = Math.max(req.ttlSeconds, LEASE_TTL_MIN_SECONDS)
     this.leases.set(id, {
@@ -557,7 +559,7 @@ export class FakeBackend implements EtcdBackend {
     return { revision: this.revokeLease(this.requireLease(req.id)) }
   }
 
-  async leaseKeepAlive(id: number): Promise<number> {
+  async leaseKeepAlive(id: LeaseId): Promise<number> {
     this.expireLeases()
     this.failIfAsked('leaseKeepAlive')
     const lease = this.requireLease(id)
@@ -565,7 +567,7 @@ export class FakeBackend implements EtcdBackend {
     return lease.grantedTtlSeconds
   }
 
-  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResult> {
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLiveResult> {
     this.expireLeases()
     this.failIfAsked('leaseTimeToLive')
     const lease = this.requireLease(id)
@@ -577,10 +579,10 @@ export class FakeBackend implements EtcdBackend {
     }
   }
 
-  async leaseLeases(): Promise<number[]> {
+  async leaseLeases(): Promise<LeaseId[]> {
     this.expireLeases()
     this.failIfAsked('leaseLeases')
-    return [...this.leases.keys()].sort((a, b) => a - b)
+    return [...this.leases.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
   // ---- watches ----

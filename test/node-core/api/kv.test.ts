@@ -172,7 +172,7 @@ describe('KV', () => {
           requestPut: {
             key: v('u'),
             value: v('2'),
-            lease: 0,
+            lease: 0n,
             prevKv: false,
             ignoreValue: false,
             ignoreLease: false,

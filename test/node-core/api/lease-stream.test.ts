@@ -103,13 +103,16 @@ describe('LeaseKeepAlive', () => {
     ka.stream.cancel()
   })
 
-  it('ends the stream with INVALID_ARGUMENT for an id above 2^53', async () => {
+  it('renews 63-bit ids exactly: an id one below a granted one is not found', async () => {
+    const id = '9223372036854775807'
+    await call(clients.lease, 'LeaseGrant', { TTL: 30, ID: id })
     const ka = keepAliveStream()
-    ka.stream.write({ ID: '9007199254740993' })
-    const status = await ka.ended()
-    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT)
-    expect(status.details).toMatch(/LeaseKeepAliveRequest\.ID = 9007199254740993 is out of range/)
-    await grant(1) // the server is still up
+    ka.stream.write({ ID: id })
+    ka.stream.write({ ID: '9223372036854775806' })
+    const [renewed, missing] = await ka.take(2)
+    expect(renewed).toMatchObject({ ID: id, TTL: '30' })
+    expect(missing).toMatchObject({ ID: '9223372036854775806', TTL: '0' })
+    ka.stream.cancel()
   })
 
   it("ends the stream with the backend's status on any other failure", async () => {

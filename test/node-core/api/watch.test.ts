@@ -427,7 +427,7 @@ describe('stream life', () => {
       modRevision: 2 ** 60,
       version: 1,
       value: v('x'),
-      lease: 0,
+      lease: 0n,
     }
     watcher!.enqueue({ type: 'events', revision: 3, events: [{ type: 'put', kv }] })
     const status = await w.ended()

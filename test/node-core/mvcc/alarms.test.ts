@@ -49,9 +49,9 @@ describe('alarms in the store', () => {
     })
     expect(code(await t.apply(put('b')))).toBe('NO_SPACE')
     expect(code(await t.apply(txn(true)))).toBe('NO_SPACE')
-    expect(code(await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } }))).toBe(
-      'NO_SPACE',
-    )
+    expect(
+      code(await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5n, ttlSeconds: 60 } })),
+    ).toBe('NO_SPACE')
     expect(code(await t.apply(txn(false)))).toBe('OK')
     expect(code(await t.apply({ type: 'deleteRange', deleteRange: { key: b('a') } }))).toBe('OK')
     expect(

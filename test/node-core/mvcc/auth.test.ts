@@ -343,11 +343,11 @@ describe('the store applies auth', () => {
   it("keeps a lease's keys writable only by those who may write them", async () => {
     const t = await openWithAuth()
     const rootWho = { user: 'root', revision: t.store.auth.revision }
-    await applyAs(t, { type: 'leaseGrant', leaseGrant: { id: 7, ttlSeconds: 60 } }, rootWho)
-    expect(errorCode(await applyAs(t, put('secret', { lease: 7 }), rootWho))).toBe('OK')
+    await applyAs(t, { type: 'leaseGrant', leaseGrant: { id: 7n, ttlSeconds: 60 } }, rootWho)
+    expect(errorCode(await applyAs(t, put('secret', { lease: 7n }), rootWho))).toBe('OK')
     const who = { user: 'alice', revision: t.store.auth.revision }
-    expect(errorCode(await applyAs(t, put('app/x', { lease: 7 }), who))).toBe('PERMISSION_DENIED')
-    const revoke: WriteOp = { type: 'leaseRevoke', leaseRevoke: { id: 7 } }
+    expect(errorCode(await applyAs(t, put('app/x', { lease: 7n }), who))).toBe('PERMISSION_DENIED')
+    const revoke: WriteOp = { type: 'leaseRevoke', leaseRevoke: { id: 7n } }
     expect(errorCode(await applyAs(t, revoke, who))).toBe('PERMISSION_DENIED')
     expect(errorCode(await applyAs(t, revoke, rootWho))).toBe('OK')
   })

@@ -84,7 +84,7 @@ describe('compaction', () => {
     await t.put('b', '1')
     await t.del('b')
     await t.put('c', '1')
-    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 10 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 1n, ttlSeconds: 10 } })
     await t.apply({ type: 'compaction', compaction: { revision: 7 } })
     expect(t.store.indexedKeys).toBe(2) // b, deleted at 6, is gone from the index
     await t.store.close()

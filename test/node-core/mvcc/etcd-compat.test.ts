@@ -132,7 +132,7 @@ function toEtcdCompare(c: Compare) {
     ...(c.target === 'create' ? { create_revision: c.createRevision ?? 0 } : {}),
     ...(c.target === 'mod' ? { mod_revision: c.modRevision ?? 0 } : {}),
     ...(c.target === 'value' ? { value: buf(c.value ?? new Uint8Array(0)) } : {}),
-    ...(c.target === 'lease' ? { lease: c.lease ?? 0 } : {}),
+    ...(c.target === 'lease' ? { lease: String(c.lease ?? 0n) } : {}),
   }
 }
 
@@ -144,7 +144,7 @@ function toEtcdOp(op: RequestOp): IRequestOp {
       request_put: {
         key: buf(p.key),
         value: buf(p.value),
-        lease: p.lease ?? 0,
+        lease: String(p.lease ?? 0n),
         prev_kv: p.prevKv ?? false,
         ignore_value: p.ignoreValue ?? false,
         ignore_lease: p.ignoreLease ?? false,
@@ -184,7 +184,7 @@ function fromEtcdKv(kv: IKeyValue): KeyValue {
     modRevision: n(kv.mod_revision),
     version: n(kv.version),
     value: u8(kv.value),
-    lease: n(kv.lease),
+    lease: BigInt(kv.lease ?? 0),
   }
 }
 
@@ -253,7 +253,7 @@ async function onEtcd(etcd: Etcd3, op: WriteOp): Promise<WriteResult> {
       const r = await etcd.kv.put({
         key: buf(p.key),
         value: buf(p.value),
-        lease: p.lease ?? 0,
+        lease: String(p.lease ?? 0n),
         prev_kv: p.prevKv ?? false,
         ignore_value: p.ignoreValue ?? false,
         ignore_lease: p.ignoreLease ?? false,
@@ -283,13 +283,13 @@ async function onEtcd(etcd: Etcd3, op: WriteOp): Promise<WriteResult> {
     }
     if ('leaseGrant' in op) {
       const r = await etcd.leaseClient.leaseGrant({
-        ID: op.leaseGrant.id,
+        ID: String(op.leaseGrant.id),
         TTL: op.leaseGrant.ttlSeconds,
       })
-      return { leaseGrant: { id: n(r.ID), ttlSeconds: n(r.TTL), revision: rev(r) } }
+      return { leaseGrant: { id: BigInt(r.ID ?? 0), ttlSeconds: n(r.TTL), revision: rev(r) } }
     }
     if (op.type !== 'leaseRevoke') throw new Error(`no etcd call for ${op.type}`)
-    const r = await etcd.leaseClient.leaseRevoke({ ID: op.leaseRevoke.id })
+    const r = await etcd.leaseClient.leaseRevoke({ ID: String(op.leaseRevoke.id) })
     return { leaseRevoke: { revision: rev(r) } }
   } catch (err) {
     return { error: { code: etcdErrorCode(err), message: '' } }
@@ -310,6 +310,7 @@ async function rangeOnEtcd(
 /** Comparable form: bytes as strings, errors by code. */
 function plain(x: unknown): unknown {
   if (x instanceof Uint8Array) return Buffer.from(x).toString('latin1')
+  if (typeof x === 'bigint') return `${x}n`
   if (Array.isArray(x)) return x.map(plain)
   if (x !== null && typeof x === 'object') {
     if ('error' in x) {
@@ -324,6 +325,9 @@ function plain(x: unknown): unknown {
 // ---- the scenarios ---------------------------------------------------------------------------
 
 type Step = { write: WriteOp } | { read: RangeRequest }
+
+/** A lease id above 2^53 (0x7a3c91f20b446e15), as etcd hands out. */
+const BIG_LEASE = 0x7a3c_91f2_0b44_6e15n
 
 const put = (key: string, value: string, extra: object = {}): Step => ({
   write: { type: 'put', put: { key: b(key), value: b(value), ...extra } },
@@ -434,7 +438,7 @@ const scenarios: Array<[string, Step[]]> = [
             rangeEnd: new Uint8Array([0]),
             target: 'lease',
             result: 'equal',
-            lease: 0,
+            lease: 0n,
           },
         ] as Compare[]
       ).map((c) => txn({ compare: [c], success: [rg('c/1')], failure: [] })),
@@ -463,17 +467,30 @@ const scenarios: Array<[string, Step[]]> = [
   [
     'leases: grant, attach, revoke',
     [
-      { write: { type: 'leaseGrant', leaseGrant: { id: 4242, ttlSeconds: 1 } } },
-      { write: { type: 'leaseGrant', leaseGrant: { id: 4242, ttlSeconds: 60 } } },
-      put('l/a', '1', { lease: 4242 }),
-      put('l/b', '1', { lease: 4242 }),
-      put('l/c', '1', { lease: 4343 }),
-      put('l/a', '', { ignoreValue: true, lease: 0 }),
+      // A 63-bit id, as etcd's random ids are: carried exactly end to end.
+      { write: { type: 'leaseGrant', leaseGrant: { id: BIG_LEASE, ttlSeconds: 1 } } },
+      { write: { type: 'leaseGrant', leaseGrant: { id: BIG_LEASE, ttlSeconds: 60 } } },
+      { write: { type: 'leaseGrant', leaseGrant: { id: 4343n, ttlSeconds: 60 } } },
+      put('l/a', '1', { lease: BIG_LEASE }),
+      put('l/b', '1', { lease: BIG_LEASE }),
+      put('l/c', '1', { lease: BIG_LEASE + 1n }),
+      put('l/c', '1', { lease: 4343n }),
+      txn({
+        compare: [{ key: b('l/a'), target: 'lease', result: 'equal', lease: BIG_LEASE }],
+        success: [rg('l/a')],
+        failure: [],
+      }),
+      txn({
+        compare: [{ key: b('l/a'), target: 'lease', result: 'greater', lease: BIG_LEASE - 1n }],
+        success: [rg('l/b')],
+        failure: [],
+      }),
+      put('l/a', '', { ignoreValue: true, lease: 0n }),
       put('l/b', 'x', { ignoreLease: true }),
       get('l/', prefix('l/')),
-      { write: { type: 'leaseRevoke', leaseRevoke: { id: 4242 } } },
+      { write: { type: 'leaseRevoke', leaseRevoke: { id: BIG_LEASE } } },
       get('l/', prefix('l/')),
-      { write: { type: 'leaseRevoke', leaseRevoke: { id: 4242 } } },
+      { write: { type: 'leaseRevoke', leaseRevoke: { id: BIG_LEASE } } },
       put('l/none', '', { ignoreValue: true }),
     ],
   ],

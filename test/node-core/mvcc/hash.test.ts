@@ -26,8 +26,8 @@ const history: WriteOp[] = [
   put('b', '1'),
   put('a', '2'),
   { type: 'deleteRange', deleteRange: { key: b('b') } },
-  { type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } },
-  { type: 'put', put: { key: b('c'), value: b('leased'), lease: 5 } },
+  { type: 'leaseGrant', leaseGrant: { id: 5n, ttlSeconds: 60 } },
+  { type: 'put', put: { key: b('c'), value: b('leased'), lease: 5n } },
   put('d', '1'),
 ]
 

@@ -50,7 +50,7 @@ export class TestStore {
     return this.store.applyBatch(ops.map((op) => ({ index: this.nextIndex++, op })))
   }
 
-  async put(key: string, value: string, extra: { lease?: number } = {}): Promise<number> {
+  async put(key: string, value: string, extra: { lease?: bigint } = {}): Promise<number> {
     const r = await this.apply({ type: 'put', put: { key: b(key), value: b(value), ...extra } })
     if (!('put' in r)) throw new Error(`put ${key} failed: ${JSON.stringify(r)}`)
     return r.put.revision
@@ -108,7 +108,7 @@ export function kv(k: KeyValue): Kv {
     create: k.createRevision,
     mod: k.modRevision,
     version: k.version,
-    lease: k.lease,
+    lease: Number(k.lease),
   }
 }
 

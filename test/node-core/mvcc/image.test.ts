@@ -59,12 +59,16 @@ beforeEach(async () => {
   console.log(`image history: SEED=${seed}`)
   const prng = createPrng(seed)
   source = await fresh()
-  await source.apply({ type: 'leaseGrant', leaseGrant: { id: 1, ttlSeconds: 30 } })
+  await source.apply({ type: 'leaseGrant', leaseGrant: { id: 1n, ttlSeconds: 30 } })
   for (let i = 0; i < 80; i++) {
     const key = `k${prng.int(0, 12)}`
     if (prng.chance(0.2)) await source.del(key)
     else
-      await source.put(key, 'v'.repeat(prng.int(0, 2000)) + i, prng.chance(0.2) ? { lease: 1 } : {})
+      await source.put(
+        key,
+        'v'.repeat(prng.int(0, 2000)) + i,
+        prng.chance(0.2) ? { lease: 1n } : {},
+      )
     if (i === 50) await source.apply({ type: 'compaction', compaction: { revision: 30 } })
   }
 })

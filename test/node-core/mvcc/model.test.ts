@@ -29,6 +29,7 @@ const KEYS = ['a', 'b', 'c', 'd', 'p/1', 'p/2', 'p/3', 'q']
 /** Results in comparable form: bytes as strings, errors by code only. */
 function plain(x: unknown): unknown {
   if (x instanceof Uint8Array) return Buffer.from(x).toString('latin1')
+  if (typeof x === 'bigint') return `${x}n`
   if (Array.isArray(x)) return x.map(plain)
   if (x !== null && typeof x === 'object') {
     if ('error' in x) return { error: (x as { error: { code: string } }).error.code }
@@ -38,7 +39,7 @@ function plain(x: unknown): unknown {
 }
 
 class Generator {
-  leases: number[] = []
+  leases: bigint[] = []
   constructor(
     readonly prng: Prng,
     readonly model: Model,
@@ -56,9 +57,16 @@ class Generator {
     return b(this.prng.chance(0.1) ? '' : `v${this.prng.int(0, 1000)}`)
   }
 
-  lease(): number {
+  lease(): bigint {
     if (this.leases.length > 0 && this.prng.chance(0.3)) return this.pick(this.leases)
-    return this.prng.chance(0.05) ? 999 : 0
+    return this.prng.chance(0.05) ? 999n : 0n
+  }
+
+  /** A lease id to grant or revoke: small ones collide often, 63-bit ones exercise the width. */
+  leaseId(): bigint {
+    const p = this.prng
+    if (p.chance(0.7)) return BigInt(p.int(1, 20))
+    return (BigInt(p.int(0, 2 ** 31)) << 32n) | BigInt(p.int(0, 2 ** 32)) || 1n
   }
 
   keyRange(): { key: Uint8Array; rangeEnd?: Uint8Array } {
@@ -149,7 +157,7 @@ class Generator {
           key: b(this.key()),
           value: ignore ? new Uint8Array(0) : this.value(),
           ...(ignore ? { ignoreValue: true } : { lease: this.lease() }),
-          ...(p.chance(0.05) ? { ignoreLease: true, lease: 0 } : {}),
+          ...(p.chance(0.05) ? { ignoreLease: true, lease: 0n } : {}),
           prevKv: p.chance(0.3),
         },
       }
@@ -165,12 +173,12 @@ class Generator {
     if (r < 0.93)
       return {
         type: 'leaseGrant',
-        leaseGrant: { id: p.chance(0.5) ? 0 : p.int(1, 20), ttlSeconds: p.int(0, 100) },
+        leaseGrant: { id: p.chance(0.5) ? 0n : this.leaseId(), ttlSeconds: p.int(0, 100) },
       }
     return {
       type: 'leaseRevoke',
       leaseRevoke: {
-        id: this.leases.length > 0 && p.chance(0.8) ? this.pick(this.leases) : p.int(1, 20),
+        id: this.leases.length > 0 && p.chance(0.8) ? this.pick(this.leases) : this.leaseId(),
       },
     }
   }

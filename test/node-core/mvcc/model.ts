@@ -29,7 +29,7 @@ interface Write {
   value: Uint8Array
   create: number
   version: number
-  lease: number
+  lease: bigint
 }
 
 const hex = (u: Uint8Array) => Buffer.from(u).toString('latin1')
@@ -50,7 +50,7 @@ export class Model {
   /** A new store is at revision 1, as etcd's. */
   rev = 1
   compacted = 0
-  leases = new Map<number, number>() // id -> ttl
+  leases = new Map<bigint, number>() // id -> ttl
 
   /** Every write as the event a watcher sees, in revision order. */
   events(): Event[] {
@@ -64,7 +64,7 @@ export class Model {
               modRevision: w.main,
               version: 0,
               value: new Uint8Array(0),
-              lease: 0,
+              lease: 0n,
             },
           }
         : { type: 'put' as const, kv: this.toKv(w) },
@@ -166,7 +166,7 @@ export class Model {
         modRevision: 0,
         version: 0,
         value: new Uint8Array(0),
-        lease: 0,
+        lease: 0n,
       })
     }
     return kvs.every((k) => {
@@ -179,7 +179,7 @@ export class Model {
               ? k.createRevision - (c.createRevision ?? 0)
               : c.target === 'mod'
                 ? k.modRevision - (c.modRevision ?? 0)
-                : k.lease - (c.lease ?? 0)
+                : Number(k.lease - (c.lease ?? 0n))
       return c.result === 'equal'
         ? r === 0
         : c.result === 'notEqual'
@@ -223,8 +223,8 @@ export class Model {
     }
     if ('leaseGrant' in op) {
       let id = op.leaseGrant.id
-      if (id === 0) {
-        id = Math.max(1, index)
+      if (id === 0n) {
+        id = BigInt(Math.max(1, index))
         while (this.leases.has(id)) id++
       }
       if (this.leases.has(id)) throw new Refusal('LEASE_EXIST')
@@ -248,7 +248,7 @@ export class Model {
           value: new Uint8Array(0),
           create: 0,
           version: 0,
-          lease: 0,
+          lease: 0n,
         }),
       )
       this.rev = main
@@ -269,7 +269,7 @@ export class Model {
           const p = op.requestPut
           if ((p.ignoreValue || p.ignoreLease) && !this.live(hex(p.key), before))
             throw new Refusal('KEY_NOT_FOUND')
-          if ((p.lease ?? 0) !== 0 && !this.leases.has(p.lease!))
+          if ((p.lease ?? 0n) !== 0n && !this.leases.has(p.lease!))
             throw new Refusal('LEASE_NOT_FOUND')
         } else if ('requestRange' in op) {
           this.range(op.requestRange, before)
@@ -289,7 +289,7 @@ export class Model {
           const key = hex(p.key)
           const prev = this.live(key, readRev())
           const value = p.ignoreValue ? prev!.value : p.value
-          const lease = p.ignoreLease ? prev!.lease : (p.lease ?? 0)
+          const lease = p.ignoreLease ? prev!.lease : (p.lease ?? 0n)
           const w: Write = {
             key,
             main,
@@ -319,7 +319,7 @@ export class Model {
               value: new Uint8Array(0),
               create: 0,
               version: 0,
-              lease: 0,
+              lease: 0n,
             })
           }
           responses.push({

@@ -48,18 +48,18 @@ describe('put', () => {
   })
 
   it('lease: attaches the key; a missing lease is refused', async () => {
-    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 7, ttlSeconds: 60 } })
-    await t.put('a', '1', { lease: 7 })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 7n, ttlSeconds: 60 } })
+    await t.put('a', '1', { lease: 7n })
     expect(one('a')!.lease).toBe(7)
-    expect(t.store.lessor.timeToLive(7, 0, true).keys.map(str)).toEqual(['a'])
-    const refused = await t.apply({ type: 'put', put: { key: b('b'), value: b('1'), lease: 8 } })
+    expect(t.store.lessor.timeToLive(7n, 0, true).keys.map(str)).toEqual(['a'])
+    const refused = await t.apply({ type: 'put', put: { key: b('b'), value: b('1'), lease: 8n } })
     expect(refused).toEqual({
       error: { code: 'LEASE_NOT_FOUND', message: 'etcdserver: requested lease not found' },
     })
     // A put without a lease detaches the key.
     await t.put('a', '2')
     expect(one('a')!.lease).toBe(0)
-    expect(t.store.lessor.timeToLive(7, 0, true).keys).toEqual([])
+    expect(t.store.lessor.timeToLive(7n, 0, true).keys).toEqual([])
   })
 
   type Case = [name: string, req: Omit<PutRequest, 'key'>, code: string | undefined, after?: object]
@@ -72,7 +72,7 @@ describe('put', () => {
     ],
     [
       'ignoreValue with a new lease',
-      { value: b(''), ignoreValue: true, lease: 9 },
+      { value: b(''), ignoreValue: true, lease: 9n },
       undefined,
       { value: 'old', lease: 9 },
     ],
@@ -89,13 +89,13 @@ describe('put', () => {
       { value: 'old', lease: 5, version: 2, mod: 3 },
     ],
     ['ignoreValue with a value', { value: b('x'), ignoreValue: true }, 'VALUE_PROVIDED'],
-    ['ignoreLease with a lease', { value: b('x'), ignoreLease: true, lease: 9 }, 'LEASE_PROVIDED'],
+    ['ignoreLease with a lease', { value: b('x'), ignoreLease: true, lease: 9n }, 'LEASE_PROVIDED'],
   ]
 
   it.each(cases)('%s', async (_name, req, code, after) => {
-    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } })
-    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 9, ttlSeconds: 60 } })
-    await t.put('k', 'old', { lease: 5 })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5n, ttlSeconds: 60 } })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 9n, ttlSeconds: 60 } })
+    await t.put('k', 'old', { lease: 5n })
     const r = await t.apply({ type: 'put', put: { key: b('k'), ...req } })
     expect(errorCode(r)).toBe(code)
     if (after !== undefined) expect(one('k')).toMatchObject(after)
@@ -137,7 +137,7 @@ describe('put', () => {
 
   it('a refused op takes no revision but still advances the consistent index', async () => {
     await t.put('a', '1')
-    await t.apply({ type: 'put', put: { key: b('a'), value: b('x'), lease: 42 } })
+    await t.apply({ type: 'put', put: { key: b('a'), value: b('x'), lease: 42n } })
     expect(t.store.revision).toBe(2)
     expect(t.store.consistentIndex).toBe(2)
   })
@@ -197,9 +197,9 @@ describe('delete range', () => {
   })
 
   it('detaches deleted keys from their lease', async () => {
-    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 3, ttlSeconds: 60 } })
-    await t.put('a', 'leased', { lease: 3 })
+    await t.apply({ type: 'leaseGrant', leaseGrant: { id: 3n, ttlSeconds: 60 } })
+    await t.put('a', 'leased', { lease: 3n })
     await del({ key: 'a' })
-    expect(t.store.lessor.timeToLive(3, 0, true).keys).toEqual([])
+    expect(t.store.lessor.timeToLive(3n, 0, true).keys).toEqual([])
   })
 })

@@ -47,8 +47,8 @@ function fingerprint(s: TestStore) {
 
 const ops: WriteOp[] = [
   { type: 'put', put: { key: b('a'), value: b('1') } },
-  { type: 'leaseGrant', leaseGrant: { id: 7, ttlSeconds: 30 } },
-  { type: 'put', put: { key: b('b'), value: b('1'), lease: 7 } },
+  { type: 'leaseGrant', leaseGrant: { id: 7n, ttlSeconds: 30 } },
+  { type: 'put', put: { key: b('b'), value: b('1'), lease: 7n } },
   { type: 'put', put: { key: b('a'), value: b('2') } },
   { type: 'deleteRange', deleteRange: { key: b('a') } },
   { type: 'put', put: { key: b('c'), value: b('1') } },

@@ -13,7 +13,9 @@ import {
   compareRevisions,
   decodeRevision,
   encodeRevision,
+  readBigUint64,
   readUint64,
+  writeBigUint64,
   writeUint64,
 } from '../../../node-core/mvcc/revision'
 import { createPrng } from '../../../node-core/raft/prng'
@@ -75,13 +77,36 @@ describe('revision encoding', () => {
     writeUint64(out, 0, 2 ** 53 - 1)
     expect(readUint64(out, 0)).toBe(2 ** 53 - 1)
   })
+
+  it('writes and reads 64-bit bigints (lease ids) as DataView does, big-endian', () => {
+    const values = [0n, 1n, 0xffff_ffffn, 2n ** 32n, 2n ** 53n + 1n, 0x7a3c_91f2_0b44_6e15n]
+    values.push(2n ** 63n - 1n, 2n ** 64n - 1n)
+    for (const n of values) {
+      const ours = new Uint8Array(10)
+      writeBigUint64(ours, 1, n)
+      const reference = new Uint8Array(10)
+      new DataView(reference.buffer).setBigUint64(1, n)
+      expect([...ours], `0x${n.toString(16)}`).toEqual([...reference])
+      expect(readBigUint64(ours, 1)).toBe(n)
+    }
+    expect(() => writeBigUint64(new Uint8Array(8), 0, 2n ** 64n)).toThrow(RangeError)
+    expect(() => writeBigUint64(new Uint8Array(8), 0, -1n)).toThrow(RangeError)
+    expect(() => readBigUint64(new Uint8Array(8), 1)).toThrow(/past the end/)
+  })
 })
 
 describe('records', () => {
   it('round-trip with their revision, checked against the key they are stored under', () => {
     const key = new TextEncoder().encode('k')
     const value = new TextEncoder().encode('value')
-    const fields = { main: 9, sub: 2, tombstone: false, createRevision: 4, version: 3, lease: 77 }
+    const fields = {
+      main: 9,
+      sub: 2,
+      tombstone: false,
+      createRevision: 4,
+      version: 3,
+      lease: 2n ** 63n - 1n,
+    }
     const record = encodeRecord(fields, key, value)
     const view = decodeRecord(record)
     expect(view).toMatchObject(fields)
@@ -91,7 +116,7 @@ describe('records', () => {
       createRevision: 4,
       modRevision: 9,
       version: 3,
-      lease: 77,
+      lease: 2n ** 63n - 1n,
     })
     checkRecordKey(recordKey(9, 2, false), view)
     expect(() => checkRecordKey(recordKey(9, 3, false), view)).toThrow(/another revision/)
@@ -100,7 +125,7 @@ describe('records', () => {
 
   it('refuses a truncated or foreign record', () => {
     const record = encodeRecord(
-      { main: 1, sub: 0, tombstone: false, createRevision: 1, version: 1, lease: 0 },
+      { main: 1, sub: 0, tombstone: false, createRevision: 1, version: 1, lease: 0n },
       new Uint8Array([1, 2, 3]),
       new Uint8Array(0),
     )

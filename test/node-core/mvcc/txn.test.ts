@@ -68,9 +68,9 @@ const txn = (compare: Compare[], success: RequestOp[], failure: RequestOp[] = []
 
 /** k: created at 2, modified at 3 (version 2), value "m", lease 5. */
 async function setupK() {
-  await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5, ttlSeconds: 60 } })
+  await t.apply({ type: 'leaseGrant', leaseGrant: { id: 5n, ttlSeconds: 60 } })
   await t.put('k', 'a')
-  await t.put('k', 'm', { lease: 5 })
+  await t.put('k', 'm', { lease: 5n })
 }
 
 const ACTUAL = { version: 2, create: 2, mod: 3, lease: 5 }
@@ -84,7 +84,7 @@ function operand(target: CompareTarget, relation: -1 | 0 | 1): Partial<Compare> 
     mod: 'modRevision',
     lease: 'lease',
   }[target]
-  return { [field]: n }
+  return { [field]: target === 'lease' ? BigInt(n) : n }
 }
 
 /** What "actual <result> operand" is when operand = actual + relation. */
@@ -138,7 +138,7 @@ describe('txn compares on missing keys and ranges', () => {
     ],
     [
       'lease = 0 on a missing key',
-      { key: b('x'), target: 'lease', result: 'equal', lease: 0 },
+      { key: b('x'), target: 'lease', result: 'equal', lease: 0n },
       true,
     ],
     [
@@ -187,7 +187,7 @@ describe('txn compares on missing keys and ranges', () => {
   it('all compares must hold (and)', async () => {
     await setupK()
     const yes: Compare = { key: b('k'), target: 'version', result: 'equal', version: 2 }
-    const no: Compare = { key: b('k'), target: 'lease', result: 'equal', lease: 6 }
+    const no: Compare = { key: b('k'), target: 'lease', result: 'equal', lease: 6n }
     expect(txnResult(await t.apply({ type: 'txn', txn: txn([yes, yes], []) })).succeeded).toBe(true)
     expect(txnResult(await t.apply({ type: 'txn', txn: txn([yes, no], []) })).succeeded).toBe(false)
     expect(txnResult(await t.apply({ type: 'txn', txn: txn([], []) })).succeeded).toBe(true)
@@ -347,7 +347,7 @@ describe('txn refusals', () => {
 
   it('checks the taken branch against the state before running any of it', async () => {
     await t.put('a', '1')
-    const withLease: RequestOp = { requestPut: { key: b('b'), value: b('x'), lease: 99 } }
+    const withLease: RequestOp = { requestPut: { key: b('b'), value: b('x'), lease: 99n } }
     const ignore: RequestOp = { requestPut: { key: b('new'), value: b(''), ignoreValue: true } }
     expect(
       errorCode(await t.apply({ type: 'txn', txn: txn([], [put('c', '1'), withLease]) })),

@@ -17,6 +17,7 @@ const backend: AdminBackend = {
   addLearner: () => Promise.reject(new Error('not here')),
   leaseRenew: () => (failure ? Promise.reject(failure) : Promise.resolve(30)),
   leaseTimeToLive: () => Promise.reject(new Error('not here')),
+  memberPromote: () => Promise.reject(new Error('not here')),
 }
 
 let fake: FakeServer

@@ -14,7 +14,13 @@ const samples: WriteOp[] = [
   { type: 'put', put: { key: b('foo'), value: b('bar') } },
   {
     type: 'put',
-    put: { key: b('k'), value: new Uint8Array(0), lease: 2 ** 40, prevKv: true, ignoreLease: true },
+    put: {
+      key: b('k'),
+      value: new Uint8Array(0),
+      lease: 2n ** 63n - 1n,
+      prevKv: true,
+      ignoreLease: true,
+    },
   },
   { type: 'put', put: { key: b('k'), value: b(''), ignoreValue: true } },
   { type: 'deleteRange', deleteRange: { key: b('a') } },
@@ -22,8 +28,9 @@ const samples: WriteOp[] = [
   { type: 'deleteRange', deleteRange: { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) } },
   { type: 'compaction', compaction: { revision: 12345, physical: true } },
   { type: 'compaction', compaction: { revision: 1, physical: false } },
-  { type: 'leaseGrant', leaseGrant: { id: 2 ** 52, ttlSeconds: 60 } },
-  { type: 'leaseRevoke', leaseRevoke: { id: 7 } },
+  { type: 'leaseGrant', leaseGrant: { id: 2n ** 52n, ttlSeconds: 60 } },
+  { type: 'leaseGrant', leaseGrant: { id: 0x7a3c_91f2_0b44_6e15n, ttlSeconds: 60 } },
+  { type: 'leaseRevoke', leaseRevoke: { id: 7n } },
   {
     type: 'txn',
     txn: {
@@ -32,7 +39,8 @@ const samples: WriteOp[] = [
         { result: 'greater', target: 'version', key: b('k'), version: 3 },
         { result: 'less', target: 'create', key: b('a'), rangeEnd: b('z'), createRevision: 9 },
         { result: 'notEqual', target: 'mod', key: b('k'), modRevision: 0 },
-        { result: 'equal', target: 'lease', key: b('k'), lease: 5 },
+        { result: 'equal', target: 'lease', key: b('k'), lease: 5n },
+        { result: 'greater', target: 'lease', key: b('k'), lease: -(2n ** 63n) },
       ],
       success: [
         { requestPut: { key: b('k'), value: b('w'), prevKv: true } },
@@ -144,9 +152,22 @@ describe('request codec', () => {
     expect(() => decodeRequest(badVersion)).toThrow(/format version 9/)
   })
 
+  it('writes lease ids below 2^53 as the varints of older logs, larger ones in up to 10 bytes', () => {
+    const put = (lease: bigint) =>
+      encodeRequest({ id: 0, op: { type: 'put', put: { key: b('k'), value: b(''), lease } } })
+    // format, request id 0, tag, key, value, then the lease: 300 is the varint ac 02.
+    expect([...put(300n).subarray(6, 8)]).toEqual([0xac, 0x02])
+    expect(put(2n ** 63n - 1n).length - put(300n).length).toBe(9 - 2)
+    const op = decodeRequest(put(2n ** 63n - 1n))?.op
+    expect(op?.type === 'put' && op.put.lease).toBe(2n ** 63n - 1n)
+  })
+
   it('refuses numbers it cannot carry exactly', () => {
     expect(() =>
-      encodeRequest({ id: 1, op: { type: 'leaseRevoke', leaseRevoke: { id: 2 ** 53 } } }),
+      encodeRequest({ id: 1, op: { type: 'leaseRevoke', leaseRevoke: { id: 2n ** 63n } } }),
+    ).toThrow(RequestCodecError)
+    expect(() =>
+      encodeRequest({ id: 1, op: { type: 'compaction', compaction: { revision: 2 ** 53 } } }),
     ).toThrow(RequestCodecError)
     expect(() => encodeRequest({ id: -1, op: samples[0]! })).toThrow(RequestCodecError)
   })
@@ -161,6 +182,13 @@ describe('request codec', () => {
     }
   })
 })
+
+/** A lease id anywhere in [1, 2^63): 63 random bits from the seeded generator. */
+function randomLeaseId(p: Prng): bigint {
+  const hi = BigInt(p.int(0, 2 ** 31))
+  const lo = BigInt(p.int(0, 2 ** 32))
+  return (hi << 32n) | lo || 1n
+}
 
 function randomBytes(p: Prng): Uint8Array {
   return Uint8Array.from({ length: p.int(0, 12) }, () => p.int(0, 256))
@@ -192,7 +220,11 @@ function randomOp(p: Prng, depth: number): WriteOp {
     case 0:
       return {
         type: 'put',
-        put: { key: randomBytes(p), value: randomBytes(p), lease: p.int(1, 1000) },
+        put: {
+          key: randomBytes(p),
+          value: randomBytes(p),
+          lease: p.chance(0.5) ? BigInt(p.int(1, 1000)) : randomLeaseId(p),
+        },
       }
     case 1:
       return { type: 'deleteRange', deleteRange: { key: randomBytes(p), prevKv: true } }
