@@ -183,7 +183,11 @@ export function decodeCheckpoint(chunks: Uint8Array[], meta: CheckpointMeta): De
       }
     }
     const bigVarint = (): bigint => {
-      if (at < buf.length && buf[at]! < 0x80) return BigInt(buf[at++]!)
+      if (at < buf.length && buf[at]! < 0x80) {
+        // No lease (0) is the common case: 0n is a constant, BigInt() allocates.
+        const byte = buf[at++]!
+        return byte === 0 ? 0n : BigInt(byte)
+      }
       let n = 0n
       let shift = 0n
       for (;;) {

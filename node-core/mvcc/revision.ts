@@ -142,7 +142,7 @@ export function readBigUint64(bytes: Uint8Array, offset: number): bigint {
     (bytes[offset + 5]! << 16) +
     (bytes[offset + 6]! << 8) +
     bytes[offset + 7]!
-  // Most keys have no lease: skip the bigint arithmetic for them.
-  if (hi === 0) return BigInt(lo)
+  // Most keys have no lease: the literal 0n is a constant, BigInt() allocates.
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo)
   return (BigInt(hi) << 32n) | BigInt(lo)
 }
