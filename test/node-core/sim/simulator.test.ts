@@ -1,25 +1,12 @@
-// The simulator as CI runs it: at least 500 seeds, alternating 3- and 5-node clusters, every
-// invariant checked; and proof that the checks bite, with defects planted in the simulated
-// server (the raft core itself is broken on purpose only by hand; see the README's sim section).
+// Proof that the simulator's checks bite, with defects planted in the simulated server (the raft
+// core itself is broken on purpose only by hand; see the README's sim section), and that a seed
+// reproduces. The 500 seeds CI runs are in simulator-seeds-*.test.ts, one half per file so that
+// both cores work on them.
 import { describe, expect, it } from 'vitest'
-import { formatFailure, formatSummary, runSeeds } from '../../../node-core/sim/run'
+import { formatFailure, runSeeds } from '../../../node-core/sim/run'
 import { Simulation } from '../../../node-core/sim/world'
 
-const seeds = Number(process.env['SIM_SEEDS'] ?? 500)
-const start = Number(process.env['SIM_START'] ?? 1)
-const steps = Number(process.env['SIM_STEPS'] ?? 12_000)
-
 describe('simulator', () => {
-  it(`keeps every invariant over ${seeds} seeds from ${start}`, () => {
-    const began = performance.now()
-    const summary = runSeeds({ seeds, start, steps })
-    console.log(formatSummary(summary, performance.now() - began))
-    const failures = summary.failures.map((f) => formatFailure(f, steps))
-    expect(failures, failures.join('\n\n')).toEqual([])
-    expect(summary.elections).toBeGreaterThan(seeds)
-    expect(summary.opsOk).toBeGreaterThan(seeds * 50)
-  }, 600_000)
-
   it('is deterministic: a seed gives the same run twice', () => {
     const a = new Simulation({ seed: 77, steps: 5000 }).run()
     const b = new Simulation({ seed: 77, steps: 5000 }).run()

@@ -1,0 +1,5 @@
+// Share 2 of 2 of the simulator's CI seeds (see seed-share.ts).
+import { describe } from 'vitest'
+import { seedShareTest } from './seed-share'
+
+describe('simulator seeds', () => seedShareTest(1, 2))
