@@ -12,13 +12,14 @@
  * (JoinedNode.start with the same dataDir) comes back as the same member without asking again.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
 import { credentials, type ServiceError } from '@grpc/grpc-js'
 import { adminClientConstructor } from '../api/admin'
 import { EtcdClient, EtcdClientError } from '../client/etcd-client'
 import { RaftdeskError, ValidationError } from '../errors'
 import { ForkLauncher, type NodeLauncher } from './launcher'
+import { writeFileAtomic } from '../kernel/fs'
 import { NodeProcess } from './node-process'
 import type { NodeProcessConfig, NodeStatus } from './protocol'
 import { LOCAL_CLUSTER_DEFAULTS } from './supervisor'
@@ -188,8 +189,7 @@ export class JoinedNode {
       config,
     }
     await mkdir(options.dataDir, { recursive: true })
-    await writeFile(`${file}.tmp`, JSON.stringify(record, null, 2))
-    await rename(`${file}.tmp`, file)
+    await writeFileAtomic(file, JSON.stringify(record, null, 2))
     const node = new JoinedNode(record, launcher, startTimeoutMs)
     await node.start()
     return node

@@ -15,12 +15,12 @@
  * - purgeSnapshots() keeps the newest `keep` files (default 5) and removes temp files left by
  *   earlier processes. Images are never held whole in memory: everything moves in chunks.
  */
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import type { SnapshotMetadata } from '../raft/types'
-import { fsyncDir, isErrno, moveAside, readFully, writeAll } from '../wal/fsutil'
+import { fsyncDir, isErrno, moveAside, readFully, renameDurably, writeAll } from '../kernel/fs'
 import {
   SnapCorruptError,
   SnapInvalidArgumentError,
@@ -144,8 +144,7 @@ export async function saveSnapshot(
     await fh.datasync()
     await fh.close()
     done = true
-    await rename(tmp, join(dir, name))
-    await fsyncDir(dir)
+    await renameDurably(tmp, join(dir, name))
     return {
       name,
       path: join(dir, name),
@@ -291,8 +290,7 @@ export async function receiveSnapshot(
     await fh.close()
     done = true
     const name = snapshotFileName(metadata.term, metadata.index)
-    await rename(tmp, join(dir, name))
-    await fsyncDir(dir)
+    await renameDurably(tmp, join(dir, name))
     return { name, path: join(dir, name), metadata, fileBytes, imageBytes }
   } finally {
     if (!done) {

@@ -12,7 +12,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { WalLockedError } from './errors'
-import { isErrno } from './fsutil'
+import { isErrno } from '../kernel/fs'
 
 export const LOCK_FILE = 'lock'
 

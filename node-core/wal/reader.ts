@@ -24,7 +24,7 @@
  * ambiguity; the writer never produces zero sectors of its own (headers are never zero).
  */
 import { open } from 'node:fs/promises'
-import { readFully } from './fsutil'
+import { readFully } from '../kernel/fs'
 import {
   RECORD_HEADER_BYTES,
   RECORD_TYPE,

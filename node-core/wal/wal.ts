@@ -101,7 +101,7 @@ import {
   WalRecordTooLargeError,
   WalSnapshotNotFoundError,
 } from './errors'
-import { exists, fsyncDir, keepCopyAside, writeAll } from './fsutil'
+import { exists, fsyncDir, keepCopyAside, renameDurably, writeAll } from '../kernel/fs'
 import { acquireLock } from './lock'
 import type { DirLock } from './lock'
 import { scanSegment } from './reader'
@@ -560,8 +560,7 @@ export class Wal {
     try {
       await writeAll(fh, head.buf, 0)
       await fh.datasync()
-      await rename(`${path}.tmp`, path)
-      await fsyncDir(this.dir)
+      await renameDurably(`${path}.tmp`, path)
     } catch (err) {
       await fh.close().catch(() => undefined)
       throw err

@@ -1,11 +1,13 @@
 /**
- * Small file-system helpers shared by the WAL and the snapshot store: durable directory
- * updates (fsync of the directory after a create, rename or unlink), full writes, and keeping a
- * damaged file aside under a name that never overwrites an earlier copy.
+ * Small file-system helpers every layer that writes files shares (WAL, snapshots, the store,
+ * join records): durable directory updates (fsync of the directory after a create, rename or
+ * unlink), renames that survive a crash, whole-file atomic writes, full reads and writes, and
+ * keeping a damaged file aside under a name that never overwrites an earlier copy.
  */
 import { constants } from 'node:fs'
-import { copyFile, open, rename, stat } from 'node:fs/promises'
+import { copyFile, open, rename, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 
 /** Makes a directory's entries (creates, renames, unlinks) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -47,6 +49,31 @@ export async function readFully(
     done += bytesRead
   }
   return done
+}
+
+/** Renames `from` to `to` and makes the rename durable (fsync of the target's directory). */
+export async function renameDurably(from: string, to: string): Promise<void> {
+  await rename(from, to)
+  await fsyncDir(dirname(to))
+}
+
+/**
+ * Replaces `path` with `data` all or nothing: written to `<path>.tmp`, synced, renamed over
+ * `path`, and the rename synced. A crash leaves either the old file or the new one.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp`
+  const fh = await open(tmp, 'w')
+  try {
+    await writeAll(fh, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, 0)
+    await fh.datasync()
+  } catch (err) {
+    await fh.close().catch(() => undefined)
+    await unlink(tmp).catch(() => undefined)
+    throw err
+  }
+  await fh.close()
+  await renameDurably(tmp, path)
 }
 
 export async function exists(path: string): Promise<boolean> {
