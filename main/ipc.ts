@@ -5,7 +5,7 @@
  * refusal reaches the renderer as { name, code, message } rather than a stringly Error.
  */
 import type { IpcMain, IpcMainInvokeEvent } from 'electron'
-import { CHANNELS, type Envelope } from '../preload/contract'
+import { CHANNELS, type Envelope } from '../contract'
 import { ForbiddenError, toWireError } from '../node-core/errors'
 import { dispatch, type Handlers } from '../node-core/services/router'
 

@@ -1,11 +1,11 @@
 /**
  * Typed errors shared by every node-core module and carried across process boundaries as
- * { name, code, message } (see preload/contract.ts WireError).
+ * { name, code, message } (see contract/index.ts WireError).
  *
  * A module throws a RaftdeskError subclass with a stable `code`; routers turn any thrown value
  * into a WireError with toWireError() so that nothing but those three strings crosses IPC.
  */
-import type { WireError } from '../preload/contract'
+import type { WireError } from '../contract'
 
 export class RaftdeskError extends Error {
   readonly code: string

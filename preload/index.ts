@@ -6,7 +6,7 @@
  * here before they reach main (main validates again, it trusts nothing from the renderer).
  */
 import { contextBridge, ipcRenderer } from 'electron'
-import { CHANNELS, type Channel, type RaftdeskBridge } from './contract'
+import { CHANNELS, type Channel, type RaftdeskBridge } from '../contract'
 
 const allowed = new Set<string>(CHANNELS)
 

@@ -15,7 +15,7 @@
  * supervisor; faults on links are commands, applied by the node's transport.
  */
 import { z } from 'zod'
-import type { WireError } from '../../preload/contract'
+import type { WireError } from '../../contract'
 import type { NodeRuntimeStatus } from '../server/node'
 
 export interface ClusterMemberSpec {

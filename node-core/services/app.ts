@@ -1,4 +1,4 @@
-import type { AppInfo } from '../../preload/contract'
+import type { AppInfo } from '../../contract'
 
 export interface AppServiceOptions {
   name: string

@@ -5,7 +5,7 @@
  * Electron's IPC (main/ipc.ts) and the web-mode WebSocket both call dispatch(); neither knows
  * the handlers, and the handlers know neither transport.
  */
-import type { ArgsOf, Channel, Envelope, ResultOf } from '../../preload/contract'
+import type { ArgsOf, Channel, Envelope, ResultOf } from '../../contract'
 import { ValidationError, toWireError } from '../errors'
 import { argSchemas } from './schemas'
 

@@ -5,7 +5,7 @@
  * The `satisfies` clause makes the compiler refuse a contract channel without a schema.
  */
 import { z } from 'zod'
-import type { Channel } from '../../preload/contract'
+import type { Channel } from '../../contract'
 
 export const argSchemas = {
   'app/info': z.tuple([]),

@@ -1,5 +1,5 @@
 /// <reference types="vite/client" />
-import type { RaftdeskBridge } from '../../preload/contract'
+import type { RaftdeskBridge } from '../../contract'
 
 declare global {
   interface Window {

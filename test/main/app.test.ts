@@ -173,7 +173,7 @@ describe('IPC router', () => {
 
   it('registers a handler for every channel of the contract and nothing else', async () => {
     await started()
-    const { CHANNELS } = await import('../../preload/contract')
+    const { CHANNELS } = await import('../../contract')
     expect([...mock.ipcHandlers.keys()].sort()).toEqual([...CHANNELS].sort())
   })
 })

@@ -1,7 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia } from 'pinia'
 import { describe, expect, it } from 'vitest'
-import type { AppInfo, RaftdeskBridge } from '../../preload/contract'
+import type { AppInfo, RaftdeskBridge } from '../../contract'
 import { createApiClient } from '../../renderer/src/api/client'
 import { apiKey } from '../../renderer/src/api/inject'
 import AppInfoPanel from '../../renderer/src/components/AppInfoPanel.vue'

@@ -8,7 +8,7 @@ import type {
   RaftdeskBridge,
   ResultOf,
   WireError,
-} from '../../../preload/contract'
+} from '../../../contract'
 
 export class ApiError extends Error {
   readonly code: string

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { AppInfo } from '../../../preload/contract'
+import type { AppInfo } from '../../../contract'
 import { useApi } from '../api/inject'
 
 export const useAppStore = defineStore('app', () => {
