@@ -21,43 +21,7 @@ import { ADMIN_METHOD_PREFIX, unary, type ApiContext } from './context'
 import { PROTO_DIR, PROTO_LOADER_OPTIONS, safeServiceDefinition } from './proto'
 import { id64 } from './codec'
 import { schemaOf } from './wire-check'
-import type { LeaseId } from '../mvcc/types'
-
-export interface AdminMember {
-  id: number
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-  isLearner: boolean
-}
-
-export interface JoinRequest {
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-}
-
-export interface JoinResult {
-  memberId: number
-  clusterId: number
-  members: AdminMember[]
-}
-
-export interface AdminBackend {
-  /** The cluster token a joining node (or a forwarding member) must present. */
-  clusterToken(): string
-  /** Adds a learner with this record; resolves once the change is applied here. */
-  addLearner(req: JoinRequest): Promise<JoinResult>
-  /** Leader only: renews a lease, returns its TTL in seconds. */
-  leaseRenew(id: LeaseId): Promise<number>
-  /** Leader only: promotes a learner that has caught up; resolves once applied on the leader. */
-  memberPromote(id: number): Promise<void>
-  /** Leader only: a lease's remaining and granted TTL, and its keys when asked. */
-  leaseTimeToLive(
-    id: LeaseId,
-    keys: boolean,
-  ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
-}
+import type { AdminBackend } from '../server/port'
 
 function loadAdminDefinition(protoDir: string = PROTO_DIR) {
   return loadSync('raftdesk.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })

@@ -10,7 +10,7 @@
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js'
 import type { Permission, PermissionType } from '../mvcc/auth'
-import type { AuthRequest } from './backend'
+import type { AuthRequest } from '../server/port'
 import { pbHeader } from './codec'
 import { unary, type ApiContext, type Call } from './context'
 import { EtcdServerError } from './errors'

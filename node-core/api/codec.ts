@@ -46,7 +46,7 @@ import type {
   Member,
   MemberStatus,
   WatchFilter,
-} from './backend'
+} from '../server/port'
 import { API_INPUT_CODES } from './errors'
 import type {
   EnumValue,

@@ -18,7 +18,7 @@ import {
   status as GrpcStatus,
   type ServiceDefinition,
 } from '@grpc/grpc-js'
-import type { EtcdBackend } from './backend'
+import type { EtcdBackend } from '../server/port'
 import { clusterService, maintenanceService } from './cluster-service'
 import {
   DEFAULT_API_LIMITS,
@@ -28,7 +28,8 @@ import {
   type ApiLogger,
 } from './context'
 import { etcdMessage } from './errors'
-import { adminService, adminServiceDefinition, type AdminBackend } from './admin'
+import { adminService, adminServiceDefinition } from './admin'
+import type { AdminBackend } from '../server/port'
 import { authService } from './auth-service'
 import { kvService } from './kv-service'
 import { leaseService } from './lease-service'

@@ -32,7 +32,7 @@ import type {
   handleBidiStreamingCall,
 } from '@grpc/grpc-js'
 import type { Event } from '../mvcc/types'
-import type { WatchHandle, WatchNotification } from './backend'
+import type { WatchHandle, WatchNotification } from '../server/port'
 import { id64, int64, outInt, pbEvent, pbHeader, watchFilter } from './codec'
 import {
   admitStream,

@@ -22,7 +22,7 @@ export interface NodeLauncher {
 
 /** The node entry point next to this module: TypeScript source under tsx, or a built bundle. */
 export function defaultNodeEntry(): string {
-  return fileURLToPath(new URL('../server/main.ts', import.meta.url))
+  return fileURLToPath(new URL('./node-main.ts', import.meta.url))
 }
 
 export interface ForkLauncherOptions {

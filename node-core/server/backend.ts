@@ -23,15 +23,12 @@ import type {
   WatchCreateRequest,
   WatchHandle,
   WatchSink,
-} from '../api/backend'
-import { credentials, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js'
-import {
-  adminClientConstructor,
-  type AdminBackend,
-  type JoinRequest,
-  type JoinResult,
-} from '../api/admin'
-import { ERROR_CODE_TRAILER, EtcdServerError, isEtcdErrorCode } from '../kernel/etcd-errors'
+  AdminBackend,
+  JoinRequest,
+  JoinResult,
+  LeaderLink,
+} from './port'
+import { EtcdServerError } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
 import type {
@@ -89,30 +86,33 @@ const NOSPACE_RAISE_INTERVAL_MS = 1000
 export interface NodeBackendOptions {
   /** --quota-backend-bytes (0 or absent: 2 GiB). */
   quotaBackendBytes?: number
-  /**
-   * The client port's TLS, for the calls this member forwards to the leader's client port: the
-   * CA to trust and this member's certificate and key, presented as a client certificate.
-   */
-  tls?: { ca?: Buffer; cert: Buffer; key: Buffer }
+}
+
+/**
+ * The leader's client endpoint (host:port) as this member knows it, for the calls it forwards
+ * there; etcd's "no leader" or "not leader" when it knows none.
+ */
+export function leaderClientEndpoint(node: RaftdeskNode): string {
+  const lead = node.leaderId
+  const member = lead === 0 ? undefined : node.membership.get(lead)
+  const url = member?.clientUrls[0]
+  if (!url) throw new EtcdServerError(lead === 0 ? 'NO_LEADER' : 'NOT_LEADER', 'leader unknown')
+  return hostPort(url)
 }
 
 export class NodeBackend implements EtcdBackend {
-  private readonly leader: LeaderForwarder
   private readonly quotaBytes: number
   /** The store's size on disk as last measured (the quota compares against it). */
   private dbSizeBytes = 0
   private readonly sizer: NodeJS.Timeout
   private lastRaiseMs = 0
 
+  /** `leader` carries the calls only the leader can answer, from a follower to the leader. */
   constructor(
     private readonly node: RaftdeskNode,
-    token: string,
+    private readonly leader: LeaderLink,
     options: NodeBackendOptions = {},
   ) {
-    const channel = options.tls
-      ? credentials.createSsl(options.tls.ca ?? null, options.tls.key, options.tls.cert)
-      : credentials.createInsecure()
-    this.leader = new LeaderForwarder(node, token, channel)
     this.quotaBytes = options.quotaBackendBytes || QUOTA_BACKEND_BYTES_DEFAULT
     this.sizer = setInterval(() => void this.measure(), DB_SIZE_SAMPLE_MS)
     this.sizer.unref()
@@ -123,7 +123,7 @@ export class NodeBackend implements EtcdBackend {
     this.dbSizeBytes = await this.node.store.sizeOnDiskBytes().catch(() => this.dbSizeBytes)
   }
 
-  /** Releases the connections used to forward calls to the leader. */
+  /** Releases the link to the leader (its connections). */
   close(): void {
     clearInterval(this.sizer)
     this.leader.close()
@@ -622,109 +622,5 @@ export class NodeAdmin implements AdminBackend {
       clusterId: this.node.clusterId,
       members: this.node.membership.list().map(toMember),
     }
-  }
-}
-
-type AdminStub = Client & {
-  memberPromote(req: object, opts: object, cb: (e: ServiceError | null, r: object) => void): void
-  leaseRenew(
-    req: object,
-    opts: object,
-    cb: (e: ServiceError | null, r: { ttlSeconds: string }) => void,
-  ): void
-  leaseTimeToLive(
-    req: object,
-    opts: object,
-    cb: (
-      e: ServiceError | null,
-      r: { ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] },
-    ) => void,
-  ): void
-}
-
-/**
- * The error a member's Admin service answered with, rebuilt from the code it sends in the
- * trailers (never from the text). Without a code the call did not reach a raftdesk member's
- * handler (connection refused, deadline passed): the leader is unreachable.
- */
-export function forwardedError(err: ServiceError, endpoint: string): RaftdeskError {
-  const code = String(err.metadata?.get(ERROR_CODE_TRAILER)[0] ?? '')
-  if (code === '') return new RaftdeskError('UNREACHABLE', `leader ${endpoint}: ${err.details}`)
-  if (isEtcdErrorCode(code)) return new EtcdServerError(code, err.details)
-  return new RaftdeskError(code, err.details)
-}
-
-/**
- * Calls that only the leader can answer, forwarded from a follower to the leader's Admin service
- * (authenticated with the cluster token), as etcd's followers forward lease keep-alives.
- */
-class LeaderForwarder {
-  private client: { endpoint: string; stub: AdminStub } | null = null
-
-  constructor(
-    private readonly node: RaftdeskNode,
-    private readonly token: string,
-    private readonly channel: ChannelCredentials,
-  ) {}
-
-  private stub(): AdminStub {
-    const lead = this.node.leaderId
-    const member = lead === 0 ? undefined : this.node.membership.get(lead)
-    const url = member?.clientUrls[0]
-    if (!url) throw new EtcdServerError(lead === 0 ? 'NO_LEADER' : 'NOT_LEADER', 'leader unknown')
-    const endpoint = hostPort(url)
-    if (this.client?.endpoint !== endpoint) {
-      this.client?.stub.close()
-      const Admin = adminClientConstructor()
-      this.client = {
-        endpoint,
-        stub: new Admin(endpoint, this.channel) as unknown as AdminStub,
-      }
-    }
-    return this.client.stub
-  }
-
-  private call<T>(
-    deadlineMs: number,
-    invoke: (stub: AdminStub, opts: object, cb: (e: ServiceError | null, r: T) => void) => void,
-  ): Promise<T> {
-    const stub = this.stub()
-    const endpoint = this.client!.endpoint
-    return new Promise<T>((resolve, reject) => {
-      invoke(stub, { deadline: new Date(deadlineMs) }, (err, res) => {
-        if (!err) return resolve(res)
-        reject(forwardedError(err, endpoint))
-      })
-    })
-  }
-
-  async leaseRenew(id: LeaseId, deadlineMs: number): Promise<number> {
-    const res = await this.call<{ ttlSeconds: string }>(deadlineMs, (s, o, cb) =>
-      s.leaseRenew({ token: this.token, id: String(id) }, o, cb),
-    )
-    return Number(res.ttlSeconds)
-  }
-
-  async leaseTimeToLive(id: LeaseId, keys: boolean, deadlineMs: number) {
-    const res = await this.call<{ ttlSeconds: string; grantedTtlSeconds: string; keys: Buffer[] }>(
-      deadlineMs,
-      (s, o, cb) => s.leaseTimeToLive({ token: this.token, id: String(id), keys }, o, cb),
-    )
-    return {
-      ttlSeconds: Number(res.ttlSeconds),
-      grantedTtlSeconds: Number(res.grantedTtlSeconds),
-      keys: res.keys.map((k) => new Uint8Array(k)),
-    }
-  }
-
-  async memberPromote(id: number, deadlineMs: number): Promise<void> {
-    await this.call<object>(deadlineMs, (s, o, cb) =>
-      s.memberPromote({ token: this.token, id: String(id) }, o, cb),
-    )
-  }
-
-  close(): void {
-    this.client?.stub.close()
-    this.client = null
   }
 }

@@ -37,7 +37,7 @@ import type {
   WatchHandle,
   WatchNotification,
   WatchSink,
-} from '../../../node-core/api/backend'
+} from '../../../node-core/server/port'
 import { EtcdServerError, type EtcdErrorCode } from '../../../node-core/api/errors'
 import { encodeSavedSnapshot } from '../../../node-core/server/saved-snapshot'
 import type {

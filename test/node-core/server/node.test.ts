@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeBackend } from '../../../node-core/server/backend'
+import type { LeaderLink } from '../../../node-core/server/port'
 import { MemoryNetwork } from '../../../node-core/transport/memory'
 import {
   NODE_DEFAULTS,
@@ -39,6 +40,14 @@ function options(name: string, extra: Partial<RaftdeskNodeOptions> = {}): Raftde
     transportFactory: (id) => net.endpoint(id),
     ...extra,
   }
+}
+
+/** These tests make no leader-only calls (lease keep-alive, promote): a link that is never used. */
+const NO_LEADER_LINK: LeaderLink = {
+  leaseRenew: () => Promise.reject(new Error('no leader link in this test')),
+  leaseTimeToLive: () => Promise.reject(new Error('no leader link in this test')),
+  memberPromote: () => Promise.reject(new Error('no leader link in this test')),
+  close: () => undefined,
 }
 
 async function openAll(extra: Partial<RaftdeskNodeOptions> = {}): Promise<RaftdeskNode[]> {
@@ -329,7 +338,7 @@ describe('RaftdeskNode', () => {
     const leader = await leaderOf(nodes)
     const backend = new NodeBackend(
       nodes.find((n) => n !== leader)!,
-      'token',
+      NO_LEADER_LINK,
     )
     const ids = []
     for (let i = 0; i < 3; i++) ids.push((await backend.leaseGrant({ id: 0n, ttlSeconds: 60 })).id)
@@ -376,7 +385,7 @@ describe('RaftdeskNode', () => {
     const leader = await leaderOf(nodes)
     const follower = nodes.find((n) => n !== leader)!
     // Sent to a follower: a conf change goes through the leader like any proposal.
-    const backend = new NodeBackend(follower, 'token')
+    const backend = new NodeBackend(follower, NO_LEADER_LINK)
     const target = nodes.find((n) => n !== leader && n !== follower)!
     const before = leader.status().confState
     // Once the leader has applied an entry of its term it takes conf changes (raft refuses them

@@ -4,12 +4,13 @@
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js'
 import { CALL_CHAIN } from '../../../node-core/api/context'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminClientConstructor, type AdminBackend } from '../../../node-core/api/admin'
+import { adminClientConstructor } from '../../../node-core/api/admin'
+import type { AdminBackend } from '../../../node-core/server/port'
 import { EtcdServerError } from '../../../node-core/api/errors'
 import { RaftdeskError } from '../../../node-core/errors'
-import { forwardedError } from '../../../node-core/server/backend'
+import { forwardedError } from '../../../node-core/api/leader-link'
 import { freePort } from '../../helpers/ports'
-import { startFakeServer, type FakeServer } from '../api/harness'
+import { startFakeServer, type FakeServer } from './harness'
 
 let failure: unknown = null
 const backend: AdminBackend = {

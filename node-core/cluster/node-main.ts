@@ -3,7 +3,7 @@
  * NodeProcessConfig in RAFTDESK_NODE_CONFIG and talks to it over the IPC channel (see
  * cluster/protocol.ts). Logs go to stderr, one line each, prefixed with the node's name.
  *
- * Runs headless as well: `node --import tsx node-core/server/main.ts` with the variable set.
+ * Runs headless as well: `node --import tsx node-core/cluster/node-main.ts` with the variable set.
  */
 import { readFileSync } from 'node:fs'
 import { startEtcdApiServer, type EtcdApiServer, type EtcdApiTlsOptions } from '../api/server'
@@ -16,13 +16,14 @@ import {
   type NodeProcessConfig,
   type NodeStatus,
   type ToNode,
-} from '../cluster/protocol'
+} from './protocol'
 import { toWireError } from '../errors'
 import type { RequestLimits } from '../mvcc/validate'
 import { TcpTransport } from '../transport/tcp'
-import { NodeAdmin, NodeBackend } from './backend'
-import { hostPort } from './members'
-import { NODE_DEFAULTS, RaftdeskNode, type NodeLogger } from './node'
+import { leaderClientEndpoint, NodeAdmin, NodeBackend } from '../server/backend'
+import { GrpcLeaderLink } from '../api/leader-link'
+import { hostPort } from '../server/members'
+import { NODE_DEFAULTS, RaftdeskNode, type NodeLogger } from '../server/node'
 
 type Level = 'debug' | 'info' | 'warn' | 'error'
 const LEVELS: Level[] = ['debug', 'info', 'warn', 'error']
@@ -149,17 +150,19 @@ async function main(): Promise<void> {
   await node.start()
   let api: EtcdApiServer | null = null
   const tls = readClientTls(config)
-  const backend = new NodeBackend(node, config.token, {
-    ...(config.etcd?.quotaBackendBytes ? { quotaBackendBytes: config.etcd.quotaBackendBytes } : {}),
-    ...(tls
+  const leaderLink = new GrpcLeaderLink(
+    () => leaderClientEndpoint(node),
+    config.token,
+    tls
       ? {
-          tls: {
-            ...(tls.rootCerts ? { ca: tls.rootCerts } : {}),
-            cert: tls.certChain,
-            key: tls.privateKey,
-          },
+          ...(tls.rootCerts ? { ca: tls.rootCerts } : {}),
+          cert: tls.certChain,
+          key: tls.privateKey,
         }
-      : {}),
+      : undefined,
+  )
+  const backend = new NodeBackend(node, leaderLink, {
+    ...(config.etcd?.quotaBackendBytes ? { quotaBackendBytes: config.etcd.quotaBackendBytes } : {}),
   })
   try {
     api = await startEtcdApiServer({

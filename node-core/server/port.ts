@@ -282,3 +282,57 @@ export interface EtcdBackend {
   /** Every other Auth service call; admin-only ones need the root role once auth is on. */
   auth(req: AuthRequest, call?: CallOptions): Promise<AuthResponse>
 }
+
+// ---- raftdesk's Admin service: joins, and the calls a follower forwards to the leader ----
+
+export interface AdminMember {
+  id: number
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+  isLearner: boolean
+}
+
+export interface JoinRequest {
+  name: string
+  peerUrls: string[]
+  clientUrls: string[]
+}
+
+export interface JoinResult {
+  memberId: number
+  clusterId: number
+  members: AdminMember[]
+}
+
+export interface AdminBackend {
+  /** The cluster token a joining node (or a forwarding member) must present. */
+  clusterToken(): string
+  /** Adds a learner with this record; resolves once the change is applied here. */
+  addLearner(req: JoinRequest): Promise<JoinResult>
+  /** Leader only: renews a lease, returns its TTL in seconds. */
+  leaseRenew(id: LeaseId): Promise<number>
+  /** Leader only: promotes a learner that has caught up; resolves once applied on the leader. */
+  memberPromote(id: number): Promise<void>
+  /** Leader only: a lease's remaining and granted TTL, and its keys when asked. */
+  leaseTimeToLive(
+    id: LeaseId,
+    keys: boolean,
+  ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
+}
+
+/**
+ * The calls a follower hands to the leader, which alone can answer them (only its lessor counts
+ * down; only it knows whether a learner has caught up). Failures are RaftdeskErrors by code:
+ * the leader's own answer, or 'UNREACHABLE' when the call did not reach it.
+ */
+export interface LeaderLink {
+  leaseRenew(id: LeaseId, deadlineMs: number): Promise<number>
+  leaseTimeToLive(
+    id: LeaseId,
+    keys: boolean,
+    deadlineMs: number,
+  ): Promise<{ ttlSeconds: number; grantedTtlSeconds: number; keys: Uint8Array[] }>
+  memberPromote(id: number, deadlineMs: number): Promise<void>
+  close(): void
+}
