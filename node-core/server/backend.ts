@@ -1,11 +1,11 @@
 /**
- * The etcd API's backend (api/backend.ts EtcdBackend) over a RaftdeskNode: writes are proposed
+ * The server's port (port.ts EtcdBackend, AdminBackend) over a RaftdeskNode: writes are proposed
  * through raft, reads go through ReadIndex unless serializable, watches come from the store's
  * watch hub, membership changes are conf changes.
  *
  * Leases: grant and revoke are replicated writes; keep-alive and time-to-live need the leader's
- * clock (only the leader's lessor counts down, as in etcd), so a follower refuses them with
- * etcd's "not leader" and the client retries elsewhere.
+ * clock (only the leader's lessor counts down, as in etcd), so a follower hands them to the
+ * leader through its LeaderLink, as it does a learner's promotion.
  */
 import type {
   AlarmMember,

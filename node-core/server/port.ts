@@ -1,6 +1,8 @@
 /**
- * EtcdBackend: what the etcd v3 gRPC layer (node-core/api) needs from a raftdesk node, and
- * nothing more. The node server implements it; tests use an in-memory fake.
+ * The server's port: what the gRPC layer (node-core/api, above it) needs from a raftdesk node,
+ * and nothing more. EtcdBackend serves etcd's services, AdminBackend raftdesk's Admin service;
+ * LeaderLink is what the server needs from below the wire (the api layer implements it over
+ * gRPC). The node server (backend.ts) implements the backends; tests use an in-memory fake.
  *
  * Division of labour:
  * - The gRPC layer decodes and validates requests (empty keys, txn op limits, duplicate keys in
@@ -8,10 +10,11 @@
  *   the backend, fills the ResponseHeader and maps errors to etcd's statuses and messages.
  * - The backend decides everything that needs the node: linearizable vs serializable reads
  *   (RangeRequest.serializable), proposing writes through raft, leases, membership, watches.
- *   It reports failures by throwing a RaftdeskError with a code from node-core/api/errors.ts
+ *   It reports failures by throwing a RaftdeskError with a code from kernel/etcd-errors.ts
  *   (EtcdErrorCode: 'COMPACTED', 'FUTURE_REV', 'LEASE_NOT_FOUND', 'NO_LEADER', 'TIMEOUT', ...).
  *
- * All ids, revisions, terms, indexes and sizes are non-negative integers below 2^53.
+ * All ids, revisions, terms, indexes and sizes are non-negative integers below 2^53, except lease
+ * ids: bigints, int64 as etcd's.
  */
 import type {
   CompactionRequest,
