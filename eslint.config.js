@@ -1,9 +1,12 @@
 // Lint rules per folder keep the environments apart (DESIGN.md, "Rules of the house"):
 // node-core is plain Node (no electron, vue or DOM), node-core/raft is pure (no Node builtins, no
 // clock, no timers, no Math.random), and the renderer is a web page (no Node, no electron).
-// test/lint/boundaries.test.ts proves that each of these rules fires.
+// Imports between node-core's folders run one way, down the layers below (LAYERS), and the
+// layers under the gRPC one never import grpc-js. test/lint/boundaries.test.ts proves that each
+// of these rules fires.
 import { builtinModules } from 'node:module'
 import js from '@eslint/js'
+import importX, { createNodeResolver } from 'eslint-plugin-import-x'
 import pluginVue from 'eslint-plugin-vue'
 import globals from 'globals'
 import tseslint from 'typescript-eslint'
@@ -17,6 +20,60 @@ const importBans = (names, message) => ({
   group: names,
   message,
 })
+
+// node-core's layers, bottom first. A folder may import its own layer's `peers` and every layer
+// below; never a layer above. The shared contract/ and node-core/errors.ts sit under everything.
+const LAYERS = [
+  { name: 'kernel', folders: ['kernel'] },
+  { name: 'raft, storage and state machine', folders: ['raft', 'wal', 'snap', 'mvcc'] },
+  { name: 'transport and server', folders: ['transport', 'server'] },
+  { name: 'gRPC', folders: ['api', 'client'] },
+  { name: 'top', folders: ['cluster', 'services', 'cli', 'sim'] },
+]
+// Which folders of the same layer each folder may import (all others of its layer are refused).
+const PEERS = {
+  wal: ['raft'],
+  snap: ['raft'],
+  server: ['transport'],
+  client: ['api'],
+  cluster: ['client', 'services'],
+  cli: ['cluster', 'services', 'sim'],
+  sim: [],
+  services: [],
+}
+const layerOf = (folder) => LAYERS.findIndex((l) => l.folders.includes(folder))
+const layerZones = LAYERS.flatMap((layer, i) =>
+  layer.folders.flatMap((folder) => {
+    const above = LAYERS.slice(i + 1).flatMap((l) => l.folders)
+    const samePeersRefused = layer.folders.filter(
+      (f) => f !== folder && !(PEERS[folder] ?? []).includes(f),
+    )
+    return [
+      ...above.map((from) => ({
+        target: `./node-core/${folder}`,
+        from: `./node-core/${from}`,
+        message: `imports run down the layers: ${folder}/ (${layer.name}) cannot import ${from}/ (${LAYERS[layerOf(from)].name}, above it). DESIGN.md, "Imports run one way".`,
+      })),
+      ...samePeersRefused.map((from) => ({
+        target: `./node-core/${folder}`,
+        from: `./node-core/${from}`,
+        message: `imports run down the layers: ${folder}/ and ${from}/ are peers (${layer.name}), and ${folder}/ is not one that may import ${from}/. Move what both need down a layer.`,
+      })),
+    ]
+  }),
+)
+const outerZones = [
+  {
+    target: './node-core',
+    from: ['./main', './preload', './renderer'],
+    message: 'node-core is under the app: it cannot import main/, preload/ or renderer/.',
+  },
+  {
+    target: './contract',
+    from: ['./main', './preload', './renderer', './node-core'],
+    message: 'contract/ is type-only and shared by every layer: it imports nothing of the project.',
+  },
+]
 
 export default tseslint.config(
   {
@@ -58,6 +115,17 @@ export default tseslint.config(
     files: ['main/**', 'preload/**', 'node-core/**', 'test/**', '*.config.*', '.ci/**'],
     languageOptions: { globals: { ...globals.node } },
   },
+  // Import directions between node-core's folders, resolved as files (not matched as text).
+  {
+    files: ['node-core/**/*.ts', 'contract/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones: [...layerZones, ...outerZones] }],
+    },
+  },
   // node-core: no Electron, no Vue, no DOM. It must run headless in plain Node.
   {
     files: ['node-core/**/*.ts'],
@@ -82,6 +150,27 @@ export default tseslint.config(
       ],
     },
   },
+  // Below the gRPC layer: no grpc-js. Error codes live in kernel/, the server serves a port.
+  {
+    files: ['node-core/{kernel,raft,wal,snap,mvcc,transport,server}/**/*.ts', 'node-core/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            importBans(
+              ['electron', 'electron/*', 'vue', 'vue/*', '@vue/*', 'pinia'],
+              'node-core runs in plain Node: no Electron and no Vue here (DESIGN.md).',
+            ),
+            importBans(
+              ['@grpc/*'],
+              'below the gRPC layer (api/, client/): no grpc-js. Use kernel/ error codes and the server port.',
+            ),
+          ],
+        },
+      ],
+    },
+  },
   // node-core/raft: a pure, deterministic state machine.
   {
     files: ['node-core/raft/**/*.ts'],
@@ -97,6 +186,10 @@ export default tseslint.config(
             importBans(
               nodeBuiltinPatterns,
               'the raft core is pure: no Node builtins (no I/O). Take what you need as input.',
+            ),
+            importBans(
+              ['@grpc/*'],
+              'below the gRPC layer (api/, client/): no grpc-js. Use kernel/ error codes and the server port.',
             ),
           ],
         },

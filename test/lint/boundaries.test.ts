@@ -81,6 +81,60 @@ const cases: Array<[string, string, string, RegExp]> = [
     'renderer/src/x.ts',
     /no-restricted-globals.*'process'/,
   ],
+  [
+    'raft imports the server',
+    'raft-imports-server.ts',
+    'node-core/raft/x.ts',
+    /import-x\/no-restricted-paths.*raft\/ \(raft, storage and state machine\) cannot import server\//,
+  ],
+  [
+    'the server imports the gRPC layer',
+    'server-imports-api.ts',
+    'node-core/server/x.ts',
+    /import-x\/no-restricted-paths.*server\/ .* cannot import api\//,
+  ],
+  [
+    'transport imports the server beside it',
+    'transport-imports-server.ts',
+    'node-core/transport/x.ts',
+    /import-x\/no-restricted-paths.*transport\/ and server\/ are peers/,
+  ],
+  [
+    'snap imports the WAL beside it',
+    'snap-imports-wal.ts',
+    'node-core/snap/x.ts',
+    /import-x\/no-restricted-paths.*snap\/ and wal\/ are peers/,
+  ],
+  [
+    'kernel imports mvcc',
+    'kernel-imports-mvcc.ts',
+    'node-core/kernel/x.ts',
+    /import-x\/no-restricted-paths.*kernel\/ \(kernel\) cannot import mvcc\//,
+  ],
+  [
+    'node-core imports preload',
+    'core-imports-preload.ts',
+    'node-core/services/x.ts',
+    /import-x\/no-restricted-paths.*node-core is under the app/,
+  ],
+  [
+    'the contract imports node-core',
+    'contract-imports-core.ts',
+    'contract/x.ts',
+    /import-x\/no-restricted-paths.*contract\/ is type-only/,
+  ],
+  [
+    'the server imports grpc-js',
+    'lower-imports-grpc.ts',
+    'node-core/server/x.ts',
+    /no-restricted-imports.*no grpc-js/,
+  ],
+  [
+    'the raft core imports grpc-js',
+    'lower-imports-grpc.ts',
+    'node-core/raft/x.ts',
+    /no-restricted-imports.*no grpc-js/,
+  ],
 ]
 
 describe('lint boundaries', () => {
@@ -95,6 +149,13 @@ describe('lint boundaries', () => {
 
   it('lets main use electron', async () => {
     expect(await lintAs('core-imports-electron.ts', 'main/x.ts')).toEqual([])
+  })
+
+  it('lets a layer import those below it and its allowed peers', async () => {
+    expect(await lintAs('server-imports-mvcc.ts', 'node-core/server/x.ts')).toEqual([])
+    expect(await lintAs('server-imports-api.ts', 'node-core/cluster/x.ts')).toEqual([])
+    expect(await lintAs('lower-imports-grpc.ts', 'node-core/api/x.ts')).toEqual([])
+    expect(await lintAs('transport-imports-server.ts', 'node-core/sim/x.ts')).toEqual([])
   })
 
   it('passes clean raft code', async () => {
