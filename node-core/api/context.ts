@@ -14,6 +14,7 @@
  *   per-stream state, so that no client can make the server buffer without limit.
  * - progressNotifyIntervalMs: 10 minutes, etcd's default progress-notification period.
  */
+import type { Logger } from '../kernel/logger'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { handleUnaryCall, Metadata, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js'
 import { Metadata as GrpcMetadata, status as GrpcStatus } from '@grpc/grpc-js'
@@ -46,22 +47,6 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   progressNotifyIntervalMs: 10 * 60 * 1000,
 }
 
-export type LogFields = Record<string, unknown>
-
-export interface ApiLogger {
-  debug(message: string, fields?: LogFields): void
-  info(message: string, fields?: LogFields): void
-  warn(message: string, fields?: LogFields): void
-  error(message: string, fields?: LogFields): void
-}
-
-export const silentLogger: ApiLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-}
-
 /** A long-lived stream the server ends itself when it shuts down. */
 export interface ClosableStream {
   shutdown(status: GrpcStatusError): void
@@ -70,7 +55,7 @@ export interface ClosableStream {
 export interface ApiContext {
   backend: EtcdBackend
   limits: ApiLimits
-  logger: ApiLogger
+  logger: Logger
   /** Open Watch and LeaseKeepAlive streams; each removes itself when it ends. */
   streams: Set<ClosableStream>
   /** The per-client rate limit, when one is set (rate-limit.ts). */

@@ -10,6 +10,7 @@
  *   move to another endpoint), lets running calls finish for up to closeGraceMs, then cuts
  *   whatever is left.
  */
+import { silentLogger, type Logger } from '../kernel/logger'
 import { RateLimiter } from './rate-limit'
 import type { AuthInfo } from '../mvcc/auth'
 import {
@@ -20,13 +21,7 @@ import {
 } from '@grpc/grpc-js'
 import type { EtcdBackend } from '../server/port'
 import { clusterService, maintenanceService } from './cluster-service'
-import {
-  DEFAULT_API_LIMITS,
-  silentLogger,
-  type ApiContext,
-  type ApiLimits,
-  type ApiLogger,
-} from './context'
+import { DEFAULT_API_LIMITS, type ApiContext, type ApiLimits } from './context'
 import { etcdMessage } from './errors'
 import { adminService, adminServiceDefinition } from './admin'
 import type { AdminBackend } from '../server/port'
@@ -49,7 +44,7 @@ export interface EtcdApiServerOptions {
   host: string
   port: number
   backend: EtcdBackend
-  logger?: ApiLogger
+  logger?: Logger
   tls?: EtcdApiTlsOptions
   limits?: Partial<ApiLimits>
   /** A per-client rate limit (off when absent). */

@@ -23,21 +23,21 @@ import { TcpTransport } from '../transport/tcp'
 import { leaderClientEndpoint, NodeAdmin, NodeBackend } from '../server/backend'
 import { GrpcLeaderLink } from '../api/leader-link'
 import { hostPort } from '../server/members'
-import { NODE_DEFAULTS, RaftdeskNode, type NodeLogger } from '../server/node'
+import { NODE_DEFAULTS, RaftdeskNode } from '../server/node'
+import { loggerFrom, type LogLevel, type Logger } from '../kernel/logger'
 
-type Level = 'debug' | 'info' | 'warn' | 'error'
-const LEVELS: Level[] = ['debug', 'info', 'warn', 'error']
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error']
 
-function makeLogger(name: string, min: Level): NodeLogger {
+/** One line per message on stderr, stamped with the time, the node's name and the level. */
+function makeLogger(name: string, min: LogLevel): Logger {
   const at = LEVELS.indexOf(min)
-  const line = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
+  return loggerFrom((level, message, fields) => {
     if (LEVELS.indexOf(level) < at) return
     const extra = fields && !('stack' in fields) ? ` ${JSON.stringify(fields)}` : ''
     process.stderr.write(
-      `${new Date().toISOString()} ${name} ${level.toUpperCase()} ${msg}${extra}\n`,
+      `${new Date().toISOString()} ${name} ${level.toUpperCase()} ${message}${extra}\n`,
     )
-  }
-  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') }
+  })
 }
 
 function send(msg: FromNode): void {
@@ -140,11 +140,7 @@ async function main(): Promise<void> {
         token: config.token,
         host: peerHost,
         port: Number(peerPortText),
-        logger: {
-          info: (m, f) => log.info(`transport: ${m}`, f),
-          warn: (m, f) => log.warn(`transport: ${m}`, f),
-          error: (m, f) => log.error(`transport: ${m}`, f),
-        },
+        logger: log.child('transport'),
       }),
   })
   await node.start()
@@ -179,12 +175,7 @@ async function main(): Promise<void> {
         ...(config.etcd?.maxTxnOps ? { txnOpsMax: config.etcd.maxTxnOps } : {}),
       },
       admin: new NodeAdmin(node, config.token),
-      logger: {
-        debug: (m, f) => log.debug(`api: ${m}`, f),
-        info: (m, f) => log.info(`api: ${m}`, f),
-        warn: (m, f) => log.warn(`api: ${m}`, f),
-        error: (m, f) => log.error(`api: ${m}`, f),
-      },
+      logger: log.child('api'),
     })
   } catch (err) {
     await node.stop({ reason: 'client port unavailable' })

@@ -6,30 +6,13 @@
  * timeout, an empty timeout range, a non-positive limit) is refused at construction with a
  * ValidationError naming the field and the value.
  */
+import { silentLogger, type Logger } from '../kernel/logger'
 import { ValidationError } from '../errors'
 import type { Prng } from './prng'
 import type { Storage } from './storage'
 import type { NodeId } from './types'
 
 export type RaftLogLevel = 'debug' | 'info' | 'warn' | 'error'
-
-/**
- * Where the core reports what it does ("1 became leader at term 2"). Injected so that the core
- * never writes anywhere by itself. Messages are plain sentences without a trailing period.
- */
-export interface RaftLogger {
-  debug(message: string): void
-  info(message: string): void
-  warn(message: string): void
-  error(message: string): void
-}
-
-export const NOOP_LOGGER: RaftLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-}
 
 export interface RaftConfig {
   /** This node's id, > 0. */
@@ -58,7 +41,11 @@ export interface RaftConfig {
   maxCommittedSizePerReadyBytes?: number
   /** Read requests a leader holds while waiting for a heartbeat quorum or its first commit. */
   maxPendingReadRequests?: number
-  logger?: RaftLogger
+  /**
+   * Where the core reports what it does ("1 became leader at term 2"), injected so that the core
+   * never writes anywhere by itself. Messages are plain sentences without a trailing period.
+   */
+  logger?: Logger
 }
 
 export interface ResolvedRaftConfig {
@@ -77,7 +64,7 @@ export interface ResolvedRaftConfig {
   checkQuorum: boolean
   maxCommittedSizePerReadyBytes: number
   maxPendingReadRequests: number
-  logger: RaftLogger
+  logger: Logger
 }
 
 export const RAFT_DEFAULTS = {
@@ -168,6 +155,6 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
       'maxPendingReadRequests',
       config.maxPendingReadRequests ?? RAFT_DEFAULTS.maxPendingReadRequests,
     ),
-    logger: config.logger ?? NOOP_LOGGER,
+    logger: config.logger ?? silentLogger,
   }
 }

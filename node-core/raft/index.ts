@@ -5,8 +5,8 @@
  */
 export { RawNode } from './rawnode'
 export type { SnapshotStatus } from './rawnode'
-export { RAFT_DEFAULTS, NOOP_LOGGER } from './config'
-export type { RaftConfig, RaftLogger, RaftLogLevel } from './config'
+export { RAFT_DEFAULTS } from './config'
+export type { RaftConfig, RaftLogLevel } from './config'
 export { MemoryStorage } from './storage'
 export type { Storage } from './storage'
 export {

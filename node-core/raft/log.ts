@@ -15,7 +15,7 @@
  *   stableIndex(): entries up to here are durable; (stableIndex, lastIndex] are unstable.
  */
 import { CompactedError, RaftInvariantError, UnavailableError } from './errors'
-import type { RaftLogger } from './config'
+import type { Logger } from '../kernel/logger'
 import type { Storage } from './storage'
 import { limitBytes } from './storage'
 import type { Entry, Snapshot } from './types'
@@ -36,11 +36,11 @@ export class RaftLog {
   private unstableEntries: Entry[] = []
   private unstableOffset: number
   private readonly maxApplyBytes: number
-  private readonly logger: RaftLogger
+  private readonly logger: Logger
   /** Prefix of log lines: the node's id. */
   private readonly name: string
 
-  constructor(storage: Storage, maxApplyBytes: number, logger: RaftLogger, name = '') {
+  constructor(storage: Storage, maxApplyBytes: number, logger: Logger, name = '') {
     this.storage = storage
     this.name = name === '' ? '' : `${name} `
     this.maxApplyBytes = maxApplyBytes

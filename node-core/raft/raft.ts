@@ -34,7 +34,8 @@ import {
   SnapshotTemporarilyUnavailableError,
   UncommittedLimitError,
 } from './errors'
-import type { RaftLogger, ResolvedRaftConfig } from './config'
+import type { ResolvedRaftConfig } from './config'
+import type { Logger } from '../kernel/logger'
 import { confChangeProblem, decodeConfChange } from './confchange'
 import { RaftLog } from './log'
 import type { Progress } from './progress'
@@ -115,7 +116,7 @@ export class Raft {
   randomizedElectionTimeout = 0
 
   private readonly cfg: ResolvedRaftConfig
-  private readonly logger: RaftLogger
+  private readonly logger: Logger
 
   constructor(cfg: ResolvedRaftConfig) {
     this.cfg = cfg

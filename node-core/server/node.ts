@@ -34,6 +34,7 @@
  * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
  * reads are served from local state at once.
  */
+import type { Logger } from '../kernel/logger'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EtcdServerError } from '../kernel/etcd-errors'
@@ -91,20 +92,6 @@ import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from '.
 import { decodeRequest, encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
 
-export interface NodeLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void
-  info(msg: string, fields?: Record<string, unknown>): void
-  warn(msg: string, fields?: Record<string, unknown>): void
-  error(msg: string, fields?: Record<string, unknown>): void
-}
-
-export const silentNodeLogger: NodeLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-}
-
 export interface InitialMember {
   name: string
   /** etcd-style URLs: http://host:port */
@@ -139,7 +126,7 @@ export interface RaftdeskNodeOptions {
   authTokenTtlMs?: number
   /** Builds the peer transport once the member and cluster ids are known. */
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
-  logger: NodeLogger
+  logger: Logger
   wal?: WalOptions
   store?: StoreOptions
 }
@@ -219,7 +206,7 @@ export class RaftdeskNode {
   private readonly wal: Wal
   private readonly transport: PeerTransport
   private readonly options: RaftdeskNodeOptions
-  private readonly log: NodeLogger
+  private readonly log: Logger
   private readonly snapDir: string
   private readonly requestIds = new RequestIdGenerator(Date.now())
   private readonly writes: WaitRegistry<WriteResult>
@@ -297,12 +284,7 @@ export class RaftdeskNode {
       electionTicksMax: init.options.electionTicksMax,
       heartbeatTicks: init.options.heartbeatTicks,
       applied: init.applied,
-      logger: {
-        debug: (m) => this.log.debug(m),
-        info: (m) => this.log.info(m),
-        warn: (m) => this.log.warn(m),
-        error: (m) => this.log.error(m),
-      },
+      logger: this.log,
     })
     this.transport = init.options.transportFactory(this.id, this.clusterId)
     this.transport.onMessage((m) => this.onPeerMessage(m))

@@ -20,11 +20,7 @@
  */
 import type { Message, NodeId } from '../raft/types'
 
-export interface Logger {
-  info(msg: string, fields?: Record<string, unknown>): void
-  warn(msg: string, fields?: Record<string, unknown>): void
-  error(msg: string, fields?: Record<string, unknown>): void
-}
+export type { Logger } from '../kernel/logger'
 
 /** Which messages a link fault applies to, seen from the transport it is set on. */
 export type LinkDirection = 'send' | 'receive' | 'both'
@@ -120,8 +116,4 @@ export interface PeerTransport {
   stats(): TransportStats
 }
 
-export const silentLogger: Logger = {
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-}
+export { silentLogger } from '../kernel/logger'

@@ -13,7 +13,8 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { NODE_DEFAULTS, RaftdeskNode, silentNodeLogger } from '../../node-core/server/node'
+import { NODE_DEFAULTS, RaftdeskNode } from '../../node-core/server/node'
+import { silentLogger } from '../../node-core/kernel/logger'
 import { MemoryNetwork } from '../../node-core/transport/memory'
 
 const { values } = parseArgs({
@@ -37,7 +38,7 @@ function options(dataDir: string, snapshotCount: number) {
     snapshotCount,
     snapshotCatchUpEntries: 0,
     requestTimeoutMs: 120_000,
-    logger: silentNodeLogger,
+    logger: silentLogger,
     transportFactory: (id: number) => net.endpoint(id),
   }
 }

@@ -40,7 +40,8 @@
  *   status ID | raft-log ID | raft-state | app-state ID | log-level (debug|info|warn|error|none)
  */
 import { createPrng } from '../../../node-core/raft/prng'
-import type { RaftConfig, RaftLogger } from '../../../node-core/raft/config'
+import type { RaftConfig } from '../../../node-core/raft/config'
+import { loggerFrom, type Logger } from '../../../node-core/kernel/logger'
 import { decodeConfChange } from '../../../node-core/raft/confchange'
 import {
   describeEntry,
@@ -248,13 +249,12 @@ export class InteractionEnv {
     for (const l of line.split('\n')) this.out.push(this.indent + l)
   }
 
-  private loggerFor(): RaftLogger {
-    const emit = (level: Level) => (message: string) => {
+  private loggerFor(): Logger {
+    return loggerFrom((level, message) => {
       if (LEVELS.indexOf(level) >= LEVELS.indexOf(this.level)) {
         this.print(`${level.toUpperCase()} ${message}`)
       }
-    }
-    return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
+    })
   }
 
   node(id: NodeId): Node {

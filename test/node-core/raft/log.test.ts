@@ -1,7 +1,7 @@
 // RaftLog: the storage + unstable layering, the follower's append with conflict truncation, the
 // conflict search used for fast backtracking, the commit/apply invariants and stabilisation.
 import { describe, expect, it } from 'vitest'
-import { NOOP_LOGGER } from '../../../node-core/raft/config'
+import { silentLogger } from '../../../node-core/kernel/logger'
 import { CompactedError, RaftInvariantError } from '../../../node-core/raft/errors'
 import { RaftLog } from '../../../node-core/raft/log'
 import { MemoryStorage } from '../../../node-core/raft/storage'
@@ -19,7 +19,7 @@ function ents(from: number, ...terms: number[]): Entry[] {
 function newLog(stored: Entry[] = []): { log: RaftLog; storage: MemoryStorage } {
   const storage = new MemoryStorage()
   storage.append(stored)
-  return { log: new RaftLog(storage, Infinity, NOOP_LOGGER), storage }
+  return { log: new RaftLog(storage, Infinity, silentLogger), storage }
 }
 
 const ids = (es: Entry[]) => es.map((e) => `${e.term}/${e.index}`)
@@ -101,7 +101,7 @@ describe('RaftLog', () => {
     const { log, storage } = newLog(ents(1, 1, 2, 3, 4, 5))
     storage.createSnapshot(3, { voters: [1], learners: [] }, new Uint8Array())
     storage.compact(3)
-    const fresh = new RaftLog(storage, Infinity, NOOP_LOGGER)
+    const fresh = new RaftLog(storage, Infinity, silentLogger)
     expect(fresh.findConflictByTerm(5, 1)).toBe(3)
     expect(log.termOrZero(10)).toBe(0)
   })
@@ -138,7 +138,7 @@ describe('RaftLog', () => {
   it('hands out committed entries once, bounded by the apply size', () => {
     const storage = new MemoryStorage()
     storage.append(ents(1, 1, 1, 1, 1))
-    const log = new RaftLog(storage, 1, NOOP_LOGGER)
+    const log = new RaftLog(storage, 1, silentLogger)
     log.commitTo(3)
     expect(ids(log.nextCommittedEntries())).toEqual(['1/1'])
     log.acceptApplying(1)

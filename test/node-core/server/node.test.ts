@@ -11,9 +11,9 @@ import { MemoryNetwork } from '../../../node-core/transport/memory'
 import {
   NODE_DEFAULTS,
   RaftdeskNode,
-  silentNodeLogger,
   type RaftdeskNodeOptions,
 } from '../../../node-core/server/node'
+import { silentLogger } from '../../../node-core/kernel/logger'
 
 const enc = (s: string) => Buffer.from(s)
 const members = [1, 2, 3].map((i) => ({
@@ -36,7 +36,7 @@ function options(name: string, extra: Partial<RaftdeskNodeOptions> = {}): Raftde
     peerUrl: m.peerUrl,
     clientUrl: m.clientUrl,
     bootstrap: { members },
-    logger: silentNodeLogger,
+    logger: silentLogger,
     transportFactory: (id) => net.endpoint(id),
     ...extra,
   }

@@ -17,6 +17,7 @@ import {
   type TcpTransportOptions,
 } from '../../../node-core/transport/tcp'
 import type { Logger, PeerStats } from '../../../node-core/transport/types'
+import { loggerFrom } from '../../../node-core/kernel/logger'
 
 export const ALL_MESSAGE_TYPES = Object.keys(MESSAGE_TYPE_CODES) as MessageType[]
 
@@ -109,7 +110,7 @@ export function msgApp(from: number, to: number, count: number, dataBytes: numbe
 }
 
 export interface LogLine {
-  level: 'info' | 'warn' | 'error'
+  level: 'debug' | 'info' | 'warn' | 'error'
   msg: string
   fields: Record<string, unknown>
 }
@@ -121,6 +122,9 @@ export class RecordingLogger implements Logger {
     this.lines.push({ level, msg, fields })
     if (this.echo) console.log(level, msg, fields)
   }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.add('debug', msg, fields)
+  }
   info(msg: string, fields?: Record<string, unknown>): void {
     this.add('info', msg, fields)
   }
@@ -129,6 +133,10 @@ export class RecordingLogger implements Logger {
   }
   error(msg: string, fields?: Record<string, unknown>): void {
     this.add('error', msg, fields)
+  }
+  /** Children record into the same lines, their messages prefixed. */
+  child(prefix: string): Logger {
+    return loggerFrom((level, msg, fields) => this.add(level, `${prefix}: ${msg}`, fields))
   }
   find(pred: (l: LogLine) => boolean): LogLine | undefined {
     return this.lines.find(pred)
