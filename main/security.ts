@@ -4,20 +4,10 @@
  * the app, no new windows, no webviews, no permissions granted.
  */
 import type { Session, WebContents, WebPreferences } from 'electron'
+import { CSP } from '../node-core/kernel/csp'
 
-/** The policy for packaged builds: only our own scripts and styles, nothing inline, no plugins. */
-export const CSP_PRODUCTION = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ')
+/** The policy for packaged builds: the one policy of kernel/csp.ts. */
+export const CSP_PRODUCTION = CSP
 
 /**
  * The dev server injects styles inline and talks to its HMR WebSocket, so development relaxes

@@ -11,6 +11,7 @@
  * connections whose Origin is this server, messages are bounded in size, and every call goes
  * through the same router (argument validation included) as Electron's IPC.
  */
+import { CSP } from '../kernel/csp'
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -48,9 +49,6 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.woff2': 'font/woff2',
 }
-
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
 
 /** Defines window.raftdesk over a WebSocket to /api, with the contract's invoke() shape. */
 const BRIDGE_JS = `(() => {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CSP } from '../../node-core/kernel/csp'
 import { startWebUi, type WebUi } from '../../node-core/services/web'
 import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
 
@@ -43,7 +44,7 @@ describe.runIf(shouldRunBrowserTests())('web mode', () => {
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
     page.on('pageerror', (e) => problems.push(e.message))
     const response = await page.goto(ui.url)
-    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'")
+    expect(response?.headers()['content-security-policy']).toBe(CSP)
     await expect.poll(() => page.textContent('[data-test=version]')).toBe(version)
     expect(await page.textContent('[data-test=platform]')).toBe(`${process.platform} (web)`)
     expect(await page.textContent('[data-test=data-dir]')).toBe('/srv/raftdesk-data')

@@ -182,6 +182,8 @@ describe('renderer page CSP', () => {
   it('index.html carries the same policy main sends (frame-ancestors is header-only)', async () => {
     const { readFileSync } = await import('node:fs')
     const { CSP_PRODUCTION } = await import('../../main/security')
+    const { CSP } = await import('../../node-core/kernel/csp')
+    expect(CSP_PRODUCTION).toBe(CSP)
     const html = readFileSync(new URL('../../renderer/index.html', import.meta.url), 'utf8')
     const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1]
     const withoutHeaderOnly = CSP_PRODUCTION.split('; ')
