@@ -8,6 +8,7 @@
  * learner rule, the cluster token check (the authentication step for Admin calls), the rate
  * limit; errors are answered with their code in the trailers (ERROR_CODE_TRAILER).
  */
+import { memberToWire } from '../kernel/member'
 import {
   loadPackageDefinition,
   type GrpcObject,
@@ -103,7 +104,7 @@ export function adminService(ctx: ApiContext, backend: AdminBackend): UntypedSer
       return {
         memberId: String(result.memberId),
         clusterId: String(result.clusterId),
-        members: result.members.map((m) => ({ ...m, id: String(m.id) })),
+        members: result.members.map(memberToWire),
       }
     }),
   }

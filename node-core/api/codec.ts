@@ -54,6 +54,7 @@ import type {
   PbCompactionRequest,
   PbCompare,
   PbDeleteRangeRequest,
+  PbMember,
   PbPutRequest,
   PbRangeRequest,
   PbRequestOp,
@@ -360,9 +361,9 @@ export function pbEvent(ev: Event) {
   }
 }
 
-export function pbMember(m: Member) {
+export function pbMember(m: Member): PbMember {
   return {
-    ID: outInt(m.id, 'member.ID'),
+    ID: String(outInt(m.id, 'member.ID')),
     name: m.name,
     peerURLs: m.peerUrls,
     clientURLs: m.clientUrls,

@@ -115,6 +115,15 @@ export interface PbMemberAddRequest {
   isLearner: boolean
 }
 
+/** etcdserverpb.Member: kernel/member.ts's Member in etcd's field names, the id as uint64. */
+export interface PbMember {
+  ID: Int64String
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner: boolean
+}
+
 export interface PbMemberIdRequest {
   ID: Int64String
 }

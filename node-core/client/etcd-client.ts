@@ -6,6 +6,8 @@
  * Keys and values are bytes or strings (UTF-8). Errors come back as EtcdClientError with the
  * gRPC status code and etcd's message ("etcdserver: no leader", ...).
  */
+import type { PbMember } from '../api/wire'
+import type { WireMember } from '../kernel/member'
 import {
   credentials,
   loadPackageDefinition,
@@ -59,13 +61,8 @@ export interface ClientStatus {
   isLearner: boolean
 }
 
-export interface ClientMember {
-  id: string
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-  isLearner: boolean
-}
+/** A member as etcd reports it; the id stays a decimal string (etcd's ids use all 64 bits). */
+export type ClientMember = WireMember
 
 let services: Record<string, ServiceClientConstructor> | null = null
 
@@ -260,14 +257,14 @@ export class EtcdClient {
 
   async memberList(): Promise<ClientMember[]> {
     const res = await this.call<{
-      members: Array<ClientMember & { ID: string; peerURLs: string[]; clientURLs: string[] }>
+      members: PbMember[]
     }>('Cluster', 'memberList', { linearizable: true })
     return res.members.map(member)
   }
 
   async memberAdd(peerUrls: string[], isLearner: boolean): Promise<ClientMember> {
     const res = await this.call<{
-      member: ClientMember & { ID: string; peerURLs: string[]; clientURLs: string[] }
+      member: PbMember
     }>('Cluster', 'memberAdd', { peerURLs: peerUrls, isLearner }, 15_000)
     return member(res.member)
   }
@@ -285,13 +282,7 @@ export class EtcdClient {
   }
 }
 
-function member(pb: {
-  ID: string
-  name: string
-  peerURLs: string[]
-  clientURLs: string[]
-  isLearner: boolean
-}): ClientMember {
+function member(pb: PbMember): ClientMember {
   return {
     id: pb.ID,
     name: pb.name,

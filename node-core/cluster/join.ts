@@ -11,6 +11,7 @@
  * <dataDir>/join.json remembers what the cluster answered, so a restart of the joined node
  * (JoinedNode.start with the same dataDir) comes back as the same member without asking again.
  */
+import { memberFromWire, type WireMember } from '../kernel/member'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
@@ -80,13 +81,7 @@ async function callJoin(
     const res = await new Promise<{
       memberId: string
       clusterId: string
-      members: Array<{
-        id: string
-        name: string
-        peerUrls: string[]
-        clientUrls: string[]
-        isLearner: boolean
-      }>
+      members: WireMember[]
     }>((resolve, reject) => {
       const deadline = new Date(Date.now() + 15_000)
       ;(
@@ -104,7 +99,7 @@ async function callJoin(
     return {
       memberId: Number(res.memberId),
       clusterId: Number(res.clusterId),
-      members: res.members.map((m) => ({ ...m, id: Number(m.id) })),
+      members: res.members.map(memberFromWire),
     }
   } finally {
     client.close()

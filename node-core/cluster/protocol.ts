@@ -14,6 +14,7 @@
  * Faults that act on the process itself (kill -9, SIGSTOP/SIGCONT) are signals sent by the
  * supervisor; faults on links are commands, applied by the node's transport.
  */
+import type { Member } from '../kernel/member'
 import { z } from 'zod'
 import type { WireError } from '../../contract'
 import type { NodeRuntimeStatus } from '../server/node'
@@ -28,6 +29,15 @@ export interface ClusterMemberSpec {
 
 /** The largest --max-request-bytes: an entry must fit in one 8 MiB peer frame with room to spare. */
 export const MAX_REQUEST_BYTES_LIMIT = 7 * 1024 * 1024
+
+/** kernel/member.ts's Member, checked (typed against it, so the two cannot drift). */
+const memberSchema = z.object({
+  id: z.number().int().positive(),
+  name: z.string(),
+  peerUrls: z.array(z.string()),
+  clientUrls: z.array(z.string()),
+  isLearner: z.boolean(),
+}) satisfies z.ZodType<Member>
 
 export const nodeProcessConfigSchema = z.object({
   name: z.string().min(1).max(64),
@@ -81,17 +91,7 @@ export const nodeProcessConfigSchema = z.object({
     .optional(),
   statusIntervalMs: z.number().int().min(10).max(10_000),
   /** Members to expect when joining (clusterState 'existing'), as the cluster reported them. */
-  existingMembers: z
-    .array(
-      z.object({
-        id: z.number().int().positive(),
-        name: z.string(),
-        peerUrls: z.array(z.string()),
-        clientUrls: z.array(z.string()),
-        isLearner: z.boolean(),
-      }),
-    )
-    .optional(),
+  existingMembers: z.array(memberSchema).optional(),
   /** The id the cluster assigned when it added this member (clusterState 'existing'). */
   memberId: z.number().int().positive().optional(),
   clusterId: z.number().int().positive().optional(),

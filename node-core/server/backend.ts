@@ -57,7 +57,7 @@ import { tokenPrefix } from './auth-tokens'
 import { hashPassword, verifyPassword } from './passwords'
 import { composeImage } from './image'
 import { encodeSavedSnapshot } from './saved-snapshot'
-import { hostPort, type MemberRecord } from './members'
+import { hostPort } from './members'
 import type { RaftdeskNode } from './node'
 
 /** The etcd version raftdesk answers with: the API level it implements (build metadata after +). */
@@ -66,7 +66,7 @@ export const ETCD_COMPAT_VERSION = '3.4.23+raftdesk'
 /** A learner is promoted only once it holds this share of the leader's log (etcd: 90%). */
 const LEARNER_READY_RATIO = 0.9
 
-function toMember(m: MemberRecord): Member {
+function toMember(m: Member): Member {
   return {
     id: m.id,
     name: m.name,

@@ -4,14 +4,14 @@
  *
  *   4 bytes  magic "RDSI"
  *   u32le    headerBytes
- *   n bytes  header: JSON { "version": 1, "members": MemberRecord[], "removed": number[] }
+ *   n bytes  header: JSON { "version": 1, "members": Member[], "removed": number[] }
  *   ...      the MVCC image, to the end
  *
  * splitImage() reads the header off a stream and hands back the rest as a stream, so neither
  * side ever holds more than one chunk.
  */
 import { ValidationError } from '../errors'
-import type { MemberRecord } from './members'
+import type { Member } from '../kernel/member'
 
 const MAGIC = new Uint8Array([0x52, 0x44, 0x53, 0x49]) // RDSI
 /** The first bytes of every server image. */
@@ -20,7 +20,7 @@ const HEADER_BYTES_MAX = 16 * 1024 * 1024
 
 export interface ImageHeader {
   version: 1
-  members: MemberRecord[]
+  members: Member[]
   removed: number[]
 }
 

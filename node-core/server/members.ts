@@ -7,16 +7,9 @@
  *   { "name": "n1", "peerUrls": ["http://127.0.0.1:2380"], "clientUrls": ["http://127.0.0.1:2379"] }
  * The same records, as an array, head every snapshot image (see image.ts of the server).
  */
+import type { Member } from '../kernel/member'
 import type { ConfChangeType, ConfState } from '../raft/types'
 import { ValidationError } from '../errors'
-
-export interface MemberRecord {
-  id: number
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-  isLearner: boolean
-}
 
 export interface MemberContext {
   name: string
@@ -70,19 +63,19 @@ export function hostPort(url: string): string {
 }
 
 export class Membership {
-  private readonly members = new Map<number, MemberRecord>()
+  private readonly members = new Map<number, Member>()
   private readonly removed = new Set<number>()
 
-  constructor(records: readonly MemberRecord[] = [], removed: readonly number[] = []) {
+  constructor(records: readonly Member[] = [], removed: readonly number[] = []) {
     for (const r of records) this.members.set(r.id, { ...r })
     for (const id of removed) this.removed.add(id)
   }
 
-  get(id: number): MemberRecord | undefined {
+  get(id: number): Member | undefined {
     return this.members.get(id)
   }
 
-  list(): MemberRecord[] {
+  list(): Member[] {
     return [...this.members.values()].sort((a, b) => a.id - b.id)
   }
 
@@ -103,16 +96,12 @@ export class Membership {
     return false
   }
 
-  apply(
-    type: ConfChangeType,
-    nodeId: number,
-    member: MemberContext | null,
-  ): MemberRecord | undefined {
+  apply(type: ConfChangeType, nodeId: number, member: MemberContext | null): Member | undefined {
     const existing = this.members.get(nodeId)
     switch (type) {
       case 'addVoter':
       case 'addLearner': {
-        const record: MemberRecord = {
+        const record: Member = {
           id: nodeId,
           name: member?.name ?? existing?.name ?? '',
           peerUrls: member?.peerUrls ?? existing?.peerUrls ?? [],
@@ -157,7 +146,7 @@ export class Membership {
     for (const id of other.removedIds()) this.removed.add(id)
   }
 
-  toJSON(): { members: MemberRecord[]; removed: number[] } {
+  toJSON(): { members: Member[]; removed: number[] } {
     return { members: this.list(), removed: this.removedIds() }
   }
 }

@@ -86,8 +86,8 @@ import {
   hostPort,
   Membership,
   type MemberContext,
-  type MemberRecord,
 } from './members'
+import type { Member } from '../kernel/member'
 import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from './answers'
 import { decodeRequest, encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
@@ -108,7 +108,7 @@ export interface RaftdeskNodeOptions {
   /** A new cluster: its initial members, this one among them. Ignored when data exists. */
   bootstrap?: { members: InitialMember[] }
   /** An existing cluster that already added this member (as a learner or voter). */
-  join?: { memberId: number; clusterId: number; members: MemberRecord[] }
+  join?: { memberId: number; clusterId: number; members: Member[] }
   tickMs: number
   electionTicksMin: number
   electionTicksMax: number
@@ -167,7 +167,7 @@ export interface NodeRuntimeStatus {
   revision: number
   compactRevision: number
   confState: ConfState
-  members: MemberRecord[]
+  members: Member[]
   progress: Record<number, { match: number; next: number; state: string; recentActive: boolean }>
   leadTransferee: number
 }
@@ -1088,7 +1088,7 @@ export class RaftdeskNode {
     if (requestId) this.confChanges.resolve(requestId, conf)
   }
 
-  private connectPeer(m: MemberRecord): void {
+  private connectPeer(m: Member): void {
     if (m.id === this.id || m.peerUrls.length === 0) return
     const address = hostPort(m.peerUrls[0]!)
     try {

@@ -16,6 +16,7 @@
  * All ids, revisions, terms, indexes and sizes are non-negative integers below 2^53, except lease
  * ids: bigints, int64 as etcd's.
  */
+import type { Member } from '../kernel/member'
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -101,14 +102,7 @@ export interface LeaseTimeToLiveResult {
   keys: Uint8Array[]
 }
 
-export interface Member {
-  id: number
-  /** Empty until the member has started and published its name. */
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-  isLearner: boolean
-}
+export type { Member } from '../kernel/member'
 
 export interface MemberAddRequest {
   peerUrls: string[]
@@ -288,14 +282,6 @@ export interface EtcdBackend {
 
 // ---- raftdesk's Admin service: joins, and the calls a follower forwards to the leader ----
 
-export interface AdminMember {
-  id: number
-  name: string
-  peerUrls: string[]
-  clientUrls: string[]
-  isLearner: boolean
-}
-
 export interface JoinRequest {
   name: string
   peerUrls: string[]
@@ -305,7 +291,7 @@ export interface JoinRequest {
 export interface JoinResult {
   memberId: number
   clusterId: number
-  members: AdminMember[]
+  members: Member[]
 }
 
 export interface AdminBackend {
