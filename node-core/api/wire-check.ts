@@ -19,6 +19,7 @@
  * (as proto3 requires), and, recursively, nested messages, to at most depthMax levels.
  * Unknown fields are skipped, as proto3 requires.
  */
+import { ByteReader } from '../kernel/bytes'
 import type { PackageDefinition } from '@grpc/proto-loader'
 
 interface FieldDescriptor {
@@ -111,35 +112,16 @@ export class WireError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-class Cursor {
-  pos: number
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start
+const wireError = (message: string) => new WireError(message)
+
+/** Kernel's reader over buf[start, end), failing with WireError; varints are protobuf's. */
+class Cursor extends ByteReader {
+  constructor(buf: Uint8Array, start: number, end: number) {
+    super(buf, wireError, start, end)
   }
 
-  /** Reads a varint of at most 10 bytes; returns it as a number when it fits 32 bits. */
   varint(what: string): number {
-    let result = 0
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError(`truncated varint (${what}) at ${this.pos}`)
-      const byte = this.buf[this.pos++]!
-      if (i < 5) result += (byte & 0x7f) * 2 ** (7 * i)
-      if ((byte & 0x80) === 0) return i < 5 ? result : Number.MAX_SAFE_INTEGER
-    }
-    throw new WireError(`varint longer than 10 bytes (${what}) at ${this.pos}`)
-  }
-
-  skip(bytes: number, what: string): void {
-    if (bytes > this.end - this.pos) {
-      throw new WireError(
-        `${what} needs ${bytes} bytes at offset ${this.pos}, only ${this.end - this.pos} left`,
-      )
-    }
-    this.pos += bytes
+    return this.protoVarint(what)
   }
 }
 

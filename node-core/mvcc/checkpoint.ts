@@ -22,6 +22,7 @@
  *          history numbers as varints (key-index.ts's flat form)
  *   varint: LEB128, 7 bits per byte, least significant first, for integers below 2^53.
  */
+import { ByteReader, ByteWriter } from '../kernel/bytes'
 import { Buffer } from 'node:buffer'
 import { crc32c } from '@node-rs/crc32'
 import { CorruptionError } from './errors'
@@ -69,58 +70,30 @@ export function decodeCheckpointMeta(bytes: Uint8Array): CheckpointMeta {
   }
 }
 
-/** Appends varints and byte strings to a growing buffer, cut into chunks of ~chunkBytes. */
-class ChunkWriter {
+/** Kernel's writer, its output cut into chunks of ~chunkBytes. */
+class ChunkWriter extends ByteWriter {
   readonly chunks: Uint8Array[] = []
-  private buf: Buffer
-  private at = 0
 
   constructor(private readonly chunkBytes: number) {
-    this.buf = Buffer.allocUnsafe(chunkBytes + 64)
+    super(chunkBytes + 64)
   }
 
-  private room(n: number): void {
-    if (this.at + n <= this.buf.length) return
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n))
-    this.buf.copy(bigger, 0, 0, this.at)
-    this.buf = bigger
-  }
-
-  varint(n: number): void {
-    this.room(8)
-    while (n >= 0x80) {
-      this.buf[this.at++] = (n % 0x80) | 0x80
-      n = Math.floor(n / 0x80)
-    }
-    this.buf[this.at++] = n
-  }
-
-  /** A varint of a bigint (lease ids up to 2^63); the same bytes as varint() below 2^53. */
-  bigVarint(n: bigint): void {
-    if (n < 2n ** 53n) return this.varint(Number(n))
-    this.room(10)
-    while (n >= 0x80n) {
-      this.buf[this.at++] = Number(n & 0x7fn) | 0x80
-      n >>= 7n
-    }
-    this.buf[this.at++] = Number(n)
-  }
-
+  /** A key (a latin1 string: one byte per char), length first. */
   latin1(s: string): void {
-    this.varint(s.length)
+    this.uvarint(s.length)
     this.room(s.length)
-    this.at += this.buf.write(s, this.at, 'latin1')
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i)
   }
 
   /** Ends the current chunk if it is full (call between entries only). */
   maybeCut(): void {
-    if (this.at >= this.chunkBytes) this.cut()
+    if (this.pos >= this.chunkBytes) this.cut()
   }
 
   cut(): void {
-    if (this.at === 0) return
-    this.chunks.push(new Uint8Array(this.buf.subarray(0, this.at)))
-    this.at = 0
+    if (this.pos === 0) return
+    this.chunks.push(this.buf.slice(0, this.pos))
+    this.pos = 0
   }
 }
 
@@ -134,9 +107,9 @@ export function encodeCheckpoint(
   let keys = 0
   for (const [key, h] of entries) {
     w.latin1(key)
-    w.bigVarint(leaseOf(key))
-    w.varint(h.length)
-    for (let i = 0; i < h.length; i++) w.varint(h[i]!)
+    w.uvarint64(leaseOf(key))
+    w.uvarint(h.length)
+    for (let i = 0; i < h.length; i++) w.uvarint(h[i]!)
     keys++
     w.maybeCut()
   }
@@ -155,6 +128,8 @@ export interface DecodedCheckpoint {
 }
 
 /** Decodes chunks (in order) against their meta; throws CorruptionError on any mismatch. */
+const corruption = (message: string) => new CorruptionError(`checkpoint: ${message}`)
+
 export function decodeCheckpoint(chunks: Uint8Array[], meta: CheckpointMeta): DecodedCheckpoint {
   if (chunks.length !== meta.chunks) {
     throw new CorruptionError(
@@ -168,52 +143,20 @@ export function decodeCheckpoint(chunks: Uint8Array[], meta: CheckpointMeta): De
   let previous: KeyString | undefined
   for (const chunk of chunks) {
     const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    let at = 0
-    const varint = (): number => {
-      let n = 0
-      let scale = 1
-      for (;;) {
-        if (at >= buf.length)
-          throw new CorruptionError('checkpoint: varint past the end of a chunk')
-        const byte = buf[at++]!
-        n += (byte & 0x7f) * scale
-        if (byte < 0x80) return n
-        scale *= 0x80
-        if (scale > 2 ** 53) throw new CorruptionError('checkpoint: varint above 2^53')
-      }
-    }
-    const bigVarint = (): bigint => {
-      if (at < buf.length && buf[at]! < 0x80) {
-        // No lease (0) is the common case: 0n is a constant, BigInt() allocates.
-        const byte = buf[at++]!
-        return byte === 0 ? 0n : BigInt(byte)
-      }
-      let n = 0n
-      let shift = 0n
-      for (;;) {
-        if (at >= buf.length)
-          throw new CorruptionError('checkpoint: varint past the end of a chunk')
-        const byte = buf[at++]!
-        n |= BigInt(byte & 0x7f) << shift
-        if (byte < 0x80) return n
-        shift += 7n
-        if (shift > 63n) throw new CorruptionError('checkpoint: varint above 2^64')
-      }
-    }
-    while (at < buf.length) {
-      const length = varint()
-      if (at + length > buf.length)
-        throw new CorruptionError('checkpoint: key past the end of a chunk')
+    const r = new ByteReader(chunk, corruption)
+    while (r.remaining > 0) {
+      const length = r.uvarint('key length')
+      const at = r.pos
+      r.skip(length, 'key')
       const key = buf.toString('latin1', at, at + length)
-      at += length
       if (previous !== undefined && !(previous < key)) {
         throw new CorruptionError('checkpoint: keys out of order')
       }
       previous = key
-      const lease = bigVarint()
-      const n = varint()
+      const lease = r.uvarint64('lease')
+      const n = r.count('history length', 1)
       const h: History = new Array(n)
-      for (let i = 0; i < n; i++) h[i] = varint()
+      for (let i = 0; i < n; i++) h[i] = r.uvarint('revision')
       out.keys.push(key)
       out.histories.push(h)
       if (lease !== 0n) out.leased.push([key, lease])

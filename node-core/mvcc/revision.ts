@@ -18,6 +18,7 @@
  * distinct revisions already differ within the first 16 bytes. Numbers are integers below 2^53
  * (JS safe integers), written as a high and a low 32-bit word.
  */
+import { getBigU64, getU64, putBigU64, putU64 } from '../kernel/bytes'
 
 export interface Revision {
   main: number
@@ -27,23 +28,12 @@ export interface Revision {
 export const REVISION_BYTES = 16
 export const TOMBSTONE_MARKER = 0x74
 
-const TWO_32 = 0x1_0000_0000
-
 /** Writes `n` (a safe non-negative integer) big-endian into bytes [offset, offset + 8). */
 export function writeUint64(out: Uint8Array, offset: number, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new RangeError(`writeUint64: ${n} is not a safe non-negative integer`)
   }
-  const hi = Math.floor(n / TWO_32)
-  const lo = n >>> 0
-  out[offset] = hi >>> 24
-  out[offset + 1] = (hi >>> 16) & 0xff
-  out[offset + 2] = (hi >>> 8) & 0xff
-  out[offset + 3] = hi & 0xff
-  out[offset + 4] = lo >>> 24
-  out[offset + 5] = (lo >>> 16) & 0xff
-  out[offset + 6] = (lo >>> 8) & 0xff
-  out[offset + 7] = lo & 0xff
+  putU64(out, offset, n)
 }
 
 /** Reads a big-endian 64-bit unsigned integer; throws if it is not below 2^53. */
@@ -51,21 +41,11 @@ export function readUint64(bytes: Uint8Array, offset: number): number {
   if (offset + 8 > bytes.length) {
     throw new RangeError(`readUint64: offset ${offset} + 8 is past the end ${bytes.length}`)
   }
-  const hi =
-    ((bytes[offset]! << 24) >>> 0) +
-    (bytes[offset + 1]! << 16) +
-    (bytes[offset + 2]! << 8) +
-    bytes[offset + 3]!
-  const lo =
-    ((bytes[offset + 4]! << 24) >>> 0) +
-    (bytes[offset + 5]! << 16) +
-    (bytes[offset + 6]! << 8) +
-    bytes[offset + 7]!
-  if (hi >= 0x20_0000) throw new RangeError(`readUint64: value at ${offset} is not below 2^53`)
-  return hi * TWO_32 + lo
+  const n = getU64(bytes, offset)
+  if (n === undefined) throw new RangeError(`readUint64: value at ${offset} is not below 2^53`)
+  return n
 }
 
-/** Writes the 16-byte encoding of a revision (and the marker if `tombstone`) at `offset`. */
 export function writeRevision(
   out: Uint8Array,
   offset: number,
@@ -115,16 +95,7 @@ export function writeBigUint64(out: Uint8Array, offset: number, n: bigint): void
   if (n < 0n || n >= 1n << 64n) {
     throw new RangeError(`writeBigUint64: ${n} is not in [0, 2^64)`)
   }
-  const hi = Number(n >> 32n)
-  const lo = Number(n & 0xffff_ffffn)
-  out[offset] = hi >>> 24
-  out[offset + 1] = (hi >>> 16) & 0xff
-  out[offset + 2] = (hi >>> 8) & 0xff
-  out[offset + 3] = hi & 0xff
-  out[offset + 4] = lo >>> 24
-  out[offset + 5] = (lo >>> 16) & 0xff
-  out[offset + 6] = (lo >>> 8) & 0xff
-  out[offset + 7] = lo & 0xff
+  putBigU64(out, offset, n)
 }
 
 /** Reads a big-endian 64-bit unsigned integer as a bigint (lease ids). */
@@ -132,17 +103,5 @@ export function readBigUint64(bytes: Uint8Array, offset: number): bigint {
   if (offset + 8 > bytes.length) {
     throw new RangeError(`readBigUint64: offset ${offset} + 8 is past the end ${bytes.length}`)
   }
-  const hi =
-    ((bytes[offset]! << 24) >>> 0) +
-    (bytes[offset + 1]! << 16) +
-    (bytes[offset + 2]! << 8) +
-    bytes[offset + 3]!
-  const lo =
-    ((bytes[offset + 4]! << 24) >>> 0) +
-    (bytes[offset + 5]! << 16) +
-    (bytes[offset + 6]! << 8) +
-    bytes[offset + 7]!
-  // Most keys have no lease: the literal 0n is a constant, BigInt() allocates.
-  if (hi === 0) return lo === 0 ? 0n : BigInt(lo)
-  return (BigInt(hi) << 32n) | BigInt(lo)
+  return getBigU64(bytes, offset)
 }

@@ -49,7 +49,7 @@
  * every length and tag and throws RequestCodecError; it never returns a partly read request.
  * Decoded byte fields are views into the input.
  */
-import { Buffer } from 'node:buffer'
+import { ByteReader, ByteWriter } from '../kernel/bytes'
 import { unreachable } from '../kernel/assert'
 import type { AuthInfo, AuthOp, PasswordHash, PermissionType } from '../mvcc/auth'
 import { ValidationError } from '../errors'
@@ -90,55 +90,19 @@ const COMPARE_TARGETS: readonly CompareTarget[] = ['version', 'create', 'mod', '
 const SORT_ORDERS: readonly SortOrder[] = ['none', 'ascend', 'descend']
 const SORT_TARGETS: readonly SortTarget[] = ['key', 'version', 'create', 'mod', 'value']
 
-class Writer {
-  buf: Uint8Array
-  pos = 0
+const codecError = (message: string) => new RequestCodecError(message)
+
+/** Kernel's writer, failing with RequestCodecError, plus this layout's lease and optional forms. */
+class Writer extends ByteWriter {
   constructor(sizeHint: number) {
-    this.buf = new Uint8Array(Math.max(64, sizeHint))
+    super(Math.max(64, sizeHint), codecError)
   }
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n))
-    next.set(this.buf.subarray(0, this.pos))
-    this.buf = next
-  }
-  u8(v: number): void {
-    this.room(1)
-    this.buf[this.pos++] = v
-  }
-  varint(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) {
-      throw new RequestCodecError(`cannot encode ${v}: not a non-negative safe integer`)
-    }
-    this.room(8)
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80
-      v = Math.floor(v / 0x80)
-    }
-    this.buf[this.pos++] = v
-  }
-  /** A lease id or operand (int64) as its two's-complement u64, LEB128 (up to 10 bytes). */
+  /** A lease id or operand (int64) as its two's-complement u64 (see the layout above). */
   lease(v: bigint): void {
     if (v < -(2n ** 63n) || v >= 2n ** 63n) {
       throw new RequestCodecError(`cannot encode lease ${v}: not a 64-bit integer`)
     }
-    if (v >= 0n && v < 2n ** 53n) return this.varint(Number(v))
-    let u = BigInt.asUintN(64, v)
-    this.room(10)
-    while (u >= 0x80n) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80
-      u >>= 7n
-    }
-    this.buf[this.pos++] = Number(u)
-  }
-  bytes(b: Uint8Array): void {
-    this.varint(b.byteLength)
-    this.room(b.byteLength)
-    this.buf.set(b, this.pos)
-    this.pos += b.byteLength
-  }
-  str(text: string): void {
-    this.bytes(Buffer.from(text, 'utf8'))
+    this.uvarint64(BigInt.asUintN(64, v), 'lease')
   }
   optBytes(b: Uint8Array | undefined): void {
     if (b === undefined) {
@@ -148,74 +112,33 @@ class Writer {
       this.bytes(b)
     }
   }
-  done(): Uint8Array {
-    return this.buf.subarray(0, this.pos)
-  }
 }
 
-class Reader {
-  pos = 0
-  constructor(readonly buf: Uint8Array) {}
-  u8(): number {
-    if (this.pos >= this.buf.length) throw new RequestCodecError(`truncated at byte ${this.pos}`)
-    return this.buf[this.pos++]!
-  }
-  varint(): number {
-    let v = 0
-    let scale = 1
-    for (let i = 0; i < 8; i++) {
-      const b = this.u8()
-      v += (b & 0x7f) * scale
-      if ((b & 0x80) === 0) {
-        if (!Number.isSafeInteger(v))
-          throw new RequestCodecError(`varint above 2^53 at ${this.pos}`)
-        return v
-      }
-      scale *= 0x80
-    }
-    throw new RequestCodecError(`varint longer than 8 bytes at byte ${this.pos}`)
+/** Kernel's reader, failing with RequestCodecError, plus this layout's forms. */
+class Reader extends ByteReader {
+  constructor(buf: Uint8Array) {
+    super(buf, codecError)
   }
   lease(): bigint {
-    const start = this.pos
-    let u = 0n
-    for (let i = 0; i < 10; i++) {
-      const b = this.u8()
-      u |= BigInt(b & 0x7f) << BigInt(7 * i)
-      if ((b & 0x80) === 0) {
-        if (u >= 2n ** 64n) throw new RequestCodecError(`lease above 2^64 at byte ${start}`)
-        return BigInt.asIntN(64, u)
-      }
-    }
-    throw new RequestCodecError(`lease longer than 10 bytes at byte ${start}`)
-  }
-  bytes(): Uint8Array {
-    const n = this.varint()
-    if (n > this.buf.length - this.pos) {
-      throw new RequestCodecError(
-        `length ${n} at byte ${this.pos} runs past the end (${this.buf.length})`,
-      )
-    }
-    const out = this.buf.subarray(this.pos, this.pos + n)
-    this.pos += n
-    return out
+    return BigInt.asIntN(64, this.uvarint64('lease'))
   }
   str(): string {
-    const bytes = this.bytes()
+    const bytes = this.bytes('name')
     try {
       return UTF8.decode(bytes)
     } catch {
-      throw new RequestCodecError(`a name at byte ${this.pos - bytes.length} is not UTF-8`)
+      return this.fail('a name that is not UTF-8')
     }
   }
   optBytes(): Uint8Array | undefined {
-    const flag = this.u8()
-    if (flag > 1) throw new RequestCodecError(`bad optional flag ${flag} at byte ${this.pos - 1}`)
+    const flag = this.u8('optional flag')
+    if (flag > 1) this.fail(`bad optional flag ${flag}`)
     return flag === 1 ? this.bytes() : undefined
   }
   enumOf<T>(values: readonly T[], what: string, offset = 0): T {
-    const code = this.u8() - offset
+    const code = this.u8(what) - offset
     const v = values[code]
-    if (v === undefined) throw new RequestCodecError(`unknown ${what} code ${code + offset}`)
+    if (v === undefined) this.fail(`unknown ${what} code ${code + offset}`)
     return v
   }
 }
@@ -223,10 +146,10 @@ class Reader {
 export function encodeRequest(req: InternalRequest): Uint8Array {
   const w = new Writer(estimateBytes(req.op))
   w.u8(req.who ? FORMAT_VERSION_WITH_USER : FORMAT_VERSION)
-  w.varint(req.id)
+  w.uvarint(req.id)
   if (req.who) {
     w.str(req.who.user)
-    w.varint(req.who.revision)
+    w.uvarint(req.who.revision)
   }
   writeOp(w, req.op)
   return w.done()
@@ -239,13 +162,11 @@ export function decodeRequest(data: Uint8Array): InternalRequest | null {
   if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_WITH_USER) {
     throw new RequestCodecError(`unknown format version ${version}`)
   }
-  const id = r.varint()
+  const id = r.uvarint()
   const who =
-    version === FORMAT_VERSION_WITH_USER ? { user: r.str(), revision: r.varint() } : undefined
+    version === FORMAT_VERSION_WITH_USER ? { user: r.str(), revision: r.uvarint() } : undefined
   const op = readOp(r)
-  if (r.pos !== data.byteLength) {
-    throw new RequestCodecError(`${data.byteLength - r.pos} trailing bytes after the request`)
-  }
+  if (r.remaining !== 0) r.fail(`${r.remaining} trailing bytes after the request`)
   return who ? { id, op, who } : { id, op }
 }
 
@@ -266,12 +187,12 @@ function writeOp(w: Writer, op: WriteOp): void {
       return writeTxn(w, op.txn, 0)
     case 'compaction':
       w.u8(4)
-      w.varint(op.compaction.revision)
+      w.uvarint(op.compaction.revision)
       return w.u8(op.compaction.physical ? 1 : 0)
     case 'leaseGrant':
       w.u8(5)
       w.lease(op.leaseGrant.id)
-      return w.varint(op.leaseGrant.ttlSeconds)
+      return w.uvarint(op.leaseGrant.ttlSeconds)
     case 'leaseRevoke':
       w.u8(6)
       return w.lease(op.leaseRevoke.id)
@@ -281,7 +202,7 @@ function writeOp(w: Writer, op: WriteOp): void {
     case 'alarm':
       w.u8(8)
       w.u8(op.alarm.action === 'activate' ? 1 : 2)
-      w.varint(op.alarm.memberId)
+      w.uvarint(op.alarm.memberId)
       return w.u8(op.alarm.alarm === 'nospace' ? 1 : 2)
     default:
       return unreachable(op, 'write op')
@@ -298,12 +219,12 @@ function readOp(r: Reader): WriteOp {
     case 3:
       return { type: 'txn', txn: readTxn(r, 0) }
     case 4: {
-      const revision = r.varint()
+      const revision = r.uvarint()
       return { type: 'compaction', compaction: { revision, physical: r.u8() === 1 } }
     }
     case 5: {
       const id = r.lease()
-      return { type: 'leaseGrant', leaseGrant: { id, ttlSeconds: r.varint() } }
+      return { type: 'leaseGrant', leaseGrant: { id, ttlSeconds: r.uvarint() } }
     }
     case 6:
       return { type: 'leaseRevoke', leaseRevoke: { id: r.lease() } }
@@ -311,7 +232,7 @@ function readOp(r: Reader): WriteOp {
       return { type: 'auth', auth: readAuth(r) }
     case 8: {
       const action = r.enumOf(['activate', 'deactivate'] as const, 'alarm action', 1)
-      const memberId = r.varint()
+      const memberId = r.uvarint()
       const alarm = r.enumOf(['nospace', 'corrupt'] as const, 'alarm', 1)
       return { type: 'alarm', alarm: { action, memberId, alarm } }
     }
@@ -325,9 +246,9 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 function writePassword(w: Writer, p: PasswordHash): void {
   w.str(p.kdf)
-  w.varint(p.N)
-  w.varint(p.r)
-  w.varint(p.p)
+  w.uvarint(p.N)
+  w.uvarint(p.r)
+  w.uvarint(p.p)
   w.bytes(p.salt)
   w.bytes(p.hash)
 }
@@ -335,7 +256,7 @@ function writePassword(w: Writer, p: PasswordHash): void {
 function readPassword(r: Reader): PasswordHash {
   const kdf = r.str()
   if (kdf !== 'scrypt') throw new RequestCodecError(`unknown password hash ${JSON.stringify(kdf)}`)
-  return { kdf, N: r.varint(), r: r.varint(), p: r.varint(), salt: r.bytes(), hash: r.bytes() }
+  return { kdf, N: r.uvarint(), r: r.uvarint(), p: r.uvarint(), salt: r.bytes(), hash: r.bytes() }
 }
 
 function writeAuth(w: Writer, op: AuthOp): void {
@@ -403,7 +324,7 @@ function readAuth(r: Reader): AuthOp {
     case 4: {
       const name = r.str()
       const flag = r.u8()
-      if (flag > 1) throw new RequestCodecError(`bad optional flag ${flag}`)
+      if (flag > 1) r.fail(`bad optional flag ${flag}`)
       return { type: 'userAdd', name, password: flag === 1 ? readPassword(r) : null }
     }
     case 5:
@@ -474,15 +395,15 @@ function readDelete(r: Reader): DeleteRangeRequest {
 function writeRange(w: Writer, q: RangeRequest): void {
   w.bytes(q.key)
   w.optBytes(q.rangeEnd)
-  w.varint(q.limit ?? 0)
-  w.varint(q.revision ?? 0)
+  w.uvarint(q.limit ?? 0)
+  w.uvarint(q.revision ?? 0)
   w.u8(SORT_ORDERS.indexOf(q.sortOrder ?? 'none'))
   w.u8(SORT_TARGETS.indexOf(q.sortTarget ?? 'key'))
   w.u8((q.serializable ? 1 : 0) | (q.keysOnly ? 2 : 0) | (q.countOnly ? 4 : 0))
-  w.varint(q.minModRevision ?? 0)
-  w.varint(q.maxModRevision ?? 0)
-  w.varint(q.minCreateRevision ?? 0)
-  w.varint(q.maxCreateRevision ?? 0)
+  w.uvarint(q.minModRevision ?? 0)
+  w.uvarint(q.maxModRevision ?? 0)
+  w.uvarint(q.minCreateRevision ?? 0)
+  w.uvarint(q.maxCreateRevision ?? 0)
 }
 
 function readRange(r: Reader): RangeRequest {
@@ -490,8 +411,8 @@ function readRange(r: Reader): RangeRequest {
   const rangeEnd = r.optBytes()
   const q: RangeRequest = { key }
   if (rangeEnd !== undefined) q.rangeEnd = rangeEnd
-  const limit = r.varint()
-  const revision = r.varint()
+  const limit = r.uvarint()
+  const revision = r.uvarint()
   const sortOrder = r.enumOf(SORT_ORDERS, 'sort order')
   const sortTarget = r.enumOf(SORT_TARGETS, 'sort target')
   const flags = r.u8()
@@ -503,10 +424,10 @@ function readRange(r: Reader): RangeRequest {
   if (flags & 1) q.serializable = true
   if (flags & 2) q.keysOnly = true
   if (flags & 4) q.countOnly = true
-  const minMod = r.varint()
-  const maxMod = r.varint()
-  const minCreate = r.varint()
-  const maxCreate = r.varint()
+  const minMod = r.uvarint()
+  const maxMod = r.uvarint()
+  const minCreate = r.uvarint()
+  const maxCreate = r.uvarint()
   if (minMod) q.minModRevision = minMod
   if (maxMod) q.maxModRevision = maxMod
   if (minCreate) q.minCreateRevision = minCreate
@@ -524,13 +445,13 @@ function writeCompare(w: Writer, c: Compare): void {
       w.bytes(c.value ?? new Uint8Array(0))
       break
     case 'version':
-      w.varint(c.version ?? 0)
+      w.uvarint(c.version ?? 0)
       break
     case 'create':
-      w.varint(c.createRevision ?? 0)
+      w.uvarint(c.createRevision ?? 0)
       break
     case 'mod':
-      w.varint(c.modRevision ?? 0)
+      w.uvarint(c.modRevision ?? 0)
       break
     case 'lease':
       w.lease(c.lease ?? 0n)
@@ -550,13 +471,13 @@ function readCompare(r: Reader): Compare {
       c.value = r.bytes()
       break
     case 'version':
-      c.version = r.varint()
+      c.version = r.uvarint()
       break
     case 'create':
-      c.createRevision = r.varint()
+      c.createRevision = r.uvarint()
       break
     case 'mod':
-      c.modRevision = r.varint()
+      c.modRevision = r.uvarint()
       break
     case 'lease':
       c.lease = r.lease()
@@ -599,30 +520,21 @@ function readRequestOp(r: Reader, depth: number): RequestOp {
 
 function writeTxn(w: Writer, t: TxnRequest, depth: number): void {
   if (depth > TXN_DEPTH_MAX) throw new RequestCodecError(`txn nested deeper than ${TXN_DEPTH_MAX}`)
-  w.varint(t.compare.length)
+  w.uvarint(t.compare.length)
   for (const c of t.compare) writeCompare(w, c)
-  w.varint(t.success.length)
+  w.uvarint(t.success.length)
   for (const op of t.success) writeRequestOp(w, op, depth)
-  w.varint(t.failure.length)
+  w.uvarint(t.failure.length)
   for (const op of t.failure) writeRequestOp(w, op, depth)
-}
-
-function readCount(r: Reader, what: string): number {
-  const n = r.varint()
-  // Every element takes at least one byte: a count beyond the remaining bytes is a lie.
-  if (n > r.buf.length - r.pos) {
-    throw new RequestCodecError(`${what} count ${n} exceeds the ${r.buf.length - r.pos} bytes left`)
-  }
-  return n
 }
 
 function readTxn(r: Reader, depth: number): TxnRequest {
   if (depth > TXN_DEPTH_MAX) throw new RequestCodecError(`txn nested deeper than ${TXN_DEPTH_MAX}`)
   const compare: Compare[] = []
-  for (let n = readCount(r, 'compare'); n > 0; n--) compare.push(readCompare(r))
+  for (let n = r.count('compare count', 1); n > 0; n--) compare.push(readCompare(r))
   const success: RequestOp[] = []
-  for (let n = readCount(r, 'success op'); n > 0; n--) success.push(readRequestOp(r, depth))
+  for (let n = r.count('success op count', 1); n > 0; n--) success.push(readRequestOp(r, depth))
   const failure: RequestOp[] = []
-  for (let n = readCount(r, 'failure op'); n > 0; n--) failure.push(readRequestOp(r, depth))
+  for (let n = r.count('failure op count', 1); n > 0; n--) failure.push(readRequestOp(r, depth))
   return { compare, success, failure }
 }

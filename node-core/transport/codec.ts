@@ -31,6 +31,7 @@
  * non-negative integers and unknown enum strings; on decode, a bad checksum, truncation, trailing
  * bytes, unknown enum codes or flag bits, counts larger than the remaining bytes could hold.
  */
+import { ByteReader, isUvarint, putUvarint, uvarintSize } from '../kernel/bytes'
 import { crc32c } from '@node-rs/crc32'
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types'
 import { CodecError } from './errors'
@@ -82,33 +83,11 @@ const ENTRY_BYTES_MIN = 4
 
 /** Bytes of the canonical varint of v; throws CodecError unless v is a safe non-negative int. */
 function uvarintBytes(v: number, field: string): number {
-  if (v >>> 0 !== v) {
-    if (!Number.isSafeInteger(v) || v < 0) {
-      throw new CodecError(`${field} must be a non-negative safe integer, got ${v}`)
-    }
+  // The common case (a 32-bit value) without a call; the rest checked in full.
+  if (v >>> 0 !== v && !isUvarint(v)) {
+    throw new CodecError(`${field} must be a non-negative safe integer, got ${v}`)
   }
-  if (v < 0x80) return 1
-  if (v < 0x4000) return 2
-  if (v < 0x20_0000) return 3
-  if (v < 0x1000_0000) return 4
-  if (v < 0x8_0000_0000) return 5
-  if (v < 0x400_0000_0000) return 6
-  if (v < 0x2_0000_0000_0000) return 7
-  return 8
-}
-
-function putUvarint(buf: Uint8Array, pos: number, value: number): number {
-  let v = value
-  while (v > 0x7fff_ffff) {
-    buf[pos++] = (v % 0x80) | 0x80
-    v = Math.floor(v / 0x80)
-  }
-  while (v >= 0x80) {
-    buf[pos++] = (v & 0x7f) | 0x80
-    v >>>= 7
-  }
-  buf[pos++] = v
-  return pos
+  return uvarintSize(v)
 }
 
 function bytesField(data: unknown, field: string): Uint8Array {
@@ -250,62 +229,12 @@ export function encodeMessage(msg: Message): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-class Reader {
-  pos: number
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start
-  }
+const codecError = (message: string) => new CodecError(message)
 
-  fail(what: string): never {
-    throw new CodecError(`${what} at byte ${this.pos} of ${this.end}`)
-  }
-
-  u8(field: string): number {
-    if (this.pos >= this.end) this.fail(`truncated ${field}`)
-    return this.buf[this.pos++]!
-  }
-
-  uvarint(field: string): number {
-    const buf = this.buf
-    if (this.pos >= this.end) this.fail(`truncated ${field}`)
-    let b = buf[this.pos++]!
-    if (b < 0x80) return b
-    let v = b & 0x7f
-    let scale = 0x80
-    for (let i = 1; i < 8; i++) {
-      if (this.pos >= this.end) this.fail(`truncated ${field}`)
-      b = buf[this.pos++]!
-      v += (b & 0x7f) * scale
-      if (b < 0x80) {
-        if (b === 0) this.fail(`non-canonical varint in ${field}`)
-        if (v > Number.MAX_SAFE_INTEGER) this.fail(`${field} ${v} exceeds 2^53 - 1`)
-        return v
-      }
-      scale *= 0x80
-    }
-    return this.fail(`varint longer than 8 bytes in ${field}`)
-  }
-
-  /** A count of items of at least itemBytesMin bytes each, bounded by what remains. */
-  count(field: string, itemBytesMin: number): number {
-    const n = this.uvarint(field)
-    const room = Math.floor((this.end - this.pos) / itemBytesMin)
-    if (n > room) this.fail(`${field} ${n} exceeds the ${room} that the remaining bytes can hold`)
-    return n
-  }
-
-  bytes(field: string): Uint8Array {
-    const n = this.uvarint(`${field} length`)
-    if (n > this.end - this.pos) {
-      this.fail(`${field} of ${n} bytes runs past the end (${this.end - this.pos} left)`)
-    }
-    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, n)
-    this.pos += n
-    return out
+/** The peer codec's reader: kernel's, failing with CodecError, plus member id lists. */
+class Reader extends ByteReader {
+  constructor(buf: Uint8Array, start: number, end: number) {
+    super(buf, codecError, start, end)
   }
 
   idList(field: string): number[] {
@@ -373,7 +302,7 @@ export function decodeMessage(buf: Uint8Array): Message {
     r.fail(`${type} with snapshot flag ${hasSnapshot}: only MsgSnap carries a snapshot`)
   }
   const snapshot = hasSnapshot ? readSnapshot(r) : undefined
-  if (r.pos !== body) r.fail(`${body - r.pos} trailing bytes`)
+  r.expectEnd()
   const msg: Message = {
     type,
     from,

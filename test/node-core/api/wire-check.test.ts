@@ -61,7 +61,7 @@ describe('wire check', () => {
 
   it('refuses a length that runs past the end (protobufjs clamps strings)', () => {
     expect(verdict('etcdserverpb.MemberAddRequest', Buffer.from([0x0a, 0x05, 0x68]))).toMatch(
-      /needs 5 bytes at offset 2, only 1 left/,
+      /field 1 of 5 bytes runs past the end \(1 left\) at byte 2/,
     )
   })
 
