@@ -20,6 +20,14 @@ const importBans = (names, message) => ({
   group: names,
   message,
 })
+const NO_ELECTRON_OR_VUE = importBans(
+  ['electron', 'electron/*', 'vue', 'vue/*', '@vue/*', 'pinia'],
+  'node-core runs in plain Node: no Electron and no Vue here (DESIGN.md).',
+)
+const NO_GRPC = importBans(
+  ['@grpc/*'],
+  'below the gRPC layer (api/, client/): no grpc-js. Use kernel/ error codes and the server port.',
+)
 
 // node-core's layers, bottom first. A folder may import its own layer's `peers` and every layer
 // below; never a layer above. The shared contract/ and node-core/errors.ts sit under everything.
@@ -134,10 +142,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            importBans(
-              ['electron', 'electron/*', 'vue', 'vue/*', '@vue/*', 'pinia'],
-              'node-core runs in plain Node: no Electron and no Vue here (DESIGN.md).',
-            ),
+            NO_ELECTRON_OR_VUE,
           ],
         },
       ],
@@ -158,14 +163,8 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            importBans(
-              ['electron', 'electron/*', 'vue', 'vue/*', '@vue/*', 'pinia'],
-              'node-core runs in plain Node: no Electron and no Vue here (DESIGN.md).',
-            ),
-            importBans(
-              ['@grpc/*'],
-              'below the gRPC layer (api/, client/): no grpc-js. Use kernel/ error codes and the server port.',
-            ),
+            NO_ELECTRON_OR_VUE,
+            NO_GRPC,
           ],
         },
       ],
@@ -179,18 +178,12 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            importBans(
-              ['electron', 'electron/*', 'vue', 'vue/*', '@vue/*', 'pinia'],
-              'node-core runs in plain Node: no Electron and no Vue here (DESIGN.md).',
-            ),
+            NO_ELECTRON_OR_VUE,
             importBans(
               nodeBuiltinPatterns,
               'the raft core is pure: no Node builtins (no I/O). Take what you need as input.',
             ),
-            importBans(
-              ['@grpc/*'],
-              'below the gRPC layer (api/, client/): no grpc-js. Use kernel/ error codes and the server port.',
-            ),
+            NO_GRPC,
           ],
         },
       ],

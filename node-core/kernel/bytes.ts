@@ -55,22 +55,16 @@ export function putUvarint(buf: Uint8Array, pos: number, value: number): number 
 
 /** Writes n (0 <= n < 2^53, not checked) as 8 big-endian bytes at offset. */
 export function putU64(out: Uint8Array, offset: number, n: number): void {
-  const hi = Math.floor(n / TWO_32)
-  const lo = n >>> 0
-  out[offset] = hi >>> 24
-  out[offset + 1] = (hi >>> 16) & 0xff
-  out[offset + 2] = (hi >>> 8) & 0xff
-  out[offset + 3] = hi & 0xff
-  out[offset + 4] = lo >>> 24
-  out[offset + 5] = (lo >>> 16) & 0xff
-  out[offset + 6] = (lo >>> 8) & 0xff
-  out[offset + 7] = lo & 0xff
+  putHalves(out, offset, Math.floor(n / TWO_32), n >>> 0)
 }
 
 /** Writes n (0 <= n < 2^64, not checked) as 8 big-endian bytes at offset. */
 export function putBigU64(out: Uint8Array, offset: number, n: bigint): void {
-  const hi = Number(n >> 32n)
-  const lo = Number(n & 0xffff_ffffn)
+  putHalves(out, offset, Number(n >> 32n), Number(n & 0xffff_ffffn))
+}
+
+/** Writes two 32-bit halves as 8 big-endian bytes at offset. */
+function putHalves(out: Uint8Array, offset: number, hi: number, lo: number): void {
   out[offset] = hi >>> 24
   out[offset + 1] = (hi >>> 16) & 0xff
   out[offset + 2] = (hi >>> 8) & 0xff
