@@ -34,6 +34,7 @@
  * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
  * reads are served from local state at once.
  */
+import { sendOrder } from '../raft/send-order'
 import type { Logger } from '../kernel/logger'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -918,17 +919,9 @@ export class RaftdeskNode {
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.lead)
     if (rd.hardState) this.term = rd.hardState.term
 
-    const durable = this.durableHardState
-    const leaderEarly =
-      this.role === 'leader' &&
-      (!rd.hardState || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote))
-    const later: Message[] = []
-    const early: Message[] = []
-    for (const m of rd.messages) {
-      if (leaderEarly && (m.type === 'MsgApp' || m.type === 'MsgHeartbeat')) early.push(m)
-      else later.push(m)
-    }
-    if (early.length > 0) this.transport.send(early)
+    // A leader's appends go out while its own write runs; the rest waits for the disk.
+    const { early, later } = sendOrder(rd, this.role, this.durableHardState)
+    if (early.length > 0) this.sendMessages(early)
 
     // Both are queued before either is awaited, so that they share one fsync.
     const marker = rd.snapshot

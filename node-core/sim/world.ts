@@ -32,6 +32,7 @@
  *   makes progress; all members converge on the same applied index;
  * - linearizability of the client history (linearizability.ts), at the end.
  */
+import { sendOrder } from '../raft/send-order'
 import {
   ProposalError,
   ReadIndexDroppedError,
@@ -527,22 +528,11 @@ export class Simulation {
     node.busy = true
     if (rd.softState) this.onSoftState(node, rd.softState.role, rd)
     if (rd.hardState) node.term = rd.hardState.term
-    // A leader may send its appends while its own write runs; everything else waits for disk.
-    const durable = node.disk.initialState().hardState
-    const early =
-      this.options.defects.sendBeforePersist ||
-      (node.role === 'leader' &&
-        (!rd.hardState ||
-          (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote)))
-    const later: Message[] = []
-    for (const m of rd.messages) {
-      const leaderAppend = m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap'
-      if (early && (leaderAppend || this.options.defects.sendBeforePersist)) {
-        this.send(m)
-      } else {
-        later.push(m)
-      }
-    }
+    // The server's rule (raft/send-order.ts); the defect sends everything before the disk write.
+    const { early, later } = this.options.defects.sendBeforePersist
+      ? { early: rd.messages, later: [] }
+      : sendOrder(rd, node.role, node.disk.initialState().hardState)
+    for (const m of early) this.send(m)
     const diskMs = node.prng.int(0, 3) * node.slowFactor
     this.queue.push(this.nowMs + diskMs, {
       type: 'persisted',
