@@ -91,20 +91,18 @@ async function handleCommand(
   }
 }
 
-async function main(): Promise<void> {
-  const config = parseConfig()
-  const log = makeLogger(config.name, config.logLevel)
-  const peer = hostPort(config.peerUrl)
-  const [peerHost, peerPortText] = [
-    peer.slice(0, peer.lastIndexOf(':')),
-    peer.slice(peer.lastIndexOf(':') + 1),
-  ]
-  const client = hostPort(config.clientUrl)
-  const clientHost = client.slice(0, client.lastIndexOf(':'))
-  const clientPort = Number(client.slice(client.lastIndexOf(':') + 1))
-  const tickMs = config.tickMs
+/** Splits host:port (an IPv6 host keeps its colons). */
+function splitHostPort(url: string): { host: string; port: number } {
+  const hp = hostPort(url)
+  const at = hp.lastIndexOf(':')
+  return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) }
+}
 
-  const node = await RaftdeskNode.open({
+/** Opens the node from its data directory (or bootstraps or joins), peers over TCP. */
+function openNode(config: NodeProcessConfig, log: Logger): Promise<RaftdeskNode> {
+  const peer = splitHostPort(config.peerUrl)
+  const tickMs = config.tickMs
+  return RaftdeskNode.open({
     ...NODE_DEFAULTS,
     name: config.name,
     dataDir: config.dataDir,
@@ -138,13 +136,20 @@ async function main(): Promise<void> {
         id,
         clusterId: String(clusterId),
         token: config.token,
-        host: peerHost,
-        port: Number(peerPortText),
+        host: peer.host,
+        port: peer.port,
         logger: log.child('transport'),
       }),
   })
-  await node.start()
-  let api: EtcdApiServer | null = null
+}
+
+/** The etcd API on the client port, over the node (the node is stopped if the port fails). */
+async function serveApi(
+  node: RaftdeskNode,
+  config: NodeProcessConfig,
+  log: Logger,
+): Promise<{ api: EtcdApiServer; backend: NodeBackend }> {
+  const client = splitHostPort(config.clientUrl)
   const tls = readClientTls(config)
   const leaderLink = new GrpcLeaderLink(
     () => leaderClientEndpoint(node),
@@ -161,9 +166,9 @@ async function main(): Promise<void> {
     ...(config.etcd?.quotaBackendBytes ? { quotaBackendBytes: config.etcd.quotaBackendBytes } : {}),
   })
   try {
-    api = await startEtcdApiServer({
-      host: clientHost,
-      port: clientPort,
+    const api = await startEtcdApiServer({
+      host: client.host,
+      port: client.port,
       backend,
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
       ...(tls ? { tls } : {}),
@@ -177,17 +182,21 @@ async function main(): Promise<void> {
       admin: new NodeAdmin(node, config.token),
       logger: log.child('api'),
     })
+    return { api, backend }
   } catch (err) {
+    backend.close()
     await node.stop({ reason: 'client port unavailable' })
     throw err
   }
-  log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
+}
 
+/** Stops the node once (leadership handed over when asked), tells the supervisor, exits. */
+function stopper(node: RaftdeskNode, api: EtcdApiServer, backend: NodeBackend) {
   let stopping: Promise<void> | null = null
   const stop = (transfer: boolean, reason = 'stopped'): Promise<void> => {
     stopping ??= (async () => {
       await node.stop({ transferLeadership: transfer, reason })
-      await api?.close()
+      await api.close()
       backend.close()
       send({ type: 'stopped', reason })
       // Give the IPC message a moment to leave before the process goes.
@@ -195,21 +204,30 @@ async function main(): Promise<void> {
     })()
     return stopping
   }
-
   void node.whenStopped().then((reason) => {
     if (!stopping) void stop(false, reason)
   })
+  return stop
+}
 
+/** Sends the node's status to the supervisor every statusIntervalMs, when it changed. */
+function reportStatus(node: RaftdeskNode, config: NodeProcessConfig): void {
   let statusDirty = true
-  const pushStatus = () => {
+  node.onStatusChange(() => (statusDirty = true))
+  const timer = setInterval(() => {
     if (!statusDirty || node.isStopped) return
     statusDirty = false
     send({ type: 'status', status: toNodeStatus(node, config) })
-  }
-  node.onStatusChange(() => (statusDirty = true))
-  const statusTimer = setInterval(pushStatus, config.statusIntervalMs)
-  statusTimer.unref()
+  }, config.statusIntervalMs)
+  timer.unref()
+}
 
+/** Answers the supervisor's commands, and stops on its signals or when it goes away. */
+function obeySupervisor(
+  node: RaftdeskNode,
+  config: NodeProcessConfig,
+  stop: (transfer: boolean, reason?: string) => Promise<void>,
+): void {
   process.on('message', (raw: unknown) => {
     const msg = raw as ToNode
     if (!msg || msg.type !== 'request' || typeof msg.id !== 'number') return
@@ -236,7 +254,18 @@ async function main(): Promise<void> {
     if (!process.connected) void stop(true, 'received SIGINT')
   })
   process.on('SIGTERM', () => void stop(true, 'received SIGTERM'))
+}
 
+async function main(): Promise<void> {
+  const config = parseConfig()
+  const log = makeLogger(config.name, config.logLevel)
+  const node = await openNode(config, log)
+  await node.start()
+  const { api, backend } = await serveApi(node, config, log)
+  log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
+  const stop = stopper(node, api, backend)
+  reportStatus(node, config)
+  obeySupervisor(node, config, stop)
   send({
     type: 'started',
     id: node.id,
