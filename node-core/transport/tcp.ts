@@ -29,38 +29,20 @@
  * Link faults (setLinkFault) apply per message on the way out (before queueing) and on the way
  * in (before the handler), and once per snapshot stream; loss draws on the injected `random`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
-import {
-  connect as netConnect,
-  createServer as netCreateServer,
-  type Server,
-  type Socket,
-} from 'node:net'
-import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls'
+import { connect as netConnect, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { ValidationError } from '../errors'
-import { isLocalMessage, type Message, type NodeId } from '../raft/types'
-import { decodeMessage, encodedMessageBytes, writeMessage } from './codec'
+import type { Message, NodeId } from '../raft/types'
+import { encodedMessageBytes, writeMessage } from './codec'
 import {
   describeError,
   FrameTooLargeError,
-  HandshakeRefusedError,
-  HandshakeTimeoutError,
   PeerUnavailableError,
-  ProtocolError,
   SnapshotTransferError,
   TransportStoppedError,
 } from './errors'
 import { LinkFaults } from './faults'
-import {
-  ACCEPT_FRAME,
-  decodeHello,
-  encodeRefuse,
-  FRAME_HEADER_BYTES,
-  FrameKind,
-  FrameReader,
-  HANDSHAKE_FRAME_BYTES_MAX,
-  type Frame,
-} from './protocol'
+import { FRAME_HEADER_BYTES, FrameKind } from './protocol'
 import {
   assertMemberId,
   assertSendable,
@@ -69,8 +51,9 @@ import {
   PeerReporter,
 } from './shared'
 import { resolveLimits, type PeerRecord, type TcpContext, type TcpLimits } from './tcp-context'
+import { digest, InboundSide, type InboundPeer, type TcpTlsOptions } from './tcp-inbound'
 import { OutboundLink } from './tcp-link'
-import { SnapshotReceiver, SnapshotSend } from './tcp-snapshot'
+import { SnapshotSend } from './tcp-snapshot'
 import {
   silentLogger,
   type LinkDirection,
@@ -88,13 +71,7 @@ import {
 export type { TcpLimits } from './tcp-context'
 export { DEFAULT_TCP_LIMITS } from './tcp-context'
 
-export interface TcpTlsOptions {
-  /** PEM private key and certificate of this node, presented to peers both ways. */
-  key: string | Buffer
-  cert: string | Buffer
-  /** PEM CA certificate(s) that peers' certificates must chain to. */
-  ca: string | Buffer
-}
+export type { TcpTlsOptions } from './tcp-inbound'
 
 export interface TcpTransportOptions {
   id: NodeId
@@ -113,39 +90,15 @@ export interface TcpTransportOptions {
   limits?: Partial<TcpLimits>
 }
 
-interface TcpPeer extends PeerRecord {
+interface TcpPeer extends InboundPeer {
   link: OutboundLink
-  /** The current inbound messages connection from this peer (the newest wins). */
-  inbound: InboundConn | undefined
   snapshotSend: SnapshotSend | undefined
   /** Messages held back by a delay fault, bounded like the queue. */
   delayed: number
 }
 
-interface InboundConn {
-  readonly socket: Socket
-  readonly remote: string
-  readonly reader: FrameReader
-  state: 'handshake' | 'messages' | 'snapshot' | 'closed'
-  /** The member id the HELLO claimed (for logs), before it is accepted. */
-  claimed?: NodeId
-  peer?: TcpPeer
-  timer?: NodeJS.Timeout
-  snapshot?: SnapshotReceiver
-}
-
-/** A function, so that TypeScript does not keep a narrowing across calls that change state. */
-function isClosed(conn: InboundConn): boolean {
-  return conn.state === 'closed'
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest()
-}
-
 export class TcpTransport implements PeerTransport {
   readonly id: NodeId
-  private readonly clusterId: string
   private readonly tokenDigest: Buffer
   private readonly tlsOptions: TcpTlsOptions | undefined
   private readonly logger: Logger
@@ -155,10 +108,7 @@ export class TcpTransport implements PeerTransport {
   private readonly unreachable: PeerReporter
   private readonly ctx: TcpContext
   private readonly peers = new Map<NodeId, TcpPeer>()
-  private readonly inbound = new Set<InboundConn>()
   private readonly timers = new Set<NodeJS.Timeout>()
-  /** Every accepted TCP socket, including those still in a TLS handshake or being refused. */
-  private readonly rawSockets = new Set<Socket>()
   private readonly warnedUnknown = new Set<NodeId>()
   private readonly removal: PeerReporter
   private isRemoved: (id: NodeId) => boolean = () => false
@@ -168,13 +118,11 @@ export class TcpTransport implements PeerTransport {
   private listenPort: number
   private messageHandler: MessageHandler | undefined
   private snapshotHandler: SnapshotHandler | undefined
-  private refusedConnections = 0
-  private inboundSnapshots = 0
+  private readonly inbound: InboundSide<TcpPeer>
 
   constructor(options: TcpTransportOptions) {
     assertMemberId(options.id, 'TcpTransport')
     this.id = options.id
-    this.clusterId = options.clusterId
     this.tokenDigest = digest(options.token)
     this.tlsOptions = options.tls
     this.logger = options.logger ?? silentLogger
@@ -202,6 +150,18 @@ export class TcpTransport implements PeerTransport {
       reportUnreachable: (id) => this.unreachable.report(id),
       reportRemoved: (id) => this.reportRemoved(id),
     }
+    this.inbound = new InboundSide<TcpPeer>({
+      ctx: this.ctx,
+      tokenDigest: this.tokenDigest,
+      tls: this.tlsOptions,
+      isStarted: () => this.state === 'started',
+      peer: (id) => this.peers.get(id),
+      isRemoved: (id) => this.isRemoved(id),
+      faultCheck: (peer) => this.faults.check(peer, 'receive'),
+      later: (ms, fn) => this.later(ms, fn),
+      deliver: (msg) => this.deliver(msg),
+      snapshotHandler: () => this.snapshotHandler,
+    })
   }
 
   /** host:port this transport listens on (the real port when started with port 0). */
@@ -222,7 +182,7 @@ export class TcpTransport implements PeerTransport {
       )
     }
     this.state = 'starting'
-    const server = this.createServer()
+    const server = this.inbound.createServer()
     this.server = server
     try {
       await new Promise<void>((resolve, reject) => {
@@ -263,9 +223,7 @@ export class TcpTransport implements PeerTransport {
       peer.link.stop()
       peer.snapshotSend?.abort(new TransportStoppedError(`snapshot to member ${peer.id}`))
     }
-    for (const conn of this.inbound)
-      this.closeInbound(conn, new TransportStoppedError('inbound connection'))
-    for (const socket of this.rawSockets) socket.destroy()
+    this.inbound.closeAll(new TransportStoppedError('inbound connection'))
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     const server = this.server
@@ -324,10 +282,7 @@ export class TcpTransport implements PeerTransport {
     this.peers.delete(id)
     peer.link.stop()
     peer.snapshotSend?.abort(new SnapshotTransferError(`member ${id} was removed`))
-    for (const conn of this.inbound) {
-      if (conn.peer === peer)
-        this.closeInbound(conn, new PeerUnavailableError(`member ${id} was removed`))
-    }
+    this.inbound.closePeer(peer, new PeerUnavailableError(`member ${id} was removed`))
     this.faults.heal(id)
     this.logger.info('peer removed', { peer: id })
   }
@@ -460,7 +415,7 @@ export class TcpTransport implements PeerTransport {
       peers.push(s)
     }
     peers.sort((a, b) => a.id - b.id)
-    return { id: this.id, peers, refusedConnections: this.refusedConnections }
+    return { id: this.id, peers, refusedConnections: this.inbound.refused }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -492,6 +447,18 @@ export class TcpTransport implements PeerTransport {
     this.unreachable.report(msg.to)
   }
 
+  private deliver(msg: Message): void {
+    try {
+      this.messageHandler!(msg)
+    } catch (err) {
+      this.logger.error('message handler threw', {
+        type: msg.type,
+        from: msg.from,
+        ...describeError(err),
+      })
+    }
+  }
+
   /** Runs fn after ms, unless the transport stops first. */
   private later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
@@ -518,268 +485,5 @@ export class TcpTransport implements PeerTransport {
       peer.delayed--
       if (this.peers.get(peer.id) === peer) fn()
     })
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Inbound
-
-  private createServer(): Server {
-    const onSocket = (socket: Socket) => this.onConnection(socket)
-    const t = this.tlsOptions
-    const server = t
-      ? tlsCreateServer(
-          {
-            key: t.key,
-            cert: t.cert,
-            ca: t.ca,
-            requestCert: true,
-            rejectUnauthorized: true,
-            handshakeTimeout: this.limits.handshakeTimeoutMs,
-          },
-          onSocket,
-        )
-      : netCreateServer(onSocket)
-    server.maxConnections = this.limits.inboundConnectionsMax
-    server.on('connection', (socket: Socket) => {
-      this.rawSockets.add(socket)
-      socket.on('close', () => this.rawSockets.delete(socket))
-    })
-    if (t) {
-      server.on('tlsClientError', (err: Error, socket: Socket) => {
-        this.refusedConnections++
-        this.logger.warn('peer connection refused: TLS handshake failed', {
-          code: 'TRANSPORT_TLS',
-          cause: describeError(err).code,
-          message: err.message,
-          remote: `${socket.remoteAddress}:${socket.remotePort}`,
-        })
-      })
-    }
-    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
-      this.refusedConnections++
-      this.logger.warn('peer connection dropped: too many connections', {
-        code: 'TRANSPORT_TOO_MANY_CONNECTIONS',
-        limit: this.limits.inboundConnectionsMax,
-        remote: `${data?.remoteAddress}:${data?.remotePort}`,
-      })
-    })
-    return server
-  }
-
-  private onConnection(socket: Socket): void {
-    if (this.state !== 'started') {
-      socket.destroy()
-      return
-    }
-    const conn: InboundConn = {
-      socket,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
-      reader: new FrameReader(HANDSHAKE_FRAME_BYTES_MAX),
-      state: 'handshake',
-    }
-    this.inbound.add(conn)
-    socket.setNoDelay(true)
-    socket.setKeepAlive(true, 10_000)
-    const timeoutMs = this.limits.handshakeTimeoutMs
-    conn.timer = setTimeout(() => {
-      this.refuse(
-        conn,
-        new HandshakeRefusedError(
-          'timeout',
-          new HandshakeTimeoutError(timeoutMs, `connection from ${conn.remote}`).message,
-        ),
-      )
-    }, timeoutMs)
-    socket.on('data', (chunk: Buffer) => this.onInboundData(conn, chunk))
-    socket.on('error', (err) => this.closeInbound(conn, err))
-    socket.on('close', () =>
-      this.closeInbound(conn, new PeerUnavailableError(`connection from ${conn.remote} closed`)),
-    )
-  }
-
-  private onInboundData(conn: InboundConn, chunk: Buffer): void {
-    if (conn.state === 'closed') return
-    try {
-      for (const f of conn.reader.push(chunk)) {
-        if (isClosed(conn)) return
-        this.onInboundFrame(conn, f)
-      }
-    } catch (err) {
-      this.rejectInbound(conn, err)
-    }
-  }
-
-  private onInboundFrame(conn: InboundConn, f: Frame): void {
-    switch (conn.state) {
-      case 'handshake':
-        return this.onHello(conn, f)
-      case 'messages':
-        if (f.kind !== FrameKind.Message) {
-          throw new ProtocolError(`unexpected frame kind ${f.kind} on a messages connection`)
-        }
-        return this.onMessageFrame(conn.peer!, f.payload)
-      case 'snapshot':
-        return conn.snapshot!.onFrame(f)
-    }
-  }
-
-  private onHello(conn: InboundConn, f: Frame): void {
-    if (f.kind !== FrameKind.Hello) {
-      throw new HandshakeRefusedError('malformed', `first frame has kind ${f.kind}, not HELLO`)
-    }
-    const h = decodeHello(f.payload)
-    conn.claimed = h.from
-    if (h.clusterId !== this.clusterId) {
-      throw new HandshakeRefusedError(
-        'cluster-id',
-        `member ${h.from} is in cluster ${JSON.stringify(h.clusterId)}, this node in ${JSON.stringify(this.clusterId)}`,
-      )
-    }
-    if (!timingSafeEqual(digest(h.token), this.tokenDigest)) {
-      throw new HandshakeRefusedError('token', `member ${h.from} presented a wrong cluster token`)
-    }
-    if (h.to !== this.id) {
-      throw new HandshakeRefusedError(
-        'target',
-        `member ${h.from} dialled member ${h.to}, this is member ${this.id}`,
-      )
-    }
-    if (this.isRemoved(h.from)) {
-      throw new HandshakeRefusedError('removed', `member ${h.from} was removed from the cluster`)
-    }
-    const peer = this.peers.get(h.from)
-    if (peer === undefined) {
-      throw new HandshakeRefusedError(
-        'unknown-sender',
-        `member ${h.from} is not a peer of member ${this.id}`,
-      )
-    }
-    if (h.purpose === 'snapshot' && this.inboundSnapshots >= this.limits.snapshotsInboundMax) {
-      throw new HandshakeRefusedError(
-        'busy',
-        `${this.inboundSnapshots} snapshot streams already under way`,
-      )
-    }
-    clearTimeout(conn.timer)
-    conn.timer = undefined
-    conn.peer = peer
-    conn.socket.write(ACCEPT_FRAME)
-    conn.reader.setFrameBytesMax(this.limits.frameBytesMax)
-    if (h.purpose === 'messages') {
-      conn.state = 'messages'
-      const old = peer.inbound
-      peer.inbound = conn
-      if (old !== undefined)
-        this.closeInbound(
-          old,
-          new PeerUnavailableError(`replaced by a newer connection from member ${peer.id}`),
-        )
-      this.logger.info('peer connected in', { peer: peer.id, remote: conn.remote })
-      peer.link.peerIsUp()
-    } else {
-      conn.state = 'snapshot'
-      this.inboundSnapshots++
-      conn.snapshot = new SnapshotReceiver(
-        {
-          id: this.id,
-          limits: this.limits,
-          logger: this.logger,
-          handler: this.snapshotHandler,
-          faulted: () => {
-            const v = this.faults.check(peer.id, 'receive')
-            if (v === 'drop' || v === 'lose') peer.stats.faultDropped++
-            return v === 'drop' || v === 'lose'
-          },
-        },
-        conn.socket,
-        peer,
-      )
-    }
-  }
-
-  private onMessageFrame(peer: TcpPeer, payload: Uint8Array): void {
-    const msg = decodeMessage(payload)
-    if (msg.from !== peer.id || msg.to !== this.id || isLocalMessage(msg.type)) {
-      throw new ProtocolError(
-        `${msg.type} ${msg.from}->${msg.to} on the connection from member ${peer.id} to ${this.id}`,
-      )
-    }
-    peer.stats.receivedMessages++
-    peer.stats.receivedBytes += FRAME_HEADER_BYTES + payload.byteLength
-    const verdict = this.faults.check(peer.id, 'receive')
-    if (verdict === 'drop' || verdict === 'lose') {
-      peer.stats.faultDropped++
-    } else if (verdict > 0) {
-      this.later(verdict, () => this.deliver(msg))
-    } else {
-      this.deliver(msg)
-    }
-  }
-
-  private deliver(msg: Message): void {
-    try {
-      this.messageHandler!(msg)
-    } catch (err) {
-      this.logger.error('message handler threw', {
-        type: msg.type,
-        from: msg.from,
-        ...describeError(err),
-      })
-    }
-  }
-
-  /** Answers REFUSE with the reason and closes (the handshake failed). */
-  private refuse(conn: InboundConn, err: HandshakeRefusedError): void {
-    if (conn.state === 'closed') return
-    this.refusedConnections++
-    this.logger.warn('peer connection refused', {
-      ...describeError(err),
-      reason: err.reason,
-      remote: conn.remote,
-      claimedPeer: conn.claimed,
-    })
-    const socket = conn.socket
-    this.closeInbound(conn, undefined)
-    if (!socket.destroyed) {
-      socket.end(encodeRefuse(err.reason, err.message))
-      // The refused side closes once it has read the reason; if it does not, cut it off.
-      socket.setTimeout(1000, () => socket.destroy())
-    }
-  }
-
-  /** Closes a connection that broke the protocol after (or while) shaking hands. */
-  private rejectInbound(conn: InboundConn, err: unknown): void {
-    if (conn.state === 'closed') return
-    if (conn.state === 'handshake' && err instanceof HandshakeRefusedError) {
-      this.refuse(conn, err)
-      return
-    }
-    this.refusedConnections++
-    const fields = {
-      ...describeError(err),
-      remote: conn.remote,
-      peer: conn.peer?.id ?? conn.claimed,
-      during: conn.state,
-    }
-    this.logger.warn('peer connection closed: bad input', fields)
-    if (conn.peer !== undefined) this.recordError(conn.peer, err)
-    this.closeInbound(conn, err)
-    conn.socket.destroy()
-  }
-
-  /** Forgets an inbound connection (idempotent) and destroys it unless it is being refused. */
-  private closeInbound(conn: InboundConn, err: unknown): void {
-    if (conn.state === 'closed') return
-    const wasSnapshot = conn.state === 'snapshot'
-    conn.state = 'closed'
-    this.inbound.delete(conn)
-    clearTimeout(conn.timer)
-    conn.timer = undefined
-    if (conn.peer?.inbound === conn) conn.peer.inbound = undefined
-    if (wasSnapshot) {
-      this.inboundSnapshots--
-      conn.snapshot!.fail(err)
-    }
-    if (err !== undefined) conn.socket.destroy()
   }
 }
