@@ -34,6 +34,8 @@
  * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
  * reads are served from local state at once.
  */
+import { ReadIndexQueue } from './read-index'
+import { systemClock } from '../kernel/clock'
 import { sendOrder } from '../raft/send-order'
 import type { Logger } from '../kernel/logger'
 import { mkdir } from 'node:fs/promises'
@@ -180,13 +182,6 @@ interface WalMetadata {
   name: string
 }
 
-interface ReadBatch {
-  ctx: number
-  reads: Array<() => void>
-  index: number | null
-  issuedAtMs: number
-}
-
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -238,10 +233,7 @@ export class RaftdeskNode {
   /** Conf changes raft refused while another was pending; retried after each advance. */
   private confChangesWaiting: Array<() => void> = []
   private readonly statusListeners = new Set<() => void>()
-  private pendingReads: Array<() => void> = []
-  private readBatch: ReadBatch | null = null
-  private readonly readyReads: ReadBatch[] = []
-  private nextReadCtx = 1
+  private readonly reads: ReadIndexQueue
   private removedSelf = false
   /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
@@ -286,6 +278,16 @@ export class RaftdeskNode {
       heartbeatTicks: init.options.heartbeatTicks,
       applied: init.applied,
       logger: this.log,
+    })
+    this.reads = new ReadIndexQueue({
+      readIndex: (ctx) => {
+        this.raft.readIndex(ctx)
+        this.wake()
+      },
+      later: (ms, fn) => setTimeout(fn, ms).unref?.(),
+      clock: systemClock,
+      reissueAfterMs: init.options.tickMs * init.options.electionTicksMin,
+      retryMs: init.options.tickMs * init.options.heartbeatTicks,
     })
     this.transport = init.options.transportFactory(this.id, this.clusterId)
     this.transport.onMessage((m) => this.onPeerMessage(m))
@@ -703,19 +705,12 @@ export class RaftdeskNode {
   /** Resolves when this node has applied everything committed before the call (ReadIndex). */
   linearizableBarrier(): Promise<void> {
     this.assertRunning()
-    const waiting =
-      this.pendingReads.length +
-      (this.readBatch?.reads.length ?? 0) +
-      this.readyReads.reduce((n, b) => n + b.reads.length, 0)
-    if (waiting >= this.options.pendingRequestsMax) {
+    if (this.reads.size >= this.options.pendingRequestsMax) {
       throw new TooManyRequestsError(this.options.pendingRequestsMax)
     }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pendingReads = this.pendingReads.filter((r) => r !== serve)
-        for (const b of [this.readBatch, ...this.readyReads]) {
-          if (b) b.reads = b.reads.filter((r) => r !== serve)
-        }
+        this.reads.remove(serve)
         reject(
           new EtcdServerError(
             'TIMEOUT',
@@ -727,8 +722,7 @@ export class RaftdeskNode {
         clearTimeout(timer)
         resolve()
       }
-      this.pendingReads.push(serve)
-      this.issueReadIndex()
+      this.reads.add(serve)
     })
   }
 
@@ -944,8 +938,9 @@ export class RaftdeskNode {
 
     if (rd.snapshot) await this.applySnapshot(rd.snapshot)
     if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries)
-    for (const rs of rd.readStates) this.onReadState(rs.requestCtx, rs.index)
-    this.serveReadyReads()
+    for (const rs of rd.readStates) this.reads.onReadState(rs.requestCtx, rs.index)
+    this.serveAppliedWaiters()
+    this.reads.serve(this.appliedIndex)
 
     this.raft.advance(rd)
     if (this.confChangesWaiting.length > 0 && rd.committedEntries.length > 0) {
@@ -1092,70 +1087,14 @@ export class RaftdeskNode {
   }
 
   // -----------------------------------------------------------------------------------------------
-  // Linearizable reads (ReadIndex, batched)
+  // Linearizable reads (ReadIndex, batched in read-index.ts) and applied-index waiters
 
-  private issueReadIndex(): void {
-    if (this.readBatch || this.pendingReads.length === 0 || this.stopping) return
-    const ctx = this.nextReadCtx++
-    this.readBatch = { ctx, reads: this.pendingReads, index: null, issuedAtMs: Date.now() }
-    this.pendingReads = []
-    this.requestReadIndex(ctx)
-  }
-
-  private requestReadIndex(ctx: number): void {
-    try {
-      this.raft.readIndex(encoder.encode(String(ctx)))
-      this.wake()
-    } catch {
-      // No leader yet: try again shortly, until the reads time out.
-      setTimeout(
-        () => this.retryReadIndex(ctx),
-        this.options.tickMs * this.options.heartbeatTicks,
-      ).unref?.()
-    }
-  }
-
-  private retryReadIndex(ctx: number): void {
-    const batch = this.readBatch
-    if (!batch || batch.ctx !== ctx || this.stopping) return
-    if (batch.reads.length === 0) {
-      this.readBatch = null
-      this.issueReadIndex()
-      return
-    }
-    // A read index request can be lost with a leader change; ask again under a new context.
-    const next = this.nextReadCtx++
-    batch.ctx = next
-    this.requestReadIndex(next)
-  }
-
-  private onReadState(requestCtx: Uint8Array, index: number): void {
-    const ctx = Number(decoder.decode(requestCtx))
-    const batch = this.readBatch
-    if (!batch || batch.ctx !== ctx) return
-    batch.index = index
-    this.readyReads.push(batch)
-    this.readBatch = null
-    this.issueReadIndex()
-  }
-
-  private serveReadyReads(): void {
-    if (this.appliedWaiters.length > 0) {
-      const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex)
-      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex)
-      for (const w of ready) w.done()
-    }
-    while (this.readyReads.length > 0 && this.readyReads[0]!.index! <= this.appliedIndex) {
-      const batch = this.readyReads.shift()!
-      for (const serve of batch.reads) serve()
-    }
-    // A round that got no answer within an election timeout is asked again.
-    const batch = this.readBatch
-    const electionMs = this.options.tickMs * this.options.electionTicksMin
-    if (batch && Date.now() - batch.issuedAtMs > electionMs) {
-      batch.issuedAtMs = Date.now()
-      this.retryReadIndex(batch.ctx)
-    }
+  /** Wakes those waiting for an applied index (a token's issue, a barrier). */
+  private serveAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return
+    const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex)
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex)
+    for (const w of ready) w.done()
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -1245,6 +1184,7 @@ export class RaftdeskNode {
   private async shutdown(reason: string): Promise<void> {
     if (this.stopping) return
     this.stopping = true
+    this.reads.stop()
     if (this.ticker) clearInterval(this.ticker)
     if (this.leaseTimer) clearInterval(this.leaseTimer)
     this.wake()
