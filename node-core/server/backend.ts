@@ -136,7 +136,7 @@ export class NodeBackend implements EtcdBackend {
    */
   checkQuota(costBytes: number): void {
     if (this.dbSizeBytes + costBytes <= this.quotaBytes) return
-    const now = Date.now()
+    const now = this.node.clock.now()
     if (now - this.lastRaiseMs >= NOSPACE_RAISE_INTERVAL_MS) {
       this.lastRaiseMs = now
       const alarm = { action: 'activate', memberId: this.node.id, alarm: 'nospace' } as const
@@ -217,14 +217,14 @@ export class NodeBackend implements EtcdBackend {
 
   leaseKeepAlive(id: LeaseId): Promise<number> {
     return this.node.leaderCall(
-      () => this.node.store.lessor.renew(id, Date.now()),
+      () => this.node.store.lessor.renew(id, this.node.clock.now()),
       (deadlineMs) => this.leader.leaseRenew(id, deadlineMs),
     )
   }
 
   leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLiveResult> {
     return this.node.leaderCall(
-      () => this.node.store.lessor.timeToLive(id, Date.now(), keys),
+      () => this.node.store.lessor.timeToLive(id, this.node.clock.now(), keys),
       async (deadlineMs) => ({ id, ...(await this.leader.leaseTimeToLive(id, keys, deadlineMs)) }),
     )
   }
@@ -364,6 +364,7 @@ export class NodeBackend implements EtcdBackend {
       throw new EtcdServerError('BAD_LEADER_TRANSFEREE', `${targetId} is not a voting member`)
     }
     this.node.transferLeadership(targetId)
+    // Real time, not the node's clock: a bounded wait for the transfer, polled while it runs.
     const deadline = Date.now() + 5_000
     while (Date.now() < deadline) {
       if (this.node.leaderId === targetId) return
@@ -587,12 +588,12 @@ export class NodeAdmin implements AdminBackend {
 
   async leaseRenew(id: LeaseId): Promise<number> {
     if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
-    return this.node.store.lessor.renew(id, Date.now())
+    return this.node.store.lessor.renew(id, this.node.clock.now())
   }
 
   async leaseTimeToLive(id: LeaseId, keys: boolean) {
     if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
-    return this.node.store.lessor.timeToLive(id, Date.now(), keys)
+    return this.node.store.lessor.timeToLive(id, this.node.clock.now(), keys)
   }
 
   memberPromote(id: number): Promise<void> {

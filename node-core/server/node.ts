@@ -35,7 +35,7 @@
  * reads are served from local state at once.
  */
 import { ReadIndexQueue } from './read-index'
-import { systemClock } from '../kernel/clock'
+import { systemClock, type Clock } from '../kernel/clock'
 import { sendOrder } from '../raft/send-order'
 import type { Logger } from '../kernel/logger'
 import { mkdir } from 'node:fs/promises'
@@ -130,6 +130,11 @@ export interface RaftdeskNodeOptions {
   /** Builds the peer transport once the member and cluster ids are known. */
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
   logger: Logger
+  /**
+   * What the node's timeouts, lease expiry and leadership times read (the system clock by
+   * default; tests pass a virtual one). Timers still run in real time and read it when they fire.
+   */
+  clock?: Clock
   wal?: WalOptions
   store?: StoreOptions
 }
@@ -204,6 +209,7 @@ export class RaftdeskNode {
   private readonly options: RaftdeskNodeOptions
   private readonly log: Logger
   private readonly snapDir: string
+  // The wall clock on purpose: request ids stay unique across restarts (see ids.ts).
   private readonly requestIds = new RequestIdGenerator(Date.now())
   private readonly writes: WaitRegistry<WriteResult>
   /** Auth tokens this member knows (auth-tokens.ts), filled as authenticate entries apply. */
@@ -234,6 +240,8 @@ export class RaftdeskNode {
   private confChangesWaiting: Array<() => void> = []
   private readonly statusListeners = new Set<() => void>()
   private readonly reads: ReadIndexQueue
+  /** See RaftdeskNodeOptions.clock. */
+  readonly clock: Clock
   private removedSelf = false
   /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
@@ -266,8 +274,13 @@ export class RaftdeskNode {
     this.durableHardState = init.storage.initialState().hardState
     this.term = this.durableHardState.term
     this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request')
-    this.tokens = new TokenKeeper(init.options.authTokenTtlMs ?? AUTH_TOKEN_TTL_MS_DEFAULT)
+    this.clock = init.options.clock ?? systemClock
+    const clock = this.clock
+    this.tokens = new TokenKeeper(init.options.authTokenTtlMs ?? AUTH_TOKEN_TTL_MS_DEFAULT, () =>
+      clock.now(),
+    )
     this.confChanges = new WaitRegistry(1024, 'membership change')
+    // The seed only needs to differ between members and runs: any entropy will do.
     const seed = (Date.now() ^ (process.pid << 8) ^ this.id) >>> 0
     this.raft = new RawNode({
       id: this.id,
@@ -285,7 +298,7 @@ export class RaftdeskNode {
         this.wake()
       },
       later: (ms, fn) => setTimeout(fn, ms).unref?.(),
-      clock: systemClock,
+      clock: this.clock,
       reissueAfterMs: init.options.tickMs * init.options.electionTicksMin,
       retryMs: init.options.tickMs * init.options.heartbeatTicks,
     })
@@ -509,7 +522,7 @@ export class RaftdeskNode {
     attempt: () => void,
   ): Promise<T> {
     if (signal?.aborted) throw new EtcdServerError('CANCELED', 'the client went away')
-    const startMs = Date.now()
+    const startMs = this.clock.now()
     let proposed = false
     let stopWaiting = () => {}
     const done = registry.register(id, this.options.requestTimeoutMs, () => {
@@ -607,7 +620,7 @@ export class RaftdeskNode {
     forward: (deadlineMs: number) => Promise<T>,
   ): Promise<T> {
     this.assertRunning()
-    const deadline = Date.now() + this.options.requestTimeoutMs
+    const deadline = this.clock.now() + this.options.requestTimeoutMs
     const electionMs = this.options.tickMs * this.options.electionTicksMin
     for (;;) {
       if (this.isLeader) return await local()
@@ -618,7 +631,7 @@ export class RaftdeskNode {
           if (!isLeadershipMiss(err)) throw err
         }
       }
-      const leftMs = deadline - Date.now()
+      const leftMs = deadline - this.clock.now()
       if (leftMs <= 0) {
         // etcd: no leader known at the deadline is "no leader"; a leader that did not answer,
         // a timeout.
@@ -678,7 +691,7 @@ export class RaftdeskNode {
           this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter)
           reject(new EtcdServerError('INVALID_AUTH_TOKEN', `entry ${index} not applied in time`))
         },
-        Math.max(0, deadlineMs - Date.now()),
+        Math.max(0, deadlineMs - this.clock.now()),
       )
       this.appliedWaiters.push(waiter)
     })
@@ -995,8 +1008,8 @@ export class RaftdeskNode {
     if (lead !== 0) for (const run of [...this.leaderWaiters]) run()
     if (role === 'leader' && !wasLeader) {
       // etcd's leadElectedTime: only the member that becomes leader records it.
-      this.leaderElectedAtMs = Date.now()
-      this.store.lessor.promote(Date.now())
+      this.leaderElectedAtMs = this.clock.now()
+      this.store.lessor.promote(this.clock.now())
     } else if (role !== 'leader' && wasLeader) {
       this.store.lessor.demote()
     }
@@ -1143,7 +1156,7 @@ export class RaftdeskNode {
 
   private checkLeases(): void {
     if (this.role !== 'leader' || this.stopping) return
-    for (const id of this.store.lessor.expired(Date.now())) {
+    for (const id of this.store.lessor.expired(this.clock.now())) {
       this.propose({ type: 'leaseRevoke', leaseRevoke: { id } }).catch((err: unknown) =>
         this.log.debug(`revoking expired lease ${id}: ${(err as Error).message}`),
       )
@@ -1172,6 +1185,7 @@ export class RaftdeskNode {
       this.log.warn(`could not hand leadership to ${to}: ${(err as Error).message}`)
       return
     }
+    // Real time, not the node's clock: a bounded wait for the transfer, polled while it runs.
     const deadline = Date.now() + this.options.tickMs * this.options.electionTicksMax * 2
     while (Date.now() < deadline && (this.lead === this.id || this.lead === 0)) {
       await new Promise((r) => setTimeout(r, this.options.tickMs))

@@ -428,4 +428,28 @@ describe('RaftdeskNode', () => {
     expect(() => single.linearizableBarrier()).toThrow(/too many requests in flight \(limit 3\)/)
     await Promise.all(waiting)
   })
+
+  it('expires leases by its clock: a lease outlives its TTL only in virtual time', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    const clock = { ms: 1_000_000, now: () => clock.ms }
+    await openAll({ clock })
+    const leader = await leaderOf(nodes)
+    await leader.propose({ type: 'leaseGrant', leaseGrant: { id: 7n, ttlSeconds: 10 } })
+    await leader.propose({ type: 'put', put: { key: enc('session'), value: enc('on'), lease: 7n } })
+    const present = async () =>
+      Promise.all(nodes.map(async (n) => (await get(n, 'session', true)) !== null))
+    // The leader checks its leases every 500 ms of real time, reading the node's clock.
+    await new Promise((r) => setTimeout(r, 700))
+    clock.ms += 9_000
+    await new Promise((r) => setTimeout(r, 700))
+    expect(await present()).toEqual([true, true, true])
+    clock.ms += 2_000 // past the TTL: the leader proposes the revoke, every member applies it
+    const deadline = Date.now() + 5_000
+    while ((await present()).some(Boolean)) {
+      if (Date.now() > deadline) throw new Error('the lease was not revoked on every member')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(leader.store.lessor.has(7n)).toBe(false)
+  })
 })
