@@ -32,6 +32,7 @@
  *   makes progress; all members converge on the same applied index;
  * - linearizability of the client history (linearizability.ts), at the end.
  */
+import { checkLeaderCompleteness, checkLogMatching, ViolationError } from './checks'
 import { sendOrder } from '../raft/send-order'
 import {
   ProposalError,
@@ -232,12 +233,6 @@ interface ActiveFault {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-class ViolationError extends Error {
-  constructor(readonly violation: Omit<Violation, 'atMs' | 'step'>) {
-    super(violation.message)
-  }
-}
-
 export class Simulation {
   readonly options: SimOptions
   private readonly prng: Prng
@@ -379,7 +374,7 @@ export class Simulation {
       this.step++
       this.handle(item.event)
       if (!this.healed && this.step >= this.options.steps) this.heal()
-      if (this.step % 256 === 0) this.checkLogMatching()
+      if (this.step % 256 === 0) checkLogMatching([...this.nodes.values()])
       if (this.healed && this.step % 32 === 0 && this.converged()) return
       if (this.healed && this.nowMs - this.healStartMs > this.options.healBoundMs) {
         throw new ViolationError({ invariant: 'liveness', message: this.livenessReport() })
@@ -605,7 +600,7 @@ export class Simulation {
     }
     this.leadersByTerm.set(term, node.id)
     this.log(`n${node.id} became leader at term ${term}`)
-    this.checkLeaderCompleteness(node, term)
+    checkLeaderCompleteness(node, term, this.appliedLog, this.maxAppliedIndex)
     if (this.pendingRecovery && term > this.pendingRecovery.term) {
       this.leaderRecoveriesMs.push(this.nowMs - this.pendingRecovery.crashMs)
       this.pendingRecovery = null
@@ -972,69 +967,83 @@ export class Simulation {
     const leader = this.currentLeader()
     if (r < 0.16) this.partition(false)
     else if (r < 0.24) this.partition(true)
-    else if (r < 0.4) {
-      const pool = [...this.nodes.values()].filter((n) => n.up && !n.removed)
-      if (pool.length > 0) {
-        const victim = pool[this.prng.int(0, pool.length)]!
-        // Half of the crashes are bounces: the process is back within milliseconds, in the
-        // middle of whatever round it was part of (what a supervisor's restart looks like).
-        const bounce = this.prng.chance(0.5)
-        this.crash(victim, bounce ? 'nemesis: bounce' : 'nemesis')
-        const downMs = bounce ? this.prng.int(1, 30) : this.prng.int(20, 2000)
-        this.queue.push(this.nowMs + downMs, { type: 'restart', node: victim.id })
-      }
-    } else if (r < 0.52) {
-      if (leader) {
-        if (this.calmWithout(leader)) {
-          this.pendingRecovery = { crashMs: this.nowMs, term: leader.term }
-        }
-        this.crash(leader, 'nemesis: leader crash')
-        this.queue.push(this.nowMs + this.prng.int(300, 2500), { type: 'restart', node: leader.id })
-      }
-    } else if (r < 0.6) {
-      const pool = members
-      if (pool.length > 0) {
-        const node = pool[this.prng.int(0, pool.length)]!
-        const id = this.nextFaultId++
-        node.slowFactor = this.prng.int(2, 6)
-        this.faults.set(id, { id, kind: 'slow', node: node.id })
-        this.log(`n${node.id} slow x${node.slowFactor}`)
-        this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
-      }
-    } else if (r < 0.68) {
-      const id = this.nextFaultId++
-      this.lossRate = this.prng.float() * 0.3
-      this.dupRate = this.prng.float() * 0.1
-      this.faults.set(id, { id, kind: 'lossy' })
-      this.log(`lossy network: loss ${this.lossRate.toFixed(2)} dup ${this.dupRate.toFixed(2)}`)
-      this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
-    } else if (r < 0.76) {
-      if (leader && members.length > 1) {
-        const voters = leader.confState.voters.filter((v) => v !== leader.id)
-        if (voters.length > 0) {
-          const to = voters[this.prng.int(0, voters.length)]!
-          this.log(`transfer leadership n${leader.id} -> n${to}`)
-          try {
-            leader.raft!.transferLeadership(to)
-          } catch (err) {
-            if (!isRaftRefusal(err)) throw err
-          }
-          this.process(leader)
-        }
-      }
-    } else if (r < 0.8) {
-      if (members.length > 0) {
-        const node = members[this.prng.int(0, members.length)]!
-        this.log(`campaign on n${node.id}`)
-        node.raft!.campaign()
-        this.process(node)
-      }
-    } else if (r < 0.9) {
-      this.changeMembership(leader)
-    } else {
-      this.healFaults()
-    }
+    else if (r < 0.4) this.crashAny()
+    else if (r < 0.52) this.crashLeader(leader)
+    else if (r < 0.6) this.slowOne(members)
+    else if (r < 0.68) this.lossyNetwork()
+    else if (r < 0.76) this.moveLeadership(leader, members)
+    else if (r < 0.8) this.campaignOne(members)
+    else if (r < 0.9) this.changeMembership(leader)
+    else this.healFaults()
     this.queue.push(this.nowMs + this.prng.int(100, 700), { type: 'nemesis' })
+  }
+
+  /** Crashes any member that is up; half of the crashes are bounces. */
+  private crashAny(): void {
+    const pool = [...this.nodes.values()].filter((n) => n.up && !n.removed)
+    if (pool.length === 0) return
+    const victim = pool[this.prng.int(0, pool.length)]!
+    // Half of the crashes are bounces: the process is back within milliseconds, in the
+    // middle of whatever round it was part of (what a supervisor's restart looks like).
+    const bounce = this.prng.chance(0.5)
+    this.crash(victim, bounce ? 'nemesis: bounce' : 'nemesis')
+    const downMs = bounce ? this.prng.int(1, 30) : this.prng.int(20, 2000)
+    this.queue.push(this.nowMs + downMs, { type: 'restart', node: victim.id })
+  }
+
+  /** Crashes the leader; in a calm cluster the election that follows is timed. */
+  private crashLeader(leader: SimNode | undefined): void {
+    if (!leader) return
+    if (this.calmWithout(leader)) {
+      this.pendingRecovery = { crashMs: this.nowMs, term: leader.term }
+    }
+    this.crash(leader, 'nemesis: leader crash')
+    this.queue.push(this.nowMs + this.prng.int(300, 2500), { type: 'restart', node: leader.id })
+  }
+
+  /** Makes one member's disk 2-5 times slower for a while. */
+  private slowOne(members: SimNode[]): void {
+    if (members.length === 0) return
+    const node = members[this.prng.int(0, members.length)]!
+    const id = this.nextFaultId++
+    node.slowFactor = this.prng.int(2, 6)
+    this.faults.set(id, { id, kind: 'slow', node: node.id })
+    this.log(`n${node.id} slow x${node.slowFactor}`)
+    this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
+  }
+
+  /** Loses and duplicates messages for a while. */
+  private lossyNetwork(): void {
+    const id = this.nextFaultId++
+    this.lossRate = this.prng.float() * 0.3
+    this.dupRate = this.prng.float() * 0.1
+    this.faults.set(id, { id, kind: 'lossy' })
+    this.log(`lossy network: loss ${this.lossRate.toFixed(2)} dup ${this.dupRate.toFixed(2)}`)
+    this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
+  }
+
+  /** Asks the leader to hand leadership to another voter. */
+  private moveLeadership(leader: SimNode | undefined, members: SimNode[]): void {
+    if (!leader || members.length <= 1) return
+    const voters = leader.confState.voters.filter((v) => v !== leader.id)
+    if (voters.length === 0) return
+    const to = voters[this.prng.int(0, voters.length)]!
+    this.log(`transfer leadership n${leader.id} -> n${to}`)
+    try {
+      leader.raft!.transferLeadership(to)
+    } catch (err) {
+      if (!isRaftRefusal(err)) throw err
+    }
+    this.process(leader)
+  }
+
+  /** Makes one member campaign, whatever its role. */
+  private campaignOne(members: SimNode[]): void {
+    if (members.length === 0) return
+    const node = members[this.prng.int(0, members.length)]!
+    this.log(`campaign on n${node.id}`)
+    node.raft!.campaign()
+    this.process(node)
   }
 
   /**
@@ -1193,64 +1202,8 @@ export class Simulation {
   // ---------------------------------------------------------------------------------------------
   // Invariants
 
-  private checkLeaderCompleteness(leader: SimNode, term: number): void {
-    const status = leader.raft!.status()
-    if (status.lastIndex < this.maxAppliedIndex) {
-      throw new ViolationError({
-        invariant: 'leader-completeness',
-        message: `n${leader.id} leads term ${term} with last index ${status.lastIndex}, but index ${this.maxAppliedIndex} was already applied`,
-      })
-    }
-    const disk = leader.disk
-    const from = Math.max(disk.firstIndex(), 1)
-    const to = Math.min(disk.lastIndex(), this.maxAppliedIndex)
-    for (let i = from; i <= to; i++) {
-      const applied = this.appliedLog.get(i)
-      if (applied && disk.term(i) !== applied.term) {
-        throw new ViolationError({
-          invariant: 'leader-completeness',
-          message: `n${leader.id} leads term ${term} holding term ${disk.term(i)} at index ${i}, where term ${applied.term} was applied`,
-        })
-      }
-    }
-  }
-
-  /** Log matching (§5.3) on the disks: equal term at an index means equal prefixes. */
-  private checkLogMatching(): void {
-    const nodes = [...this.nodes.values()].filter((n) => n.disk.lastIndex() > 0)
-    for (let a = 0; a < nodes.length; a++) {
-      for (let b = a + 1; b < nodes.length; b++) {
-        const x = nodes[a]!.disk
-        const y = nodes[b]!.disk
-        const lo = Math.max(x.firstIndex(), y.firstIndex())
-        const hi = Math.min(x.lastIndex(), y.lastIndex())
-        if (lo > hi) continue
-        let agreeAt = 0
-        for (let i = hi; i >= lo; i--) {
-          if (x.term(i) === y.term(i)) {
-            agreeAt = i
-            break
-          }
-        }
-        if (agreeAt === 0) continue
-        const xs = x.entries(lo, agreeAt + 1)
-        const ys = y.entries(lo, agreeAt + 1)
-        for (let k = 0; k < xs.length; k++) {
-          const ex = xs[k]!
-          const ey = ys[k]!
-          if (ex.term !== ey.term || hex(ex.data) !== hex(ey.data)) {
-            throw new ViolationError({
-              invariant: 'log-matching',
-              message: `n${nodes[a]!.id} and n${nodes[b]!.id} agree on term ${x.term(agreeAt)} at index ${agreeAt} but differ at index ${ex.index} (${ex.term} vs ${ey.term})`,
-            })
-          }
-        }
-      }
-    }
-  }
-
   private finalChecks(): void {
-    this.checkLogMatching()
+    checkLogMatching([...this.nodes.values()])
     for (const id of this.acknowledgedWrites) {
       if (!this.appliedWriteIds.has(id)) {
         throw new ViolationError({
