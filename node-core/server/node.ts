@@ -38,12 +38,10 @@ import { ReadIndexQueue } from './read-index'
 import { systemClock, type Clock } from '../kernel/clock'
 import { sendOrder } from '../raft/send-order'
 import type { Logger } from '../kernel/logger'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { EtcdServerError } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/types'
-import { openStore, type ApplyItem, type MvccStore, type StoreOptions } from '../mvcc/store'
+import type { ApplyItem, MvccStore, StoreOptions } from '../mvcc/store'
 import type { AuthInfo, AuthOp } from '../mvcc/auth'
 import { AUTH_TOKEN_TTL_MS_DEFAULT, tokenIndex, TokenKeeper } from './auth-tokens'
 import {
@@ -54,7 +52,6 @@ import {
   ReadIndexDroppedError,
   createPrng,
   decodeConfChange,
-  encodeConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -65,7 +62,6 @@ import {
   type Snapshot,
 } from '../raft'
 import {
-  loadNewest,
   openSnapshot,
   readSnapshotFile,
   receiveSnapshot,
@@ -73,15 +69,9 @@ import {
   saveSnapshot,
 } from '../snap'
 import type { PeerTransport } from '../transport/types'
-import {
-  createWal,
-  openWal,
-  readSnapshotMarkers,
-  walExists,
-  type Wal,
-  type WalOptions,
-} from '../wal'
-import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids'
+import type { Wal, WalOptions } from '../wal'
+import { RequestIdGenerator } from './ids'
+import { loadNode, nodeDataDirs, type NodeInit } from './node-open'
 import { composeImage, splitImage } from './image'
 import {
   decodeChangeContext,
@@ -180,16 +170,6 @@ export interface NodeRuntimeStatus {
   leadTransferee: number
 }
 
-/** What the WAL's metadata record holds: which member and cluster this log belongs to. */
-interface WalMetadata {
-  memberId: number
-  clusterId: number
-  name: string
-}
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
 export class NodeStoppedError extends EtcdServerError {
   constructor(detail: string) {
     super('STOPPED', detail)
@@ -246,18 +226,7 @@ export class RaftdeskNode {
   /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
 
-  private constructor(init: {
-    options: RaftdeskNodeOptions
-    id: number
-    clusterId: number
-    store: MvccStore
-    membership: Membership
-    storage: MemoryStorage
-    wal: Wal
-    applied: number
-    snapshotIndex: number
-    confState: ConfState
-  }) {
+  private constructor(init: NodeInit) {
     this.options = init.options
     this.log = init.options.logger
     this.id = init.id
@@ -321,134 +290,7 @@ export class RaftdeskNode {
 
   /** Opens (or creates) the node's data directory; start() then joins the cluster. */
   static async open(options: RaftdeskNodeOptions): Promise<RaftdeskNode> {
-    const { walDir, snapDir, dbDir } = nodeDataDirs(options.dataDir)
-    await mkdir(options.dataDir, { recursive: true })
-    await mkdir(snapDir, { recursive: true })
-    const log = options.logger
-
-    const hasWal = await walExists(walDir)
-    const markers = hasWal ? await readSnapshotMarkers(walDir) : []
-    const snap = hasWal
-      ? await loadNewest(snapDir, {
-          markers,
-          onBroken: (name, path, err) =>
-            log.warn(`snapshot ${name} is corrupt, moved aside to ${path}: ${err.message}`),
-        })
-      : undefined
-
-    // A watcher whose client reads slowly falls back to reading history (it keeps its place)
-    // rather than being cancelled: the gRPC layer pauses and resumes watchers for flow control.
-    const store = await openStore(dbDir, {
-      ...options.store,
-      watch: { slowWatchers: 'resync', ...options.store?.watch },
-    })
-    let membership = new Membership()
-    if (snap) {
-      const { header, rest } = await splitImage(snap.openImage())
-      membership = new Membership(header.members, header.removed)
-      if (store.consistentIndex < snap.metadata.index) {
-        log.info(
-          `restoring the store from snapshot ${snap.name} (store at ${store.consistentIndex})`,
-        )
-        await store.restoreFromImage(rest, snap.metadata.index)
-      } else {
-        // Drain nothing more: the store is already at or past the snapshot.
-        await drainQuietly(rest)
-      }
-    }
-
-    const storage = new MemoryStorage()
-    let wal: Wal
-    let id: number
-    let clusterId: number
-    if (hasWal) {
-      const opened = await openWal(walDir, {
-        ...options.wal,
-        ...(snap ? { snapshot: { index: snap.metadata.index, term: snap.metadata.term } } : {}),
-      })
-      if (opened.repair) {
-        log.warn(
-          `WAL repaired: ${opened.repair.file} cut at byte ${opened.repair.offset} (${opened.repair.reason}); damaged copy kept at ${opened.repair.brokenCopy}`,
-        )
-      }
-      const meta = JSON.parse(decoder.decode(opened.metadata)) as WalMetadata
-      id = meta.memberId
-      clusterId = meta.clusterId
-      wal = opened.wal
-      if (snap) storage.applySnapshot({ metadata: snap.metadata, data: new Uint8Array(0) })
-      storage.setHardState(opened.hardState)
-      if (opened.entries.length > 0) storage.append(opened.entries)
-    } else if (options.join) {
-      id = options.join.memberId
-      clusterId = options.join.clusterId
-      membership = new Membership(options.join.members)
-      wal = await createWal(
-        walDir,
-        walMetadata({ memberId: id, clusterId, name: options.name }),
-        options.wal,
-      )
-    } else if (options.bootstrap) {
-      const token = options.token
-      const members = options.bootstrap.members.map((m) => ({
-        ...m,
-        id: memberIdFor(m.name, m.peerUrl, token),
-      }))
-      const self = members.find((m) => m.name === options.name)
-      if (!self) {
-        throw new RaftdeskError(
-          'BAD_CONFIG',
-          `member ${options.name} is not in the initial cluster (${members.map((m) => m.name).join(', ')})`,
-        )
-      }
-      id = self.id
-      clusterId = clusterIdFor(
-        members.map((m) => m.id),
-        token,
-      )
-      wal = await createWal(
-        walDir,
-        walMetadata({ memberId: id, clusterId, name: options.name }),
-        options.wal,
-      )
-      const entries: Entry[] = members.map((m, i) => ({
-        term: 1,
-        index: i + 1,
-        type: 'confChange',
-        data: encodeConfChange({
-          type: 'addVoter',
-          nodeId: m.id,
-          context: encodeChangeContext({
-            name: m.name,
-            peerUrls: [m.peerUrl],
-            clientUrls: [m.clientUrl],
-          }),
-        }),
-      }))
-      const hardState = { term: 1, vote: 0, commit: entries.length }
-      await wal.save(hardState, entries)
-      storage.setHardState(hardState)
-      storage.append(entries)
-    } else {
-      await store.close()
-      throw new RaftdeskError(
-        'BAD_CONFIG',
-        `no data in ${options.dataDir} and neither a cluster to bootstrap nor one to join`,
-      )
-    }
-
-    const snapshotIndex = snap?.metadata.index ?? 0
-    return new RaftdeskNode({
-      options,
-      id,
-      clusterId,
-      store,
-      membership,
-      storage,
-      wal,
-      applied: snapshotIndex,
-      snapshotIndex,
-      confState: snap?.metadata.confState ?? { voters: [], learners: [] },
-    })
+    return new RaftdeskNode(await loadNode(options))
   }
 
   /** Starts the transport, the clock and the Ready loop. */
@@ -1238,29 +1080,10 @@ export class RaftdeskNode {
   }
 }
 
-/** Where a node keeps its WAL, snapshots and store inside its data directory. */
-export function nodeDataDirs(dataDir: string): { walDir: string; snapDir: string; dbDir: string } {
-  return {
-    walDir: join(dataDir, 'wal'),
-    snapDir: join(dataDir, 'snap'),
-    dbDir: join(dataDir, 'db'),
-  }
-}
-
 /** A forwarded call that failed because the leader moved or could not be reached. */
 function isLeadershipMiss(err: unknown): boolean {
   return (
     err instanceof RaftdeskError &&
     ['NOT_LEADER', 'NO_LEADER', 'STOPPED', 'UNREACHABLE'].includes(err.code)
   )
-}
-
-function walMetadata(meta: WalMetadata): Uint8Array {
-  return encoder.encode(JSON.stringify(meta))
-}
-
-async function drainQuietly(stream: AsyncIterable<Uint8Array>): Promise<void> {
-  // Closing the iterator releases the file; reading the rest would only verify a CRC again.
-  const it = stream[Symbol.asyncIterator]()
-  await it.return?.()
 }

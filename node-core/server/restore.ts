@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { ValidationError } from '../errors'
 import { openStore } from '../mvcc/store'
 import { splitImage } from './image'
-import { nodeDataDirs } from './node'
+import { nodeDataDirs } from './node-open'
 import { openSavedSnapshot } from './saved-snapshot'
 
 export interface RestoreResult {
