@@ -210,37 +210,7 @@ export class InboundSide<P extends InboundPeer> {
     }
     const h = decodeHello(f.payload)
     conn.claimed = h.from
-    if (h.clusterId !== this.host.ctx.clusterId) {
-      throw new HandshakeRefusedError(
-        'cluster-id',
-        `member ${h.from} is in cluster ${JSON.stringify(h.clusterId)}, this node in ${JSON.stringify(this.host.ctx.clusterId)}`,
-      )
-    }
-    if (!timingSafeEqual(digest(h.token), this.host.tokenDigest)) {
-      throw new HandshakeRefusedError('token', `member ${h.from} presented a wrong cluster token`)
-    }
-    if (h.to !== this.host.ctx.id) {
-      throw new HandshakeRefusedError(
-        'target',
-        `member ${h.from} dialled member ${h.to}, this is member ${this.host.ctx.id}`,
-      )
-    }
-    if (this.host.isRemoved(h.from)) {
-      throw new HandshakeRefusedError('removed', `member ${h.from} was removed from the cluster`)
-    }
-    const peer = this.host.peer(h.from)
-    if (peer === undefined) {
-      throw new HandshakeRefusedError(
-        'unknown-sender',
-        `member ${h.from} is not a peer of member ${this.host.ctx.id}`,
-      )
-    }
-    if (h.purpose === 'snapshot' && this.snapshotsIn >= this.host.ctx.limits.snapshotsInboundMax) {
-      throw new HandshakeRefusedError(
-        'busy',
-        `${this.snapshotsIn} snapshot streams already under way`,
-      )
-    }
+    const peer = this.admit(h)
     clearTimeout(conn.timer)
     conn.timer = undefined
     conn.peer = peer
@@ -276,6 +246,45 @@ export class InboundSide<P extends InboundPeer> {
         peer,
       )
     }
+  }
+
+  /**
+   * The handshake's checks: the right cluster, token and target, a known member that was not
+   * removed, and a free slot for a snapshot stream. Returns the peer the HELLO is from.
+   */
+  private admit(h: ReturnType<typeof decodeHello>): P {
+    if (h.clusterId !== this.host.ctx.clusterId) {
+      throw new HandshakeRefusedError(
+        'cluster-id',
+        `member ${h.from} is in cluster ${JSON.stringify(h.clusterId)}, this node in ${JSON.stringify(this.host.ctx.clusterId)}`,
+      )
+    }
+    if (!timingSafeEqual(digest(h.token), this.host.tokenDigest)) {
+      throw new HandshakeRefusedError('token', `member ${h.from} presented a wrong cluster token`)
+    }
+    if (h.to !== this.host.ctx.id) {
+      throw new HandshakeRefusedError(
+        'target',
+        `member ${h.from} dialled member ${h.to}, this is member ${this.host.ctx.id}`,
+      )
+    }
+    if (this.host.isRemoved(h.from)) {
+      throw new HandshakeRefusedError('removed', `member ${h.from} was removed from the cluster`)
+    }
+    const peer = this.host.peer(h.from)
+    if (peer === undefined) {
+      throw new HandshakeRefusedError(
+        'unknown-sender',
+        `member ${h.from} is not a peer of member ${this.host.ctx.id}`,
+      )
+    }
+    if (h.purpose === 'snapshot' && this.snapshotsIn >= this.host.ctx.limits.snapshotsInboundMax) {
+      throw new HandshakeRefusedError(
+        'busy',
+        `${this.snapshotsIn} snapshot streams already under way`,
+      )
+    }
+    return peer
   }
 
   private onMessageFrame(peer: P, payload: Uint8Array): void {
