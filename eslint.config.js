@@ -141,9 +141,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            NO_ELECTRON_OR_VUE,
-          ],
+          patterns: [NO_ELECTRON_OR_VUE],
         },
       ],
       'no-restricted-globals': [
@@ -162,10 +160,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            NO_ELECTRON_OR_VUE,
-            NO_GRPC,
-          ],
+          patterns: [NO_ELECTRON_OR_VUE, NO_GRPC],
         },
       ],
     },

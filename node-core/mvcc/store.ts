@@ -48,12 +48,19 @@
  * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
  * store, never a mix (openStore finishes or discards an interrupted swap).
  */
+import {
+  finishInterruptedRestore,
+  openDb,
+  openOrExplain,
+  type Db,
+  type DbOp,
+  type DbSnapshot,
+} from './db'
+import { stageImage } from './image-restore'
 import { Buffer } from 'node:buffer'
-import { existsSync } from 'node:fs'
 import { readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
-import { ClassicLevel } from 'classic-level'
 import {
   CompactedError,
   CorruptionError,
@@ -64,7 +71,6 @@ import {
   DuplicateKeyError,
   StoreClosedError,
   StoreFailedError,
-  StoreLockedError,
   StoreRestoringError,
 } from './errors'
 import {
@@ -73,7 +79,7 @@ import {
   encodeCheckpoint,
   encodeCheckpointMeta,
 } from './checkpoint'
-import { decodeImage, encodeImage, type ImageEntry, type ImageHeader } from './image'
+import { encodeImage, type ImageEntry } from './image'
 import { KeyIndex, type History } from './key-index'
 import { inRange, keyBytes, keyRange, keyString, type KeyRange, type KeyString } from './keys'
 import {
@@ -170,10 +176,6 @@ export interface ApplyItem {
   who?: AuthInfo
 }
 
-type Db = ClassicLevel<Uint8Array, Uint8Array>
-type DbOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
-type DbSnapshot = ReturnType<Db['snapshot']>
-
 const EMPTY = new Uint8Array(0)
 const ITERATOR_CHUNK = 1000
 /** The reopen scan reads records in chunks of this many, or this many bytes. */
@@ -247,35 +249,6 @@ export async function openStore(dir: string, opts: StoreOptions = {}): Promise<M
     throw err
   }
   return store
-}
-
-/** See the module comment: a crash during restoreFromImage leaves these directories behind. */
-async function finishInterruptedRestore(dir: string): Promise<void> {
-  const staged = `${dir}.restore`
-  if (existsSync(staged)) {
-    // The staged database is complete only once the live one has been moved aside.
-    if (existsSync(dir)) await rm(staged, { recursive: true, force: true })
-    else await rename(staged, dir)
-  }
-  await rm(`${dir}.old`, { recursive: true, force: true })
-}
-
-/** Opens classic-level, turning "LOCK already held" into an error a person can act on. */
-async function openOrExplain(db: Db, dir: string): Promise<void> {
-  try {
-    await db.open()
-  } catch (err) {
-    const cause = (err as { cause?: { code?: unknown } }).cause
-    if (cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(dir)
-    throw err
-  }
-}
-
-function openDb(dir: string): Db {
-  return new ClassicLevel<Uint8Array, Uint8Array>(dir, {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-  })
 }
 
 function toResultError(err: RaftdeskError): WriteResult {
@@ -1226,56 +1199,7 @@ export class MvccStore {
   ): Promise<void> {
     this.check()
     const staged = `${this.dir}.restore`
-    await rm(staged, { recursive: true, force: true })
-    const db = openDb(staged)
-    await openOrExplain(db, staged)
-    let header: ImageHeader | undefined
-    try {
-      let ops: DbOp[] = []
-      let bytes = 0
-      let maxMain = 0
-      await decodeImage(
-        stream,
-        (h) => {
-          header = h
-        },
-        async ({ key, value }) => {
-          if (key[0] === SPACE_RECORD) {
-            const rec = decodeRecord(value)
-            checkRecordKey(key, rec)
-            maxMain = Math.max(maxMain, rec.main)
-          } else if (key[0] === SPACE_AUTH || key[0] === SPACE_ALARM) {
-            // Checked as a whole when the store loads them (AuthState.load).
-          } else if (key.length !== 9 || value.length !== 8) {
-            throw new CorruptionError(`image: lease entry of ${key.length}/${value.length} bytes`)
-          }
-          ops.push({ type: 'put', key, value })
-          bytes += key.length + value.length
-          if (ops.length >= 10_000 || bytes >= 8 * 1024 * 1024) {
-            await db.batch(ops)
-            ops = []
-            bytes = 0
-          }
-        },
-      )
-      const h = header!
-      if (maxMain > h.revision) {
-        throw new CorruptionError(`image: record at ${maxMain} above its revision ${h.revision}`)
-      }
-      const state = {
-        consistentIndex,
-        revision: h.revision,
-        compactedRevision: h.compactedRevision,
-      }
-      ops.push({ type: 'put', key: META_FORMAT_KEY, value: encodeFormat() })
-      ops.push({ type: 'put', key: META_STATE_KEY, value: encodeState(state) })
-      await db.batch(ops, { sync: true })
-      await db.close()
-    } catch (err) {
-      await db.close().catch(() => undefined)
-      await rm(staged, { recursive: true, force: true })
-      throw err
-    }
+    await stageImage(staged, stream, consistentIndex)
     // From here on a failure leaves the store unusable (its database is closed or half swapped).
     let swapped = () => {}
     this.swapping = new Promise((resolve) => (swapped = resolve))

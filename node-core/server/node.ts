@@ -44,8 +44,8 @@ import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/
 import type { ApplyItem, MvccStore, StoreOptions } from '../mvcc/store'
 import type { AuthInfo, AuthOp } from '../mvcc/auth'
 import { AUTH_TOKEN_TTL_MS_DEFAULT, tokenIndex, TokenKeeper } from './auth-tokens'
+import type { MemoryStorage } from '../raft'
 import {
-  MemoryStorage,
   ConfChangePendingError,
   ProposalError,
   RawNode,

@@ -2,13 +2,7 @@
  * The renderer's only way out: typed calls on the API contract. Envelopes are unwrapped here and
  * refusals rebuilt into ApiError, so components deal with values and typed errors only.
  */
-import type {
-  ArgsOf,
-  Channel,
-  RaftdeskBridge,
-  ResultOf,
-  WireError,
-} from '../../../contract'
+import type { ArgsOf, Channel, RaftdeskBridge, ResultOf, WireError } from '../../../contract'
 
 export class ApiError extends Error {
   readonly code: string
