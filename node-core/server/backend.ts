@@ -105,7 +105,7 @@ export class NodeBackend implements EtcdBackend {
   /** The store's size on disk as last measured (the quota compares against it). */
   private dbSizeBytes = 0
   private readonly sizer: NodeJS.Timeout
-  private lastRaiseMs = 0
+  private lastRaiseMs = -Infinity
 
   /** `leader` carries the calls only the leader can answer, from a follower to the leader. */
   constructor(
@@ -141,7 +141,7 @@ export class NodeBackend implements EtcdBackend {
       this.lastRaiseMs = now
       const alarm = { action: 'activate', memberId: this.node.id, alarm: 'nospace' } as const
       this.node.propose({ type: 'alarm', alarm }).catch(() => {
-        this.lastRaiseMs = 0 // not raised (no leader, stopping): the next write tries again
+        this.lastRaiseMs = -Infinity // not raised (no leader, stopping): the next write tries again
       })
     }
     throw new EtcdServerError(

@@ -121,8 +121,10 @@ export interface RaftdeskNodeOptions {
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
   logger: Logger
   /**
-   * What the node's timeouts, lease expiry and leadership times read (the system clock by
-   * default; tests pass a virtual one). Timers still run in real time and read it when they fire.
+   * What lease expiry, auth token expiry and the leadership times behind etcd's timeout answers
+   * read (the system clock by default; tests pass a virtual one). Timers still run in real time
+   * and read it when they fire. Deadlines shared with the network (a gRPC call's, a forwarded
+   * call's) and network retries stay in wall time.
    */
   clock?: Clock
   wal?: WalOptions
@@ -267,7 +269,8 @@ export class RaftdeskNode {
         this.wake()
       },
       later: (ms, fn) => setTimeout(fn, ms).unref?.(),
-      clock: this.clock,
+      // Re-asking a lost round is a network retry: real time, whatever the node's clock.
+      clock: systemClock,
       reissueAfterMs: init.options.tickMs * init.options.electionTicksMin,
       retryMs: init.options.tickMs * init.options.heartbeatTicks,
     })
@@ -462,7 +465,8 @@ export class RaftdeskNode {
     forward: (deadlineMs: number) => Promise<T>,
   ): Promise<T> {
     this.assertRunning()
-    const deadline = this.clock.now() + this.options.requestTimeoutMs
+    // Wall time, not the node's clock: the deadline also bounds the gRPC call to the leader.
+    const deadline = Date.now() + this.options.requestTimeoutMs
     const electionMs = this.options.tickMs * this.options.electionTicksMin
     for (;;) {
       if (this.isLeader) return await local()
@@ -473,7 +477,7 @@ export class RaftdeskNode {
           if (!isLeadershipMiss(err)) throw err
         }
       }
-      const leftMs = deadline - this.clock.now()
+      const leftMs = deadline - Date.now()
       if (leftMs <= 0) {
         // etcd: no leader known at the deadline is "no leader"; a leader that did not answer,
         // a timeout.
@@ -528,12 +532,13 @@ export class RaftdeskNode {
   private appliedAtLeast(index: number, deadlineMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter = { index, done: () => (clearTimeout(timer), resolve()) }
+      // deadlineMs is the gRPC call's, in wall time.
       const timer = setTimeout(
         () => {
           this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter)
           reject(new EtcdServerError('INVALID_AUTH_TOKEN', `entry ${index} not applied in time`))
         },
-        Math.max(0, deadlineMs - this.clock.now()),
+        Math.max(0, deadlineMs - Date.now()),
       )
       this.appliedWaiters.push(waiter)
     })

@@ -14,6 +14,7 @@ import {
   type RaftdeskNodeOptions,
 } from '../../../node-core/server/node'
 import { silentLogger } from '../../../node-core/kernel/logger'
+import { RaftdeskError } from '../../../node-core/errors'
 
 const enc = (s: string) => Buffer.from(s)
 const members = [1, 2, 3].map((i) => ({
@@ -451,5 +452,24 @@ describe('RaftdeskNode', () => {
       await new Promise((r) => setTimeout(r, 50))
     }
     expect(leader.store.lessor.has(7n)).toBe(false)
+  })
+
+  it('bounds a call forwarded to an unreachable leader in wall time, whatever its clock says', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    const frozen = { now: () => 1_000_000 } // a virtual clock that never moves
+    await openAll({ clock: frozen, requestTimeoutMs: 600 })
+    const leader = await leaderOf(nodes)
+    const unreachable: LeaderLink = {
+      ...NO_LEADER_LINK,
+      leaseRenew: () => Promise.reject(new RaftdeskError('UNREACHABLE', 'leader gone')),
+    }
+    const backend = new NodeBackend(
+      nodes.find((n) => n !== leader)!,
+      unreachable,
+    )
+    // It used to retry for ever (the test's timeout would fail it): the deadline read the clock.
+    await expect(backend.leaseKeepAlive(7n)).rejects.toThrow('etcdserver: request timed out')
+    backend.close()
   })
 })
