@@ -219,11 +219,14 @@ describe('cluster under faults', () => {
     const t = tc
     const leader = await t.cluster.waitForLeader()
     const [f1, f2] = t.cluster.names().filter((n) => n !== leader) as [string, string]
-    // Delay and loss on the leader's link to one follower: writes still commit through the other.
+    // Delay and loss on the leader's link to one follower: writes still commit (how fast is the
+    // benchmarks' business), and the slow follower gets them too.
     await t.cluster.setLinkFault(leader, f1, { delayMs: 200, lossRate: 0.2 })
-    const began = Date.now()
     await t.client(leader).put('f/slow', '1')
-    expect(Date.now() - began).toBeLessThan(2000)
+    for (let i = 0; (await t.client(f1).get('f/slow', { serializable: true })) !== '1'; i++) {
+      if (i > 200) throw new Error('the slow follower never got the write')
+      await sleep(50)
+    }
     // Leader -> followers cut one way: they stop hearing heartbeats and elect a new leader,
     // although the old leader still hears them.
     await t.cluster.cutLink(leader, f1, true)
