@@ -34,6 +34,7 @@
  * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
  * reads are served from local state at once.
  */
+import { restoreSnapshot, takeSnapshot } from './snapshots'
 import { ReadIndexQueue } from './read-index'
 import { systemClock, type Clock } from '../kernel/clock'
 import { sendOrder } from '../raft/send-order'
@@ -61,25 +62,13 @@ import {
   type Role,
   type Snapshot,
 } from '../raft'
-import {
-  openSnapshot,
-  readSnapshotFile,
-  receiveSnapshot,
-  retainSnapshots,
-  saveSnapshot,
-} from '../snap'
+import { openSnapshot, readSnapshotFile, receiveSnapshot, retainSnapshots } from '../snap'
 import type { PeerTransport } from '../transport/types'
 import type { Wal, WalOptions } from '../wal'
 import { RequestIdGenerator } from './ids'
 import { loadNode, nodeDataDirs, type NodeInit } from './node-open'
-import { composeImage, splitImage } from './image'
-import {
-  decodeChangeContext,
-  encodeChangeContext,
-  hostPort,
-  Membership,
-  type MemberContext,
-} from './members'
+import type { Membership } from './members'
+import { decodeChangeContext, encodeChangeContext, hostPort, type MemberContext } from './members'
 import type { Member } from '../kernel/member'
 import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from './answers'
 import { decodeRequest, encodeRequest } from './request-codec'
@@ -864,10 +853,7 @@ export class RaftdeskNode {
 
   private async applySnapshot(snapshot: Snapshot): Promise<void> {
     const meta = snapshot.metadata
-    const snap = await openSnapshot(this.snapDir, { index: meta.index, term: meta.term })
-    const { header, rest } = await splitImage(snap.openImage())
-    await this.store.restoreFromImage(rest, meta.index)
-    const membership = new Membership(header.members, header.removed)
+    const membership = await restoreSnapshot(this.snapDir, this.store, meta)
     for (const m of this.membership.list()) {
       if (!membership.get(m.id)) this.transport.removePeer(m.id)
     }
@@ -975,20 +961,18 @@ export class RaftdeskNode {
     try {
       const index = this.appliedIndex
       if (index <= this.snapshotIndex) return this.snapshotIndex
-      const term = this.storage.term(index)
-      const confState = {
-        voters: [...this.confState.voters],
-        learners: [...this.confState.learners],
-      }
-      const membership = this.membership.toJSON()
-      // The store image is read from a LevelDB snapshot taken now: applies that happen while it
-      // streams do not leak into it.
-      const image = composeImage(membership, this.store.snapshotImage())
-      const info = await saveSnapshot(this.snapDir, { index, term, confState }, image)
-      await this.wal.saveSnapshot({ index, term })
-      this.storage.createSnapshot(index, confState, new Uint8Array(0))
-      const compactTo = index - this.options.snapshotCatchUpEntries
-      if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo)
+      const info = await takeSnapshot(
+        {
+          snapDir: this.snapDir,
+          wal: this.wal,
+          storage: this.storage,
+          store: this.store,
+          membership: this.membership,
+          confState: this.confState,
+          catchUpEntries: this.options.snapshotCatchUpEntries,
+        },
+        index,
+      )
       this.snapshotIndex = index
       await retainSnapshots(this.wal, this.snapDir)
       this.log.info(`saved snapshot ${info.name} (${info.fileBytes} bytes)`)
