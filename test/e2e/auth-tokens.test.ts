@@ -82,24 +82,27 @@ describe('auth tokens and state on a real cluster', () => {
 
   it('looks a token up after the barrier of a linearizable read, as etcd does', async () => {
     tc = await startTestCluster()
-    await tc.cluster.waitForLeader()
-    const [n1, n3] = [on('n1'), on('n3')]
-    const root = withToken(await enableAuth(n1))
-    await call(n1.auth, 'RoleAdd', { name: 'app' }, root)
+    // The member cut off below must be a follower: cutting off the leader would lose the
+    // password change itself to the election that follows (etcd answers it with a timeout too).
+    const leaderName = await tc.cluster.waitForLeader()
+    const followerName = tc.cluster.names().find((n) => n !== leaderName)!
+    const [lead, cut] = [on(leaderName), on(followerName)]
+    const root = withToken(await enableAuth(lead))
+    await call(lead.auth, 'RoleAdd', { name: 'app' }, root)
     const perm = { permType: 'READWRITE', key: key('k'), rangeEnd: Buffer.alloc(0) }
-    await call(n1.auth, 'RoleGrantPermission', { name: 'app', perm }, root)
-    await call(n1.auth, 'UserAdd', { name: 'alice', password: 'old' }, root)
-    await call(n1.auth, 'UserGrantRole', { user: 'alice', role: 'app' }, root)
+    await call(lead.auth, 'RoleGrantPermission', { name: 'app', perm }, root)
+    await call(lead.auth, 'UserAdd', { name: 'alice', password: 'old' }, root)
+    await call(lead.auth, 'UserGrantRole', { user: 'alice', role: 'app' }, root)
     const alice = withToken(
-      (await call<{ token: string }>(n3.auth, 'Authenticate', { name: 'alice', password: 'old' }))
+      (await call<{ token: string }>(cut.auth, 'Authenticate', { name: 'alice', password: 'old' }))
         .token,
     )
-    await call(n3.kv, 'Range', { key: key('k') }, alice)
-    // n3 is cut off while alice's password changes: it still knows her token when her read
-    // arrives, and learns of the change only once its read barrier has caught it up.
-    await tc.cluster.partition(['n3'])
-    await call(n1.auth, 'UserChangePassword', { name: 'alice', password: 'new' }, root)
-    const read = callError(n3.kv, 'Range', { key: key('k') }, alice)
+    await call(cut.kv, 'Range', { key: key('k') }, alice)
+    // The follower is cut off while alice's password changes: it still knows her token when her
+    // read arrives, and learns of the change only once its read barrier has caught it up.
+    await tc.cluster.partition([followerName])
+    await call(lead.auth, 'UserChangePassword', { name: 'alice', password: 'new' }, root)
+    const read = callError(cut.kv, 'Range', { key: key('k') }, alice)
     await sleep(300)
     await tc.cluster.heal()
     expect(refusal(await read)).toEqual([status.UNAUTHENTICATED, 'etcdserver: invalid auth token'])
