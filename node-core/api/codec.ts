@@ -16,6 +16,7 @@
  *   (or empty bytes), as etcd does.
  * - Responses nested in a txn carry a header with the revision only.
  */
+import { isInt64 } from '../kernel/bytes'
 import { ValidationError } from '../errors'
 import type {
   Compare,
@@ -88,18 +89,10 @@ export function id64(raw: string | number, field: string): number {
   return value
 }
 
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
-
 /** Parses a lease id or a lease compare operand: any int64, exactly. */
 export function leaseId(raw: string | number, field: string): bigint {
-  let value: bigint
-  try {
-    value = BigInt(raw)
-  } catch {
-    value = INT64_MAX + 1n
-  }
-  if (value < INT64_MIN || value > INT64_MAX) {
+  const value = /^-?\d+$/.test(String(raw)) ? BigInt(raw) : undefined
+  if (value === undefined || !isInt64(value)) {
     throw new ValidationError(
       API_INPUT_CODES.INT64_OUT_OF_RANGE,
       `raftdesk: ${field} = ${String(raw)} is not a 64-bit signed integer`,

@@ -33,6 +33,11 @@ export function uvarintSize(v: number): number {
   return 8
 }
 
+/** Whether v is a signed 64-bit integer (etcd's int64 fields: lease ids and operands). */
+export function isInt64(v: bigint): boolean {
+  return v >= -(2n ** 63n) && v < 2n ** 63n
+}
+
 /** Whether v is what `uvarint` carries: a non-negative integer below 2^53. */
 export function isUvarint(v: number): boolean {
   return v >>> 0 === v || (Number.isSafeInteger(v) && v >= 0)

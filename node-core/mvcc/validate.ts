@@ -18,6 +18,7 @@
  *   fine, only one of them runs): DuplicateKeyError;
  * - numbers that are not safe integers, unknown enum values: InvalidArgumentError.
  */
+import { isInt64 } from '../kernel/bytes'
 import { unreachable } from '../kernel/assert'
 import {
   DuplicateKeyError,
@@ -71,7 +72,7 @@ function checkInt(name: string, n: number | undefined): void {
 
 /** A lease id or operand: an int64, as etcd's lease fields are. */
 function checkLeaseId(name: string, n: bigint | undefined): void {
-  if (n !== undefined && (typeof n !== 'bigint' || n < -(2n ** 63n) || n >= 2n ** 63n)) {
+  if (n !== undefined && (typeof n !== 'bigint' || !isInt64(n))) {
     throw new InvalidArgumentError(`${name} ${n} is not a 64-bit integer`)
   }
 }

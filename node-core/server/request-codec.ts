@@ -49,7 +49,7 @@
  * every length and tag and throws RequestCodecError; it never returns a partly read request.
  * Decoded byte fields are views into the input.
  */
-import { ByteReader, ByteWriter } from '../kernel/bytes'
+import { ByteReader, ByteWriter, isInt64 } from '../kernel/bytes'
 import { unreachable } from '../kernel/assert'
 import type { AuthInfo, AuthOp, PasswordHash, PermissionType } from '../mvcc/auth'
 import { ValidationError } from '../errors'
@@ -99,7 +99,7 @@ class Writer extends ByteWriter {
   }
   /** A lease id or operand (int64) as its two's-complement u64 (see the layout above). */
   lease(v: bigint): void {
-    if (v < -(2n ** 63n) || v >= 2n ** 63n) {
+    if (!isInt64(v)) {
       throw new RequestCodecError(`cannot encode lease ${v}: not a 64-bit integer`)
     }
     this.uvarint64(BigInt.asUintN(64, v), 'lease')

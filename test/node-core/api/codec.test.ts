@@ -2,7 +2,13 @@
 // mapping onto node-core/mvcc/types.ts, etcd's txn rules and peer-URL rules.
 import { describe, expect, it } from 'vitest'
 import { checkPeerUrls } from '../../../node-core/api/cluster-service'
-import { id64, int64, rangeRequestFromPb, txnRequestFromPb } from '../../../node-core/api/codec'
+import {
+  id64,
+  int64,
+  leaseId,
+  rangeRequestFromPb,
+  txnRequestFromPb,
+} from '../../../node-core/api/codec'
 import { RaftdeskError } from '../../../node-core/errors'
 import { checkTxnDuplicates, checkTxnRequest } from '../../../node-core/api/validate'
 import type { PbCompare, PbRangeRequest, PbRequestOp } from '../../../node-core/api/wire'
@@ -79,6 +85,19 @@ describe('int64 fields', () => {
       /LeaseGrantRequest\.ID = 9007199254740993 is out of range/,
     )
     expect(() => id64('-1', 'PutRequest.lease')).toThrow(/PutRequest\.lease = -1 is negative/)
+  })
+})
+
+describe('lease ids', () => {
+  it('takes every int64 exactly and refuses the rest with INVALID_ARGUMENT', () => {
+    expect(leaseId('9223372036854775807', 'ID')).toBe(2n ** 63n - 1n)
+    expect(leaseId('-9223372036854775808', 'ID')).toBe(-(2n ** 63n))
+    expect(leaseId(42, 'ID')).toBe(42n)
+    for (const bad of ['9223372036854775808', '1.5', '0x10', '', 'abc']) {
+      expect(() => leaseId(bad, 'PutRequest.lease'), bad).toThrow(
+        /PutRequest\.lease = .* is not a 64-bit signed integer/,
+      )
+    }
   })
 })
 
