@@ -4,7 +4,7 @@
 // where a missing etcd is a failure (CI installs it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../../helpers/ports'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Etcd3, type IKeyValue, type IRequestOp, type IResponseOp } from 'etcd3'
@@ -29,17 +29,6 @@ if (!etcdInstalled && !required)
   console.warn('skipping etcd comparison: no etcd on PATH (apt-get install etcd-server)')
 
 // ---- etcd on free ports ----------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 interface RunningEtcd {
   child: ChildProcess
