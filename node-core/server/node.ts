@@ -12,9 +12,9 @@
  *      proposal that arrived while the previous fsync ran is in this batch);
  *   5. mirror them into the in-memory raft storage, then send every other message (votes,
  *      append responses: they promise what step 4 made durable);
- *   6. apply: the snapshot (restore the store from the file), then the committed entries as ONE
- *      store batch; conf changes also go to raft and the membership; waiting clients are
- *      answered with their results;
+ *   6. apply (apply.ts): the snapshot (restore the store from the file), then the committed
+ *      entries as ONE store batch; conf changes also go to raft and the membership; waiting
+ *      clients are answered with their results;
  *   7. serve linearizable reads whose read index is now applied;
  *   8. advance(); every `snapshotCount` applied entries, save a snapshot (in the background) and
  *      compact the raft log and the WAL behind it.
@@ -34,7 +34,8 @@
  * a ReadIndex round: reads arriving while a round is in flight share the next one. Serializable
  * reads are served from local state at once.
  */
-import { restoreSnapshot, takeSnapshot } from './snapshots'
+import { takeSnapshot } from './snapshots'
+import { Applier } from './apply'
 import { ReadIndexQueue } from './read-index'
 import { systemClock, type Clock } from '../kernel/clock'
 import { sendOrder } from '../raft/send-order'
@@ -42,8 +43,8 @@ import type { Logger } from '../kernel/logger'
 import { EtcdServerError } from '../kernel/etcd-errors'
 import { RaftdeskError } from '../errors'
 import type { RangeRequest, RangeResponse, WriteOp, WriteResult } from '../mvcc/types'
-import type { ApplyItem, MvccStore, StoreOptions } from '../mvcc/store'
-import type { AuthInfo, AuthOp } from '../mvcc/auth'
+import type { MvccStore, StoreOptions } from '../mvcc/store'
+import type { AuthInfo } from '../mvcc/auth'
 import { AUTH_TOKEN_TTL_MS_DEFAULT, tokenIndex, TokenKeeper } from './auth-tokens'
 import type { MemoryStorage } from '../raft'
 import {
@@ -52,15 +53,12 @@ import {
   RawNode,
   ReadIndexDroppedError,
   createPrng,
-  decodeConfChange,
   type ConfChange,
   type ConfState,
-  type Entry,
   type HardState,
   type Message,
   type Ready,
   type Role,
-  type Snapshot,
 } from '../raft'
 import { openSnapshot, readSnapshotFile, receiveSnapshot, retainSnapshots } from '../snap'
 import type { PeerTransport } from '../transport/types'
@@ -68,10 +66,10 @@ import type { Wal, WalOptions } from '../wal'
 import { RequestIdGenerator } from './ids'
 import { loadNode, nodeDataDirs, type NodeInit } from './node-open'
 import type { Membership } from './members'
-import { decodeChangeContext, encodeChangeContext, hostPort, type MemberContext } from './members'
+import { encodeChangeContext, type MemberContext } from './members'
 import type { Member } from '../kernel/member'
 import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from './answers'
-import { decodeRequest, encodeRequest } from './request-codec'
+import { encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
 
 export interface InitialMember {
@@ -110,9 +108,10 @@ export interface RaftdeskNodeOptions {
   transportFactory: (memberId: number, clusterId: number) => PeerTransport
   logger: Logger
   /**
-   * What lease expiry, auth token expiry and the leadership times behind etcd's timeout answers
-   * read (the system clock by default; tests pass a virtual one). Timers still run in real time
-   * and read it when they fire. Deadlines shared with the network (a gRPC call's, a forwarded
+   * What lease expiry, auth token expiry, the deadlines of writes, membership changes and
+   * linearizable reads, and the leadership times behind etcd's timeout answers count in (the
+   * system clock by default; tests pass a ManualClock). The lease check still runs every 500 ms
+   * of real time and reads it. Deadlines shared with the network (a gRPC call's, a forwarded
    * call's) and network retries stay in wall time.
    */
   clock?: Clock
@@ -188,12 +187,10 @@ export class RaftdeskNode {
   /** Calls waiting until this member has applied an index (a token issued there). */
   private appliedWaiters: Array<{ index: number; done: () => void }> = []
   private readonly confChanges: WaitRegistry<ConfState>
-  private confState: ConfState
   private role: Role = 'follower'
   private lead = 0
   private term = 0
   private durableHardState: HardState
-  private appliedIndex: number
   private snapshotIndex: number
   private snapshotInFlight = false
   private loopRunning = false
@@ -211,9 +208,9 @@ export class RaftdeskNode {
   private confChangesWaiting: Array<() => void> = []
   private readonly statusListeners = new Set<() => void>()
   private readonly reads: ReadIndexQueue
+  private readonly applier: Applier
   /** See RaftdeskNodeOptions.clock. */
   readonly clock: Clock
-  private removedSelf = false
   /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
 
@@ -227,19 +224,17 @@ export class RaftdeskNode {
     this.membership = init.membership
     this.storage = init.storage
     this.wal = init.wal
-    this.appliedIndex = init.applied
     this.snapshotIndex = init.snapshotIndex
-    this.confState = init.confState
     this.snapDir = nodeDataDirs(init.options.dataDir).snapDir
     this.durableHardState = init.storage.initialState().hardState
     this.term = this.durableHardState.term
-    this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request')
     this.clock = init.options.clock ?? systemClock
+    this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request', this.clock)
     const clock = this.clock
     this.tokens = new TokenKeeper(init.options.authTokenTtlMs ?? AUTH_TOKEN_TTL_MS_DEFAULT, () =>
       clock.now(),
     )
-    this.confChanges = new WaitRegistry(1024, 'membership change')
+    this.confChanges = new WaitRegistry(1024, 'membership change', this.clock)
     // The seed only needs to differ between members and runs: any entropy will do.
     const seed = (Date.now() ^ (process.pid << 8) ^ this.id) >>> 0
     this.raft = new RawNode({
@@ -257,13 +252,28 @@ export class RaftdeskNode {
         this.raft.readIndex(ctx)
         this.wake()
       },
-      later: (ms, fn) => setTimeout(fn, ms).unref?.(),
       // Re-asking a lost round is a network retry: real time, whatever the node's clock.
       clock: systemClock,
       reissueAfterMs: init.options.tickMs * init.options.electionTicksMin,
       retryMs: init.options.tickMs * init.options.heartbeatTicks,
     })
     this.transport = init.options.transportFactory(this.id, this.clusterId)
+    this.applier = new Applier(
+      {
+        id: this.id,
+        store: this.store,
+        membership: this.membership,
+        raft: this.raft,
+        transport: this.transport,
+        wal: this.wal,
+        snapDir: this.snapDir,
+        tokens: this.tokens,
+        writes: this.writes,
+        confChanges: this.confChanges,
+        log: this.log,
+      },
+      { applied: init.applied, confState: init.confState },
+    )
     this.transport.onMessage((m) => this.onPeerMessage(m))
     this.transport.onUnreachable((id) => {
       this.raft.reportUnreachable(id)
@@ -288,7 +298,7 @@ export class RaftdeskNode {
   /** Starts the transport, the clock and the Ready loop. */
   async start(): Promise<void> {
     await this.transport.start()
-    for (const m of this.membership.list()) this.connectPeer(m)
+    for (const m of this.membership.list()) this.applier.connectPeer(m)
     this.ticker = setInterval(() => this.onTick(), this.options.tickMs)
     this.leaseTimer = setInterval(() => this.checkLeases(), 500)
     this.ticker.unref?.()
@@ -316,7 +326,7 @@ export class RaftdeskNode {
   }
 
   get isLearner(): boolean {
-    return this.confState.learners.includes(this.id)
+    return this.applier.confState.learners.includes(this.id)
   }
 
   /**
@@ -406,7 +416,7 @@ export class RaftdeskNode {
    * is raft's own (it moves as messages arrive, while the Ready loop may be busy applying).
    */
   private checkApplyLag(): void {
-    const lag = this.raft.committedIndex - this.appliedIndex
+    const lag = this.raft.committedIndex - this.applier.appliedIndex
     if (lag > (this.options.applyLagEntriesMax ?? APPLY_LAG_ENTRIES_MAX)) {
       throw new EtcdServerError('TOO_MANY_REQUESTS', `${lag} committed entries not yet applied`)
     }
@@ -438,7 +448,7 @@ export class RaftdeskNode {
         .map((p) => p.id),
     )
     if (this.lead !== this.id) return connected.has(this.lead)
-    const voters = this.confState.voters
+    const voters = this.applier.confState.voters
     const reachable = voters.filter((v) => v === this.id || connected.has(v)).length
     return reachable > voters.length / 2
   }
@@ -506,7 +516,7 @@ export class RaftdeskNode {
     this.assertRunning()
     const index = tokenIndex(token)
     if (index === undefined) throw new EtcdServerError('INVALID_AUTH_TOKEN', 'malformed token')
-    if (index > this.appliedIndex) await this.appliedAtLeast(index, deadlineMs)
+    if (index > this.applier.appliedIndex) await this.appliedAtLeast(index, deadlineMs)
     return this.tokenHolder(token)
   }
 
@@ -533,24 +543,6 @@ export class RaftdeskNode {
     })
   }
 
-  /** Applied auth changes that decide which tokens stay valid. */
-  private observeAuth(op: AuthOp, result: WriteResult): void {
-    if (!('auth' in result)) return
-    switch (op.type) {
-      case 'authenticate':
-        if (result.auth.token) this.tokens.assign(result.auth.token, op.name)
-        return
-      case 'authEnable':
-      case 'authDisable':
-        return this.tokens.clear()
-      case 'userDelete':
-      case 'userChangePassword':
-        return this.tokens.invalidateUser(op.name)
-      default:
-        return
-    }
-  }
-
   /** Resolves when this node has applied everything committed before the call (ReadIndex). */
   linearizableBarrier(): Promise<void> {
     this.assertRunning()
@@ -558,7 +550,7 @@ export class RaftdeskNode {
       throw new TooManyRequestsError(this.options.pendingRequestsMax)
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.after(this.options.requestTimeoutMs, () => {
         this.reads.remove(serve)
         reject(
           new EtcdServerError(
@@ -566,9 +558,9 @@ export class RaftdeskNode {
             this.lead === 0 ? 'no leader for a linearizable read' : 'linearizable read timed out',
           ),
         )
-      }, this.options.requestTimeoutMs)
+      })
       const serve = () => {
-        clearTimeout(timer)
+        cancelTimer()
         resolve()
       }
       this.reads.add(serve)
@@ -661,7 +653,7 @@ export class RaftdeskNode {
       vote: s.vote,
       lead: s.lead,
       commit: s.commit,
-      applied: this.appliedIndex,
+      applied: this.applier.appliedIndex,
       lastIndex: s.lastIndex,
       stableIndex: s.stableIndex,
       firstIndex: s.firstIndex,
@@ -785,18 +777,21 @@ export class RaftdeskNode {
 
     this.sendMessages(later)
 
-    if (rd.snapshot) await this.applySnapshot(rd.snapshot)
-    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries)
+    if (rd.snapshot) {
+      await this.applier.applySnapshot(rd.snapshot)
+      this.snapshotIndex = rd.snapshot.metadata.index
+    }
+    await this.applier.applyEntries(rd.committedEntries)
     for (const rs of rd.readStates) this.reads.onReadState(rs.requestCtx, rs.index)
     this.serveAppliedWaiters()
-    this.reads.serve(this.appliedIndex)
+    this.reads.serve(this.applier.appliedIndex)
 
     this.raft.advance(rd)
     if (this.confChangesWaiting.length > 0 && rd.committedEntries.length > 0) {
       for (const attempt of this.confChangesWaiting.splice(0)) attempt()
     }
     this.notifyStatus()
-    if (this.removedSelf) {
+    if (this.applier.removedSelf) {
       void this.shutdown('removed from the cluster')
       return
     }
@@ -851,95 +846,14 @@ export class RaftdeskNode {
     }
   }
 
-  private async applySnapshot(snapshot: Snapshot): Promise<void> {
-    const meta = snapshot.metadata
-    const membership = await restoreSnapshot(this.snapDir, this.store, meta)
-    for (const m of this.membership.list()) {
-      if (!membership.get(m.id)) this.transport.removePeer(m.id)
-    }
-    this.membership.replaceWith(membership)
-    this.confState = meta.confState
-    this.membership.reconcile(meta.confState)
-    for (const m of this.membership.list()) this.connectPeer(m)
-    this.appliedIndex = meta.index
-    // Tokens issued by entries inside the snapshot were never seen here; those seen stay valid
-    // only while auth stays on.
-    if (!this.store.auth.enabled) this.tokens.clear()
-    this.snapshotIndex = meta.index
-    this.log.info(`applied snapshot at ${meta.index} (term ${meta.term})`)
-    void retainSnapshots(this.wal, this.snapDir).catch((err: unknown) =>
-      this.log.warn(`retaining snapshots failed: ${(err as Error).message}`),
-    )
-  }
-
-  private async applyEntries(entries: Entry[]): Promise<void> {
-    const items: ApplyItem[] = []
-    const requestIds: number[] = []
-    for (const e of entries) {
-      if (e.index <= this.appliedIndex) continue
-      if (e.type === 'confChange') {
-        this.applyConfChange(e)
-        items.push({ index: e.index, op: null })
-        requestIds.push(0)
-        continue
-      }
-      const req = decodeRequest(e.data)
-      items.push(
-        req?.who
-          ? { index: e.index, op: req.op, who: req.who }
-          : { index: e.index, op: req?.op ?? null },
-      )
-      requestIds.push(req?.id ?? 0)
-    }
-    if (items.length > 0) {
-      const results = await this.store.applyBatch(items)
-      for (let i = 0; i < results.length; i++) {
-        const id = requestIds[i]!
-        const result = results[i]
-        const op = items[i]!.op
-        if (op?.type === 'auth' && result) this.observeAuth(op.auth, result)
-        if (id !== 0 && result) this.writes.resolve(id, result)
-      }
-    }
-    this.appliedIndex = Math.max(this.appliedIndex, entries[entries.length - 1]!.index)
-  }
-
-  private applyConfChange(e: Entry): void {
-    const cc = decodeConfChange(e.data)
-    const { member, requestId } = decodeChangeContext(cc.context)
-    // raft refused every unfit change when it was proposed; a committed one that does not fit
-    // means the logs diverged, and the node stops (the loop fails) rather than run on.
-    const conf = this.raft.applyConfChange(cc)
-    this.confState = conf
-    const record = this.membership.apply(cc.type, cc.nodeId, member)
-    this.log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
-    if (cc.type === 'removeNode') {
-      this.transport.removePeer(cc.nodeId)
-      if (cc.nodeId === this.id) this.removedSelf = true
-    } else if (record) {
-      this.connectPeer(record)
-    }
-    if (requestId) this.confChanges.resolve(requestId, conf)
-  }
-
-  private connectPeer(m: Member): void {
-    if (m.id === this.id || m.peerUrls.length === 0) return
-    const address = hostPort(m.peerUrls[0]!)
-    try {
-      this.transport.addPeer(m.id, address)
-    } catch {
-      this.transport.updatePeer(m.id, address)
-    }
-  }
-
   // -----------------------------------------------------------------------------------------------
   // Linearizable reads (ReadIndex, batched in read-index.ts) and applied-index waiters
 
   /** Wakes those waiting for an applied index (a token's issue, a barrier). */
   private serveAppliedWaiters(): void {
     if (this.appliedWaiters.length === 0) return
-    const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex)
-    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex)
+    const ready = this.appliedWaiters.filter((w) => w.index <= this.applier.appliedIndex)
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.applier.appliedIndex)
     for (const w of ready) w.done()
   }
 
@@ -948,7 +862,7 @@ export class RaftdeskNode {
 
   private maybeSnapshot(): void {
     if (this.snapshotInFlight) return
-    if (this.appliedIndex - this.snapshotIndex < this.options.snapshotCount) return
+    if (this.applier.appliedIndex - this.snapshotIndex < this.options.snapshotCount) return
     void this.snapshotNow().catch((err: unknown) => {
       this.log.error(`snapshot failed: ${(err as Error).message}`)
     })
@@ -959,7 +873,7 @@ export class RaftdeskNode {
     if (this.snapshotInFlight) return this.snapshotIndex
     this.snapshotInFlight = true
     try {
-      const index = this.appliedIndex
+      const index = this.applier.appliedIndex
       if (index <= this.snapshotIndex) return this.snapshotIndex
       const info = await takeSnapshot(
         {
@@ -968,7 +882,7 @@ export class RaftdeskNode {
           storage: this.storage,
           store: this.store,
           membership: this.membership,
-          confState: this.confState,
+          confState: this.applier.confState,
           catchUpEntries: this.options.snapshotCatchUpEntries,
         },
         index,

@@ -15,8 +15,7 @@ import type { Clock } from '../kernel/clock'
 export interface ReadIndexPort {
   /** Asks raft for a read index under `ctx`; throws when raft cannot now (no leader). */
   readIndex(ctx: Uint8Array): void
-  /** Runs fn after ms (a retry while no leader is known). */
-  later(ms: number, fn: () => void): void
+  /** Reads the time and runs retries (the system clock: retries are network waits). */
   clock: Clock
   /** A round unanswered for this long is asked again (an election timeout). */
   reissueAfterMs: number
@@ -114,7 +113,7 @@ export class ReadIndexQueue {
       this.port.readIndex(encoder.encode(String(ctx)))
     } catch {
       // No leader yet: try again shortly, until the reads time out.
-      this.port.later(this.port.retryMs, () => this.retry(ctx))
+      this.port.clock.after(this.port.retryMs, () => this.retry(ctx))
     }
   }
 

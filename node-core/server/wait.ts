@@ -3,6 +3,7 @@
  * id, each with a deadline. Bounded: registering beyond `pendingMax` throws TooManyRequests, so a
  * flood of clients meets a clear error instead of an unbounded queue.
  */
+import { systemClock, type Clock } from '../kernel/clock'
 import { LimitError, RaftdeskError } from '../errors'
 
 export class RequestTimeoutError extends RaftdeskError {
@@ -20,7 +21,7 @@ export class TooManyRequestsError extends LimitError {
 interface Pending<T> {
   resolve: (value: T) => void
   reject: (err: unknown) => void
-  timer: NodeJS.Timeout
+  cancelTimer: () => void
 }
 
 export class WaitRegistry<T> {
@@ -29,6 +30,8 @@ export class WaitRegistry<T> {
   constructor(
     private readonly pendingMax: number,
     private readonly what: string,
+    /** What deadlines are counted in (the node's clock). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get size(): number {
@@ -43,7 +46,7 @@ export class WaitRegistry<T> {
     if (this.pending.size >= this.pendingMax) throw new TooManyRequestsError(this.pendingMax)
     if (this.pending.has(id)) throw new Error(`${this.what} ${id} registered twice`)
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.after(timeoutMs, () => {
         this.pending.delete(id)
         let err: unknown = new RequestTimeoutError(this.what, timeoutMs)
         try {
@@ -52,8 +55,8 @@ export class WaitRegistry<T> {
           // The request is answered whatever happens: with the plain timeout.
         }
         reject(err)
-      }, timeoutMs)
-      this.pending.set(id, { resolve, reject, timer })
+      })
+      this.pending.set(id, { resolve, reject, cancelTimer })
     })
   }
 
@@ -65,7 +68,7 @@ export class WaitRegistry<T> {
     const p = this.pending.get(id)
     if (!p) return false
     this.pending.delete(id)
-    clearTimeout(p.timer)
+    p.cancelTimer()
     p.resolve(value)
     return true
   }
@@ -74,7 +77,7 @@ export class WaitRegistry<T> {
     const p = this.pending.get(id)
     if (!p) return false
     this.pending.delete(id)
-    clearTimeout(p.timer)
+    p.cancelTimer()
     p.reject(err)
     return true
   }

@@ -13,6 +13,7 @@ import {
   RaftdeskNode,
   type RaftdeskNodeOptions,
 } from '../../../node-core/server/node'
+import { ManualClock } from '../../../node-core/kernel/clock'
 import { silentLogger } from '../../../node-core/kernel/logger'
 import { RaftdeskError } from '../../../node-core/errors'
 
@@ -206,19 +207,35 @@ describe('RaftdeskNode', () => {
     expect([...second.learners].sort((x, y) => x - y)).toEqual([1111, 2222])
   })
 
-  it('answers with a typed error, not a hang, when there is no leader', async () => {
+  it('answers with a typed error, not a hang, when there is no leader (deadlines in its clock)', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
-    const single = await RaftdeskNode.open({ ...options('n1'), requestTimeoutMs: 500 })
+    const clock = new ManualClock()
+    // The default 7 s deadline, waited out in virtual time.
+    const single = await RaftdeskNode.open({ ...options('n1'), clock })
     nodes = [single]
     await single.start()
     // n1 alone cannot win an election among three voters. As etcd's raft holds a proposal while
     // it has no leader, the write waits out its deadline and was never proposed; a linearizable
     // read times out.
-    await expect(
-      single.propose({ type: 'put', put: { key: enc('a'), value: enc('b') } }),
-    ).rejects.toThrow('context deadline exceeded')
-    await expect(single.range({ key: enc('a') })).rejects.toThrow('etcdserver: request timed out')
+    const settled = (p: Promise<unknown>) => {
+      const state = { done: false }
+      p.then(
+        () => (state.done = true),
+        () => (state.done = true),
+      )
+      return state
+    }
+    const write = single.propose({ type: 'put', put: { key: enc('a'), value: enc('b') } })
+    const read = single.range({ key: enc('a') })
+    const [w, r] = [settled(write), settled(read)]
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    clock.advance(NODE_DEFAULTS.requestTimeoutMs - 1)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect([w.done, r.done], 'nothing answers before the deadline').toEqual([false, false])
+    clock.advance(1)
+    await expect(write).rejects.toThrow('context deadline exceeded')
+    await expect(read).rejects.toThrow('etcdserver: request timed out')
     expect(await get(single, 'a', true)).toBeNull()
   })
 
@@ -433,7 +450,7 @@ describe('RaftdeskNode', () => {
   it('expires leases by its clock: a lease outlives its TTL only in virtual time', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
-    const clock = { ms: 1_000_000, now: () => clock.ms }
+    const clock = new ManualClock()
     await openAll({ clock })
     const leader = await leaderOf(nodes)
     await leader.propose({ type: 'leaseGrant', leaseGrant: { id: 7n, ttlSeconds: 10 } })
@@ -442,10 +459,10 @@ describe('RaftdeskNode', () => {
       Promise.all(nodes.map(async (n) => (await get(n, 'session', true)) !== null))
     // The leader checks its leases every 500 ms of real time, reading the node's clock.
     await new Promise((r) => setTimeout(r, 700))
-    clock.ms += 9_000
+    clock.advance(9_000)
     await new Promise((r) => setTimeout(r, 700))
     expect(await present()).toEqual([true, true, true])
-    clock.ms += 2_000 // past the TTL: the leader proposes the revoke, every member applies it
+    clock.advance(2_000) // past the TTL: the leader proposes the revoke, every member applies it
     const deadline = Date.now() + 5_000
     while ((await present()).some(Boolean)) {
       if (Date.now() > deadline) throw new Error('the lease was not revoked on every member')
@@ -457,7 +474,7 @@ describe('RaftdeskNode', () => {
   it('bounds a call forwarded to an unreachable leader in wall time, whatever its clock says', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
-    const frozen = { now: () => 1_000_000 } // a virtual clock that never moves
+    const frozen = new ManualClock() // a virtual clock that never moves
     await openAll({ clock: frozen, requestTimeoutMs: 600 })
     const leader = await leaderOf(nodes)
     const unreachable: LeaderLink = {

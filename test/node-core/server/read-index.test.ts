@@ -2,32 +2,25 @@
 // round lost to a leader change is asked again after an election timeout, and reads are served
 // only once the member has applied their round's index.
 import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../../node-core/kernel/clock'
 import { ReadIndexQueue } from '../../../node-core/server/read-index'
 
 function harness() {
-  const clock = { ms: 0, now: () => clock.ms }
+  const clock = new ManualClock(0)
   const asked: number[] = []
-  const timers: Array<{ at: number; fn: () => void }> = []
   let leader = true
   const queue = new ReadIndexQueue({
     readIndex: (ctx) => {
       if (!leader) throw new Error('no leader')
       asked.push(Number(new TextDecoder().decode(ctx)))
     },
-    later: (ms, fn) => timers.push({ at: clock.ms + ms, fn }),
     clock,
     reissueAfterMs: 150,
     retryMs: 50,
   })
   const answer = (ctx: number, index: number) =>
     queue.onReadState(new TextEncoder().encode(String(ctx)), index)
-  const advance = (ms: number) => {
-    clock.ms += ms
-    for (const t of timers.splice(0)) {
-      if (t.at <= clock.ms) t.fn()
-      else timers.push(t)
-    }
-  }
+  const advance = (ms: number) => clock.advance(ms)
   const served: string[] = []
   const read = (name: string) => {
     const serve = () => served.push(name)
