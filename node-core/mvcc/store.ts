@@ -29,9 +29,9 @@
  * the state before it: a compaction in flight cannot pull records out from under a read. The
  * byte arrays in results are views of shared buffers (the cache): callers must not modify them.
  *
- * Writes inside a batch: each op is first checked against the state so far (validate, may throw
- * a typed error: the op is refused and nothing changes), then executed (must not fail; anything
- * thrown there is a bug and fails the store). A txn's compares are all evaluated against the
+ * Writes inside a batch (apply.ts): each op is first checked against the state so far (validate,
+ * may throw a typed error: the op is refused and nothing changes), then executed (must not fail;
+ * anything thrown there is a bug and fails the store). A txn's compares are all evaluated against the
  * state before the txn, nested ones included, as etcd does; its writes share one main revision
  * with sub revisions 0, 1, 2... in execution order.
  *
@@ -48,14 +48,7 @@
  * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
  * store, never a mix (openStore finishes or discards an interrupted swap).
  */
-import {
-  finishInterruptedRestore,
-  openDb,
-  openOrExplain,
-  type Db,
-  type DbOp,
-  type DbSnapshot,
-} from './db'
+import { finishInterruptedRestore, openDb, openOrExplain, type Db, type DbSnapshot } from './db'
 import { stageImage } from './image-restore'
 import { Buffer } from 'node:buffer'
 import { readdir, rename, rm, stat } from 'node:fs/promises'
@@ -66,9 +59,6 @@ import {
   CorruptionError,
   FutureRevisionError,
   InvalidArgumentError,
-  KeyNotFoundError,
-  LeaseNotFoundError,
-  DuplicateKeyError,
   StoreClosedError,
   StoreFailedError,
   StoreRestoringError,
@@ -81,7 +71,7 @@ import {
 } from './checkpoint'
 import { encodeImage, type ImageEntry } from './image'
 import { KeyIndex, type History } from './key-index'
-import { inRange, keyBytes, keyRange, keyString, type KeyRange, type KeyString } from './keys'
+import { inRange, type KeyRange, type KeyString } from './keys'
 import {
   checkpointChunkKey,
   checkRecordKey,
@@ -89,11 +79,8 @@ import {
   decodeRecord,
   decodeState,
   encodeFormat,
-  encodeLease,
-  encodeRecord,
   encodeState,
   FORMAT_VERSION,
-  leaseKey,
   META_CHECKPOINT_KEY,
   META_FORMAT_KEY,
   META_STATE_KEY,
@@ -110,38 +97,21 @@ import {
 import { Lessor, type LessorOptions } from './lessor'
 import { AuthState, SPACE_AUTH, type AuthInfo } from './auth'
 import { AlarmSet, SPACE_ALARM } from './alarms'
-import { EtcdServerError } from '../kernel/etcd-errors'
-import { evaluateCompare, executeRange, readKeyValue, type ReadView } from './read'
+import { executeRange, type ReadView } from './read'
 import { readBigUint64, readUint64 } from './revision'
 import type {
-  DeleteRangeRequest,
-  DeleteRangeResponse,
   Event,
   KeyValue,
-  LeaseGrantRequest,
   LeaseId,
-  PutRequest,
-  PutResponse,
   RangeRequest,
   RangeResponse,
-  RequestOp,
-  ResponseOp,
-  TxnRequest,
-  TxnResponse,
   WriteOp,
   WriteResult,
 } from './types'
-import {
-  checkRangeRequest,
-  checkWriteOp,
-  DEFAULT_REQUEST_LIMITS,
-  requestBytes,
-  type RequestLimits,
-} from './validate'
-import { WatchHub, type Change, type WatchOptions, type Watcher, type WatchRequest } from './watch'
-import { RaftdeskError } from '../errors'
-import { unreachable } from '../kernel/assert'
+import { checkRangeRequest, DEFAULT_REQUEST_LIMITS, type RequestLimits } from './validate'
+import { WatchHub, type WatchOptions, type Watcher, type WatchRequest } from './watch'
 import { RecordCache } from './record-cache'
+import { BatchContext, OpApplier } from './apply'
 
 export interface StoreLimits extends RequestLimits {
   /** Bytes of keys and values one range may return. */
@@ -203,41 +173,6 @@ class SharedSnapshot {
   }
 }
 
-/** The state of one batch being applied. */
-class BatchContext {
-  /** Working revision and compacted revision (what the batch's ops see). */
-  rev: number
-  compactRev: number
-  /** Revisions the last compaction of this batch drops (checked when the index compacts). */
-  compactDropped = 0
-  readonly ops: DbOp[] = []
-  /** Records written by this batch, by "main/sub": read before they are on disk. */
-  readonly pending = new Map<string, Uint8Array>()
-  readonly changes: Change[] = []
-
-  constructor(rev: number, compactRev: number) {
-    this.rev = rev
-    this.compactRev = compactRev
-  }
-}
-
-/** One write transaction (a Put, a DeleteRange, a Txn, a lease revoke): one main revision. */
-class WriteTxn {
-  readonly beginRev: number
-  /** Writes so far; each takes the next sub revision. */
-  sub = 0
-  constructor(beginRev: number) {
-    this.beginRev = beginRev
-  }
-  get main(): number {
-    return this.beginRev + 1
-  }
-  /** What a read inside the txn sees: its own writes once it has any. */
-  get readRev(): number {
-    return this.sub > 0 ? this.beginRev + 1 : this.beginRev
-  }
-}
-
 export async function openStore(dir: string, opts: StoreOptions = {}): Promise<MvccStore> {
   await finishInterruptedRestore(dir)
   const store = new MvccStore(dir, opts)
@@ -249,10 +184,6 @@ export async function openStore(dir: string, opts: StoreOptions = {}): Promise<M
     throw err
   }
   return store
-}
-
-function toResultError(err: RaftdeskError): WriteResult {
-  return { error: { code: err.code, message: err.message } }
 }
 
 export class MvccStore {
@@ -275,6 +206,8 @@ export class MvccStore {
    */
   private guard: SharedSnapshot | null = null
   private readonly cache: RecordCache
+  /** Checks and executes each op of a batch (apply.ts). */
+  private readonly applier: OpApplier
   private readonly checkpointOnClose: boolean
   /** LevelDB keys of the index checkpoint on disk: deleted by the next batch written. */
   private checkpointKeys: Uint8Array[] = []
@@ -296,6 +229,22 @@ export class MvccStore {
     this.cache = new RecordCache(this.limits.recordCacheBytesMax)
     this.db = openDb(dir)
     this.hub = new WatchHub(this, opts.watch)
+    // Getters: the index and the database are replaced on open and restore.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const store = this
+    this.applier = new OpApplier({
+      get index() {
+        return store.index
+      },
+      get db() {
+        return store.db
+      },
+      lessor: this.lessor,
+      auth: this.auth,
+      alarms: this.alarms,
+      limits: this.limits,
+      cache: this.cache,
+    })
   }
 
   /** Last raft index applied (durable). */
@@ -614,7 +563,7 @@ export class MvccStore {
           )
         }
         lastIndex = index
-        results.push(op === null ? null : this.applyOp(ctx, index, op, item.who))
+        results.push(op === null ? null : this.applier.applyOp(ctx, index, op, item.who))
       }
     } catch (err) {
       // Only a broken invariant gets here (typed refusals become error results). Whatever the
@@ -669,392 +618,6 @@ export class MvccStore {
     }
     this.state = next
     this.hub.publish(ctx.changes, next.revision)
-  }
-
-  /**
-   * Applies one op in two steps. prepare() checks it against the state so far and may refuse it
-   * with a typed error (nothing has changed yet: the op gets an error result). The returned
-   * function then executes it; it was checked, so any error there is a bug, and since the batch
-   * may be half changed by then, it fails the store.
-   */
-  private applyOp(
-    ctx: BatchContext,
-    index: number,
-    op: WriteOp,
-    who: AuthInfo | undefined,
-  ): WriteResult {
-    let execute: () => WriteResult
-    try {
-      checkWriteOp(op, this.limits)
-      if (this.auth.enabled) this.authorize(op, who)
-      this.checkCapped(op)
-      execute = this.prepare(ctx, index, op, who)
-    } catch (err) {
-      if (err instanceof RaftdeskError && !(err instanceof CorruptionError))
-        return toResultError(err)
-      throw err
-    }
-    try {
-      return execute()
-    } catch (err) {
-      throw new Error(`applying entry ${index} failed after its checks passed: ${String(err)}`, {
-        cause: err,
-      })
-    }
-  }
-
-  /**
-   * Checks one write against the batch's state so far and returns the step that applies it. One
-   * case per replicated write type; the switch is exhaustive, so a type added to WriteOp and not
-   * handled here does not compile.
-   */
-  private prepare(
-    ctx: BatchContext,
-    index: number,
-    op: WriteOp,
-    who: AuthInfo | undefined,
-  ): () => WriteResult {
-    switch (op.type) {
-      case 'put':
-        return this.preparePut(ctx, op.put)
-      case 'deleteRange':
-        return this.prepareDeleteRange(ctx, op.deleteRange)
-      case 'txn':
-        return this.prepareTxn(ctx, op.txn, requestBytes(op))
-      case 'compaction':
-        return this.prepareCompaction(ctx, op.compaction.revision)
-      case 'leaseGrant':
-        return this.prepareLeaseGrant(ctx, index, op.leaseGrant)
-      case 'leaseRevoke':
-        return this.prepareLeaseRevoke(ctx, op.leaseRevoke.id)
-      case 'alarm':
-        return () => {
-          const { changed, writes } = this.alarms.apply(op.alarm)
-          ctx.ops.push(...writes)
-          return { alarm: changed }
-        }
-      case 'auth': {
-        const apply = this.auth.prepare(op.auth, who, index)
-        return () => {
-          const applied = apply()
-          ctx.ops.push(...applied.writes)
-          return { auth: applied.result }
-        }
-      }
-      default:
-        return unreachable(op, 'write op')
-    }
-  }
-
-  /**
-   * etcd's permission checks at apply (apply_auth.go), against the auth state before the op:
-   * every key a write touches needs write permission, every key it reads (compares, ranges,
-   * previous values) read permission, and a lease's keys stay writable by whoever attaches to or
-   * revokes it. Unlike etcd 3.4, nested txns are checked too. Auth ops check themselves.
-   */
-  private authorize(op: WriteOp, who: AuthInfo | undefined): void {
-    const auth = this.auth
-    const leaseKeys = (id: LeaseId) => {
-      for (const key of this.lessor.keysOf(id)) auth.checkWrite(who, keyBytes(key))
-    }
-    const txn = (t: TxnRequest): void => {
-      for (const c of t.compare) auth.checkRead(who, c.key, c.rangeEnd)
-      for (const o of [...t.success, ...t.failure]) {
-        if ('requestRange' in o) auth.checkRead(who, o.requestRange.key, o.requestRange.rangeEnd)
-        else if ('requestPut' in o) auth.checkWrite(who, o.requestPut.key)
-        else if ('requestDeleteRange' in o) deleteRange(o.requestDeleteRange)
-        else txn(o.requestTxn)
-      }
-    }
-    const deleteRange = (d: DeleteRangeRequest) => {
-      if (d.prevKv) auth.checkRead(who, d.key, d.rangeEnd)
-      auth.checkWrite(who, d.key, d.rangeEnd)
-    }
-    switch (op.type) {
-      case 'put':
-        auth.checkWrite(who, op.put.key)
-        if (op.put.lease) leaseKeys(op.put.lease)
-        if (op.put.prevKv) auth.checkRead(who, op.put.key)
-        return
-      case 'deleteRange':
-        return deleteRange(op.deleteRange)
-      case 'txn':
-        return txn(op.txn)
-      case 'leaseRevoke':
-        return leaseKeys(op.leaseRevoke.id)
-      case 'compaction':
-      case 'leaseGrant':
-      case 'auth':
-      case 'alarm':
-        return
-      default:
-        return unreachable(op, 'write op')
-    }
-  }
-
-  /**
-   * etcd's capped appliers: with a NOSPACE alarm raised, what could grow the store (a put, a txn
-   * with a put on either branch, a lease grant) is refused; with CORRUPT, every write but alarm
-   * changes.
-   */
-  private checkCapped(op: WriteOp): void {
-    if (op.type === 'alarm') return
-    if (this.alarms.has('corrupt')) throw new EtcdServerError('CORRUPT')
-    if (!this.alarms.has('nospace')) return
-    const grows =
-      op.type === 'put' || op.type === 'leaseGrant' || (op.type === 'txn' && txnHasPut(op.txn))
-    if (grows) throw new EtcdServerError('NO_SPACE', 'a NOSPACE alarm is raised')
-  }
-
-  private preparePut(ctx: BatchContext, req: PutRequest): () => WriteResult {
-    const key = keyString(req.key)
-    this.checkPut(ctx.rev, req, key)
-    return () => {
-      const txn = new WriteTxn(ctx.rev)
-      const put = this.put(ctx, txn, req, key)
-      ctx.rev = txn.readRev
-      return { put }
-    }
-  }
-
-  private prepareDeleteRange(ctx: BatchContext, req: DeleteRangeRequest): () => WriteResult {
-    return () => {
-      const txn = new WriteTxn(ctx.rev)
-      const deleteRange = this.deleteRange(ctx, txn, req)
-      ctx.rev = txn.readRev
-      return { deleteRange }
-    }
-  }
-
-  private prepareTxn(ctx: BatchContext, req: TxnRequest, sizeBytes: number): () => WriteResult {
-    const before = this.applyView(ctx, ctx.rev)
-    const path = this.txnPath(before, req)
-    this.checkTxnPath(before, req, path, sizeBytes)
-    return () => {
-      const txn = new WriteTxn(ctx.rev)
-      const resp = this.executeTxn(ctx, txn, req, path)
-      ctx.rev = txn.readRev
-      return { txn: resp }
-    }
-  }
-
-  private prepareCompaction(ctx: BatchContext, rev: number): () => WriteResult {
-    if (rev > ctx.rev) throw new FutureRevisionError()
-    if (rev <= ctx.compactRev) throw new CompactedError(ctx.compactRev)
-    return () => ({ compaction: this.compact(ctx, rev) })
-  }
-
-  private prepareLeaseGrant(
-    ctx: BatchContext,
-    index: number,
-    req: LeaseGrantRequest,
-  ): () => WriteResult {
-    // id 0: a deterministic choice, the same on every node (they apply the same entry index).
-    const id = req.id === 0n ? this.lessor.freeId(BigInt(index)) : req.id
-    this.lessor.checkGrant(id, req.ttlSeconds)
-    return () => {
-      const ttlSeconds = this.lessor.grant(id, req.ttlSeconds)
-      ctx.ops.push({ type: 'put', key: leaseKey(id), value: encodeLease(ttlSeconds) })
-      return { leaseGrant: { id, ttlSeconds, revision: ctx.rev } }
-    }
-  }
-
-  private prepareLeaseRevoke(ctx: BatchContext, id: LeaseId): () => WriteResult {
-    if (!this.lessor.has(id)) throw new LeaseNotFoundError()
-    return () => {
-      const txn = new WriteTxn(ctx.rev)
-      // The lessor hands back the keys in key order, so every node numbers the deletes alike.
-      for (const key of this.lessor.revoke(id)) this.tombstone(ctx, txn, key)
-      ctx.ops.push({ type: 'del', key: leaseKey(id) })
-      ctx.rev = txn.readRev
-      return { leaseRevoke: { revision: ctx.rev } }
-    }
-  }
-
-  /** The batch's working state as a read view at `rev`. */
-  private applyView(ctx: BatchContext, rev: number): ReadView {
-    const db = this.db
-    return {
-      index: this.index,
-      revision: rev,
-      compactedRevision: ctx.compactRev,
-      record: (main, sub) =>
-        ctx.pending.get(`${main}/${sub}`) ??
-        this.cache.get(main, sub) ??
-        db.getSync(recordKey(main, sub, false)),
-    }
-  }
-
-  /** etcd's checks of a put against the state at `rev`: ignore* needs the key, a lease must exist. */
-  private checkPut(rev: number, req: PutRequest, key: KeyString): void {
-    if ((req.ignoreValue || req.ignoreLease) && this.index.get(key, rev) === undefined) {
-      throw new KeyNotFoundError()
-    }
-    const lease = req.lease ?? 0n
-    if (lease !== 0n && !this.lessor.has(lease)) throw new LeaseNotFoundError()
-  }
-
-  private put(ctx: BatchContext, txn: WriteTxn, req: PutRequest, key: KeyString): PutResponse {
-    const readRev = txn.readRev
-    const at =
-      req.prevKv || req.ignoreValue || req.ignoreLease ? this.index.get(key, readRev) : undefined
-    const prev =
-      at === undefined
-        ? undefined
-        : readKeyValue(this.applyView(ctx, readRev), key, at.main, at.sub)
-    const value = req.ignoreValue ? prev!.value : req.value
-    const lease = req.ignoreLease ? prev!.lease : (req.lease ?? 0n)
-    const main = txn.main
-    const sub = txn.sub++
-    const { createRevision, version } = this.index.put(key, main, sub)
-    this.lessor.attach(key, lease)
-    const fields = { main, sub, tombstone: false, createRevision, version, lease }
-    const record = encodeRecord(fields, req.key, value)
-    ctx.pending.set(`${main}/${sub}`, record)
-    // Published reads never ask for a revision above the published one: caching it now is safe.
-    this.cache.set(main, sub, record)
-    ctx.ops.push({ type: 'put', key: recordKey(main, sub, false), value: record })
-    const kv: KeyValue = { key: req.key, createRevision, modRevision: main, version, value, lease }
-    ctx.changes.push({ key, event: { type: 'put', kv } })
-    return prev !== undefined && req.prevKv ? { prevKv: prev, revision: main } : { revision: main }
-  }
-
-  private deleteRange(
-    ctx: BatchContext,
-    txn: WriteTxn,
-    req: DeleteRangeRequest,
-  ): DeleteRangeResponse {
-    const readRev = txn.readRev
-    const victims: Array<{ key: KeyString; main: number; sub: number }> = []
-    this.index.visit(keyRange(req.key, req.rangeEnd), readRev, (key, main, sub) => {
-      victims.push({ key, main, sub })
-    })
-    const view = this.applyView(ctx, readRev)
-    const prevKvs = req.prevKv ? victims.map((v) => readKeyValue(view, v.key, v.main, v.sub)) : []
-    for (const v of victims) this.tombstone(ctx, txn, v.key)
-    return { deleted: victims.length, prevKvs, revision: txn.readRev }
-  }
-
-  private tombstone(ctx: BatchContext, txn: WriteTxn, key: KeyString): void {
-    const main = txn.main
-    const sub = txn.sub++
-    this.index.tombstone(key, main, sub)
-    this.lessor.attach(key, 0n)
-    const bytes = keyBytes(key)
-    const record = encodeRecord(
-      { main, sub, tombstone: true, createRevision: 0, version: 0, lease: 0n },
-      bytes,
-      EMPTY,
-    )
-    ctx.ops.push({ type: 'put', key: recordKey(main, sub, true), value: record })
-    const kv: KeyValue = {
-      key: bytes,
-      createRevision: 0,
-      modRevision: main,
-      version: 0,
-      value: EMPTY,
-      lease: 0n,
-    }
-    ctx.changes.push({ key, event: { type: 'delete', kv } })
-  }
-
-  /**
-   * Evaluates the compares of the txn and of every nested txn on the branch taken, all against
-   * the state before the txn (etcd's compareToPath). The path lists, depth first, whether each
-   * txn met on the way succeeded.
-   */
-  private txnPath(view: ReadView, req: TxnRequest): boolean[] {
-    const path: boolean[] = []
-    const walk = (t: TxnRequest) => {
-      const ok = t.compare.every((c) => evaluateCompare(view, c))
-      path.push(ok)
-      for (const op of ok ? t.success : t.failure) if ('requestTxn' in op) walk(op.requestTxn)
-    }
-    walk(req)
-    return path
-  }
-
-  /**
-   * Checks the ops on the path against the state before the txn, so that executing it cannot
-   * fail half way:
-   * - puts: etcd's checkPut (ignoreValue / ignoreLease need the key, a lease must exist);
-   * - ranges: revision not compacted and not above the state before the txn (etcd lets a range
-   *   read the txn's own new revision; we refuse it up front rather than half way through), and
-   *   the result within rangeBytesMax: read at the state before the txn, it may grow by at most
-   *   the bytes the txn itself puts, so it must fit with that much room to spare;
-   * - no key written twice on the path. etcd's static check (validate.ts) refuses most such
-   *   txns already; this also catches one key written by two nested txns, which etcd accepts but
-   *   which would write a key twice in one revision.
-   */
-  private checkTxnPath(before: ReadView, req: TxnRequest, path: boolean[], txnBytes: number): void {
-    const puts = new Set<KeyString>()
-    const dels: KeyRange[] = []
-    const rangeBytesMax = Math.max(0, this.limits.rangeBytesMax - txnBytes)
-    let at = 0
-    const walk = (t: TxnRequest) => {
-      const ops: RequestOp[] = path[at++] ? t.success : t.failure
-      for (const op of ops) {
-        if ('requestPut' in op) {
-          const key = keyString(op.requestPut.key)
-          this.checkPut(before.revision, op.requestPut, key)
-          if (puts.has(key) || dels.some((r) => inRange(r, key))) throw new DuplicateKeyError()
-          puts.add(key)
-        } else if ('requestDeleteRange' in op) {
-          const r = keyRange(op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd)
-          for (const key of puts) if (inRange(r, key)) throw new DuplicateKeyError()
-          dels.push(r)
-        } else if ('requestRange' in op) {
-          executeRange(before, { ...op.requestRange, countOnly: false }, rangeBytesMax)
-        } else {
-          walk(op.requestTxn)
-        }
-      }
-    }
-    walk(req)
-  }
-
-  private executeTxn(
-    ctx: BatchContext,
-    txn: WriteTxn,
-    req: TxnRequest,
-    path: boolean[],
-  ): TxnResponse {
-    let at = 0
-    const run = (t: TxnRequest, nested: boolean): TxnResponse => {
-      const succeeded = path[at++]!
-      const responses: ResponseOp[] = []
-      for (const op of succeeded ? t.success : t.failure) {
-        if ('requestRange' in op) {
-          const view = this.applyView(ctx, txn.readRev)
-          // Within bounds: checkTxnPath read it at the state before with room for the txn's puts.
-          responses.push({ responseRange: executeRange(view, op.requestRange, Infinity) })
-        } else if ('requestPut' in op) {
-          responses.push({
-            responsePut: this.put(ctx, txn, op.requestPut, keyString(op.requestPut.key)),
-          })
-        } else if ('requestDeleteRange' in op) {
-          responses.push({ responseDeleteRange: this.deleteRange(ctx, txn, op.requestDeleteRange) })
-        } else {
-          responses.push({ responseTxn: run(op.requestTxn, true) })
-        }
-      }
-      // etcd 3.4 leaves the header of a nested txn's response empty: revision 0. Clients see
-      // the same from us (etcd-compat.test.ts checks it against a real etcd).
-      return { succeeded, responses, revision: nested ? 0 : txn.readRev }
-    }
-    return run(req, false)
-  }
-
-  /** Schedules the compaction: the records it drops are deleted in this batch. */
-  private compact(ctx: BatchContext, rev: number): { revision: number } {
-    ctx.compactDropped = this.index.compact(
-      rev,
-      (_key, main, sub, tombstone) =>
-        ctx.ops.push({ type: 'del', key: recordKey(main, sub, tombstone) }),
-      true,
-    )
-    ctx.compactRev = rev
-    return { revision: ctx.rev }
   }
 
   // ---- watches --------------------------------------------------------------------------------
@@ -1362,11 +925,4 @@ async function hashEntries(entries: AsyncIterable<ImageEntry>): Promise<number> 
   let hash = 0
   for await (const { key, value } of entries) hash = crc32c(value, crc32c(key, hash))
   return hash
-}
-
-/** Whether a txn could put, on any branch at any depth. */
-function txnHasPut(t: TxnRequest): boolean {
-  return [...t.success, ...t.failure].some(
-    (o) => 'requestPut' in o || ('requestTxn' in o && txnHasPut(o.requestTxn)),
-  )
 }
