@@ -35,14 +35,10 @@
 import { checkLeaderCompleteness, checkLogMatching, ViolationError } from './checks'
 import { sendOrder } from '../raft/send-order'
 import {
-  ProposalError,
-  ReadIndexDroppedError,
-  TransferRefusedError,
   RawNode,
   MemoryStorage,
   decodeConfChange,
   type ConfChange,
-  type ConfState,
   type Entry,
   type Message,
   type NodeId,
@@ -52,10 +48,19 @@ import {
 import { createPrng, type Prng } from '../raft/prng'
 import { KvMachine, decodeWrite, encodeWrite, type SimWrite, type SimWriteResult } from './kv'
 import { checkLinearizability, formatLinearizabilityResult } from './linearizability'
-import type { KvInput, KvOperation, KvOutput } from './lin-types'
-import { UNKNOWN_OUTPUT } from './lin-types'
+import type { KvInput, KvOutput } from './lin-types'
 import { EventQueue } from './queue'
-import { clientsRetry, type EtcdErrorCode } from '../kernel/etcd-errors'
+import type { EtcdErrorCode } from '../kernel/etcd-errors'
+import { Nemesis } from './nemesis'
+import { SimClients } from './clients'
+import {
+  baseRequestId,
+  isRaftRefusal,
+  type Reply,
+  type SimEvent,
+  type SimNode,
+  type SimWorld,
+} from './types'
 import { raftRefusalAnswer } from '../server/answers'
 
 export interface SimOptions {
@@ -168,68 +173,6 @@ export interface SimResult {
   trace: string[]
 }
 
-type SimEvent =
-  | { type: 'tick'; node: NodeId; incarnation: number }
-  | { type: 'deliver'; msg: Message }
-  | { type: 'persisted'; node: NodeId; incarnation: number; ready: Ready; later: Message[] }
-  | { type: 'clientStart'; client: number }
-  | { type: 'authChange' }
-  | { type: 'clientTimeout'; client: number; reqId: string }
-  | { type: 'reply'; client: number; reqId: string; reply: Reply }
-  | { type: 'nemesis' }
-  | { type: 'restart'; node: NodeId }
-  | { type: 'endFault'; fault: number }
-  | { type: 'snapStatus'; node: NodeId; incarnation: number; to: NodeId; ok: boolean }
-
-type Reply =
-  { ok: true; output: KvOutput; lead: NodeId } | { ok: false; error: EtcdErrorCode; lead: NodeId }
-
-/**
- * Calls of one operation an etcd client makes before it gives its error to the application (the
- * etcd3 client's default retry policy: the call and 3 retries).
- */
-const CLIENT_ATTEMPTS_MAX = 4
-
-/** Operations each client completes after the heal (proof of liveness) before it rests. */
-const CLIENT_OPS_AFTER_HEAL = 20
-
-interface SimNode {
-  id: NodeId
-  disk: MemoryStorage
-  raft: RawNode | null
-  sm: KvMachine
-  confState: ConfState
-  incarnation: number
-  up: boolean
-  removed: boolean
-  busy: boolean
-  role: Role
-  term: number
-  lead: NodeId
-  slowFactor: number
-  pendingWrites: Map<string, { client: number; reqId: string }>
-  pendingReads: Map<string, { client: number; reqId: string; key: string }>
-  readyReads: Array<{ index: number; ctx: string }>
-  prng: Prng
-}
-
-interface Client {
-  id: number
-  seq: number
-  leaderHint: NodeId
-  outstanding: { reqId: string; historyIndex: number; input: KvInput; attempts: number } | null
-  completedSinceHeal: number
-  lastSeen: Map<string, string | null>
-}
-
-/** Faults that are active now; each has an id so that its scheduled end can find it. */
-interface ActiveFault {
-  id: number
-  kind: 'partition' | 'oneway' | 'slow' | 'lossy'
-  blocked?: Array<[NodeId, NodeId]>
-  node?: NodeId
-}
-
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -238,31 +181,23 @@ export class Simulation {
   private readonly prng: Prng
   private readonly queue = new EventQueue<SimEvent>()
   private readonly nodes = new Map<NodeId, SimNode>()
-  private readonly clients: Client[] = []
-  private readonly history: KvOperation[] = []
-  private readonly faults = new Map<number, ActiveFault>()
-  private nextFaultId = 1
-  private nextNodeId: NodeId
   private nowMs = 0
   private step = 0
   private healed = false
   private healStartMs = 0
   private elections = 0
-  private lossRate = 0
-  private dupRate = 0
   private readonly leadersByTerm = new Map<number, NodeId>()
   /** Entry applied at each index by any node: term and data, to compare all others against. */
   private readonly appliedLog = new Map<number, { term: number; data: string; result?: string }>()
   private maxAppliedIndex = 0
-  private readonly acknowledgedWrites = new Set<string>()
   private readonly appliedWriteIds = new Set<string>()
   /** The log index at which each client operation (all its attempts together) was applied. */
   private readonly appliedOpIndex = new Map<string, number>()
-  private readonly leaderRecoveriesMs: number[] = []
-  private pendingRecovery: { crashMs: number; term: number } | null = null
   private readonly trace: string[] = []
-  private opsOk = 0
-  private opsUnknown = 0
+  /** What the nemesis and the clients act through. */
+  private readonly port: SimWorld
+  private readonly nemesis: Nemesis
+  private readonly clients: SimClients
 
   private readonly tightFlow: boolean
 
@@ -273,7 +208,8 @@ export class Simulation {
     const flow = this.options.flowControl
     this.tightFlow = flow === 'tight' || (flow === 'seeded' && this.prng.chance(0.5))
     const ids = Array.from({ length: this.options.nodes }, (_, i) => i + 1)
-    this.nextNodeId = ids.length + 1
+    this.port = this.makePort()
+    this.nemesis = new Nemesis(this.port, ids.length + 1)
     // Every initial member starts from the same snapshot at index 1 holding the membership and
     // an empty state machine, so that a node added later learns the initial configuration the
     // same way (from a snapshot) instead of from a log that never recorded it.
@@ -285,17 +221,7 @@ export class Simulation {
       })
       this.boot(node)
     }
-    for (let c = 0; c < this.options.clients; c++) {
-      this.clients.push({
-        id: c + 1,
-        seq: 0,
-        leaderHint: 0,
-        outstanding: null,
-        completedSinceHeal: 0,
-        lastSeen: new Map(),
-      })
-      this.queue.push(this.prng.int(0, 50), { type: 'clientStart', client: c + 1 })
-    }
+    this.clients = new SimClients(this.port, this.options.clients)
     if (this.options.faults) this.queue.push(this.prng.int(200, 600), { type: 'nemesis' })
     if (this.options.authChangeEveryMs > 0) this.scheduleAuthChange()
   }
@@ -355,9 +281,9 @@ export class Simulation {
       steps: this.step,
       virtualMs: this.nowMs,
       elections: this.elections,
-      leaderRecoveriesMs: this.leaderRecoveriesMs,
-      opsOk: this.opsOk,
-      opsUnknown: this.opsUnknown,
+      leaderRecoveriesMs: this.nemesis.leaderRecoveriesMs,
+      opsOk: this.clients.opsOk,
+      opsUnknown: this.clients.opsUnknown,
       violation,
       trace: this.trace,
     }
@@ -391,19 +317,19 @@ export class Simulation {
       case 'persisted':
         return this.onPersisted(ev.node, ev.incarnation, ev.ready, ev.later)
       case 'clientStart':
-        return this.onClientStart(ev.client)
+        return this.clients.onClientStart(ev.client)
       case 'authChange':
         return this.onAuthChange()
       case 'clientTimeout':
-        return this.onClientTimeout(ev.client, ev.reqId)
+        return this.clients.onClientTimeout(ev.client, ev.reqId)
       case 'reply':
-        return this.onReply(ev.client, ev.reqId, ev.reply)
+        return this.clients.onReply(ev.client, ev.reqId, ev.reply)
       case 'nemesis':
-        return this.onNemesis()
+        return this.nemesis.onNemesis()
       case 'restart':
         return this.restart(ev.node)
       case 'endFault':
-        return this.endFault(ev.fault)
+        return this.nemesis.endFault(ev.fault)
       case 'snapStatus':
         return this.onSnapStatus(ev.node, ev.incarnation, ev.to, ev.ok)
     }
@@ -504,7 +430,7 @@ export class Simulation {
 
   private onDeliver(msg: Message): void {
     const node = this.nodes.get(msg.to)
-    const delivered = !!node && node.up && !this.blocked(msg.from, msg.to)
+    const delivered = !!node && node.up && !this.nemesis.blocked(msg.from, msg.to)
     if (msg.type === 'MsgSnap') this.reportSnapshotOutcome(msg, delivered)
     if (!delivered) return
     try {
@@ -601,10 +527,7 @@ export class Simulation {
     this.leadersByTerm.set(term, node.id)
     this.log(`n${node.id} became leader at term ${term}`)
     checkLeaderCompleteness(node, term, this.appliedLog, this.maxAppliedIndex)
-    if (this.pendingRecovery && term > this.pendingRecovery.term) {
-      this.leaderRecoveriesMs.push(this.nowMs - this.pendingRecovery.crashMs)
-      this.pendingRecovery = null
-    }
+    this.nemesis.onLeaderElected(term)
   }
 
   private applyEntry(node: SimNode, e: Entry): void {
@@ -737,13 +660,6 @@ export class Simulation {
   // ---------------------------------------------------------------------------------------------
   // Network
 
-  private blocked(from: NodeId, to: NodeId): boolean {
-    for (const f of this.faults.values()) {
-      if (f.blocked?.some(([a, b]) => a === from && b === to)) return true
-    }
-    return false
-  }
-
   /**
    * A snapshot travels on its own stream whose sender learns the outcome (the TCP transport's
    * sendSnapshot promise): the leader is told finish or failure, never left waiting.
@@ -772,11 +688,14 @@ export class Simulation {
     if (m.type === 'MsgSnap') {
       this.log(`n${m.from} -> n${m.to} MsgSnap term ${m.term} at ${m.snapshot?.metadata.index}`)
     }
-    if (this.blocked(m.from, m.to) || (this.lossRate > 0 && this.prng.chance(this.lossRate))) {
+    if (
+      this.nemesis.blocked(m.from, m.to) ||
+      (this.nemesis.lossRate > 0 && this.prng.chance(this.nemesis.lossRate))
+    ) {
       if (m.type === 'MsgSnap') this.reportSnapshotOutcome(m, false)
       return
     }
-    const copies = this.dupRate > 0 && this.prng.chance(this.dupRate) ? 2 : 1
+    const copies = this.nemesis.dupRate > 0 && this.prng.chance(this.nemesis.dupRate) ? 2 : 1
     for (let i = 0; i < copies; i++) {
       let delay = this.prng.int(1, 6)
       if (this.prng.chance(0.03)) delay += this.prng.int(10, 150)
@@ -791,71 +710,39 @@ export class Simulation {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Clients
+  // Members as clients and the nemesis see them (clients.ts, nemesis.ts)
+
+  private makePort(): SimWorld {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const sim = this
+    return {
+      options: this.options,
+      prng: this.prng,
+      nodes: this.nodes,
+      get healed() {
+        return sim.healed
+      },
+      now: () => this.nowMs,
+      schedule: (atMs, event) => this.queue.push(atMs, event),
+      log: (line) => this.log(line),
+      liveMembers: () => this.liveMembers(),
+      currentLeader: () => this.currentLeader(),
+      process: (node) => this.process(node),
+      crash: (node, why) => this.crash(node, why),
+      addNode: (id) => this.addNode(id),
+      submit: (node, clientId, reqId, input) => this.submit(node, clientId, reqId, input),
+    }
+  }
 
   private liveMembers(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.up && !n.removed)
   }
 
-  private onClientStart(clientId: number): void {
-    const client = this.clients[clientId - 1]!
-    if (client.outstanding) return
-    // After the heal a client that has shown progress stops, so that the cluster drains and its
-    // members can be seen to converge (under a steady load from many clients a follower trails
-    // the leader by a few entries at every moment, live as it is).
-    if (this.healed && client.completedSinceHeal >= CLIENT_OPS_AFTER_HEAL) return
-    const node = this.pickMember(client)
-    if (!node) {
-      this.queue.push(this.nowMs + 50, { type: 'clientStart', client: clientId })
-      return
-    }
-    client.seq++
-    const reqId = `c${clientId}-${client.seq}`
-    const input = this.chooseInput(client, reqId)
-    const historyIndex = this.history.length
-    this.history.push({
-      clientId,
-      input,
-      output: UNKNOWN_OUTPUT,
-      invokeMs: this.nowMs,
-      completeMs: Number.POSITIVE_INFINITY,
-    })
-    client.outstanding = { reqId, historyIndex, input, attempts: 1 }
-    this.attempt(node, client, reqId, input)
-  }
-
-  /** Sends one call of the client's operation, with its own timeout. */
-  private attempt(node: SimNode, client: Client, reqId: string, input: KvInput): void {
-    this.queue.push(this.nowMs + this.options.clientTimeoutMs, {
-      type: 'clientTimeout',
-      client: client.id,
-      reqId,
-    })
-    this.submit(node, client, reqId, input)
-  }
-
-  /** A member for the next call: the leader hinted by the last answer, else any live one. */
-  private pickMember(client: Client): SimNode | undefined {
-    const members = this.liveMembers()
-    const hinted = this.nodes.get(client.leaderHint)
-    if (hinted && hinted.up) return hinted
-    return members.length > 0 ? members[this.prng.int(0, members.length)]! : undefined
-  }
-
-  private chooseInput(client: Client, reqId: string): KvInput {
-    const key = `k${this.prng.int(0, this.options.keys)}`
-    const r = this.prng.float()
-    if (r < 0.35) return { kind: 'get', key }
-    if (r < 0.75) return { kind: 'put', key, value: reqId }
-    if (r < 0.85) return { kind: 'delete', key }
-    return { kind: 'cas', key, expected: client.lastSeen.get(key) ?? null, value: reqId }
-  }
-
-  private submit(node: SimNode, client: Client, reqId: string, input: KvInput): void {
+  private submit(node: SimNode, clientId: number, reqId: string, input: KvInput): void {
     const raft = node.raft!
     try {
       if (input.kind === 'get') {
-        node.pendingReads.set(reqId, { client: client.id, reqId, key: input.key })
+        node.pendingReads.set(reqId, { client: clientId, reqId, key: input.key })
         raft.readIndex(encoder.encode(reqId))
       } else {
         // The member stamps the write with its auth revision, as etcd's with the token's.
@@ -873,7 +760,7 @@ export class Simulation {
                   value: input.value,
                   authRevision,
                 }
-        node.pendingWrites.set(reqId, { client: client.id, reqId })
+        node.pendingWrites.set(reqId, { client: clientId, reqId })
         raft.propose(encodeWrite(op))
       }
     } catch (err) {
@@ -882,222 +769,13 @@ export class Simulation {
       node.pendingWrites.delete(reqId)
       // Refused before anything was appended: the server answers as raftdesk's does.
       const error = raftRefusalAnswer(err)?.code ?? 'PROPOSAL_DROPPED'
-      this.reply(node, client.id, reqId, { ok: false, error, lead: raft.status().lead })
+      this.reply(node, clientId, reqId, { ok: false, error, lead: raft.status().lead })
       return
     }
     this.process(node)
   }
 
-  private onReply(clientId: number, reqId: string, reply: Reply): void {
-    const client = this.clients[clientId - 1]!
-    const out = client.outstanding
-    if (!out || out.reqId !== reqId) return
-    client.outstanding = null
-    client.leaderHint = reply.lead
-    const op = this.history[out.historyIndex]!
-    if (reply.ok) {
-      op.output = reply.output
-      op.completeMs = this.nowMs
-      this.opsOk++
-      if (this.healed) client.completedSinceHeal++
-      if (out.input.kind !== 'get') this.acknowledgedWrites.add(reqId)
-      if (reply.output.kind === 'get') client.lastSeen.set(out.input.key, reply.output.value)
-      if (out.input.kind === 'put') client.lastSeen.set(out.input.key, out.input.value)
-    } else if (clientsRetry(reply.error) && out.attempts < CLIENT_ATTEMPTS_MAX) {
-      // The etcd client takes this answer as "not applied" and calls again with the same
-      // operation; the application still waits on its one call.
-      const node = this.pickMember(client)
-      if (node) {
-        out.attempts++
-        out.reqId = `${baseRequestId(reqId)}.${out.attempts}`
-        client.outstanding = out
-        this.attempt(node, client, out.reqId, out.input)
-        return
-      }
-      this.giveUp(out)
-    } else if (clientsRetry(reply.error)) {
-      // Out of attempts: the application gets the error and cannot know what happened.
-      this.giveUp(out)
-    } else {
-      // A definite refusal: the operation never took effect, so it leaves the history.
-      this.dropFromHistory(out.historyIndex)
-    }
-    this.queue.push(this.nowMs + this.prng.int(0, 20), { type: 'clientStart', client: clientId })
-  }
-
-  private giveUp(out: NonNullable<Client['outstanding']>): void {
-    if (out.input.kind === 'get') this.dropFromHistory(out.historyIndex)
-    else this.opsUnknown++
-  }
-
-  private onClientTimeout(clientId: number, reqId: string): void {
-    const client = this.clients[clientId - 1]!
-    const out = client.outstanding
-    if (!out || out.reqId !== reqId) return
-    client.outstanding = null
-    client.leaderHint = 0
-    if (out.input.kind === 'get') {
-      // A read without an answer constrains nothing.
-      this.dropFromHistory(out.historyIndex)
-    } else {
-      this.opsUnknown++
-    }
-    this.queue.push(this.nowMs + this.prng.int(0, 20), { type: 'clientStart', client: clientId })
-  }
-
-  private readonly droppedOps = new Set<number>()
-  private dropFromHistory(index: number): void {
-    this.droppedOps.add(index)
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Faults
-
-  private onNemesis(): void {
-    if (this.healed) return
-    // While a leader-crash recovery is being timed, nothing else happens, so that the figure is
-    // the election alone (bounded: a recovery that takes this long is reported as measured).
-    if (this.pendingRecovery && this.nowMs - this.pendingRecovery.crashMs < 5000) {
-      this.queue.push(this.nowMs + 100, { type: 'nemesis' })
-      return
-    }
-    this.pendingRecovery = null
-    const r = this.prng.float()
-    const members = this.liveMembers()
-    const leader = this.currentLeader()
-    if (r < 0.16) this.partition(false)
-    else if (r < 0.24) this.partition(true)
-    else if (r < 0.4) this.crashAny()
-    else if (r < 0.52) this.crashLeader(leader)
-    else if (r < 0.6) this.slowOne(members)
-    else if (r < 0.68) this.lossyNetwork()
-    else if (r < 0.76) this.moveLeadership(leader, members)
-    else if (r < 0.8) this.campaignOne(members)
-    else if (r < 0.9) this.changeMembership(leader)
-    else this.healFaults()
-    this.queue.push(this.nowMs + this.prng.int(100, 700), { type: 'nemesis' })
-  }
-
-  /** Crashes any member that is up; half of the crashes are bounces. */
-  private crashAny(): void {
-    const pool = [...this.nodes.values()].filter((n) => n.up && !n.removed)
-    if (pool.length === 0) return
-    const victim = pool[this.prng.int(0, pool.length)]!
-    // Half of the crashes are bounces: the process is back within milliseconds, in the
-    // middle of whatever round it was part of (what a supervisor's restart looks like).
-    const bounce = this.prng.chance(0.5)
-    this.crash(victim, bounce ? 'nemesis: bounce' : 'nemesis')
-    const downMs = bounce ? this.prng.int(1, 30) : this.prng.int(20, 2000)
-    this.queue.push(this.nowMs + downMs, { type: 'restart', node: victim.id })
-  }
-
-  /** Crashes the leader; in a calm cluster the election that follows is timed. */
-  private crashLeader(leader: SimNode | undefined): void {
-    if (!leader) return
-    if (this.calmWithout(leader)) {
-      this.pendingRecovery = { crashMs: this.nowMs, term: leader.term }
-    }
-    this.crash(leader, 'nemesis: leader crash')
-    this.queue.push(this.nowMs + this.prng.int(300, 2500), { type: 'restart', node: leader.id })
-  }
-
-  /** Makes one member's disk 2-5 times slower for a while. */
-  private slowOne(members: SimNode[]): void {
-    if (members.length === 0) return
-    const node = members[this.prng.int(0, members.length)]!
-    const id = this.nextFaultId++
-    node.slowFactor = this.prng.int(2, 6)
-    this.faults.set(id, { id, kind: 'slow', node: node.id })
-    this.log(`n${node.id} slow x${node.slowFactor}`)
-    this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
-  }
-
-  /** Loses and duplicates messages for a while. */
-  private lossyNetwork(): void {
-    const id = this.nextFaultId++
-    this.lossRate = this.prng.float() * 0.3
-    this.dupRate = this.prng.float() * 0.1
-    this.faults.set(id, { id, kind: 'lossy' })
-    this.log(`lossy network: loss ${this.lossRate.toFixed(2)} dup ${this.dupRate.toFixed(2)}`)
-    this.queue.push(this.nowMs + this.prng.int(300, 3000), { type: 'endFault', fault: id })
-  }
-
-  /** Asks the leader to hand leadership to another voter. */
-  private moveLeadership(leader: SimNode | undefined, members: SimNode[]): void {
-    if (!leader || members.length <= 1) return
-    const voters = leader.confState.voters.filter((v) => v !== leader.id)
-    if (voters.length === 0) return
-    const to = voters[this.prng.int(0, voters.length)]!
-    this.log(`transfer leadership n${leader.id} -> n${to}`)
-    try {
-      leader.raft!.transferLeadership(to)
-    } catch (err) {
-      if (!isRaftRefusal(err)) throw err
-    }
-    this.process(leader)
-  }
-
-  /** Makes one member campaign, whatever its role. */
-  private campaignOne(members: SimNode[]): void {
-    if (members.length === 0) return
-    const node = members[this.prng.int(0, members.length)]!
-    this.log(`campaign on n${node.id}`)
-    node.raft!.campaign()
-    this.process(node)
-  }
-
-  /**
-   * True when no fault is active and, without `leader`, the voters that are up still form a
-   * quorum: a leader crash now measures a plain election.
-   */
-  private calmWithout(leader: SimNode): boolean {
-    if (this.faults.size > 0) return false
-    const voters = leader.confState.voters
-    const up = voters.filter((id) => id !== leader.id && this.nodes.get(id)?.up).length
-    return up >= Math.floor(voters.length / 2) + 1
-  }
-
-  private partition(oneWay: boolean): void {
-    const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id)
-    if (ids.length < 2) return
-    const side = ids.filter(() => this.prng.chance(0.5))
-    if (side.length === 0 || side.length === ids.length) side.splice(0, side.length, ids[0]!)
-    const rest = ids.filter((id) => !side.includes(id))
-    const blocked: Array<[NodeId, NodeId]> = []
-    for (const a of side) {
-      for (const b of rest) {
-        blocked.push([a, b])
-        if (!oneWay) blocked.push([b, a])
-      }
-    }
-    const id = this.nextFaultId++
-    this.faults.set(id, { id, kind: oneWay ? 'oneway' : 'partition', blocked })
-    this.pendingRecovery = null
-    this.log(
-      `${oneWay ? 'one-way partition' : 'partition'} {${side.join(',')}} ${oneWay ? '->x' : '|'} {${rest.join(',')}}`,
-    )
-    this.queue.push(this.nowMs + this.prng.int(200, 2500), { type: 'endFault', fault: id })
-  }
-
-  private endFault(id: number): void {
-    const f = this.faults.get(id)
-    if (!f) return
-    this.faults.delete(id)
-    if (f.kind === 'slow' && f.node !== undefined) {
-      const node = this.nodes.get(f.node)
-      if (node) node.slowFactor = 1
-    }
-    if (f.kind === 'lossy' && ![...this.faults.values()].some((x) => x.kind === 'lossy')) {
-      this.lossRate = 0
-      this.dupRate = 0
-    }
-    this.log(`fault ${f.kind} ended`)
-  }
-
-  private healFaults(): void {
-    for (const id of [...this.faults.keys()]) this.endFault(id)
-  }
-
+  /** The member up and leading with the highest term, if any. */
   private currentLeader(): SimNode | undefined {
     let best: SimNode | undefined
     for (const n of this.nodes.values()) {
@@ -1106,46 +784,11 @@ export class Simulation {
     return best
   }
 
-  /**
-   * One step of membership churn, always through the leader: promote a caught-up learner, or
-   * add a fresh learner when the cluster is short of its size, or remove a random voter.
-   */
-  private changeMembership(leader: SimNode | undefined): void {
-    if (!leader || !leader.up) return
-    const status = leader.raft!.status()
-    const conf = status.confState
-    let cc: ConfChange | null = null
-    const learner = conf.learners.find((id) => {
-      const p = status.progress[id]
-      return p && p.match >= status.commit
-    })
-    if (learner !== undefined) {
-      cc = { type: 'promoteLearner', nodeId: learner, context: new Uint8Array() }
-    } else if (conf.voters.length + conf.learners.length < this.options.nodes) {
-      const id = this.nextNodeId++
-      this.addNode(id)
-      cc = { type: 'addLearner', nodeId: id, context: new Uint8Array() }
-    } else if (conf.learners.length === 0 && conf.voters.length >= this.options.nodes) {
-      const victim = conf.voters[this.prng.int(0, conf.voters.length)]!
-      cc = { type: 'removeNode', nodeId: victim, context: new Uint8Array() }
-    }
-    if (!cc) return
-    this.log(`propose ${cc.type} n${cc.nodeId} on leader n${leader.id}`)
-    try {
-      leader.raft!.proposeConfChange(cc)
-    } catch (err) {
-      if (!isRaftRefusal(err)) throw err
-      this.log(`  refused: ${(err as Error).message}`)
-    }
-    this.process(leader)
-  }
-
   /** End of the fault phase: every fault healed, every crashed member back up. */
   private heal(): void {
     this.healed = true
     this.healStartMs = this.nowMs
-    this.healFaults()
-    this.pendingRecovery = null
+    this.nemesis.healAll()
     for (const n of this.nodes.values()) {
       if (!n.up && !n.removed) this.boot(n)
     }
@@ -1156,7 +799,7 @@ export class Simulation {
   private converged(): boolean {
     const leader = this.currentLeader()
     if (!leader || leader.busy) return false
-    if (this.clients.some((c) => c.completedSinceHeal < 1)) return false
+    if (!this.clients.allProgressed) return false
     const status = leader.raft!.status()
     if (status.lead !== leader.id) return false
     const members = [...status.confState.voters, ...status.confState.learners]
@@ -1193,18 +836,16 @@ export class Simulation {
         )
       }
     }
-    for (const c of this.clients) {
-      lines.push(`  client ${c.id}: ${c.completedSinceHeal} ops since heal`)
-    }
+    lines.push(...this.clients.progressLines())
     return lines.join('\n')
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Invariants
+  // The heal, liveness and the final checks
 
   private finalChecks(): void {
     checkLogMatching([...this.nodes.values()])
-    for (const id of this.acknowledgedWrites) {
+    for (const id of this.clients.acknowledgedWrites) {
       if (!this.appliedWriteIds.has(id)) {
         throw new ViolationError({
           invariant: 'lost-write',
@@ -1212,7 +853,7 @@ export class Simulation {
         })
       }
     }
-    const history = this.history.filter((_, i) => !this.droppedOps.has(i))
+    const history = this.clients.checkedHistory()
     const result = checkLinearizability(history)
     // A history the checker could not settle within its bounds is reported too: an unchecked
     // history must not pass as a checked one.
@@ -1223,21 +864,6 @@ export class Simulation {
       })
     }
   }
-}
-
-/** A client operation's id from the id of one of its attempts (`c1-5.3` -> `c1-5`). */
-function baseRequestId(attemptId: string): string {
-  const dot = attemptId.indexOf('.')
-  return dot < 0 ? attemptId : attemptId.slice(0, dot)
-}
-
-/** The refusals a client or the nemesis can meet; anything else is a bug and ends the run. */
-function isRaftRefusal(err: unknown): boolean {
-  return (
-    err instanceof ProposalError ||
-    err instanceof ReadIndexDroppedError ||
-    err instanceof TransferRefusedError
-  )
 }
 
 function toOutput(result: SimWriteResult): KvOutput {
