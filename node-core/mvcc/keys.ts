@@ -87,3 +87,10 @@ export function prefixRangeEnd(prefix: Uint8Array): Uint8Array {
   }
   return new Uint8Array([0])
 }
+
+/** Bytes [start, end) of `bytes` as a key string, without copying them. */
+export function keyStringAt(bytes: Uint8Array, start: number, end: number): KeyString {
+  // classic-level hands out Buffers: decode in place rather than through a new view.
+  if (Buffer.isBuffer(bytes)) return bytes.toString('latin1', start, end)
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
+}

@@ -40,17 +40,16 @@
  * stays for watchers); the index forgets them once the batch is written. `physical` is accepted
  * and has no effect: removal is always immediate.
  *
- * Restart: openStore() resumes at the consistent index. It rebuilds the key index from the index
- * checkpoint written by the last clean close() when that is exactly current (checkpoint.ts), and
- * otherwise (after a crash) with one ordered scan of the records. Snapshots: snapshotImage()
- * streams the state (image.ts) from a
- * LevelDB snapshot; restoreFromImage() builds a new database beside the current one and swaps
- * the directories (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
+ * Restart: openStore() resumes at the consistent index; open.ts reads the database, rebuilding
+ * the key index from the index checkpoint written by the last clean close() when that is exactly
+ * current (checkpoint.ts), and otherwise (after a crash) with one ordered scan of the records.
+ * Snapshots: snapshotImage() streams the state (image.ts) from a LevelDB snapshot;
+ * restoreFromImage() builds a new database beside the current one and swaps the directories
+ * (`<dir>.restore` -> `<dir>`), so a crash leaves either the old or the new
  * store, never a mix (openStore finishes or discards an interrupted swap).
  */
 import { finishInterruptedRestore, openDb, openOrExplain, type Db, type DbSnapshot } from './db'
 import { stageImage } from './image-restore'
-import { Buffer } from 'node:buffer'
 import { readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c } from '@node-rs/crc32'
@@ -63,55 +62,36 @@ import {
   StoreFailedError,
   StoreRestoringError,
 } from './errors'
-import {
-  decodeCheckpoint,
-  decodeCheckpointMeta,
-  encodeCheckpoint,
-  encodeCheckpointMeta,
-} from './checkpoint'
+import { encodeCheckpoint, encodeCheckpointMeta } from './checkpoint'
 import { encodeImage, type ImageEntry } from './image'
-import { KeyIndex, type History } from './key-index'
-import { inRange, type KeyRange, type KeyString } from './keys'
+import { KeyIndex } from './key-index'
+import { inRange, keyStringAt, type KeyRange, type KeyString } from './keys'
 import {
   checkpointChunkKey,
   checkRecordKey,
-  decodeFormat,
   decodeRecord,
-  decodeState,
-  encodeFormat,
   encodeState,
-  FORMAT_VERSION,
   META_CHECKPOINT_KEY,
-  META_FORMAT_KEY,
   META_STATE_KEY,
   recordKey,
   recordKeyBytes,
   recordKeyLowerBound,
   recordKeyValue,
   SPACE_CHECKPOINT,
-  SPACE_LEASE,
   SPACE_META,
   SPACE_RECORD,
   type StoreState,
 } from './layout'
 import { Lessor, type LessorOptions } from './lessor'
 import { AuthState, SPACE_AUTH, type AuthInfo } from './auth'
-import { AlarmSet, SPACE_ALARM } from './alarms'
+import { AlarmSet } from './alarms'
 import { executeRange, type ReadView } from './read'
-import { readBigUint64, readUint64 } from './revision'
-import type {
-  Event,
-  KeyValue,
-  LeaseId,
-  RangeRequest,
-  RangeResponse,
-  WriteOp,
-  WriteResult,
-} from './types'
+import type { Event, KeyValue, RangeRequest, RangeResponse, WriteOp, WriteResult } from './types'
 import { checkRangeRequest, DEFAULT_REQUEST_LIMITS, type RequestLimits } from './validate'
 import { WatchHub, type WatchOptions, type Watcher, type WatchRequest } from './watch'
 import { RecordCache } from './record-cache'
 import { BatchContext, OpApplier } from './apply'
+import { readStore, type LoadStats } from './open'
 
 export interface StoreLimits extends RequestLimits {
   /** Bytes of keys and values one range may return. */
@@ -148,9 +128,6 @@ export interface ApplyItem {
 
 const EMPTY = new Uint8Array(0)
 const ITERATOR_CHUNK = 1000
-/** The reopen scan reads records in chunks of this many, or this many bytes. */
-const SCAN_CHUNK_RECORDS = 4096
-const SCAN_CHUNK_BYTES = 2 * 1024 * 1024
 
 /**
  * A LevelDB snapshot shared by its users (reads while a compaction is written, a history read, a
@@ -265,13 +242,7 @@ export class MvccStore {
    * How the last open (or restore) rebuilt the index: from the checkpoint or by scanning the
    * records, how many records and keys, and the time taken to read and to build.
    */
-  loadStats = {
-    source: 'scan' as 'scan' | 'checkpoint',
-    records: 0,
-    keys: 0,
-    scanMs: 0,
-    buildMs: 0,
-  }
+  loadStats: LoadStats = { source: 'scan', records: 0, keys: 0, scanMs: 0, buildMs: 0 }
 
   /** Keys in the index (including deleted ones not compacted yet). */
   get indexedKeys(): number {
@@ -290,42 +261,11 @@ export class MvccStore {
    */
   async load(): Promise<void> {
     await openOrExplain(this.db, this.dir)
-    const format = await this.db.get(META_FORMAT_KEY)
-    const stateBytes = await this.db.get(META_STATE_KEY)
-    // A new store is at revision 1, like etcd's: its first write is revision 2.
-    let state: StoreState = { consistentIndex: 0, revision: 1, compactedRevision: 0 }
-    if (format === undefined) {
-      const any = await this.db.keys({ limit: 1 }).all()
-      if (any.length > 0) throw new CorruptionError(`${this.dir}: data without a format marker`)
-      await this.db.batch([
-        { type: 'put', key: META_FORMAT_KEY, value: encodeFormat() },
-        { type: 'put', key: META_STATE_KEY, value: encodeState(state) },
-      ])
-    } else {
-      const version = decodeFormat(format)
-      if (version !== FORMAT_VERSION) {
-        throw new CorruptionError(
-          `${this.dir}: store format ${version}, this build reads ${FORMAT_VERSION}`,
-        )
-      }
-      if (stateBytes === undefined) throw new CorruptionError(`${this.dir}: no state entry`)
-      state = decodeState(stateBytes)
-    }
-    const leases: Array<[LeaseId, number]> = []
-    const leaseSpace = { gte: new Uint8Array([SPACE_LEASE]), lt: new Uint8Array([SPACE_LEASE + 1]) }
-    for await (const [key, value] of this.db.iterator(leaseSpace)) {
-      leases.push([readBigUint64(key, 1), readUint64(value, 0)])
-    }
-    const authSpace = { gte: new Uint8Array([SPACE_AUTH]), lt: new Uint8Array([SPACE_AUTH + 1]) }
-    const authRecords = await this.db.iterator(authSpace).all()
-    const alarmSpace = { gte: new Uint8Array([SPACE_ALARM]), lt: new Uint8Array([SPACE_ALARM + 1]) }
-    const alarmRecords = await this.db.iterator(alarmSpace).all()
-    const checkpointKeys = await this.checkpointKeysOnDisk()
-    const rebuilt = (await this.loadCheckpoint(state)) ?? (await this.rebuildByScan(state))
-    const { index, leased } = rebuilt
+    const { state, leases, authRecords, alarmRecords, checkpointKeys, index, leased, stats } =
+      await readStore(this.db, this.dir)
     // Everything is read: swap it in without yielding.
-    this.auth.load(authRecords.map(([key, value]) => ({ key, value })))
-    this.alarms.load(alarmRecords.map(([key, value]) => ({ key, value })))
+    this.auth.load(authRecords)
+    this.alarms.load(alarmRecords)
     this.lessor.reset()
     for (const [id, ttlSeconds] of leases) this.lessor.load(id, ttlSeconds)
     for (const [key, lease] of leased) {
@@ -339,72 +279,8 @@ export class MvccStore {
     this.index = index
     this.state = state
     this.checkpointKeys = checkpointKeys
+    this.loadStats = stats
     this.cache.clear()
-  }
-
-  /** Every LevelDB key of a checkpoint (meta and chunks), valid or not. */
-  private async checkpointKeysOnDisk(): Promise<Uint8Array[]> {
-    const space = {
-      gte: new Uint8Array([SPACE_CHECKPOINT]),
-      lt: new Uint8Array([SPACE_CHECKPOINT + 1]),
-    }
-    const keys: Uint8Array[] = await this.db.keys(space).all()
-    if ((await this.db.get(META_CHECKPOINT_KEY)) !== undefined) keys.push(META_CHECKPOINT_KEY)
-    return keys
-  }
-
-  /** The index from the checkpoint, if there is one written at exactly `state` and intact. */
-  private async loadCheckpoint(
-    state: StoreState,
-  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, LeaseId]> } | null> {
-    const metaBytes = await this.db.get(META_CHECKPOINT_KEY)
-    if (metaBytes === undefined) return null
-    const readStart = performance.now()
-    try {
-      const meta = decodeCheckpointMeta(metaBytes)
-      if (
-        meta.consistentIndex !== state.consistentIndex ||
-        meta.revision !== state.revision ||
-        meta.compactedRevision !== state.compactedRevision
-      ) {
-        return null // stale: written before batches that were applied since
-      }
-      const chunks = await this.db
-        .values({ gte: checkpointChunkKey(0), lt: new Uint8Array([SPACE_CHECKPOINT + 1]) })
-        .all()
-      const buildStart = performance.now()
-      const decoded = decodeCheckpoint(chunks, meta)
-      const index = KeyIndex.fromSorted(decoded.keys, decoded.histories)
-      this.loadStats = {
-        source: 'checkpoint',
-        records: 0,
-        keys: index.size,
-        scanMs: buildStart - readStart,
-        buildMs: performance.now() - buildStart,
-      }
-      return { index, leased: decoded.leased }
-    } catch (err) {
-      // A damaged checkpoint is only a lost shortcut: the records are the truth.
-      if (err instanceof CorruptionError) return null
-      throw err
-    }
-  }
-
-  private async rebuildByScan(
-    state: StoreState,
-  ): Promise<{ index: KeyIndex; leased: Iterable<[KeyString, LeaseId]> }> {
-    const scanStart = performance.now()
-    const { histories, leased, records } = await this.scanRecords(state)
-    const buildStart = performance.now()
-    const index = KeyIndex.fromHistories(histories)
-    this.loadStats = {
-      source: 'scan',
-      records,
-      keys: index.size,
-      scanMs: buildStart - scanStart,
-      buildMs: performance.now() - buildStart,
-    }
-    return { index, leased }
   }
 
   /** Writes the index checkpoint (close() does, when the store is healthy). */
@@ -418,68 +294,6 @@ export class MvccStore {
     chunks.forEach((chunk, i) => batch.put(checkpointChunkKey(i), chunk))
     batch.put(META_CHECKPOINT_KEY, encodeCheckpointMeta(meta))
     await batch.write({ sync: this.syncWrites })
-  }
-
-  /**
-   * One forward scan of the records, in revision order, replaying them into key histories. Only
-   * values are read (a record names its own revision), and LevelDB reads the next chunk while
-   * this one is replayed.
-   */
-  private async scanRecords(state: StoreState): Promise<{
-    histories: Map<KeyString, History>
-    leased: Map<KeyString, LeaseId>
-    records: number
-  }> {
-    const histories = new Map<KeyString, History>()
-    const leased = new Map<KeyString, LeaseId>()
-    const it = this.db.values({
-      gte: recordKeyLowerBound(0),
-      lt: new Uint8Array([SPACE_RECORD + 1]),
-      highWaterMarkBytes: SCAN_CHUNK_BYTES,
-    })
-    let previousMain = 0
-    let previousSub = -1
-    let records = 0
-    let next = it.nextv(SCAN_CHUNK_RECORDS)
-    try {
-      for (;;) {
-        const chunk = await next
-        if (chunk.length === 0) break
-        next = it.nextv(SCAN_CHUNK_RECORDS)
-        records += chunk.length
-        for (const record of chunk) {
-          const rec = decodeRecord(record)
-          if (rec.main < previousMain || (rec.main === previousMain && rec.sub <= previousSub)) {
-            throw new CorruptionError(
-              `record ${rec.main}/${rec.sub} follows ${previousMain}/${previousSub}`,
-            )
-          }
-          previousMain = rec.main
-          previousSub = rec.sub
-          const key = latin1(record, rec.keyStart, rec.keyEnd)
-          KeyIndex.restore(
-            histories,
-            key,
-            rec.main,
-            rec.sub,
-            rec.tombstone,
-            rec.createRevision,
-            rec.version,
-          )
-          if (rec.lease !== 0n) leased.set(key, rec.lease)
-          else if (leased.size > 0) leased.delete(key)
-        }
-      }
-    } finally {
-      await next.catch(() => undefined)
-      await it.close()
-    }
-    if (previousMain > state.revision) {
-      throw new CorruptionError(
-        `record at revision ${previousMain} above the store revision ${state.revision}`,
-      )
-    }
-    return { histories, leased, records }
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -691,7 +505,7 @@ export class MvccStore {
             main = rec.main
           }
           scanned++
-          const key = latin1(record, rec.keyStart, rec.keyEnd)
+          const key = keyStringAt(record, rec.keyStart, rec.keyEnd)
           if (!inRange(range, key)) continue
           const kv: KeyValue = rec.tombstone
             ? {
@@ -881,13 +695,6 @@ export class MvccStore {
     }
     await this.db.close()
   }
-}
-
-/** Bytes [start, end) of `bytes` as a byte string (see keys.ts). */
-function latin1(bytes: Uint8Array, start: number, end: number): KeyString {
-  // classic-level hands out Buffers: decode in place rather than through a new view.
-  if (Buffer.isBuffer(bytes)) return bytes.toString('latin1', start, end)
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
 }
 
 /**

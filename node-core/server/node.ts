@@ -274,20 +274,7 @@ export class RaftdeskNode {
       },
       { applied: init.applied, confState: init.confState },
     )
-    this.transport.onMessage((m) => this.onPeerMessage(m))
-    this.transport.onUnreachable((id) => {
-      this.raft.reportUnreachable(id)
-      this.wake()
-    })
-    this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
-    // Members this node knows removed are refused, and told so; a member that applied our
-    // removal refuses us in turn: stop, as applying the removal ourselves would have done.
-    this.transport.refuseRemoved((id) => this.membership.isRemoved(id))
-    this.transport.onRemoved((by) => {
-      if (this.stopping) return
-      this.log.warn(`member ${by} says this member was removed from the cluster`)
-      void this.shutdown('removed from the cluster')
-    })
+    this.listenToPeers()
   }
 
   /** Opens (or creates) the node's data directory; start() then joins the cluster. */
@@ -304,6 +291,24 @@ export class RaftdeskNode {
     this.ticker.unref?.()
     this.leaseTimer.unref?.()
     void this.runLoop()
+  }
+
+  /** What the transport hands over: messages, snapshots, unreachable peers, removal. */
+  private listenToPeers(): void {
+    this.transport.onMessage((m) => this.onPeerMessage(m))
+    this.transport.onUnreachable((id) => {
+      this.raft.reportUnreachable(id)
+      this.wake()
+    })
+    this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
+    // Members this node knows removed are refused, and told so; a member that applied our
+    // removal refuses us in turn: stop, as applying the removal ourselves would have done.
+    this.transport.refuseRemoved((id) => this.membership.isRemoved(id))
+    this.transport.onRemoved((by) => {
+      if (this.stopping) return
+      this.log.warn(`member ${by} says this member was removed from the cluster`)
+      void this.shutdown('removed from the cluster')
+    })
   }
 
   // -----------------------------------------------------------------------------------------------
