@@ -1,39 +1,57 @@
 /**
  * The one API contract between the renderer and the services behind it.
  *
- * Every call is keyed 'namespace/action'. `Contract` maps each key to the tuple of its arguments
- * and the type of its result. Main implements the contract (over Electron IPC), the web-mode
- * server implements the same contract over a WebSocket, and the renderer consumes it through
- * `window.raftdesk` without knowing which host serves it.
+ * Calls are keyed 'namespace/action': `Contract` maps each to the tuple of its arguments and
+ * its result. Topics are live streams the renderer opens and closes ('kv/watch'): `Topics` maps
+ * each to its arguments and the type of one event. Each namespace has its own file (app.ts,
+ * kv.ts, cluster.ts); this one joins them. Main serves the contract over Electron IPC, the
+ * web-mode server over a WebSocket, and the renderer consumes it through `window.raftdesk`
+ * without knowing which host serves it. Bytes (keys, values) are Uint8Array on both transports.
  *
- * This file is type-only on purpose: it is imported by the renderer (web project), by preload
- * and by node-core, so it must not pull runtime code from any of them. The one runtime value,
- * `CHANNELS`, is a plain list of strings that preload uses to refuse unknown channels early.
+ * Back-pressure: a topic's events are sent one message at a time, and the next only after the
+ * renderer has acknowledged the last one. Events that arrive meanwhile are merged into the next
+ * message (a watch's events appended, up to a bound beyond which the oldest are counted as
+ * skipped), so a slow window gets fewer, larger updates, never an unbounded queue.
+ *
+ * Type-only apart from the channel and topic lists: the renderer (web project), preload, main
+ * and node-core all import it, so it must not pull runtime code from any of them.
  */
+import type { AppCalls } from './app'
+import type { ClusterCalls } from './cluster'
+import type { KvCalls, KvTopics } from './kv'
 
-/** What `app/info` answers: enough for a person to know which build and which data they see. */
-export interface AppInfo {
-  name: string
-  version: string
-  /** Node's process.platform of the host serving the contract (linux, darwin, win32). */
-  platform: string
-  /** 'electron' when served by the desktop app, 'web' when served by `raftdesk serve`. */
-  host: 'electron' | 'web'
-  /** Directory where raftdesk keeps the embedded cluster's data. */
-  dataDir: string
-  /** Versions of the runtime pieces, for bug reports. */
-  versions: { node: string; electron?: string; chrome?: string }
-}
+export type * from './app'
+export type * from './cluster'
+export type * from './kv'
 
-export interface Contract {
-  'app/info': { args: []; result: AppInfo }
-}
+export interface Contract extends AppCalls, KvCalls, ClusterCalls {}
+export type Topics = KvTopics
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
 export type ResultOf<C extends Channel> = Contract[C]['result']
 
-export const CHANNELS = ['app/info'] as const satisfies readonly Channel[]
+export type Topic = keyof Topics
+export type TopicArgsOf<T extends Topic> = Topics[T]['args']
+export type EventOf<T extends Topic> = Topics[T]['event']
+
+/** Every channel once; the compiler refuses a missing or an unknown one. */
+const CHANNEL_SET = {
+  'app/info': true,
+  'kv/list': true,
+  'kv/count': true,
+  'kv/get': true,
+  'kv/put': true,
+  'kv/delete': true,
+  'cluster/summary': true,
+} as const satisfies Record<Channel, true>
+
+const TOPIC_SET = {
+  'kv/watch': true,
+} as const satisfies Record<Topic, true>
+
+export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]
+export const TOPICS = Object.keys(TOPIC_SET) as Topic[]
 
 /**
  * An error as it crosses a process boundary. `name` is the error class (ValidationError,
@@ -48,7 +66,31 @@ export interface WireError {
 /** Every call answers with an envelope so that errors keep their name and code across IPC. */
 export type Envelope<T> = { ok: true; value: T } | { ok: false; error: WireError }
 
-/** The object preload exposes as `window.raftdesk`. */
+/** What a subscription delivers: events, then at most one error or end. */
+export type TopicMessage<E> =
+  { type: 'event'; event: E } | { type: 'error'; error: WireError } | { type: 'end' }
+
+/** The object preload (Electron) and the bridge script (web mode) expose as `window.raftdesk`. */
 export interface RaftdeskBridge {
   invoke<C extends Channel>(channel: C, ...args: ArgsOf<C>): Promise<Envelope<ResultOf<C>>>
+  /**
+   * Opens a topic; `listener` gets its messages (each event is acknowledged once the listener
+   * returns). The returned function closes it.
+   */
+  subscribe<T extends Topic>(
+    topic: T,
+    args: TopicArgsOf<T>,
+    listener: (message: TopicMessage<EventOf<T>>) => void,
+  ): () => void
 }
+
+/** Messages of the web-mode WebSocket (msgpack frames), both directions. */
+export type BridgeRequest =
+  | { t: 'call'; id: number; channel: string; args: unknown[] }
+  | { t: 'sub'; id: number; topic: string; args: unknown[] }
+  | { t: 'ack'; id: number }
+  | { t: 'unsub'; id: number }
+
+export type BridgeReply =
+  | { t: 'reply'; id: number; envelope: Envelope<unknown> }
+  | { t: 'topic'; id: number; message: TopicMessage<unknown> }

@@ -5,8 +5,8 @@
 import { BrowserWindow, app, ipcMain, session } from 'electron'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { createAppHandlers } from '../node-core/services/app'
-import type { Handlers } from '../node-core/services/router'
+import { Connections } from '../node-core/services/connections'
+import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
 import { contentSecurityPolicy, hardenWebContents, hardenSession, samePage } from './security'
 import { createMainWindow } from './window'
@@ -19,15 +19,16 @@ export function rendererUrl(): string {
   return pathToFileURL(join(here, '../renderer/index.html')).href
 }
 
-export function buildHandlers(): Handlers {
-  return {
-    ...createAppHandlers({
+export function buildServices(connections: Connections = new Connections()): Services {
+  return createServices(
+    {
       name: 'raftdesk',
       version: app.getVersion(),
       host: 'electron',
       dataDir: app.getPath('userData'),
-    }),
-  }
+    },
+    connections,
+  )
 }
 
 export async function startApp(): Promise<void> {
@@ -41,7 +42,7 @@ export async function startApp(): Promise<void> {
 
   await app.whenReady()
   hardenSession(session.defaultSession, contentSecurityPolicy(process.env['ELECTRON_RENDERER_URL']))
-  registerIpc(ipcMain, buildHandlers(), appSenderCheck(isAppUrl))
+  registerIpc(ipcMain, buildServices(), appSenderCheck(isAppUrl))
   const open = () =>
     createMainWindow({ preloadPath: join(here, '../preload/index.cjs'), appUrl, isAppUrl })
   open()

@@ -27,7 +27,10 @@ import {
 import { MAX_REQUEST_BYTES_LIMIT } from '../cluster/protocol'
 import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
-import { startWebUi, type WebUi } from '../services/web'
+import { Connections } from '../services/connections'
+import { createServices } from '../services/index'
+import { closeMemberClients } from '../services/cluster'
+import { startWebUi, packageVersion, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
@@ -277,11 +280,14 @@ async function main(): Promise<void> {
 
   let stopping = false
   let ui: WebUi | null = null
+  const connections = new Connections()
   const shutdown = async (why: string) => {
     if (stopping) return
     stopping = true
     log(`${why}: stopping the cluster`)
     await ui?.close().catch(() => undefined)
+    connections.closeAll()
+    closeMemberClients()
     await cluster.stop()
     log('stopped')
     process.exit(0)
@@ -295,10 +301,23 @@ async function main(): Promise<void> {
   const leader = await cluster.waitForLeader(30_000)
   log(`leader is ${leader}`)
   if (options.uiPort !== 0) {
+    // The window's `local` connection is this cluster.
+    connections.add({
+      id: 'local',
+      name: 'local cluster',
+      endpoints: cluster.list().map((n) => n.endpoint),
+    })
+    const app = {
+      name: 'raftdesk',
+      version: await packageVersion(),
+      host: 'web' as const,
+      dataDir: options.dataDir,
+    }
     ui = await startWebUi({
       host: '127.0.0.1',
       port: options.uiPort,
       dataDir: options.dataDir,
+      services: createServices(app, connections),
       log,
     })
   }

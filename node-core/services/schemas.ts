@@ -1,12 +1,56 @@
 /**
- * Argument schemas for every channel of the API contract. Every argument that crosses IPC or the
- * web-mode WebSocket is parsed against these before a handler sees it.
+ * Argument schemas for every channel and topic of the API contract. Every argument that crosses
+ * IPC or the web-mode WebSocket is parsed against these before a handler sees it.
  *
- * The `satisfies` clause makes the compiler refuse a contract channel without a schema.
+ * Each schema is typed against the contract (`Schema<ArgsOf<C>>`), so a schema and the
+ * contract cannot drift: a channel without a schema, or a schema that accepts a different
+ * shape than the contract declares, does not compile.
  */
 import { z } from 'zod'
-import type { Channel } from '../../contract'
+import type { ArgsOf, Channel, Topic, TopicArgsOf } from '../../contract'
 
-export const argSchemas = {
+type Schema<T> = z.ZodType<T, unknown>
+
+/** Keys and values: Uint8Array on both transports, at most etcd's 1.5 MiB request. */
+const BYTES_MAX = 1.5 * 1024 * 1024
+const bytes = z
+  .instanceof(Uint8Array, { message: 'expected bytes (Uint8Array)' })
+  .refine((b) => b.byteLength <= BYTES_MAX, { message: `at most ${BYTES_MAX} bytes` })
+const key = bytes.refine((b) => b.byteLength > 0, { message: 'a key cannot be empty' })
+const conn = z.string().min(1).max(200)
+const revision = z.number().int().min(0).optional()
+const modRevision = z.number().int().min(0)
+const leaseHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a lease id is up to 16 hex digits')
+
+export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'app/info': z.tuple([]),
-} satisfies Record<Channel, z.ZodType<unknown[]>>
+  'kv/list': z.tuple([
+    z.object({
+      conn,
+      prefix: bytes,
+      separator: z.string().max(8),
+      after: bytes.optional(),
+      limit: z.number().int().min(1).max(1000),
+      revision,
+    }),
+  ]),
+  'kv/count': z.tuple([z.object({ conn, prefix: bytes, revision })]),
+  'kv/get': z.tuple([z.object({ conn, key, revision })]),
+  'kv/put': z.tuple([
+    z.object({
+      conn,
+      key,
+      value: bytes,
+      expectedModRevision: modRevision.optional(),
+      lease: leaseHex.optional(),
+    }),
+  ]),
+  'kv/delete': z.tuple([z.object({ conn, key, prefix: z.boolean().optional() })]),
+  'cluster/summary': z.tuple([z.object({ conn })]),
+}
+
+export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
+  'kv/watch': z.tuple([
+    z.object({ conn, key, prefix: z.boolean(), startRevision: z.number().int().min(1).optional() }),
+  ]),
+}

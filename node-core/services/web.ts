@@ -2,14 +2,15 @@
  * Web mode: the same renderer the desktop app shows, served over HTTP, with the API contract
  * carried over a WebSocket instead of Electron's IPC.
  *
- *   GET /                     the built renderer (out/renderer; built on first use if missing)
- *   GET /raftdesk-bridge.js   defines window.raftdesk over the WebSocket, before the app runs
- *   WS  /api                  { id, channel, args } -> { id, envelope }
+ *   GET /<token>/                     the built renderer (out/renderer; built on first use)
+ *   GET /<token>/raftdesk-bridge.js   window.raftdesk over the WebSocket (renderer/bridge)
+ *   WS  /<token>/api                  msgpack frames: calls, topics and their acknowledgements
  *
- * The renderer does not know which host it runs in: preload defines window.raftdesk in
- * Electron, the bridge script defines the same object here. The WebSocket only accepts
- * connections whose Origin is this server, messages are bounded in size, and every call goes
- * through the same router (argument validation included) as Electron's IPC.
+ * <token> is random per start and printed in the URL; a request without it gets 404, so other
+ * local users and pages cannot reach the API. The WebSocket also checks that its Origin is this
+ * server, frames are bounded in size, and every call and topic goes through the same router and
+ * argument schemas as Electron's IPC. The renderer cannot tell this host from Electron: the
+ * bridge script defines the same `window.raftdesk` that preload defines there.
  */
 import { CSP } from '../kernel/csp'
 import { createReadStream, existsSync, statSync } from 'node:fs'
@@ -18,9 +19,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { decode, encode } from '@msgpack/msgpack'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { createAppHandlers } from './app'
-import { dispatch, type Handlers } from './router'
+import type { BridgeReply, BridgeRequest } from '../../contract'
+import { Connections } from './connections'
+import { createServices, type Services } from './index'
+import { dispatch } from './router'
+import { openTopic, type OpenTopic } from './topics'
 
 export interface WebUiOptions {
   host: string
@@ -28,13 +34,18 @@ export interface WebUiOptions {
   dataDir: string
   /** Directory of the built renderer; default out/renderer of this checkout. */
   rendererDir?: string
-  handlers?: Handlers
+  /** What the contract calls; default: app facts and no connections. */
+  services?: Services
+  /** The session token in every path; default: random. */
+  token?: string
   log?: (msg: string) => void
 }
 
 export interface WebUi {
+  /** The page, token included: what a person opens. */
   url: string
   port: number
+  token: string
   close(): Promise<void>
 }
 
@@ -50,44 +61,25 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 }
 
-/** Defines window.raftdesk over a WebSocket to /api, with the contract's invoke() shape. */
-const BRIDGE_JS = `(() => {
-  let socket = null
-  let nextId = 1
-  const waiting = new Map()
-  const queue = []
-  function connect() {
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api'
-    socket = new WebSocket(url)
-    socket.onopen = () => { while (queue.length) socket.send(queue.shift()) }
-    socket.onmessage = (event) => {
-      const msg = JSON.parse(event.data)
-      const w = waiting.get(msg.id)
-      if (w) { waiting.delete(msg.id); w(msg.envelope) }
-    }
-    socket.onclose = () => {
-      for (const w of waiting.values()) {
-        w({ ok: false, error: { name: 'UnavailableError', code: 'DISCONNECTED', message: 'connection to raftdesk lost' } })
-      }
-      waiting.clear()
-      setTimeout(connect, 1000)
-    }
-  }
-  connect()
-  const bridge = Object.freeze({
-    invoke(channel, ...args) {
-      return new Promise((resolve) => {
-        const id = nextId++
-        waiting.set(id, resolve)
-        const text = JSON.stringify({ id, channel, args })
-        if (socket.readyState === 1) socket.send(text)
-        else queue.push(text)
-      })
-    },
+/** The bridge script, compiled once from renderer/bridge/web-bridge.ts. */
+let bridgeJs: Promise<string> | null = null
+
+function compileBridge(): Promise<string> {
+  bridgeJs ??= import('esbuild').then(async ({ build }) => {
+    const out = await build({
+      entryPoints: [join(REPO_ROOT, 'renderer', 'bridge', 'web-bridge.ts')],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+    })
+    return out.outputFiles[0]!.text
   })
-  Object.defineProperty(window, 'raftdesk', { value: bridge, writable: false })
-})()
-`
+  return bridgeJs
+}
 
 export async function ensureRendererBuilt(dir: string, log: (m: string) => void): Promise<void> {
   if (existsSync(join(dir, 'index.html'))) return
@@ -112,27 +104,33 @@ export async function startWebUi(options: WebUiOptions): Promise<WebUi> {
     '<script type="module"',
     '<script src="./raftdesk-bridge.js"></script>\n    <script type="module"',
   )
-  const handlers: Handlers =
-    options.handlers ??
-    createAppHandlers({
-      name: 'raftdesk',
-      version: await packageVersion(),
-      host: 'web',
-      dataDir: options.dataDir,
-    })
+  const services =
+    options.services ??
+    createServices(
+      { name: 'raftdesk', version: await packageVersion(), host: 'web', dataDir: options.dataDir },
+      new Connections(),
+    )
+  const bridge = await compileBridge()
+  const token = options.token ?? randomBytes(16).toString('hex')
+  const base = `/${token}/`
 
-  const server: Server = createServer((req, res) => serveFile(req, res, dir, indexHtml))
+  const server: Server = createServer((req, res) =>
+    serveFile(req, res, { dir, base, indexHtml, bridge }),
+  )
   const wss = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_BYTES_MAX })
   let origin = ''
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname
     const from = req.headers.origin
-    if (path !== '/api' || (from !== origin && from !== origin.replace('127.0.0.1', 'localhost'))) {
+    if (
+      path !== `${base}api` ||
+      (from !== origin && from !== origin.replace('127.0.0.1', 'localhost'))
+    ) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
       socket.destroy()
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, handlers))
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, services))
   })
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject)
@@ -140,11 +138,12 @@ export async function startWebUi(options: WebUiOptions): Promise<WebUi> {
   })
   const port = (server.address() as AddressInfo).port
   origin = `http://${options.host}:${port}`
-  const url = `${origin}/`
+  const url = `${origin}${base}`
   log(`web UI on ${url}`)
   return {
     url,
     port,
+    token,
     close: () =>
       new Promise<void>((done) => {
         for (const ws of wss.clients) ws.terminate()
@@ -155,29 +154,66 @@ export async function startWebUi(options: WebUiOptions): Promise<WebUi> {
   }
 }
 
-function onConnection(ws: WebSocket, handlers: Handlers): void {
-  ws.on('message', (data) => {
-    let msg: { id?: unknown; channel?: unknown; args?: unknown }
+function onConnection(ws: WebSocket, services: Services): void {
+  const open = new Map<number, OpenTopic>()
+  const reply = (message: BridgeReply) => {
+    if (ws.readyState === ws.OPEN) ws.send(encode(message))
+  }
+  ws.on('message', (data, isBinary) => {
+    let msg: BridgeRequest
     try {
-      msg = JSON.parse(String(data)) as typeof msg
+      if (!isBinary) throw new Error('text frame')
+      msg = decode(data as Buffer) as BridgeRequest
+      if (typeof msg !== 'object' || msg === null || typeof msg.id !== 'number') throw new Error()
     } catch {
-      ws.close(1003, 'messages must be JSON')
+      ws.close(1003, 'frames must be msgpack requests')
       return
     }
-    const id = typeof msg.id === 'number' ? msg.id : 0
-    const args = Array.isArray(msg.args) ? msg.args : []
-    void dispatch(handlers, msg.channel, args).then((envelope) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, envelope }))
-    })
+    const id = msg.id
+    const args = 'args' in msg && Array.isArray(msg.args) ? msg.args : []
+    switch (msg.t) {
+      case 'call':
+        void dispatch(services.handlers, msg.channel, args).then((envelope) =>
+          reply({ t: 'reply', id, envelope }),
+        )
+        return
+      case 'sub':
+        if (open.has(id)) return
+        open.set(
+          id,
+          openTopic(services.topics, msg.topic, args, (message) => {
+            if (message.type !== 'event') open.delete(id)
+            reply({ t: 'topic', id, message })
+          }),
+        )
+        return
+      case 'ack':
+        open.get(id)?.ack()
+        return
+      case 'unsub':
+        open.get(id)?.close()
+        open.delete(id)
+        return
+      default:
+        ws.close(1003, 'unknown request')
+    }
+  })
+  ws.on('close', () => {
+    for (const t of open.values()) t.close()
+    open.clear()
   })
 }
 
-function serveFile(
-  req: IncomingMessage,
-  res: ServerResponse,
-  dir: string,
-  indexHtml: string,
-): void {
+interface Site {
+  dir: string
+  /** `/<token>/`: every path starts with it. */
+  base: string
+  indexHtml: string
+  bridge: string
+}
+
+function serveFile(req: IncomingMessage, res: ServerResponse, site: Site): void {
+  const { dir, base, indexHtml, bridge } = site
   const headers = {
     'Content-Security-Policy': CSP,
     'X-Content-Type-Options': 'nosniff',
@@ -194,6 +230,11 @@ function serveFile(
     res.writeHead(400, headers).end('bad path')
     return
   }
+  if (!path.startsWith(base)) {
+    res.writeHead(404, headers).end('not found')
+    return
+  }
+  path = `/${path.slice(base.length)}`
   if (path === '/' || path === '/index.html') {
     res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html']!, 'Cache-Control': 'no-store' })
     res.end(indexHtml)
@@ -201,7 +242,7 @@ function serveFile(
   }
   if (path === '/raftdesk-bridge.js') {
     res.writeHead(200, { ...headers, 'Content-Type': TYPES['.js']! })
-    res.end(BRIDGE_JS)
+    res.end(bridge)
     return
   }
   const file = join(dir, path)
@@ -216,7 +257,7 @@ function serveFile(
   createReadStream(file).pipe(res)
 }
 
-async function packageVersion(): Promise<string> {
+export async function packageVersion(): Promise<string> {
   const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
     version: string
   }

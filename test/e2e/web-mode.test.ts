@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
+import { decode, encode } from '@msgpack/msgpack'
 import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CSP } from '../../node-core/kernel/csp'
@@ -52,10 +53,28 @@ describe.runIf(shouldRunBrowserTests())('web mode', () => {
     await page.screenshot({ path: join(rendererDir, 'web-mode.png') })
   })
 
-  it('refuses WebSocket connections from other origins and bad calls', async () => {
-    const foreign = new WebSocket(`${ui.url.replace('http', 'ws')}api`, {
-      headers: { Origin: 'http://evil.example' },
+  it('needs the session token in every path, the page and the API alike', async () => {
+    const origin = ui.url.slice(0, ui.url.indexOf(ui.token) - 1)
+    expect(ui.url).toBe(`${origin}/${ui.token}/`)
+    for (const path of ['/', '/index.html', '/raftdesk-bridge.js', '/wrong-token/']) {
+      expect((await fetch(`${origin}${path}`)).status, path).toBe(404)
+    }
+    expect((await fetch(`${ui.url}raftdesk-bridge.js`)).status).toBe(200)
+    const noToken = new WebSocket(`${origin.replace('http', 'ws')}/api`, {
+      headers: { Origin: origin },
     })
+    const refused = await new Promise<string>((resolve) => {
+      noToken.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)))
+      noToken.on('open', () => resolve('open'))
+      noToken.on('error', () => resolve('error'))
+    })
+    expect(refused).toBe('403')
+  })
+
+  it('refuses WebSocket connections from other origins and bad calls', async () => {
+    const origin = ui.url.slice(0, ui.url.indexOf(ui.token) - 1)
+    const api = `${ui.url.replace('http', 'ws')}api`
+    const foreign = new WebSocket(api, { headers: { Origin: 'http://evil.example' } })
     const refused = await new Promise<string>((resolve) => {
       foreign.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)))
       foreign.on('open', () => resolve('open'))
@@ -63,16 +82,15 @@ describe.runIf(shouldRunBrowserTests())('web mode', () => {
     })
     expect(refused).toBe('403')
 
-    const own = new WebSocket(`${ui.url.replace('http', 'ws')}api`, {
-      headers: { Origin: ui.url.replace(/\/$/, '') },
-    })
+    const own = new WebSocket(api, { headers: { Origin: origin } })
     await new Promise((r) => own.on('open', r))
-    const reply = (payload: string) =>
+    const reply = (request: unknown) =>
       new Promise<unknown>((resolve) => {
-        own.once('message', (d) => resolve(JSON.parse(String(d))))
-        own.send(payload)
+        own.once('message', (d) => resolve(decode(d as Buffer)))
+        own.send(encode(request))
       })
-    expect(await reply(JSON.stringify({ id: 7, channel: 'app/nuke', args: [] }))).toEqual({
+    expect(await reply({ t: 'call', id: 7, channel: 'app/nuke', args: [] })).toEqual({
+      t: 'reply',
       id: 7,
       envelope: {
         ok: false,
@@ -83,10 +101,18 @@ describe.runIf(shouldRunBrowserTests())('web mode', () => {
         },
       },
     })
-    expect(await reply(JSON.stringify({ id: 8, channel: 'app/info', args: [1] }))).toMatchObject({
+    expect(await reply({ t: 'call', id: 8, channel: 'app/info', args: [1] })).toMatchObject({
       id: 8,
       envelope: { ok: false, error: { code: 'BAD_ARGUMENT' } },
     })
-    own.close()
+    expect(await reply({ t: 'sub', id: 9, topic: 'kv/watch', args: [{}] })).toMatchObject({
+      t: 'topic',
+      id: 9,
+      message: { type: 'error', error: { code: 'BAD_ARGUMENT' } },
+    })
+    // A text frame is not a request: the server closes the socket.
+    const closed = new Promise<number>((r) => own.on('close', (code) => r(code)))
+    own.send(JSON.stringify({ t: 'call', id: 10, channel: 'app/info', args: [] }))
+    expect(await closed).toBe(1003)
   })
 })

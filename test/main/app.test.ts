@@ -175,6 +175,60 @@ describe('IPC router', () => {
     await started()
     const { CHANNELS } = await import('../../contract')
     expect([...mock.ipcHandlers.keys()].sort()).toEqual([...CHANNELS].sort())
+    expect([...mock.ipcListeners.keys()].sort()).toEqual(['topic/ack', 'topic/close', 'topic/open'])
+  })
+})
+
+describe('IPC topics', () => {
+  const flush = () => new Promise((r) => setTimeout(r, 0))
+
+  it('answers a topic opened by a page that is not the app with an error, not a stream', async () => {
+    const { win } = await started()
+    const open = mock.ipcListeners.get('topic/open')!
+    open(eventFrom(win.webContents, 'https://evil.example/'), 1, 'kv/watch', [{}])
+    await flush()
+    expect(win.webContents.sent).toEqual([
+      [
+        'topic/message',
+        1,
+        { type: 'error', error: expect.objectContaining({ code: 'UNTRUSTED_SENDER' }) },
+      ],
+    ])
+  })
+
+  it('refuses an unknown topic and bad arguments through the shared schemas', async () => {
+    const { win, appUrl } = await started()
+    const open = mock.ipcListeners.get('topic/open')!
+    open(eventFrom(win.webContents, appUrl), 1, 'fs/watch', [])
+    open(eventFrom(win.webContents, appUrl), 2, 'kv/watch', [{ conn: 'local', key: 'not bytes' }])
+    await flush()
+    expect(win.webContents.sent).toEqual([
+      [
+        'topic/message',
+        1,
+        { type: 'error', error: expect.objectContaining({ code: 'UNKNOWN_TOPIC' }) },
+      ],
+      [
+        'topic/message',
+        2,
+        { type: 'error', error: expect.objectContaining({ code: 'BAD_ARGUMENT' }) },
+      ],
+    ])
+  })
+
+  it('ends a watch on a connection that does not exist with NO_CONNECTION', async () => {
+    const { win, appUrl } = await started()
+    const open = mock.ipcListeners.get('topic/open')!
+    const args = [{ conn: 'nowhere', key: new Uint8Array([97]), prefix: true }]
+    open(eventFrom(win.webContents, appUrl), 3, 'kv/watch', args)
+    await flush()
+    expect(win.webContents.sent).toEqual([
+      [
+        'topic/message',
+        3,
+        { type: 'error', error: expect.objectContaining({ code: 'NO_CONNECTION' }) },
+      ],
+    ])
   })
 })
 

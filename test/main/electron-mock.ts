@@ -12,6 +12,15 @@ export class FakeWebContents extends EventEmitter {
   static nextId = 1
   id = FakeWebContents.nextId++
   mainFrame = { url: '' }
+  /** What main sent to this renderer: [channel, ...args]. */
+  sent: unknown[][] = []
+  destroyed = false
+  send(channel: string, ...args: unknown[]) {
+    this.sent.push([channel, ...args])
+  }
+  isDestroyed() {
+    return this.destroyed
+  }
   windowOpenHandler: ((details: { url: string }) => { action: string }) | null = null
   setWindowOpenHandler(handler: (details: { url: string }) => { action: string }) {
     this.windowOpenHandler = handler
@@ -48,6 +57,7 @@ export class FakeBrowserWindow extends EventEmitter {
 
 export function createElectronMock() {
   const ipcHandlers = new Map<string, Listener>()
+  const ipcListeners = new Map<string, Listener>()
   const appListeners = new Map<string, Listener[]>()
   let headersListener: Listener | null = null
   let permissionHandler: Listener | null = null
@@ -70,6 +80,10 @@ export function createElectronMock() {
         if (ipcHandlers.has(channel)) throw new Error(`second handler for ${channel}`)
         ipcHandlers.set(channel, listener)
       },
+      on(channel: string, listener: Listener) {
+        if (ipcListeners.has(channel)) throw new Error(`second listener for ${channel}`)
+        ipcListeners.set(channel, listener)
+      },
     },
     session: {
       defaultSession: {
@@ -89,12 +103,14 @@ export function createElectronMock() {
   return {
     electron,
     ipcHandlers,
+    ipcListeners,
     appListeners,
     headers: () => headersListener,
     permissions: () => permissionHandler,
     reset() {
       FakeBrowserWindow.instances = []
       ipcHandlers.clear()
+      ipcListeners.clear()
       appListeners.clear()
       headersListener = null
       permissionHandler = null

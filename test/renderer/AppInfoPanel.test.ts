@@ -15,7 +15,8 @@ const info: AppInfo = {
   versions: { node: '20.0.0' },
 }
 
-function mountWith(bridge: RaftdeskBridge) {
+function mountWith(calls: Pick<RaftdeskBridge, 'invoke'> | undefined) {
+  const bridge: RaftdeskBridge | undefined = calls && { ...calls, subscribe: () => () => {} }
   return mount(AppInfoPanel, {
     global: { plugins: [createPinia()], provide: { [apiKey as symbol]: createApiClient(bridge) } },
   })
@@ -49,7 +50,7 @@ describe('AppInfoPanel', () => {
   })
 
   it('says so when there is no bridge at all', async () => {
-    const wrapper = mountWith(undefined as unknown as RaftdeskBridge)
+    const wrapper = mountWith(undefined)
     await flushPromises()
     expect(wrapper.get('[role=alert]').text()).toMatch(/not available/)
   })

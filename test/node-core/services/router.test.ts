@@ -2,8 +2,20 @@ import { describe, expect, it, vi } from 'vitest'
 import { RaftdeskError } from '../../../node-core/errors'
 import { dispatch, type Handlers } from '../../../node-core/services/router'
 
+const refuse = () => {
+  throw new Error('not under test')
+}
+
 function handlers(info: Handlers['app/info']): Handlers {
-  return { 'app/info': info }
+  return {
+    'app/info': info,
+    'kv/list': refuse,
+    'kv/count': refuse,
+    'kv/get': refuse,
+    'kv/put': refuse,
+    'kv/delete': refuse,
+    'cluster/summary': refuse,
+  }
 }
 
 describe('router.dispatch', () => {

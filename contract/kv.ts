@@ -1,0 +1,130 @@
+/**
+ * The `kv/*` namespace: browsing and editing the keys of one connection.
+ *
+ * Keys and values are bytes (etcd's are), carried as Uint8Array on every transport. Listings are
+ * paged by the server and never return values: a value is fetched when its key is opened. With a
+ * separator, a listing is one level of a tree: the keys directly under the prefix, and one folder
+ * row for every deeper group (`a/b/` under `a/`), each folder read with one ranged call that jumps
+ * past it, so a folder of a million keys costs one row.
+ */
+
+export type Bytes = Uint8Array
+
+export interface KvTarget {
+  /** The connection's id (`local` is the embedded or served cluster). */
+  conn: string
+}
+
+export interface ListArgs extends KvTarget {
+  /** List under this prefix (empty: the whole keyspace). */
+  prefix: Bytes
+  /** Tree separator, such as '/'; empty for a flat list of every key under the prefix. */
+  separator: string
+  /** Continue after this row's key (a key, or a folder's prefix) from the previous page. */
+  after?: Bytes
+  /** Rows in the page, at most 1,000. */
+  limit: number
+  /** Read the keyspace as of this revision (0 or absent: now). */
+  revision?: number
+}
+
+export type ListRow =
+  | {
+      kind: 'key'
+      key: Bytes
+      createRevision: number
+      modRevision: number
+      version: number
+      /** Lease id as etcdctl prints it (hex), '' when none. */
+      lease: string
+    }
+  | { kind: 'folder'; prefix: Bytes }
+
+export interface ListPage {
+  rows: ListRow[]
+  /** More rows follow: ask again with `after` set to the last row's key or prefix. */
+  more: boolean
+  /** The revision this page was read at: later pages should read at the same one. */
+  revision: number
+}
+
+export interface CountArgs extends KvTarget {
+  prefix: Bytes
+  revision?: number
+}
+
+export interface GetArgs extends KvTarget {
+  key: Bytes
+  revision?: number
+}
+
+export interface KeyDetail {
+  key: Bytes
+  value: Bytes
+  createRevision: number
+  modRevision: number
+  version: number
+  lease: string
+  /** The revision the read saw. */
+  revision: number
+}
+
+export interface PutArgs extends KvTarget {
+  key: Bytes
+  value: Bytes
+  /**
+   * Write only if the key is still at this mod revision (0: only if it does not exist). Absent:
+   * write whatever is there.
+   */
+  expectedModRevision?: number
+  /** Attach to this lease (hex id); absent keeps none. */
+  lease?: string
+}
+
+/** A put either lands or finds the key changed underneath; then `current` is what is there. */
+export type PutResult =
+  { ok: true; revision: number } | { ok: false; conflict: true; current: KeyDetail | null }
+
+export interface DeleteArgs extends KvTarget {
+  key: Bytes
+  /** Delete every key starting with `key`. */
+  prefix?: boolean
+}
+
+export interface DeleteResult {
+  deleted: number
+  revision: number
+}
+
+export interface WatchArgs extends KvTarget {
+  key: Bytes
+  prefix: boolean
+  /** Replay from this revision (must not be compacted); absent: from now. */
+  startRevision?: number
+}
+
+export interface WatchEvent {
+  type: 'put' | 'delete'
+  key: Bytes
+  value: Bytes
+  prevValue?: Bytes
+  modRevision: number
+}
+
+/** Events since the last batch; `skipped` counts events dropped while the window was behind. */
+export interface WatchBatch {
+  events: WatchEvent[]
+  skipped: number
+}
+
+export interface KvCalls {
+  'kv/list': { args: [ListArgs]; result: ListPage }
+  'kv/count': { args: [CountArgs]; result: number }
+  'kv/get': { args: [GetArgs]; result: KeyDetail | null }
+  'kv/put': { args: [PutArgs]; result: PutResult }
+  'kv/delete': { args: [DeleteArgs]; result: DeleteResult }
+}
+
+export interface KvTopics {
+  'kv/watch': { args: [WatchArgs]; event: WatchBatch }
+}

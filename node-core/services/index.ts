@@ -1,0 +1,26 @@
+/**
+ * Every service behind the UI contract, assembled once for whichever host serves it (Electron's
+ * main process or the web-mode server): the call handlers and the topic handlers.
+ */
+import { createAppHandlers, type AppServiceOptions } from './app'
+import { createClusterHandlers } from './cluster'
+import type { Connections } from './connections'
+import { createKvHandlers, createKvTopics } from './kv'
+import type { Handlers } from './router'
+import type { TopicHandlers } from './topics'
+
+export interface Services {
+  handlers: Handlers
+  topics: TopicHandlers
+}
+
+export function createServices(app: AppServiceOptions, conns: Connections): Services {
+  return {
+    handlers: {
+      ...createAppHandlers(app),
+      ...createKvHandlers(conns),
+      ...createClusterHandlers(conns),
+    },
+    topics: { ...createKvTopics(conns) },
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Topics: live streams the renderer opens and closes (contract/index.ts `Topics`), the same way
+ * over Electron IPC and over the web-mode WebSocket.
+ *
+ * Flow control is here, once, for both transports: a stream sends one message and then waits
+ * for the renderer's acknowledgement. Events that arrive meanwhile are merged into the one
+ * pending message by the topic's `merge` (a watch appends, up to a bound past which the oldest
+ * are counted as skipped), so a window that falls behind receives fewer, larger messages and
+ * the server holds at most one pending message per stream.
+ */
+import type { EventOf, Topic, TopicArgsOf, TopicMessage, WatchBatch } from '../../contract'
+import { ValidationError, toWireError } from '../errors'
+import { topicSchemas } from './schemas'
+
+/** Where a topic's handler puts what it produces. */
+export interface TopicSink<E> {
+  emit(event: E): void
+  /** Ends the stream with an error (the handler's close function still runs). */
+  fail(err: unknown): void
+}
+
+/** Starts producing into `sink`; resolves with the function that stops it. */
+export type TopicHandlers = {
+  [T in Topic]: (
+    args: TopicArgsOf<T>[0],
+    sink: TopicSink<EventOf<T>>,
+  ) => (() => void) | Promise<() => void>
+}
+
+/** Events kept in one watch message while the window is behind; older ones are skipped. */
+export const WATCH_BATCH_EVENTS_MAX = 2_000
+
+/** How two pending events of a topic become one. */
+export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => EventOf<T> } = {
+  'kv/watch': (a: WatchBatch, b: WatchBatch): WatchBatch => {
+    const events = a.events.concat(b.events)
+    const over = Math.max(0, events.length - WATCH_BATCH_EVENTS_MAX)
+    return { events: over > 0 ? events.slice(over) : events, skipped: a.skipped + b.skipped + over }
+  },
+}
+
+/** One open stream: at most one message in flight and one pending. */
+export class TopicStream<E> {
+  private pending: E | undefined
+  private inFlight = false
+  private closed = false
+
+  constructor(
+    private readonly send: (message: TopicMessage<E>) => void,
+    private readonly merge: (a: E, b: E) => E,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  emit(event: E): void {
+    if (this.closed) return
+    this.pending = this.pending === undefined ? event : this.merge(this.pending, event)
+    this.flush()
+  }
+
+  /** The renderer handled the last message. */
+  ack(): void {
+    this.inFlight = false
+    this.flush()
+  }
+
+  fail(err: unknown): void {
+    if (this.closed) return
+    this.closed = true
+    this.pending = undefined
+    this.send({ type: 'error', error: toWireError(err) })
+  }
+
+  close(): void {
+    this.closed = true
+    this.pending = undefined
+  }
+
+  private flush(): void {
+    if (this.closed || this.inFlight || this.pending === undefined) return
+    const event = this.pending
+    this.pending = undefined
+    this.inFlight = true
+    this.send({ type: 'event', event })
+  }
+}
+
+export function isTopic(value: unknown): value is Topic {
+  return typeof value === 'string' && Object.hasOwn(topicSchemas, value)
+}
+
+/** An open topic as a transport holds it. */
+export interface OpenTopic {
+  ack(): void
+  close(): void
+}
+
+/**
+ * Validates and opens a topic; every message goes to `send`. A refusal (unknown topic, bad
+ * arguments, a handler that throws) arrives as one error message, never as a throw.
+ */
+export function openTopic(
+  handlers: TopicHandlers,
+  topic: unknown,
+  rawArgs: unknown[],
+  send: (message: TopicMessage<unknown>) => void,
+): OpenTopic {
+  let stop: (() => void) | null = null
+  let stream: TopicStream<unknown>
+  const close = () => {
+    stream.close()
+    const s = stop
+    stop = null
+    s?.()
+  }
+  if (!isTopic(topic)) {
+    stream = new TopicStream(send, (_a, b) => b)
+    stream.fail(new ValidationError('UNKNOWN_TOPIC', `unknown topic ${JSON.stringify(topic)}`))
+    return { ack: () => {}, close }
+  }
+  stream = new TopicStream(send, TOPIC_MERGE[topic] as (a: unknown, b: unknown) => unknown)
+  const parsed = topicSchemas[topic].safeParse(rawArgs)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    stream.fail(
+      new ValidationError(
+        'BAD_ARGUMENT',
+        `${topic}: invalid arguments: ${issue?.message ?? 'does not match'}`,
+      ),
+    )
+    return { ack: () => {}, close }
+  }
+  const sink: TopicSink<unknown> = {
+    emit: (event) => stream.emit(event),
+    fail: (err) => {
+      stream.fail(err)
+      close()
+    },
+  }
+  const handler = handlers[topic] as (args: unknown, sink: TopicSink<unknown>) => unknown
+  Promise.resolve()
+    .then(() => handler((parsed.data as unknown[])[0], sink) as (() => void) | Promise<() => void>)
+    .then(
+      (stopFn) => {
+        if (stream.isClosed) stopFn()
+        else stop = stopFn
+      },
+      (err: unknown) => stream.fail(err),
+    )
+  return { ack: () => stream.ack(), close }
+}

@@ -1,0 +1,183 @@
+// The kv/* services against a real raftdesk node, through the etcd3 client they use: tree
+// listings with folder rows and pages that continue where they stopped, counts, reads, writes
+// guarded by the mod revision the window saw, prefix deletes, read-only connections, and the
+// kv/watch topic with its flow control.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ListPage, ListRow, TopicMessage, WatchBatch } from '../../../contract'
+import { Connections } from '../../../node-core/services/connections'
+import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
+import { openTopic } from '../../../node-core/services/topics'
+import { startTestCluster, type TestCluster } from '../../helpers/cluster'
+
+const enc = (s: string) => new TextEncoder().encode(s)
+const dec = (b: Uint8Array) => new TextDecoder().decode(b)
+const label = (r: ListRow) => (r.kind === 'key' ? dec(r.key) : `${dec(r.prefix)}…`)
+
+describe('kv services', () => {
+  let tc: TestCluster
+  const conns = new Connections()
+  let kv: ReturnType<typeof createKvHandlers>
+
+  beforeAll(async () => {
+    tc = await startTestCluster({ nodes: 1 })
+    await tc.cluster.waitForLeader()
+    conns.add({ id: 'local', name: 'local', endpoints: [...tc.endpoints.values()] })
+    conns.add({
+      id: 'ro',
+      name: 'read only',
+      endpoints: [...tc.endpoints.values()],
+      readOnly: true,
+    })
+    kv = createKvHandlers(conns)
+    const client = conns.get('local').client
+    const keys = [
+      'app/a',
+      'app/b',
+      'app/cfg/x',
+      'app/cfg/y',
+      'app/z',
+      'apple',
+      'svc/1',
+      ...Array.from({ length: 30 }, (_, i) => `big/${String(i).padStart(3, '0')}`),
+    ]
+    for (const k of keys) await client.put(k).value(`v:${k}`)
+  }, 60_000)
+
+  afterAll(async () => {
+    conns.closeAll()
+    await tc?.dispose()
+  })
+
+  it('lists one tree level: keys, and one row per folder however many keys it holds', async () => {
+    const top = await kv['kv/list']({ conn: 'local', prefix: enc(''), separator: '/', limit: 100 })
+    expect(top.rows.map(label)).toEqual(['app/…', 'apple', 'big/…', 'svc/…'])
+    expect(top.more).toBe(false)
+    const app = await kv['kv/list']({
+      conn: 'local',
+      prefix: enc('app/'),
+      separator: '/',
+      limit: 100,
+    })
+    expect(app.rows.map(label)).toEqual(['app/a', 'app/b', 'app/cfg/…', 'app/z'])
+    const row = app.rows[0]!
+    expect(row.kind === 'key' && row.version).toBe(1)
+  })
+
+  it('pages a listing from where the last page stopped, at one revision', async () => {
+    const seen: string[] = []
+    let page: ListPage | null = null
+    do {
+      page = await kv['kv/list']({
+        conn: 'local',
+        prefix: enc(''),
+        separator: '',
+        limit: 7,
+        ...(page ? { after: rowKey(page.rows.at(-1)!), revision: page.revision } : {}),
+      })
+      seen.push(...page.rows.map(label))
+    } while (page.more)
+    expect(seen).toHaveLength(37)
+    expect(seen).toEqual([...seen].sort())
+    // Paging after a folder skips all of it.
+    const first = await kv['kv/list']({ conn: 'local', prefix: enc(''), separator: '/', limit: 2 })
+    expect(first.rows.map(label)).toEqual(['app/…', 'apple'])
+    expect(first.more).toBe(true)
+    const second = await kv['kv/list']({
+      conn: 'local',
+      prefix: enc(''),
+      separator: '/',
+      limit: 2,
+      after: rowKey(first.rows[1]!),
+    })
+    expect(second.rows.map(label)).toEqual(['big/…', 'svc/…'])
+    const third = await kv['kv/list']({
+      conn: 'local',
+      prefix: enc(''),
+      separator: '/',
+      limit: 2,
+      after: rowKey(second.rows[0]!),
+    })
+    expect(third.rows.map(label)).toEqual(['svc/…'])
+    expect(third.more).toBe(false)
+  })
+
+  it('counts a prefix and reads a key with its revisions', async () => {
+    expect(await kv['kv/count']({ conn: 'local', prefix: enc('big/') })).toBe(30)
+    const d = await kv['kv/get']({ conn: 'local', key: enc('app/a') })
+    expect(d && dec(d.value)).toBe('v:app/a')
+    expect(d!.version).toBe(1)
+    expect(await kv['kv/get']({ conn: 'local', key: enc('nope') })).toBeNull()
+  })
+
+  it('writes only if the key is still at the revision the window saw, else shows what is there', async () => {
+    const before = (await kv['kv/get']({ conn: 'local', key: enc('app/b') }))!
+    const first = await kv['kv/put']({
+      conn: 'local',
+      key: enc('app/b'),
+      value: enc('mine'),
+      expectedModRevision: before.modRevision,
+    })
+    expect(first.ok).toBe(true)
+    const stale = await kv['kv/put']({
+      conn: 'local',
+      key: enc('app/b'),
+      value: enc('theirs'),
+      expectedModRevision: before.modRevision,
+    })
+    expect(stale.ok).toBe(false)
+    expect(!stale.ok && stale.current && dec(stale.current.value)).toBe('mine')
+    const created = await kv['kv/put']({
+      conn: 'local',
+      key: enc('fresh'),
+      value: enc('1'),
+      expectedModRevision: 0,
+    })
+    expect(created.ok).toBe(true)
+    const again = await kv['kv/put']({
+      conn: 'local',
+      key: enc('fresh'),
+      value: enc('2'),
+      expectedModRevision: 0,
+    })
+    expect(again.ok).toBe(false)
+  })
+
+  it('deletes a prefix, and refuses every write on a read-only connection', async () => {
+    await expect(
+      kv['kv/delete']({ conn: 'ro', key: enc('big/'), prefix: true }),
+    ).rejects.toMatchObject({ code: 'READ_ONLY' })
+    await expect(
+      kv['kv/put']({ conn: 'ro', key: enc('x'), value: enc('y') }),
+    ).rejects.toMatchObject({ code: 'READ_ONLY' })
+    expect(await kv['kv/count']({ conn: 'ro', prefix: enc('big/') })).toBe(30)
+    const res = await kv['kv/delete']({ conn: 'local', key: enc('big/'), prefix: true })
+    expect(res.deleted).toBe(30)
+  })
+
+  it('streams watch events, merged while the window has not acknowledged', async () => {
+    const sent: TopicMessage<WatchBatch>[] = []
+    const topic = openTopic(
+      createKvTopics(conns),
+      'kv/watch',
+      [{ conn: 'local', key: enc('w/'), prefix: true }],
+      (m) => sent.push(m as TopicMessage<WatchBatch>),
+    )
+    await new Promise((r) => setTimeout(r, 300)) // the watch is created
+    for (let i = 0; i < 5; i++)
+      await kv['kv/put']({ conn: 'local', key: enc(`w/${i}`), value: enc('x') })
+    await expect.poll(() => sent.length).toBe(1)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(sent).toHaveLength(1) // the rest waits for the ack
+    topic.ack()
+    expect(sent).toHaveLength(2)
+    const keys = sent.flatMap((m) =>
+      m.type === 'event' ? m.event.events.map((e) => dec(e.key)) : [],
+    )
+    expect(keys).toEqual(['w/0', 'w/1', 'w/2', 'w/3', 'w/4'])
+    topic.close()
+  })
+})
+
+function rowKey(r: ListRow): Uint8Array {
+  return r.kind === 'key' ? r.key : r.prefix
+}
