@@ -293,7 +293,7 @@ function member(pb: PbMember): ClientMember {
 }
 
 /** The range end that selects every key starting with `prefix` (etcd's rule). */
-export function prefixEnd(prefix: Buffer): Buffer {
+export function prefixEnd(prefix: Uint8Array): Buffer {
   const end = Buffer.from(prefix)
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {

@@ -7,23 +7,12 @@
 import { Buffer } from 'node:buffer'
 import type { IKeyValue, IRangeResponse } from 'etcd3'
 import type { KeyDetail, ListArgs, ListPage, ListRow, WatchBatch, WatchEvent } from '../../contract'
+import { prefixEnd } from '../client/etcd-client'
 import { fromClientError, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
 type KvHandlers = Pick<Handlers, 'kv/list' | 'kv/count' | 'kv/get' | 'kv/put' | 'kv/delete'>
-
-/** The end of the range of keys starting with `prefix` (etcd's "\0" for the whole keyspace). */
-export function prefixEnd(prefix: Uint8Array): Buffer {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.from([0])
-}
 
 /** The smallest key after `key`. */
 function successor(key: Uint8Array): Buffer {
