@@ -11,8 +11,16 @@ import pluginVue from 'eslint-plugin-vue'
 import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
-const nodeBuiltins = [...builtinModules.filter((m) => !m.startsWith('_')), 'node:*']
-const nodeBuiltinPatterns = nodeBuiltins.flatMap((m) => (m.endsWith('*') ? [m] : [m, `${m}/*`]))
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/**
+ * Bare module names, matched whole: a gitignore-style group pattern would also ban a project
+ * file that happens to share a builtin's name (renderer/src/stores/cluster.ts is not `cluster`).
+ */
+const bareModules = (names, message) => ({
+  regex: `^(?:node:.*|(?:${names.map(escapeRe).join('|')})(?:/.*)?)$`,
+  message,
+})
+const bareBuiltins = builtinModules.filter((m) => !m.startsWith('_'))
 
 const domGlobals = Object.keys(globals.browser).filter((name) => !(name in globals.node))
 
@@ -174,8 +182,8 @@ export default tseslint.config(
         {
           patterns: [
             NO_ELECTRON_OR_VUE,
-            importBans(
-              nodeBuiltinPatterns,
+            bareModules(
+              bareBuiltins,
               'the raft core is pure: no Node builtins (no I/O). Take what you need as input.',
             ),
             NO_GRPC,
@@ -226,8 +234,8 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            importBans(
-              [...nodeBuiltinPatterns, 'electron', 'electron/*'],
+            bareModules(
+              [...bareBuiltins, 'electron'],
               'the renderer is a web page: no Node builtins and no Electron; use the API contract.',
             ),
           ],

@@ -97,6 +97,7 @@ export interface DeleteResult {
 }
 
 export interface WatchArgs extends KvTarget {
+  /** The key, or with `prefix` the prefix (empty: every key). */
   key: Bytes
   prefix: boolean
   /** Replay from this revision (must not be compacted); absent: from now. */

@@ -39,6 +39,8 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
       } catch (err) {
         throw fromClientError(err)
       }
+      // etcd's member list carries no revision; each member's status does.
+      let revision = 0
       const members = await Promise.all(
         list.members.map(async (m): Promise<MemberHealth> => {
           const endpoint = (m.clientURLs[0] ?? '').replace(/^https?:\/\//, '')
@@ -50,6 +52,7 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
           }
           try {
             const s = await memberClient(endpoint).maintenance.status()
+            revision = Math.max(revision, Number(s.header.revision))
             return {
               ...base,
               healthy: true,
@@ -78,7 +81,7 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
       return {
         clusterId: BigInt(list.header.cluster_id).toString(16),
         leader: leader?.name ?? '',
-        revision: Number(list.header.revision),
+        revision,
         members,
       }
     },

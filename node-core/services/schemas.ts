@@ -51,6 +51,15 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'kv/watch': z.tuple([
-    z.object({ conn, key, prefix: z.boolean(), startRevision: z.number().int().min(1).optional() }),
+    z
+      .object({
+        conn,
+        key: bytes,
+        prefix: z.boolean(),
+        startRevision: z.number().int().min(1).optional(),
+      })
+      .refine((a) => a.prefix || a.key.byteLength > 0, {
+        message: 'a key cannot be empty (watch the empty prefix for every key)',
+      }),
   ]),
 }

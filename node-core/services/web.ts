@@ -13,7 +13,7 @@
  * bridge script defines the same `window.raftdesk` that preload defines there.
  */
 import { CSP } from '../kernel/csp'
-import { createReadStream, existsSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -81,9 +81,31 @@ function compileBridge(): Promise<string> {
   return bridgeJs
 }
 
+/** The newest modification time of the files under `dir` (0 when there are none). */
+function newestMtimeMs(dir: string): number {
+  let newest = 0
+  if (!existsSync(dir)) return 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue
+    newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * Builds the renderer into `dir` when it is missing or older than its sources (renderer/ and
+ * contract/ of this checkout), so `npm run serve` after a pull shows the current window.
+ */
 export async function ensureRendererBuilt(dir: string, log: (m: string) => void): Promise<void> {
-  if (existsSync(join(dir, 'index.html'))) return
-  log(`building the web UI into ${dir} (first run)`)
+  const index = join(dir, 'index.html')
+  const sources = ['renderer', 'contract'].map((d) => join(REPO_ROOT, d))
+  if (existsSync(index)) {
+    const builtMs = statSync(index).mtimeMs
+    if (sources.every((d) => newestMtimeMs(d) <= builtMs)) return
+    log(`rebuilding the web UI into ${dir} (its sources changed)`)
+  } else {
+    log(`building the web UI into ${dir} (first run)`)
+  }
   const { build } = await import('vite')
   const { default: vue } = await import('@vitejs/plugin-vue')
   await build({

@@ -46,6 +46,7 @@ describe.runIf(shouldRunBrowserTests())('web mode', () => {
     page.on('pageerror', (e) => problems.push(e.message))
     const response = await page.goto(ui.url)
     expect(response?.headers()['content-security-policy']).toBe(CSP)
+    await page.locator('[data-test=nav-about]').click()
     await expect.poll(() => page.textContent('[data-test=version]')).toBe(version)
     expect(await page.textContent('[data-test=platform]')).toBe(`${process.platform} (web)`)
     expect(await page.textContent('[data-test=data-dir]')).toBe('/srv/raftdesk-data')

@@ -1,5 +1,6 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia } from 'pinia'
+import { createAppI18n } from '../../renderer/src/i18n'
 import { describe, expect, it } from 'vitest'
 import type { AppInfo, RaftdeskBridge } from '../../contract'
 import { createApiClient } from '../../renderer/src/api/client'
@@ -18,7 +19,10 @@ const info: AppInfo = {
 function mountWith(calls: Pick<RaftdeskBridge, 'invoke'> | undefined) {
   const bridge: RaftdeskBridge | undefined = calls && { ...calls, subscribe: () => () => {} }
   return mount(AppInfoPanel, {
-    global: { plugins: [createPinia()], provide: { [apiKey as symbol]: createApiClient(bridge) } },
+    global: {
+      plugins: [createPinia(), createAppI18n('en')],
+      provide: { [apiKey as symbol]: createApiClient(bridge) },
+    },
   })
 }
 

@@ -1,0 +1,67 @@
+/**
+ * What a value is, decided from its bytes alone, and how each kind is shown. A plain function
+ * with its own tests; the viewers only render what it decides.
+ */
+import { asText, hasControl } from './bytes'
+
+export type ValueFormat = 'json' | 'text' | 'hex'
+
+export function detectFormat(bytes: Uint8Array): ValueFormat {
+  const text = asText(bytes)
+  if (text === null) return 'hex'
+  // Text with control characters other than tab and line breaks is binary in disguise.
+  if (hasControl(text, '\t\n\r\f\v')) return 'hex'
+  const trimmed = text.trim()
+  if (/^[[{]/.test(trimmed)) {
+    try {
+      JSON.parse(trimmed)
+      return 'json'
+    } catch {
+      return 'text'
+    }
+  }
+  return 'text'
+}
+
+/** JSON re-indented with two spaces; the text as it was when it does not parse. */
+export function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2)
+  } catch {
+    return text
+  }
+}
+
+/** Why a text is not JSON (the parser's sentence), or null when it is. */
+export function jsonProblem(text: string): string | null {
+  try {
+    JSON.parse(text)
+    return null
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
+  }
+}
+
+export interface HexLine {
+  offset: string
+  hex: string
+  ascii: string
+}
+
+/** 16 bytes a line: offset, hex pairs, printable ASCII (others as '.'); at most `linesMax`. */
+export function hexDump(bytes: Uint8Array, linesMax = 4096): { lines: HexLine[]; cut: boolean } {
+  const lines: HexLine[] = []
+  for (let at = 0; at < bytes.length && lines.length < linesMax; at += 16) {
+    const row = bytes.subarray(at, at + 16)
+    let hex = ''
+    let ascii = ''
+    for (let i = 0; i < 16; i++) {
+      const b = row[i]
+      hex += b === undefined ? '   ' : `${b.toString(16).padStart(2, '0')} `
+      if (i === 7) hex += ' '
+      if (b !== undefined) ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.'
+    }
+    lines.push({ offset: at.toString(16).padStart(8, '0'), hex: hex.trimEnd(), ascii })
+  }
+  return { lines, cut: lines.length * 16 < bytes.length }
+}

@@ -1,0 +1,184 @@
+// The key browser end to end: a real 3-node raftdesk cluster, `raftdesk serve`'s web UI with
+// the same services, Debian's Chromium. Keys put with etcdctl appear in the tree (live, by the
+// watch); an edit in the window is read back by etcdctl; an edit that raced a change made
+// with etcdctl is caught and shown, not overwritten. Screenshots of both themes land in
+// test-results/screenshots (the README's comes from there).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Connections } from '../../node-core/services/connections'
+import { closeMemberClients } from '../../node-core/services/cluster'
+import { createServices } from '../../node-core/services/index'
+import { startWebUi, type WebUi } from '../../node-core/services/web'
+import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
+import { startTestCluster, type TestCluster } from '../helpers/cluster'
+import { etcdctl } from '../node-core/api/harness'
+
+const SHOTS = join(import.meta.dirname, '../../test-results/screenshots')
+
+describe.runIf(shouldRunBrowserTests())('key browser', () => {
+  let tc: TestCluster
+  let ui: WebUi
+  let browser: Browser
+  let page: Page
+  let rendererDir: string
+  let endpoint: string
+  const connections = new Connections()
+  const problems: string[] = []
+
+  const ctl = async (...args: string[]) => {
+    const r = await etcdctl(endpoint, args)
+    if (r.code !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const treeText = () => page.locator('[data-test=key-tree]').innerText()
+  const row = (name: string) =>
+    page.locator('[data-test=key-tree] [role=treeitem]', { hasText: name }).first()
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true })
+    tc = await startTestCluster()
+    await tc.cluster.waitForLeader()
+    endpoint = [...tc.endpoints.values()][0]!
+    for (const [k, v] of [
+      ['config/app/feature-flags', '{"darkMode":true,"beta":["search","history"],"limit":25}'],
+      ['config/app/timeout', '30s'],
+      ['config/db/primary', 'postgres://db-1.internal:5432/app'],
+      ['services/api/instances/10.0.0.4', '{"port":8080,"healthy":true}'],
+      ['services/api/instances/10.0.0.5', '{"port":8080,"healthy":false}'],
+      ['services/web/version', 'v2.14.1'],
+      ['locks/migrations', 'held by deploy-7f9c'],
+      ['readme', 'keys put with etcdctl appear here'],
+    ]) {
+      await ctl('put', k!, v!)
+    }
+    rendererDir = mkdtempSync(join(tmpdir(), 'raftdesk-web-'))
+    connections.add({ id: 'local', name: 'local cluster', endpoints: [...tc.endpoints.values()] })
+    ui = await startWebUi({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: tc.dataDir,
+      rendererDir,
+      services: createServices(
+        { name: 'raftdesk', version: '0.0.0-test', host: 'web', dataDir: tc.dataDir },
+        connections,
+      ),
+    })
+    browser = await launchChromium()
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 760 },
+      colorScheme: 'dark',
+    })
+    page = await context.newPage()
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+    page.on('pageerror', (e) => problems.push(e.message))
+    await page.goto(ui.url)
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await ui?.close()
+    connections.closeAll()
+    closeMemberClients()
+    await tc?.dispose()
+    if (rendererDir) rmSync(rendererDir, { recursive: true, force: true })
+  })
+
+  it('shows the keys etcdctl put as a tree of folders, one level at a time', async () => {
+    await expect.poll(treeText).toContain('services/')
+    const top = (await treeText())
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+    expect(top).toEqual(expect.arrayContaining(['config/', 'locks/', 'readme', 'services/']))
+    expect(await treeText()).not.toContain('feature-flags')
+    await row('config/').click()
+    await row('app/').click()
+    await expect.poll(treeText).toContain('feature-flags')
+    await row('feature-flags').click()
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('config/app/feature-flags')
+    // JSON is detected and shown indented.
+    await expect
+      .poll(() => page.locator('[data-test=value-text]').innerText())
+      .toContain('"darkMode": true')
+    expect(await page.locator('[data-test=format-json]').getAttribute('aria-selected')).toBe('true')
+    await expect.poll(() => page.locator('[data-test=connection]').innerText()).toContain('leader')
+    await page.screenshot({ path: join(SHOTS, 'key-browser-dark.png') })
+  })
+
+  it('shows a key put with etcdctl while the window is open, without a reload', async () => {
+    await ctl('put', 'config/app/retries', '5')
+    await expect.poll(treeText, { timeout: 10_000 }).toContain('retries')
+  })
+
+  it('saves an edit that etcdctl reads back', async () => {
+    await row('timeout').click()
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('config/app/timeout')
+    await page.locator('[data-test=edit]').click()
+    await page.locator('[data-test=editor]').fill('45s')
+    await page.locator('[data-test=save]').click()
+    await expect
+      .poll(() => page.locator('[data-test=detail-message]').innerText())
+      .toContain('Saved')
+    expect((await ctl('get', 'config/app/timeout', '--print-value-only')).trim()).toBe('45s')
+    expect(await page.locator('[data-test=detail-version]').innerText()).toBe('2')
+  })
+
+  it('catches an edit that raced a change made with etcdctl, and overwrites only when asked', async () => {
+    await page.locator('[data-test=edit]').click()
+    await page.locator('[data-test=editor]').fill('60s')
+    await ctl('put', 'config/app/timeout', '90s') // someone else, meanwhile
+    await page.locator('[data-test=save]').click()
+    const dialog = page.locator('[data-test=conflict-dialog]')
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    expect(await page.locator('[data-test=conflict-theirs]').innerText()).toBe('90s')
+    expect(await page.locator('[data-test=conflict-mine]').innerText()).toBe('60s')
+    expect((await ctl('get', 'config/app/timeout', '--print-value-only')).trim()).toBe('90s')
+    await page.screenshot({ path: join(SHOTS, 'conflict-dark.png') })
+    await page.locator('[data-test=conflict-overwrite]').click()
+    await expect.poll(() => dialog.isVisible()).toBe(false)
+    await expect
+      .poll(async () => (await ctl('get', 'config/app/timeout', '--print-value-only')).trim())
+      .toBe('60s')
+  })
+
+  it('creates a key, deletes it, and the tree follows', async () => {
+    page.once('dialog', (d) => void d.accept())
+    await page.locator('[data-test=new-key]').click()
+    await page.locator('[data-test=new-key-name]').fill('config/app/owner')
+    await page.locator('[data-test=new-key-value]').fill('team-storage')
+    await page.locator('[data-test=new-key-create]').click()
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('config/app/owner')
+    expect((await ctl('get', 'config/app/owner', '--print-value-only')).trim()).toBe('team-storage')
+    await expect.poll(treeText).toContain('owner')
+    await page.locator('[data-test=delete]').click()
+    await expect.poll(async () => (await ctl('get', 'config/app/owner')).trim()).toBe('')
+    await expect.poll(treeText).not.toContain('owner')
+  })
+
+  it('shows the members in the cluster view, and the light theme', async () => {
+    await page.locator('[data-test=nav-cluster]').click()
+    await expect
+      .poll(() => page.locator('[data-test=cluster-view]').innerText())
+      .toContain('leader')
+    expect(await page.locator('[data-test=cluster-view] article').count()).toBe(3)
+    await page.screenshot({ path: join(SHOTS, 'cluster-dark.png') })
+    await page.emulateMedia({ colorScheme: 'light' })
+    await page.locator('[data-test=nav-keys]').click()
+    await row('feature-flags').click()
+    expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe('light')
+    await page.screenshot({ path: join(SHOTS, 'key-browser-light.png') })
+    await page.locator('[data-test=nav-cluster]').click()
+    await expect.poll(() => page.locator('[data-test=cluster-view] article').count()).toBe(3)
+    await page.screenshot({ path: join(SHOTS, 'cluster-light.png') })
+    expect(problems).toEqual([])
+  })
+})
