@@ -1,4 +1,5 @@
-import { resolve } from 'node:path'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'electron-vite'
 import type { Plugin } from 'vite'
@@ -17,13 +18,39 @@ function devCspPlugin(): Plugin {
   }
 }
 
+// The gRPC API loads its .proto files at run time: the built node entry needs them beside it.
+function protoFilesPlugin(): Plugin {
+  const dir = resolve(import.meta.dirname, 'node-core/api/proto')
+  return {
+    name: 'raftdesk-proto-files',
+    apply: 'build',
+    generateBundle() {
+      for (const name of readdirSync(dir)) {
+        this.emitFile({
+          type: 'asset',
+          fileName: `proto/${name}`,
+          source: readFileSync(join(dir, name)),
+        })
+      }
+    },
+  }
+}
+
 // Our folders are top level (main/, preload/, renderer/), not under src/, so every entry is
 // named explicitly. Preload is emitted as CommonJS because sandboxed preloads cannot be ESM.
 export default defineConfig({
   main: {
+    plugins: [protoFilesPlugin()],
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve(import.meta.dirname, 'main/index.ts') } },
+      // The node entry is built beside main's: the app's utility processes run it as plain
+      // JavaScript (main/launcher.ts), with no tsx at run time.
+      rollupOptions: {
+        input: {
+          index: resolve(import.meta.dirname, 'main/index.ts'),
+          'node-main': resolve(import.meta.dirname, 'node-core/cluster/node-main.ts'),
+        },
+      },
     },
   },
   preload: {

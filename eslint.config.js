@@ -126,9 +126,9 @@ export default tseslint.config(
       'vue/multiline-html-element-content-newline': 'off',
     },
   },
-  // Node code: main, preload, node-core, tests, config files.
+  // Node code: main, preload, node-core, tests, config files, build scripts.
   {
-    files: ['main/**', 'preload/**', 'node-core/**', 'test/**', '*.config.*', '.ci/**'],
+    files: ['main/**', 'preload/**', 'node-core/**', 'test/**', '*.config.*', '.ci/**', 'build/**'],
     languageOptions: { globals: { ...globals.node } },
   },
   // Import directions between node-core's folders, resolved as files (not matched as text).

@@ -1,13 +1,19 @@
 /**
- * Electron main: thin glue. It hardens the session, opens the window on the renderer, and routes
- * the API contract over IPC to the node-core services. Everything with logic lives in node-core.
+ * Electron main: thin glue. It hardens the session, opens the window on the renderer, starts
+ * the embedded cluster (three local nodes, each a utility process, data in the user's data
+ * directory), and routes the API contract over IPC to the node-core services, whose `local`
+ * connection is that cluster. Quitting stops the nodes cleanly (leadership handed over first)
+ * and keeps their data for the next start. Everything with logic lives in node-core.
  */
 import { BrowserWindow, app, ipcMain, session } from 'electron'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { LocalCluster } from '../node-core/cluster/supervisor'
+import { closeMemberClients } from '../node-core/services/cluster'
 import { Connections } from '../node-core/services/connections'
 import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
+import { UtilityProcessLauncher } from './launcher'
 import { contentSecurityPolicy, hardenWebContents, hardenSession, samePage } from './security'
 import { createMainWindow } from './window'
 
@@ -31,7 +37,58 @@ export function buildServices(connections: Connections = new Connections()): Ser
   )
 }
 
-export async function startApp(): Promise<void> {
+export interface AppOptions {
+  /** The node entry script; default the built out/main/node-main.js beside this file. */
+  nodeEntry?: string
+  /** The embedded cluster's data; default <userData>/cluster. */
+  clusterDir?: string
+  /** The first node's client port (etcd's 2379 by default). */
+  clientPort?: number
+}
+
+/** The embedded cluster: started once, stopped on quit. */
+export interface Embedded {
+  cluster: Promise<LocalCluster>
+  stop(): Promise<void>
+}
+
+export function startEmbeddedCluster(options: AppOptions, connections: Connections): Embedded {
+  const launcher = new UtilityProcessLauncher({
+    entry: options.nodeEntry ?? join(here, 'node-main.js'),
+  })
+  const cluster = LocalCluster.start({
+    dataDir: options.clusterDir ?? join(app.getPath('userData'), 'cluster'),
+    launcher,
+    ...(options.clientPort ? { clientPort: options.clientPort } : {}),
+  })
+  connections.expect(
+    'local',
+    cluster.then(async (c) => {
+      await c.waitForLeader(30_000)
+      return {
+        id: 'local',
+        name: 'local cluster',
+        endpoints: c.list().map((n) => n.endpoint),
+      }
+    }),
+  )
+  cluster.catch((err: unknown) => console.error('the embedded cluster did not start:', err))
+  let stopping: Promise<void> | null = null
+  return {
+    cluster,
+    stop() {
+      stopping ??= (async () => {
+        connections.closeAll()
+        closeMemberClients()
+        const c = await cluster.catch(() => null)
+        await c?.stop()
+      })()
+      return stopping
+    },
+  }
+}
+
+export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   const appUrl = rendererUrl()
   const isAppUrl = (url: string) => samePage(url, appUrl)
 
@@ -42,12 +99,33 @@ export async function startApp(): Promise<void> {
 
   await app.whenReady()
   hardenSession(session.defaultSession, contentSecurityPolicy(process.env['ELECTRON_RENDERER_URL']))
-  registerIpc(ipcMain, buildServices(), appSenderCheck(isAppUrl))
+  const connections = new Connections()
+  registerIpc(ipcMain, buildServices(connections), appSenderCheck(isAppUrl))
+  const embedded = startEmbeddedCluster(options, connections)
+
+  // Quit waits for the nodes to stop (leadership handed over, data kept).
+  let stopped = false
+  app.on('before-quit', (event) => {
+    if (stopped) return
+    event.preventDefault()
+    void embedded.stop().finally(() => {
+      stopped = true
+      app.quit()
+    })
+  })
+
   const open = () =>
     createMainWindow({ preloadPath: join(here, '../preload/index.cjs'), appUrl, isAppUrl })
-  open()
+  let win = open()
+  // A second launch focuses this window instead of starting another cluster.
+  app.on('second-instance', () => {
+    if (win.isDestroyed()) win = open()
+    if (win.isMinimized()) win.restore()
+    win.focus()
+  })
   // macOS keeps the app alive without windows; clicking the dock icon opens one again.
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) open()
+    if (BrowserWindow.getAllWindows().length === 0) win = open()
   })
+  return embedded
 }

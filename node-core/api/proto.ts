@@ -19,12 +19,19 @@
  * check of wire-check.ts (protobufjs alone accepts wire-type mismatches and overlong strings);
  * messages may nest at most WIRE_DEPTH_MAX levels.
  */
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader'
 import { checkWire, schemaOf } from './wire-check'
 
-export const PROTO_DIR = fileURLToPath(new URL('./proto', import.meta.url))
+/**
+ * The .proto files: beside this module in the source tree; in the built app the bundler puts
+ * this code in out/main/chunks/ and the files in out/main/proto/ (electron.vite.config.ts).
+ */
+export const PROTO_DIR = [new URL('./proto', import.meta.url), new URL('../proto', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((dir) => existsSync(dir))!
 
 export const PROTO_LOADER_OPTIONS = {
   keepCase: false,

@@ -40,8 +40,22 @@ function makeLogger(name: string, min: LogLevel): Logger {
   })
 }
 
+/** Electron's channel to the app in a utility process (absent under child_process.fork). */
+interface ParentPort {
+  postMessage(message: unknown): void
+  on(event: 'message', listener: (event: { data: unknown }) => void): void
+}
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort
+
+/** To the supervisor: Electron's parentPort in the app, Node's IPC channel elsewhere. */
 function send(msg: FromNode): void {
-  if (process.send && process.connected) process.send(msg)
+  if (parentPort) parentPort.postMessage(msg)
+  else if (process.send && process.connected) process.send(msg)
+}
+
+function onSupervisorMessage(listener: (raw: unknown) => void): void {
+  if (parentPort) parentPort.on('message', (event) => listener(event.data))
+  else process.on('message', listener)
 }
 
 function parseConfig(): NodeProcessConfig {
@@ -228,7 +242,7 @@ function obeySupervisor(
   config: NodeProcessConfig,
   stop: (transfer: boolean, reason?: string) => Promise<void>,
 ): void {
-  process.on('message', (raw: unknown) => {
+  onSupervisorMessage((raw: unknown) => {
     const msg = raw as ToNode
     if (!msg || msg.type !== 'request' || typeof msg.id !== 'number') return
     const parsed = nodeCommandSchema.safeParse(msg.command)

@@ -32,7 +32,7 @@ export function closeMemberClients(): void {
 export function createClusterHandlers(conns: Connections): Pick<Handlers, 'cluster/summary'> {
   return {
     'cluster/summary': async ({ conn }): Promise<ClusterSummary> => {
-      const client = conns.get(conn).client
+      const client = (await conns.use(conn)).client
       let list
       try {
         list = await client.cluster.memberList({})

@@ -23,8 +23,52 @@ export interface Connection {
   client: Etcd3
 }
 
+/** How long a call waits for a connection that is still coming up (the embedded cluster). */
+export const CONNECTION_WAIT_MS = 60_000
+
 export class Connections {
   private readonly open = new Map<string, Connection>()
+  /** Connections announced but not ready yet: calls wait for them. */
+  private readonly pending = new Map<string, Promise<Connection>>()
+
+  /**
+   * Announces a connection that becomes usable when `spec` resolves (a cluster starting);
+   * calls meanwhile wait for it, and get its error if it fails.
+   */
+  expect(id: string, spec: Promise<ConnectionSpec>): void {
+    const ready = spec.then((s) => this.add({ ...s, id }))
+    ready.catch(() => undefined).finally(() => this.pending.delete(id))
+    this.pending.set(id, ready)
+  }
+
+  /** The connection, waiting for it if it was announced and is still coming up. */
+  async use(id: string): Promise<Connection> {
+    const open = this.open.get(id)
+    if (open) return open
+    const pending = this.pending.get(id)
+    if (!pending) return this.get(id)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RaftdeskError('STARTING', `connection ${id} is still starting`)),
+        CONNECTION_WAIT_MS,
+      )
+    })
+    try {
+      return await Promise.race([pending, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** use(), refusing a read-only connection. */
+  async useWritable(id: string): Promise<Connection> {
+    const c = await this.use(id)
+    if (c.spec.readOnly) {
+      throw new RaftdeskError('READ_ONLY', `connection ${c.spec.name} is read-only`)
+    }
+    return c
+  }
 
   add(spec: ConnectionSpec): Connection {
     if (this.open.has(spec.id)) throw new RaftdeskError('EXISTS', `connection ${spec.id} exists`)
@@ -40,15 +84,6 @@ export class Connections {
   get(id: string): Connection {
     const c = this.open.get(id)
     if (!c) throw new NotFoundError('NO_CONNECTION', `no connection named ${JSON.stringify(id)}`)
-    return c
-  }
-
-  /** The connection, refusing when it is read-only. */
-  writable(id: string): Connection {
-    const c = this.get(id)
-    if (c.spec.readOnly) {
-      throw new RaftdeskError('READ_ONLY', `connection ${c.spec.name} is read-only`)
-    }
     return c
   }
 

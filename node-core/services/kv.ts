@@ -44,7 +44,7 @@ function detail(kv: IKeyValue, revision: number): KeyDetail {
 const RANGE_CHUNK = 256
 
 async function list(conns: Connections, args: ListArgs): Promise<ListPage> {
-  const kv = conns.get(args.conn).client.kv
+  const kv = (await conns.use(args.conn)).client.kv
   const prefix = Buffer.from(args.prefix)
   const end = prefixEnd(prefix)
   const sep = args.separator === '' ? null : Buffer.from(args.separator)
@@ -108,7 +108,9 @@ export function createKvHandlers(conns: Connections): KvHandlers {
   return {
     'kv/list': guard((args) => list(conns, args)),
     'kv/count': guard(async ({ conn, prefix, revision }) => {
-      const res = await conns.get(conn).client.kv.range({
+      const res = await (
+        await conns.use(conn)
+      ).client.kv.range({
         key: prefix.byteLength > 0 ? Buffer.from(prefix) : Buffer.from([0]),
         range_end: prefixEnd(prefix),
         revision: revision ?? 0,
@@ -117,7 +119,9 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       return Number(res.count)
     }),
     'kv/get': guard(async ({ conn, key, revision }) => {
-      const res = await conns.get(conn).client.kv.range({
+      const res = await (
+        await conns.use(conn)
+      ).client.kv.range({
         key: Buffer.from(key),
         revision: revision ?? 0,
       })
@@ -125,7 +129,7 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       return kv ? detail(kv, Number(res.header.revision)) : null
     }),
     'kv/put': guard(async ({ conn, key, value, expectedModRevision, lease }) => {
-      const kv = conns.writable(conn).client.kv
+      const kv = (await conns.useWritable(conn)).client.kv
       const put = {
         key: Buffer.from(key),
         value: Buffer.from(value),
@@ -156,7 +160,9 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       }
     }),
     'kv/delete': guard(async ({ conn, key, prefix }) => {
-      const res = await conns.writable(conn).client.kv.deleteRange({
+      const res = await (
+        await conns.useWritable(conn)
+      ).client.kv.deleteRange({
         key: Buffer.from(key),
         ...(prefix ? { range_end: prefixEnd(key) } : {}),
       })
@@ -168,7 +174,7 @@ export function createKvHandlers(conns: Connections): KvHandlers {
 export function createKvTopics(conns: Connections): Pick<TopicHandlers, 'kv/watch'> {
   return {
     'kv/watch': async ({ conn, key, prefix, startRevision }, sink) => {
-      const client = conns.get(conn).client
+      const client = (await conns.use(conn)).client
       let builder = client.watch().withPreviousKV()
       builder = prefix ? builder.prefix(Buffer.from(key)) : builder.key(Buffer.from(key))
       if (startRevision !== undefined) builder = builder.startRevision(String(startRevision))

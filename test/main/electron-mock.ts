@@ -55,7 +55,28 @@ export class FakeBrowserWindow extends EventEmitter {
   show() {}
 }
 
+/**
+ * A utility process as main sees one. By default it fails to start at once (the window tests do
+ * not need a cluster); `realNodes()` makes it a real child process (fork), so main's embedded
+ * cluster runs for real.
+ */
+export class FakeUtilityProcess extends EventEmitter {
+  pid: number | undefined = undefined
+  stderr: NodeJS.ReadableStream | null = null
+  postMessage(_message: unknown) {}
+  kill() {
+    return false
+  }
+}
+
 export function createElectronMock() {
+  const forks: Array<{ entry: string; options: Record<string, unknown> }> = []
+  let forkImpl = (entry: string, _args: string[], _options: Record<string, unknown>) => {
+    const p = new FakeUtilityProcess()
+    setTimeout(() => p.emit('exit', 1), 0)
+    void entry
+    return p
+  }
   const ipcHandlers = new Map<string, Listener>()
   const ipcListeners = new Map<string, Listener>()
   const appListeners = new Map<string, Listener[]>()
@@ -98,6 +119,12 @@ export function createElectronMock() {
       },
     },
     BrowserWindow: FakeBrowserWindow,
+    utilityProcess: {
+      fork(entry: string, args: string[], options: Record<string, unknown>) {
+        forks.push({ entry, options })
+        return forkImpl(entry, args, options)
+      },
+    },
   }
 
   return {
@@ -105,12 +132,18 @@ export function createElectronMock() {
     ipcHandlers,
     ipcListeners,
     appListeners,
+    forks,
+    /** From now on, utility processes are real node processes (child_process.fork). */
+    realNodes(makeChild: (entry: string, options: Record<string, unknown>) => FakeUtilityProcess) {
+      forkImpl = (entry, _args, options) => makeChild(entry, options)
+    },
     headers: () => headersListener,
     permissions: () => permissionHandler,
     reset() {
       FakeBrowserWindow.instances = []
       ipcHandlers.clear()
       ipcListeners.clear()
+      forks.length = 0
       appListeners.clear()
       headersListener = null
       permissionHandler = null
