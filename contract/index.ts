@@ -48,6 +48,7 @@ const CHANNEL_SET = {
 
 const TOPIC_SET = {
   'kv/watch': true,
+  'kv/search': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

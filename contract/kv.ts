@@ -118,6 +118,36 @@ export interface WatchBatch {
   skipped: number
 }
 
+export interface SearchArgs extends KvTarget {
+  /** Scan the keys under this prefix (empty: all). */
+  prefix: Bytes
+  /** What to look for: a substring (case-insensitive) or a regular expression (JavaScript's). */
+  query: string
+  mode: 'substring' | 'regex'
+  /** Match against the keys, or the values (a value search reads every value under the prefix). */
+  target: 'keys' | 'values'
+}
+
+export interface SearchMatch {
+  key: Bytes
+  modRevision: number
+  /** For a value search: the matched text with some context, on one line. */
+  excerpt?: string
+}
+
+/** Progress of a search: everything found since the last message, and how far the scan got. */
+export interface SearchProgress {
+  scanned: number
+  /** Keys under the prefix when the scan began. */
+  total: number
+  matches: SearchMatch[]
+  /** The scan reached the end (or stopped at the match limit). */
+  done: boolean
+  /** Matches beyond the limit were not collected: refine the search. */
+  truncated: boolean
+  revision: number
+}
+
 export interface KvCalls {
   'kv/list': { args: [ListArgs]; result: ListPage }
   'kv/count': { args: [CountArgs]; result: number }
@@ -128,4 +158,6 @@ export interface KvCalls {
 
 export interface KvTopics {
   'kv/watch': { args: [WatchArgs]; event: WatchBatch }
+  /** A streamed scan; closing the topic cancels it. */
+  'kv/search': { args: [SearchArgs]; event: SearchProgress }
 }

@@ -7,6 +7,7 @@ import { createClusterHandlers } from './cluster'
 import type { Connections } from './connections'
 import { createKvHandlers, createKvTopics } from './kv'
 import type { Handlers } from './router'
+import { createSearchTopic } from './search'
 import type { TopicHandlers } from './topics'
 
 export interface Services {
@@ -21,6 +22,6 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createKvHandlers(conns),
       ...createClusterHandlers(conns),
     },
-    topics: { ...createKvTopics(conns) },
+    topics: { ...createKvTopics(conns), ...createSearchTopic(conns) },
   }
 }

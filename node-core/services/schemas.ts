@@ -49,7 +49,31 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'cluster/summary': z.tuple([z.object({ conn })]),
 }
 
+/** A regular expression JavaScript accepts, at most 1,000 characters. */
+const query = z.string().min(1).max(1000)
+
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
+  'kv/search': z.tuple([
+    z
+      .object({
+        conn,
+        prefix: bytes,
+        query,
+        mode: z.enum(['substring', 'regex']),
+        target: z.enum(['keys', 'values']),
+      })
+      .superRefine((a, ctx) => {
+        if (a.mode !== 'regex') return
+        try {
+          new RegExp(a.query, 'u')
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `not a regular expression: ${(err as Error).message}`,
+          })
+        }
+      }),
+  ]),
   'kv/watch': z.tuple([
     z
       .object({

@@ -8,7 +8,14 @@
  * are counted as skipped), so a window that falls behind receives fewer, larger messages and
  * the server holds at most one pending message per stream.
  */
-import type { EventOf, Topic, TopicArgsOf, TopicMessage, WatchBatch } from '../../contract'
+import type {
+  EventOf,
+  SearchProgress,
+  Topic,
+  TopicArgsOf,
+  TopicMessage,
+  WatchBatch,
+} from '../../contract'
 import { ValidationError, toWireError } from '../errors'
 import { topicSchemas } from './schemas'
 
@@ -37,6 +44,12 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
     const over = Math.max(0, events.length - WATCH_BATCH_EVENTS_MAX)
     return { events: over > 0 ? events.slice(over) : events, skipped: a.skipped + b.skipped + over }
   },
+  // Progress is the latest; matches found meanwhile all travel in the next message.
+  'kv/search': (a: SearchProgress, b: SearchProgress): SearchProgress => ({
+    ...b,
+    matches: a.matches.concat(b.matches),
+    truncated: a.truncated || b.truncated,
+  }),
 }
 
 /** One open stream: at most one message in flight and one pending. */

@@ -181,4 +181,81 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await page.screenshot({ path: join(SHOTS, 'cluster-light.png') })
     expect(problems).toEqual([])
   })
+
+  it('watches a prefix live: old and new values, pause holds events, resume shows them', async () => {
+    await page.locator('[data-test=nav-watch]').click()
+    await page.locator('[data-test=watch-key]').fill('config/')
+    await page.locator('[data-test=watch-start]').click()
+    await expect.poll(() => page.locator('[data-test=watch-stop]').isVisible()).toBe(true)
+    await new Promise((r) => setTimeout(r, 300)) // the watch is registered
+    await ctl('put', 'config/app/retries', '7')
+    const events = page.locator('[data-test=watch-event]')
+    await expect.poll(() => events.count(), { timeout: 10_000 }).toBe(1)
+    const first = await events.first().innerText()
+    expect(first).toContain('config/app/retries')
+    expect(first).toMatch(/5\s*→\s*7/)
+    await page.locator('[data-test=watch-pause]').click()
+    await ctl('del', 'config/app/retries')
+    await expect.poll(() => page.locator('[data-test=watch-pause]').innerText()).toContain('1 held')
+    expect(await events.count()).toBe(1)
+    await page.locator('[data-test=watch-pause]').click()
+    await expect.poll(() => events.count()).toBe(2)
+    expect(await events.first().innerText()).toMatch(/delete/i)
+    await page.screenshot({ path: join(SHOTS, 'watch-light.png') })
+    await page.locator('[data-test=watch-stop]').click()
+  })
+
+  it('searches 100,000 values in a streamed scan with a live count, and cancels one', async () => {
+    // 100,000 keys under bulk/, 38 of them holding "needle" (i % 2700 === 13), put in txns of 128.
+    const client = connections.get('local').client
+    const txns: Array<() => Promise<unknown>> = []
+    for (let at = 0; at < 100_000; at += 128) {
+      txns.push(() =>
+        client.kv.txn({
+          compare: [],
+          success: Array.from({ length: Math.min(128, 100_000 - at) }, (_, j) => {
+            const i = at + j
+            const value = i % 2700 === 13 ? `{"id":${i},"tag":"needle"}` : `{"id":${i}}`
+            return {
+              request_put: {
+                key: Buffer.from(`bulk/${String(i).padStart(6, '0')}`),
+                value: Buffer.from(value),
+              },
+            }
+          }),
+          failure: [],
+        }),
+      )
+    }
+    for (let i = 0; i < txns.length; i += 16)
+      await Promise.all(txns.slice(i, i + 16).map((f) => f()))
+
+    await page.locator('[data-test=nav-keys]').click()
+    await page.locator('[data-test=search-query]').fill('needle')
+    await page.locator('[data-test=search-values]').click()
+    await page.locator('[data-test=search-query]').press('Enter')
+    const status = page.locator('[data-test=search-status]')
+    // Matches show while the scan runs; at the end every key was scanned.
+    await expect.poll(() => status.innerText(), { timeout: 60_000 }).toMatch(/ · [1-9]\d* matches/)
+    await expect
+      .poll(() => page.locator('[data-test=search-close]').isVisible(), { timeout: 60_000 })
+      .toBe(true)
+    expect(await status.innerText()).toMatch(/^Scanned (100,0\d\d) of \1 · 38 matches$/)
+    await page.screenshot({ path: join(SHOTS, 'search-light.png') })
+    // A match opens its key.
+    await page.locator('[data-test=search-match]').first().click()
+    await expect.poll(() => page.locator('[data-test=detail-key]').innerText()).toBe('bulk/000013')
+
+    // A search that would read every value, cancelled as it starts, stops short of the end.
+    await page.locator('[data-test=search-regex]').click()
+    await page.locator('[data-test=search-query]').fill('^never-(here|there)$')
+    await page.locator('[data-test=search-query]').press('Enter')
+    await page.locator('[data-test=search-cancel]').click()
+    await expect.poll(() => status.innerText()).toContain('cancelled')
+    const scanned = Number(/Scanned ([\d,]+)/.exec(await status.innerText())![1]!.replace(/,/g, ''))
+    expect(scanned).toBeLessThan(100_000)
+    await page.locator('[data-test=search-close]').click()
+    await expect.poll(() => page.locator('[data-test=key-tree]').isVisible()).toBe(true)
+    expect(problems).toEqual([])
+  }, 180_000)
 })

@@ -3,10 +3,11 @@
 // guarded by the mod revision the window saw, prefix deletes, read-only connections, and the
 // kv/watch topic with its flow control.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ListPage, ListRow, TopicMessage, WatchBatch } from '../../../contract'
+import type { ListPage, ListRow, SearchProgress, TopicMessage, WatchBatch } from '../../../contract'
 import { Connections } from '../../../node-core/services/connections'
 import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
-import { openTopic } from '../../../node-core/services/topics'
+import { createSearchTopic } from '../../../node-core/services/search'
+import { openTopic, type TopicHandlers } from '../../../node-core/services/topics'
 import { startTestCluster, type TestCluster } from '../../helpers/cluster'
 
 const enc = (s: string) => new TextEncoder().encode(s)
@@ -17,6 +18,29 @@ describe('kv services', () => {
   let tc: TestCluster
   const conns = new Connections()
   let kv: ReturnType<typeof createKvHandlers>
+  const topics = (): TopicHandlers => ({ ...createKvTopics(conns), ...createSearchTopic(conns) })
+
+  /** Runs a search to its end, acknowledging every message; returns them all. */
+  async function search(args: Record<string, unknown>): Promise<SearchProgress[]> {
+    const got: SearchProgress[] = []
+    return new Promise((resolve, reject) => {
+      const t = openTopic(
+        topics(),
+        'kv/search',
+        [{ conn: 'local', prefix: enc(''), ...args }],
+        (m) => {
+          if (m.type === 'error') return reject(new Error(m.error.message))
+          if (m.type !== 'event') return
+          const p = m.event as SearchProgress
+          got.push(p)
+          if (p.done) {
+            t.close()
+            resolve(got)
+          } else setTimeout(() => t.ack(), 0)
+        },
+      )
+    })
+  }
 
   beforeAll(async () => {
     tc = await startTestCluster({ nodes: 1 })
@@ -157,7 +181,7 @@ describe('kv services', () => {
   it('streams watch events, merged while the window has not acknowledged', async () => {
     const sent: TopicMessage<WatchBatch>[] = []
     const topic = openTopic(
-      createKvTopics(conns),
+      topics(),
       'kv/watch',
       [{ conn: 'local', key: enc('w/'), prefix: true }],
       (m) => sent.push(m as TopicMessage<WatchBatch>),
@@ -175,6 +199,61 @@ describe('kv services', () => {
     )
     expect(keys).toEqual(['w/0', 'w/1', 'w/2', 'w/3', 'w/4'])
     topic.close()
+  })
+
+  it('searches keys by substring and values by regular expression, with progress and excerpts', async () => {
+    const byKey = await search({ query: 'CFG', mode: 'substring', target: 'keys' })
+    const last = byKey.at(-1)!
+    expect(last.done).toBe(true)
+    expect(last.scanned).toBe(last.total)
+    const keys = byKey.flatMap((p) => p.matches.map((m) => dec(m.key)))
+    expect(keys).toEqual(['app/cfg/x', 'app/cfg/y'])
+    const byValue = await search({
+      prefix: enc('app/'),
+      query: 'v:app/(a|z)$',
+      mode: 'regex',
+      target: 'values',
+    })
+    const matches = byValue.flatMap((p) => p.matches)
+    expect(matches.map((m) => dec(m.key))).toEqual(['app/a', 'app/z'])
+    expect(matches[0]!.excerpt).toBe('v:app/a')
+  })
+
+  it('refuses a bad regular expression with the reason, before scanning', async () => {
+    await expect(search({ query: '(', mode: 'regex', target: 'keys' })).rejects.toThrow(
+      /not a regular expression/,
+    )
+  })
+
+  it('streams a long scan in pages, stops at the match limit, and stops when closed', async () => {
+    const client = conns.get('local').client
+    const ops = Array.from({ length: 2500 }, (_, i) =>
+      client.put(`scan/${String(i).padStart(5, '0')}`).value(`value ${i}`),
+    )
+    for (let i = 0; i < ops.length; i += 250) await Promise.all(ops.slice(i, i + 250))
+    const all = await search({
+      prefix: enc('scan/'),
+      query: 'value',
+      mode: 'substring',
+      target: 'values',
+    })
+    expect(all.length).toBeGreaterThan(1) // progress arrived in steps
+    const end = all.at(-1)!
+    expect(end.truncated).toBe(true)
+    expect(all.flatMap((p) => p.matches)).toHaveLength(1000)
+    // Closed after its first message, a scan sends nothing more.
+    const sent: TopicMessage<unknown>[] = []
+    const t = openTopic(
+      topics(),
+      'kv/search',
+      [{ conn: 'local', prefix: enc('scan/'), query: 'zzz', mode: 'substring', target: 'values' }],
+      (m) => {
+        sent.push(m)
+        t.close()
+      },
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    expect(sent).toHaveLength(1)
   })
 })
 

@@ -77,6 +77,7 @@ describe('openTopic', () => {
         state.sink = sink
         return () => state.stopped++
       },
+      'kv/search': () => () => {},
     }
     return { state, handlers }
   }
@@ -108,6 +109,7 @@ describe('openTopic', () => {
   it('turns a failing handler into one error message', async () => {
     const handlers: TopicHandlers = {
       'kv/watch': () => Promise.reject(new Error('compacted')),
+      'kv/search': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))
