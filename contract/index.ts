@@ -4,7 +4,7 @@
  * Calls are keyed 'namespace/action': `Contract` maps each to the tuple of its arguments and
  * its result. Topics are live streams the renderer opens and closes ('kv/watch'): `Topics` maps
  * each to its arguments and the type of one event. Each namespace has its own file (app.ts,
- * kv.ts, cluster.ts); this one joins them. Main serves the contract over Electron IPC, the
+ * kv.ts, cluster.ts, connections.ts); this one joins them. Main serves the contract over Electron IPC, the
  * web-mode server over a WebSocket, and the renderer consumes it through `window.raftdesk`
  * without knowing which host serves it. Bytes (keys, values) are Uint8Array on both transports.
  *
@@ -18,13 +18,15 @@
  */
 import type { AppCalls } from './app'
 import type { ClusterCalls } from './cluster'
+import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
 
 export type * from './app'
 export type * from './cluster'
+export type * from './connections'
 export type * from './kv'
 
-export interface Contract extends AppCalls, KvCalls, ClusterCalls {}
+export interface Contract extends AppCalls, KvCalls, ClusterCalls, ConnectionsCalls {}
 export type Topics = KvTopics
 
 export type Channel = keyof Contract
@@ -44,6 +46,10 @@ const CHANNEL_SET = {
   'kv/put': true,
   'kv/delete': true,
   'cluster/summary': true,
+  'connections/list': true,
+  'connections/add': true,
+  'connections/remove': true,
+  'connections/test': true,
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {

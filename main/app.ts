@@ -5,12 +5,12 @@
  * connection is that cluster. Quitting stops the nodes cleanly (leadership handed over first)
  * and keeps their data for the next start. Everything with logic lives in node-core.
  */
-import { BrowserWindow, app, ipcMain, session } from 'electron'
+import { BrowserWindow, app, ipcMain, safeStorage, session } from 'electron'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { LocalCluster } from '../node-core/cluster/supervisor'
 import { closeMemberClients } from '../node-core/services/cluster'
-import { Connections } from '../node-core/services/connections'
+import { Connections, FILE_BOX, type SecretBox } from '../node-core/services/connections'
 import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
 import { UtilityProcessLauncher } from './launcher'
@@ -35,6 +35,16 @@ export function buildServices(connections: Connections = new Connections()): Ser
     },
     connections,
   )
+}
+
+/** Saved passwords sealed by the OS keychain when Electron can reach it. */
+export function keychainBox(): SecretBox {
+  if (!safeStorage.isEncryptionAvailable()) return FILE_BOX
+  return {
+    kind: 'os',
+    seal: (s) => safeStorage.encryptString(s).toString('base64'),
+    open: (s) => safeStorage.decryptString(Buffer.from(s, 'base64')),
+  }
 }
 
 export interface AppOptions {
@@ -69,6 +79,7 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
         id: 'local',
         name: 'local cluster',
         endpoints: c.list().map((n) => n.endpoint),
+        builtin: true,
       }
     }),
   )
@@ -99,7 +110,11 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
 
   await app.whenReady()
   hardenSession(session.defaultSession, contentSecurityPolicy(process.env['ELECTRON_RENDERER_URL']))
-  const connections = new Connections()
+  const connections = new Connections({
+    file: join(app.getPath('userData'), 'connections.json'),
+    box: keychainBox(),
+  })
+  await connections.loadProfiles().catch((err: unknown) => console.error(err))
   registerIpc(ipcMain, buildServices(connections), appSenderCheck(isAppUrl))
   const embedded = startEmbeddedCluster(options, connections)
 

@@ -27,7 +27,7 @@ import {
 import { MAX_REQUEST_BYTES_LIMIT } from '../cluster/protocol'
 import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
-import { Connections } from '../services/connections'
+import { Connections, FILE_BOX } from '../services/connections'
 import { createServices } from '../services/index'
 import { closeMemberClients } from '../services/cluster'
 import { startWebUi, packageVersion, type WebUi } from '../services/web'
@@ -280,7 +280,10 @@ async function main(): Promise<void> {
 
   let stopping = false
   let ui: WebUi | null = null
-  const connections = new Connections()
+  const connections = new Connections({
+    file: join(options.dataDir, 'connections.json'),
+    box: FILE_BOX,
+  })
   const shutdown = async (why: string) => {
     if (stopping) return
     stopping = true
@@ -306,7 +309,9 @@ async function main(): Promise<void> {
       id: 'local',
       name: 'local cluster',
       endpoints: cluster.list().map((n) => n.endpoint),
+      builtin: true,
     })
+    await connections.loadProfiles()
     const app = {
       name: 'raftdesk',
       version: await packageVersion(),

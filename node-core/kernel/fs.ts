@@ -61,9 +61,13 @@ export async function renameDurably(from: string, to: string): Promise<void> {
  * Replaces `path` with `data` all or nothing: written to `<path>.tmp`, synced, renamed over
  * `path`, and the rename synced. A crash leaves either the old file or the new one.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode = 0o666,
+): Promise<void> {
   const tmp = `${path}.tmp`
-  const fh = await open(tmp, 'w')
+  const fh = await open(tmp, 'w', mode)
   try {
     await writeAll(fh, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, 0)
     await fh.datasync()

@@ -1,11 +1,41 @@
 /**
  * The connections the window works with, each an etcd v3 client (the `etcd3` package: several
- * endpoints with failover, TLS, users with tokens refreshed, watches resumed from their last
- * revision after a reconnect). Today there is one, `local`: the cluster this host runs (the
- * embedded one in the app, the served one in web mode). Saved remote profiles come next.
+ * endpoints with failover, users with tokens refreshed, watches resumed from their last revision
+ * after a reconnect): `local`, the cluster this host runs (the embedded one in the app, the
+ * served one in web mode), and saved profiles of any raftdesk or etcd 3.x cluster.
+ *
+ * Profiles live in one JSON file (mode 0600) in the data directory. Passwords in it are sealed
+ * by the host's SecretBox: Electron's safeStorage (the OS keychain) in the app; in web mode the
+ * file's permissions are the protection, and the box says so (`kind: 'file'`).
  */
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { Etcd3 } from 'etcd3'
-import { NotFoundError, RaftdeskError } from '../errors'
+import type { ConnectionCheck, ConnectionInfo, NewConnection } from '../../contract'
+import { NotFoundError, RaftdeskError, ValidationError } from '../errors'
+import { writeFileAtomic } from '../kernel/fs'
+import type { Handlers } from './router'
+
+/** Seals the passwords of saved profiles. */
+export interface SecretBox {
+  kind: 'os' | 'file'
+  seal(secret: string): string
+  open(sealed: string): string
+}
+
+/** Web mode's box: the profile file's mode 0600 is the protection. */
+export const FILE_BOX: SecretBox = { kind: 'file', seal: (s) => s, open: (s) => s }
+
+interface SavedProfile {
+  id: string
+  name: string
+  endpoints: string[]
+  username?: string
+  /** Sealed by the SecretBox of `box`. */
+  password?: string
+  box?: SecretBox['kind']
+  readOnly?: boolean
+}
 
 export interface ConnectionSpec {
   id: string
@@ -16,6 +46,20 @@ export interface ConnectionSpec {
   readOnly?: boolean
   /** Per-call deadline. */
   timeoutMs?: number
+  username?: string
+  password?: string
+  /** The host's own cluster: listed first, never saved or removed. */
+  builtin?: boolean
+}
+
+function clientFor(
+  spec: Pick<ConnectionSpec, 'endpoints' | 'username' | 'password' | 'timeoutMs'>,
+) {
+  return new Etcd3({
+    hosts: spec.endpoints.map((e) => (e.includes('://') ? e : `http://${e}`)),
+    ...(spec.username ? { auth: { username: spec.username, password: spec.password ?? '' } } : {}),
+    defaultCallOptions: () => ({ deadline: Date.now() + (spec.timeoutMs ?? 5_000) }),
+  })
 }
 
 export interface Connection {
@@ -26,8 +70,16 @@ export interface Connection {
 /** How long a call waits for a connection that is still coming up (the embedded cluster). */
 export const CONNECTION_WAIT_MS = 60_000
 
+export interface ProfilesOptions {
+  /** The JSON file of saved profiles (created mode 0600). */
+  file: string
+  box: SecretBox
+}
+
 export class Connections {
   private readonly open = new Map<string, Connection>()
+
+  constructor(private readonly profiles?: ProfilesOptions) {}
   /** Connections announced but not ready yet: calls wait for them. */
   private readonly pending = new Map<string, Promise<Connection>>()
 
@@ -72,11 +124,7 @@ export class Connections {
 
   add(spec: ConnectionSpec): Connection {
     if (this.open.has(spec.id)) throw new RaftdeskError('EXISTS', `connection ${spec.id} exists`)
-    const client = new Etcd3({
-      hosts: spec.endpoints.map((e) => `http://${e}`),
-      defaultCallOptions: () => ({ deadline: Date.now() + (spec.timeoutMs ?? 5_000) }),
-    })
-    const c = { spec, client }
+    const c = { spec, client: clientFor(spec) }
     this.open.set(spec.id, c)
     return c
   }
@@ -85,6 +133,117 @@ export class Connections {
     const c = this.open.get(id)
     if (!c) throw new NotFoundError('NO_CONNECTION', `no connection named ${JSON.stringify(id)}`)
     return c
+  }
+
+  /** Every connection, the host's own first; no passwords. */
+  list(): ConnectionInfo[] {
+    const all = [...this.open.values()].map((c) => c.spec)
+    for (const id of this.pending.keys()) {
+      if (!this.open.has(id)) all.push({ id, name: id, endpoints: [], builtin: true })
+    }
+    return all
+      .sort((a, b) => Number(b.builtin ?? false) - Number(a.builtin ?? false))
+      .map((s) => ({
+        id: s.id,
+        name: s.name,
+        endpoints: s.endpoints,
+        readOnly: s.readOnly ?? false,
+        builtin: s.builtin ?? false,
+        ...(s.username ? { username: s.username } : {}),
+      }))
+  }
+
+  /** Reads the saved profiles and opens a connection for each. */
+  async loadProfiles(): Promise<void> {
+    if (!this.profiles) return
+    let saved: SavedProfile[]
+    try {
+      saved = (
+        JSON.parse(await readFile(this.profiles.file, 'utf8')) as { profiles: SavedProfile[] }
+      ).profiles
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw new RaftdeskError('BAD_PROFILES', `${this.profiles.file}: ${(err as Error).message}`)
+    }
+    for (const p of saved) {
+      if (this.open.has(p.id)) continue
+      let password: string | undefined
+      if (p.password !== undefined) {
+        // A password sealed by another box (the app's keychain, read in web mode) cannot be
+        // opened here: the profile comes without it, and its calls say why they fail.
+        password = p.box === this.profiles.box.kind ? this.profiles.box.open(p.password) : undefined
+      }
+      this.add({
+        id: p.id,
+        name: p.name,
+        endpoints: p.endpoints,
+        ...(p.username ? { username: p.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...(p.readOnly ? { readOnly: true } : {}),
+      })
+    }
+  }
+
+  private async saveProfiles(): Promise<void> {
+    const profiles = this.profiles
+    if (!profiles) return
+    const saved: SavedProfile[] = [...this.open.values()]
+      .filter((c) => !c.spec.builtin)
+      .map(({ spec }) => ({
+        id: spec.id,
+        name: spec.name,
+        endpoints: spec.endpoints,
+        ...(spec.username ? { username: spec.username } : {}),
+        ...(spec.password !== undefined
+          ? { password: profiles.box.seal(spec.password), box: profiles.box.kind }
+          : {}),
+        ...(spec.readOnly ? { readOnly: true } : {}),
+      }))
+    await writeFileAtomic(
+      profiles.file,
+      `${JSON.stringify({ version: 1, profiles: saved }, null, 2)}\n`,
+      0o600,
+    )
+  }
+
+  /** Saves a new profile and opens it. */
+  async addProfile(n: NewConnection): Promise<ConnectionInfo> {
+    if ([...this.open.values()].some((c) => c.spec.name === n.name)) {
+      throw new ValidationError('NAME_TAKEN', `a connection named ${JSON.stringify(n.name)} exists`)
+    }
+    const id = `c${randomBytes(5).toString('hex')}`
+    this.add({
+      id,
+      name: n.name,
+      endpoints: n.endpoints,
+      ...(n.username ? { username: n.username, password: n.password ?? '' } : {}),
+      ...(n.readOnly ? { readOnly: true } : {}),
+    })
+    await this.saveProfiles()
+    return this.list().find((c) => c.id === id)!
+  }
+
+  async removeProfile(id: string): Promise<void> {
+    const c = this.get(id)
+    if (c.spec.builtin) throw new ValidationError('BUILTIN', `${c.spec.name} cannot be removed`)
+    c.client.close()
+    this.open.delete(id)
+    await this.saveProfiles()
+  }
+
+  /** Tries a connection without keeping it: the members answer, and which version they run. */
+  async test(n: NewConnection): Promise<ConnectionCheck> {
+    const client = clientFor({ ...n, timeoutMs: 3_000 })
+    try {
+      const members = await client.cluster.memberList({})
+      const status = await client.maintenance.status()
+      return { ok: true, version: status.version, members: members.members.length }
+    } catch (err) {
+      const e = fromClientError(err)
+      return { ok: false, error: e instanceof Error ? e.message : String(e) }
+    } finally {
+      client.close()
+    }
   }
 
   closeAll(): void {
@@ -105,4 +264,21 @@ export function fromClientError(err: unknown): unknown {
   const code = bare.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
   // grpc-js prefixes the status ("3 INVALID_ARGUMENT: "): the code says that already.
   return new RaftdeskError(code, err.message.replace(/^\d+ [A-Z_]+: /, ''))
+}
+
+export function createConnectionHandlers(
+  conns: Connections,
+): Pick<
+  Handlers,
+  'connections/list' | 'connections/add' | 'connections/remove' | 'connections/test'
+> {
+  return {
+    'connections/list': () => conns.list(),
+    'connections/add': (n) => conns.addProfile(n),
+    'connections/remove': async ({ id }) => {
+      await conns.removeProfile(id)
+      return null
+    },
+    'connections/test': (n) => conns.test(n),
+  }
 }

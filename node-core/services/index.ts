@@ -4,7 +4,7 @@
  */
 import { createAppHandlers, type AppServiceOptions } from './app'
 import { createClusterHandlers } from './cluster'
-import type { Connections } from './connections'
+import { createConnectionHandlers, type Connections } from './connections'
 import { createKvHandlers, createKvTopics } from './kv'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
@@ -21,6 +21,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createAppHandlers(app),
       ...createKvHandlers(conns),
       ...createClusterHandlers(conns),
+      ...createConnectionHandlers(conns),
     },
     topics: { ...createKvTopics(conns), ...createSearchTopic(conns) },
   }

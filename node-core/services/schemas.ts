@@ -22,7 +22,27 @@ const revision = z.number().int().min(0).optional()
 const modRevision = z.number().int().min(0)
 const leaseHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a lease id is up to 16 hex digits')
 
+/** host:port or http(s)://host:port. */
+const endpoint = z
+  .string()
+  .max(300)
+  .regex(
+    /^(https?:\/\/)?[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/,
+    'an endpoint is host:port or http://host:port',
+  )
+const newConnection = z.object({
+  name: z.string().trim().min(1, 'a connection needs a name').max(100),
+  endpoints: z.array(endpoint).min(1, 'at least one endpoint').max(20),
+  username: z.string().min(1).max(200).optional(),
+  password: z.string().max(1000).optional(),
+  readOnly: z.boolean().optional(),
+})
+
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
+  'connections/list': z.tuple([]),
+  'connections/add': z.tuple([newConnection]),
+  'connections/remove': z.tuple([z.object({ id: conn })]),
+  'connections/test': z.tuple([newConnection]),
   'app/info': z.tuple([]),
   'kv/list': z.tuple([
     z.object({

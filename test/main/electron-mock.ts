@@ -119,6 +119,11 @@ export function createElectronMock() {
       },
     },
     BrowserWindow: FakeBrowserWindow,
+    safeStorage: {
+      isEncryptionAvailable: () => true,
+      encryptString: (s: string) => Buffer.from(`sealed:${s}`),
+      decryptString: (b: Buffer) => b.toString().replace(/^sealed:/, ''),
+    },
     utilityProcess: {
       fork(entry: string, args: string[], options: Record<string, unknown>) {
         forks.push({ entry, options })

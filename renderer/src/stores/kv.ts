@@ -353,6 +353,21 @@ export const useKvStore = defineStore('kv', () => {
     await loadFolder(root.value)
   }
 
+  /** Works with another connection: the tree starts over at its root. */
+  async function switchConnection(id: string): Promise<void> {
+    if (id === conn.value && folders.value.size > 0) return
+    conn.value = id
+    expanded.value = new Set()
+    folders.value = new Map()
+    counts.value = new Map()
+    selected.value = null
+    detail.value = null
+    detailGone.value = false
+    detailError.value = null
+    watchRoot()
+    await loadFolder(root.value)
+  }
+
   async function setSeparator(sep: string): Promise<void> {
     separator.value = sep
     expanded.value = new Set()
@@ -387,6 +402,7 @@ export const useKvStore = defineStore('kv', () => {
     start,
     setRoot,
     setSeparator,
+    switchConnection,
     onWatch,
   }
 })

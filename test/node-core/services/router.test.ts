@@ -15,6 +15,10 @@ function handlers(info: Handlers['app/info']): Handlers {
     'kv/put': refuse,
     'kv/delete': refuse,
     'cluster/summary': refuse,
+    'connections/list': refuse,
+    'connections/add': refuse,
+    'connections/remove': refuse,
+    'connections/test': refuse,
   }
 }
 

@@ -1,0 +1,42 @@
+/**
+ * The `connections/*` namespace: the clusters the window works with. `local` is the cluster
+ * this host runs (built in, cannot be removed); others are saved profiles: any raftdesk cluster
+ * or real etcd 3.x, with endpoints (failover between them), a user and password, read-only.
+ * Passwords never come back to the window.
+ */
+
+export interface ConnectionInfo {
+  id: string
+  name: string
+  endpoints: string[]
+  /** Writes are refused by the services, whatever the window sends. */
+  readOnly: boolean
+  /** The host's own cluster. */
+  builtin: boolean
+  username?: string
+}
+
+export interface NewConnection {
+  name: string
+  /** host:port or http://host:port, one per member. */
+  endpoints: string[]
+  username?: string
+  password?: string
+  readOnly?: boolean
+}
+
+export interface ConnectionCheck {
+  ok: boolean
+  /** The version the first member that answered reports. */
+  version?: string
+  members?: number
+  error?: string
+}
+
+export interface ConnectionsCalls {
+  'connections/list': { args: []; result: ConnectionInfo[] }
+  'connections/add': { args: [NewConnection]; result: ConnectionInfo }
+  'connections/remove': { args: [{ id: string }]; result: null }
+  /** Tries a connection without saving it. */
+  'connections/test': { args: [NewConnection]; result: ConnectionCheck }
+}
