@@ -45,6 +45,7 @@ const CHANNEL_SET = {
   'kv/get': true,
   'kv/put': true,
   'kv/delete': true,
+  'kv/history': true,
   'cluster/summary': true,
   'connections/list': true,
   'connections/add': true,

@@ -148,12 +148,34 @@ export interface SearchProgress {
   revision: number
 }
 
+export interface HistoryArgs extends KvTarget {
+  key: Bytes
+  /** Versions to return, newest first (at most 200). */
+  limit: number
+}
+
+export interface KeyVersion {
+  value: Bytes
+  modRevision: number
+  version: number
+}
+
+/** The versions of a key since it was last created, newest first. */
+export interface KeyHistory {
+  versions: KeyVersion[]
+  /** Older versions exist but were not returned (the limit). */
+  more: boolean
+  /** Older versions were removed by a compaction (at this revision). */
+  compactedAt: number
+}
+
 export interface KvCalls {
   'kv/list': { args: [ListArgs]; result: ListPage }
   'kv/count': { args: [CountArgs]; result: number }
   'kv/get': { args: [GetArgs]; result: KeyDetail | null }
   'kv/put': { args: [PutArgs]; result: PutResult }
   'kv/delete': { args: [DeleteArgs]; result: DeleteResult }
+  'kv/history': { args: [HistoryArgs]; result: KeyHistory }
 }
 
 export interface KvTopics {

@@ -6,13 +6,24 @@
  */
 import { Buffer } from 'node:buffer'
 import type { IKeyValue, IRangeResponse } from 'etcd3'
-import type { KeyDetail, ListArgs, ListPage, ListRow, WatchBatch, WatchEvent } from '../../contract'
+import type {
+  KeyDetail,
+  KeyVersion,
+  ListArgs,
+  ListPage,
+  ListRow,
+  WatchBatch,
+  WatchEvent,
+} from '../../contract'
 import { prefixEnd } from '../client/etcd-client'
 import { fromClientError, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
-type KvHandlers = Pick<Handlers, 'kv/list' | 'kv/count' | 'kv/get' | 'kv/put' | 'kv/delete'>
+type KvHandlers = Pick<
+  Handlers,
+  'kv/list' | 'kv/count' | 'kv/get' | 'kv/put' | 'kv/delete' | 'kv/history'
+>
 
 /** The smallest key after `key`. */
 function successor(key: Uint8Array): Buffer {
@@ -158,6 +169,42 @@ export function createKvHandlers(conns: Connections): KvHandlers {
         conflict: true,
         current: current ? detail(current, Number(res.header.revision)) : null,
       }
+    }),
+    'kv/history': guard(async ({ conn, key, limit }) => {
+      const kv = (await conns.use(conn)).client.kv
+      const versions: KeyVersion[] = []
+      let compactedAt = 0
+      let more = false
+      // Each version was replaced at its mod revision: reading one revision earlier finds the
+      // one before it, back to the key's creation (or a compaction).
+      let at = 0
+      for (;;) {
+        let res: IRangeResponse
+        try {
+          res = await kv.range({ key: Buffer.from(key), revision: at })
+        } catch (err) {
+          const e = fromClientError(err)
+          if (e instanceof Error && /compacted/.test(e.message)) {
+            compactedAt = at
+            break
+          }
+          throw e
+        }
+        const item = res.kvs[0]
+        if (!item) break
+        if (versions.length >= limit) {
+          more = true
+          break
+        }
+        versions.push({
+          value: bytesOf(item.value),
+          modRevision: Number(item.mod_revision),
+          version: Number(item.version),
+        })
+        if (Number(item.version) <= 1) break
+        at = Number(item.mod_revision) - 1
+      }
+      return { versions, more, compactedAt }
     }),
     'kv/delete': guard(async ({ conn, key, prefix }) => {
       const res = await (

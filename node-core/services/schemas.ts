@@ -66,6 +66,7 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
     }),
   ]),
   'kv/delete': z.tuple([z.object({ conn, key, prefix: z.boolean().optional() })]),
+  'kv/history': z.tuple([z.object({ conn, key, limit: z.number().int().min(1).max(200) })]),
   'cluster/summary': z.tuple([z.object({ conn })]),
 }
 

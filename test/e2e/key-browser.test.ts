@@ -148,6 +148,26 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
       .toBe('60s')
   })
 
+  it("shows a key's versions with a diff, and restores an old one", async () => {
+    // config/app/timeout went 30s -> 45s -> 90s (etcdctl) -> 60s in the tests above.
+    await page.locator('[data-test=tab-history]').click()
+    const versions = page.locator('[data-test=history-version]')
+    await expect.poll(() => versions.count()).toBe(4)
+    await versions.nth(2).click() // v2, 45s
+    await expect
+      .poll(() => page.locator('[data-test=history-diff]').innerText())
+      .toMatch(/45s[\s\S]*60s/)
+    expect(await page.locator('[data-test=history-diff] .del').innerText()).toContain('45s')
+    expect(await page.locator('[data-test=history-diff] .add').innerText()).toContain('60s')
+    await page.screenshot({ path: join(SHOTS, 'history-dark.png') })
+    await page.locator('[data-test=history-restore]').click()
+    await expect
+      .poll(async () => (await ctl('get', 'config/app/timeout', '--print-value-only')).trim())
+      .toBe('45s')
+    await expect.poll(() => versions.count()).toBe(5)
+    await page.locator('[data-test=tab-history]').click()
+  })
+
   it('creates a key, deletes it, and the tree follows', async () => {
     page.once('dialog', (d) => void d.accept())
     await page.locator('[data-test=new-key]').click()

@@ -44,6 +44,19 @@ function fakeServer(keys: string[]) {
     invoke: (async (channel: string, ...args: unknown[]) => {
       if (channel === 'kv/list') return { ok: true, value: list(args[0] as ListArgs) }
       if (channel === 'kv/count') return { ok: true, value: 0 }
+      if (channel === 'kv/get') {
+        const key = (args[0] as { key: Uint8Array }).key
+        const value = {
+          key,
+          value: new Uint8Array(),
+          createRevision: 1,
+          modRevision: 5,
+          version: 1,
+          lease: '',
+          revision: 5,
+        }
+        return { ok: true, value }
+      }
       return { ok: false, error: { name: 'Error', code: 'UNEXPECTED', message: channel } }
     }) as RaftdeskBridge['invoke'],
     subscribe: () => () => {},
@@ -120,5 +133,24 @@ describe('kv store', () => {
       skipped: 0,
     })
     expect(names(kv.visibleRows)).toEqual(['a/', '  a/0', '  a/new/', 'b', 'c'])
+  })
+
+  it('says the open key changed only for an event newer than the value shown', async () => {
+    const { kv } = storeOver(['a'])
+    await kv.start()
+    await kv.open(bytesId(utf8('a')))
+    const at = (rev: number) => ({
+      events: [{ type: 'put' as const, key: utf8('a'), value: utf8('v'), modRevision: rev }],
+      skipped: 0,
+    })
+    kv.onWatch(at(5)) // our own write, already shown
+    expect(kv.changedUnderneath).toBe(false)
+    kv.onWatch(at(6))
+    expect(kv.changedUnderneath).toBe(true)
+    kv.onWatch({
+      events: [{ type: 'delete', key: utf8('a'), value: new Uint8Array(), modRevision: 7 }],
+      skipped: 0,
+    })
+    expect(kv.detailGone).toBe(true)
   })
 })

@@ -122,6 +122,15 @@ export const en = {
     reached: 'Reached: version {version}, members: {members}.',
     switch: 'Connection',
   },
+  history: {
+    tab: 'History',
+    current: 'now',
+    compacted: 'Older versions were compacted away (revision {revision}).',
+    more: 'Older versions not shown.',
+    from: 'From v{from} to v{to} (now)',
+    restore: 'Restore v{version}',
+    restored: 'Restored as revision {revision}.',
+  },
   about: {
     title: 'About this raftdesk',
     version: 'Version',

@@ -124,6 +124,15 @@ export const zhCN: Messages = {
     reached: '连接成功：版本 {version}，{members} 个成员。',
     switch: '连接',
   },
+  history: {
+    tab: '历史',
+    current: '当前',
+    compacted: '更早的版本已被压缩（版本号 {revision}）。',
+    more: '更早的版本未显示。',
+    from: '从 v{from} 到 v{to}（当前）',
+    restore: '恢复 v{version}',
+    restored: '已恢复，版本号 {revision}。',
+  },
   about: {
     title: '关于此 raftdesk',
     version: '版本',

@@ -58,8 +58,15 @@ export const useKvStore = defineStore('kv', () => {
   const detailError = ref<string | null>(null)
   /** The open key was deleted (by us or by anyone). */
   const detailGone = ref(false)
-  /** The open key changed in the cluster since it was read (a watch event). */
-  const changedUnderneath = ref(false)
+  /** The newest revision a watch event reported for the open key (0: none since it opened). */
+  const lastEventRevision = ref(0)
+  /**
+   * The open key changed in the cluster after the value shown was read. Computed, so a save of
+   * our own (whose event may arrive before or after the re-read) clears itself once re-read.
+   */
+  const changedUnderneath = computed(
+    () => detail.value !== null && lastEventRevision.value > detail.value.modRevision,
+  )
   let stopWatch: (() => void) | null = null
   /** Keys under each folder, counted once it is on screen (a count-only range each). */
   const counts = shallowRef(new Map<string, number>())
@@ -181,7 +188,7 @@ export const useKvStore = defineStore('kv', () => {
     detailLoading.value = true
     detailError.value = null
     detailGone.value = false
-    changedUnderneath.value = false
+    lastEventRevision.value = 0
     try {
       const d = await api.call('kv/get', { conn: conn.value, key: idBytes(id) })
       if (selected.value !== id) return
@@ -314,9 +321,11 @@ export const useKvStore = defineStore('kv', () => {
       } else {
         removeKeyRow(e.key)
       }
-      if (selected.value === bytesId(e.key) && detail.value?.modRevision !== e.modRevision) {
-        if (e.type === 'delete') detailGone.value = true
-        changedUnderneath.value = true
+      if (selected.value === bytesId(e.key)) {
+        lastEventRevision.value = Math.max(lastEventRevision.value, e.modRevision)
+        if (e.type === 'delete' && (detail.value?.modRevision ?? 0) < e.modRevision) {
+          detailGone.value = true
+        }
       }
     }
   }

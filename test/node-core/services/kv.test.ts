@@ -255,6 +255,28 @@ describe('kv services', () => {
     await new Promise((r) => setTimeout(r, 500))
     expect(sent).toHaveLength(1)
   })
+
+  it("lists a key's versions newest first, back to its creation or a compaction", async () => {
+    for (const v of ['one', 'two', 'three']) {
+      await kv['kv/put']({ conn: 'local', key: enc('hist/k'), value: enc(v) })
+    }
+    const h = await kv['kv/history']({ conn: 'local', key: enc('hist/k'), limit: 10 })
+    expect(h.versions.map((v) => [dec(v.value), v.version])).toEqual([
+      ['three', 3],
+      ['two', 2],
+      ['one', 1],
+    ])
+    expect(h.more).toBe(false)
+    const two = await kv['kv/history']({ conn: 'local', key: enc('hist/k'), limit: 2 })
+    expect(two.versions).toHaveLength(2)
+    expect(two.more).toBe(true)
+    // A compaction past the first version leaves the later ones, and says where history ends.
+    const client = conns.get('local').client
+    await client.kv.compact({ revision: String(h.versions[1]!.modRevision) })
+    const after = await kv['kv/history']({ conn: 'local', key: enc('hist/k'), limit: 10 })
+    expect(after.versions.map((v) => dec(v.value))).toEqual(['three', 'two'])
+    expect(after.compactedAt).toBeGreaterThan(0)
+  })
 })
 
 function rowKey(r: ListRow): Uint8Array {

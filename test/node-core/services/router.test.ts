@@ -14,6 +14,7 @@ function handlers(info: Handlers['app/info']): Handlers {
     'kv/get': refuse,
     'kv/put': refuse,
     'kv/delete': refuse,
+    'kv/history': refuse,
     'cluster/summary': refuse,
     'connections/list': refuse,
     'connections/add': refuse,
