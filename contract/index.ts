@@ -20,13 +20,15 @@ import type { AppCalls } from './app'
 import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
+import type { LeasesCalls } from './leases'
 
 export type * from './app'
 export type * from './cluster'
 export type * from './connections'
 export type * from './kv'
+export type * from './leases'
 
-export interface Contract extends AppCalls, KvCalls, ClusterCalls, ConnectionsCalls {}
+export interface Contract extends AppCalls, KvCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
 export type Topics = KvTopics
 
 export type Channel = keyof Contract
@@ -51,6 +53,10 @@ const CHANNEL_SET = {
   'connections/add': true,
   'connections/remove': true,
   'connections/test': true,
+  'leases/list': true,
+  'leases/grant': true,
+  'leases/revoke': true,
+  'leases/keepAlive': true,
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {

@@ -6,6 +6,7 @@ import { createAppHandlers, type AppServiceOptions } from './app'
 import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
 import { createKvHandlers, createKvTopics } from './kv'
+import { createLeaseHandlers } from './leases'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
 import type { TopicHandlers } from './topics'
@@ -22,6 +23,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createKvHandlers(conns),
       ...createClusterHandlers(conns),
       ...createConnectionHandlers(conns),
+      ...createLeaseHandlers(conns),
     },
     topics: { ...createKvTopics(conns), ...createSearchTopic(conns) },
   }

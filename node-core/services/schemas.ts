@@ -43,6 +43,10 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'connections/add': z.tuple([newConnection]),
   'connections/remove': z.tuple([z.object({ id: conn })]),
   'connections/test': z.tuple([newConnection]),
+  'leases/list': z.tuple([z.object({ conn })]),
+  'leases/grant': z.tuple([z.object({ conn, ttl: z.number().int().min(1).max(9_000_000_000) })]),
+  'leases/revoke': z.tuple([z.object({ conn, id: leaseHex })]),
+  'leases/keepAlive': z.tuple([z.object({ conn, id: leaseHex })]),
   'app/info': z.tuple([]),
   'kv/list': z.tuple([
     z.object({

@@ -225,6 +225,24 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await page.locator('[data-test=watch-stop]').click()
   })
 
+  it('lists leases with their keys and time left, keeps one alive and revokes it', async () => {
+    const granted = await ctl('lease', 'grant', '120')
+    const id = /lease ([0-9a-f]+) granted/.exec(granted)![1]!
+    await ctl('put', `--lease=${id}`, 'sessions/worker-1', 'alive')
+    await page.locator('[data-test=nav-leases]').click()
+    const row = page.locator('[data-test=lease-row]', { hasText: id })
+    await expect.poll(() => row.innerText()).toContain('sessions/worker-1')
+    const left = () => row.locator('[data-test=lease-left]').innerText()
+    // It counts down: below the granted 120 s within a few seconds.
+    await expect.poll(left, { timeout: 6_000 }).toMatch(/^1[01]\d s$/)
+    await page.screenshot({ path: join(SHOTS, 'leases-light.png') })
+    await row.locator('[data-test=lease-keepalive]').click()
+    page.once('dialog', (d) => void d.accept())
+    await row.locator('[data-test=lease-revoke]').click()
+    await expect.poll(() => row.count()).toBe(0)
+    expect((await ctl('get', 'sessions/worker-1')).trim()).toBe('')
+  })
+
   it('searches 100,000 values in a streamed scan with a live count, and cancels one', async () => {
     // 100,000 keys under bulk/, 38 of them holding "needle" (i % 2700 === 13), put in txns of 128.
     const client = connections.get('local').client

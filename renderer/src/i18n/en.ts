@@ -1,7 +1,7 @@
 /** English: the reference set of messages; every other language has the same keys. */
 export const en = {
   app: {
-    nav: { keys: 'Keys', watch: 'Watch', cluster: 'Cluster', about: 'About' },
+    nav: { keys: 'Keys', watch: 'Watch', leases: 'Leases', cluster: 'Cluster', about: 'About' },
     theme: { system: 'Theme: system', light: 'Theme: light', dark: 'Theme: dark' },
     connection: 'Connection',
   },
@@ -100,7 +100,7 @@ export const en = {
     pause: 'Pause',
     resume: 'Resume ({count} held)',
     clear: 'Clear',
-    count: '{count} events',
+    count: '{count} event | {count} events',
     skipped: '{count} skipped while the window was behind',
     waiting: 'Watching. Changes appear here as they happen.',
     idle: 'Enter a key or a prefix and press Watch.',
@@ -130,6 +130,19 @@ export const en = {
     from: 'From v{from} to v{to} (now)',
     restore: 'Restore v{version}',
     restored: 'Restored as revision {revision}.',
+  },
+  leases: {
+    ttl: 'TTL (s)',
+    grant: 'Grant a lease',
+    count: '{count} lease | {count} leases',
+    none: 'No leases. Grant one, or attach keys with etcdctl put --lease.',
+    id: 'lease',
+    left: 'time left',
+    granted: 'granted',
+    keys: 'keys',
+    keepAlive: 'Keep alive',
+    revoke: 'Revoke',
+    confirmRevoke: 'Revoke lease {id}? Its {count} keys are deleted with it.',
   },
   about: {
     title: 'About this raftdesk',

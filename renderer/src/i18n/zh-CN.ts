@@ -3,7 +3,7 @@ import type { Messages } from './en'
 
 export const zhCN: Messages = {
   app: {
-    nav: { keys: '键', watch: '监听', cluster: '集群', about: '关于' },
+    nav: { keys: '键', watch: '监听', leases: '租约', cluster: '集群', about: '关于' },
     theme: { system: '主题：跟随系统', light: '主题：浅色', dark: '主题：深色' },
     connection: '连接',
   },
@@ -132,6 +132,19 @@ export const zhCN: Messages = {
     from: '从 v{from} 到 v{to}（当前）',
     restore: '恢复 v{version}',
     restored: '已恢复，版本号 {revision}。',
+  },
+  leases: {
+    ttl: 'TTL（秒）',
+    grant: '授予租约',
+    count: '{count} 个租约',
+    none: '没有租约。可以在此授予，或用 etcdctl put --lease 绑定键。',
+    id: '租约',
+    left: '剩余时间',
+    granted: '授予时长',
+    keys: '键',
+    keepAlive: '续约',
+    revoke: '撤销',
+    confirmRevoke: '撤销租约 {id}？其绑定的 {count} 个键将一并删除。',
   },
   about: {
     title: '关于此 raftdesk',

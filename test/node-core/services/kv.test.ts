@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ListPage, ListRow, SearchProgress, TopicMessage, WatchBatch } from '../../../contract'
 import { Connections } from '../../../node-core/services/connections'
 import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
+import { createLeaseHandlers } from '../../../node-core/services/leases'
 import { createSearchTopic } from '../../../node-core/services/search'
 import { openTopic, type TopicHandlers } from '../../../node-core/services/topics'
 import { startTestCluster, type TestCluster } from '../../helpers/cluster'
@@ -276,6 +277,32 @@ describe('kv services', () => {
     const after = await kv['kv/history']({ conn: 'local', key: enc('hist/k'), limit: 10 })
     expect(after.versions.map((v) => dec(v.value))).toEqual(['three', 'two'])
     expect(after.compactedAt).toBeGreaterThan(0)
+  })
+
+  it('grants, lists with keys and time left, keeps alive and revokes leases', async () => {
+    const leases = createLeaseHandlers(conns)
+    const granted = await leases['leases/grant']({ conn: 'local', ttl: 60 })
+    expect(granted).toMatchObject({ grantedTtl: 60, keyCount: 0 })
+    expect(granted.id).toMatch(/^[0-9a-f]+$/)
+    await kv['kv/put']({ conn: 'local', key: enc('leased/a'), value: enc('x'), lease: granted.id })
+    const listed = (await leases['leases/list']({ conn: 'local' })).find(
+      (l) => l.id === granted.id,
+    )!
+    expect(listed.keyCount).toBe(1)
+    expect(listed.keys.map(dec)).toEqual(['leased/a'])
+    expect(listed.ttl).toBeGreaterThan(50)
+    expect(await leases['leases/keepAlive']({ conn: 'local', id: granted.id })).toBe(60)
+    await expect(leases['leases/grant']({ conn: 'ro', ttl: 5 })).rejects.toMatchObject({
+      code: 'READ_ONLY',
+    })
+    await leases['leases/revoke']({ conn: 'local', id: granted.id })
+    expect(await kv['kv/get']({ conn: 'local', key: enc('leased/a') })).toBeNull()
+    expect((await leases['leases/list']({ conn: 'local' })).some((l) => l.id === granted.id)).toBe(
+      false,
+    )
+    await expect(
+      leases['leases/keepAlive']({ conn: 'local', id: granted.id }),
+    ).rejects.toMatchObject({ code: 'LEASE_NOT_FOUND' })
   })
 })
 

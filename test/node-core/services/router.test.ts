@@ -20,6 +20,10 @@ function handlers(info: Handlers['app/info']): Handlers {
     'connections/add': refuse,
     'connections/remove': refuse,
     'connections/test': refuse,
+    'leases/list': refuse,
+    'leases/grant': refuse,
+    'leases/revoke': refuse,
+    'leases/keepAlive': refuse,
   }
 }
 

@@ -1,0 +1,54 @@
+/**
+ * The `leases` namespace's store: the connection's leases, refreshed while someone looks, with
+ * the time each was read so the view counts down between refreshes.
+ */
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { LeaseInfo } from '../../../contract'
+import { errorText } from '../api/client'
+import { useApi } from '../api/inject'
+import { useConnectionsStore } from './connections'
+
+export const LEASES_EVERY_MS = 5_000
+
+export const useLeasesStore = defineStore('leases', () => {
+  const api = useApi()
+  const connections = useConnectionsStore()
+  const leases = ref<LeaseInfo[]>([])
+  const readAtMs = ref(0)
+  const loading = ref(false)
+  const error = ref<string | null>(null)
+  const message = ref<string | null>(null)
+
+  async function refresh(): Promise<void> {
+    loading.value = leases.value.length === 0
+    try {
+      leases.value = await api.call('leases/list', { conn: connections.current })
+      readAtMs.value = Date.now()
+      error.value = null
+    } catch (err) {
+      error.value = errorText(err)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  async function act(fn: () => Promise<unknown>): Promise<void> {
+    message.value = null
+    try {
+      await fn()
+    } catch (err) {
+      message.value = errorText(err)
+    }
+    await refresh()
+  }
+
+  const grant = (ttl: number) =>
+    act(() => api.call('leases/grant', { conn: connections.current, ttl }))
+  const revoke = (id: string) =>
+    act(() => api.call('leases/revoke', { conn: connections.current, id }))
+  const keepAlive = (id: string) =>
+    act(() => api.call('leases/keepAlive', { conn: connections.current, id }))
+
+  return { leases, readAtMs, loading, error, message, refresh, grant, revoke, keepAlive }
+})
