@@ -225,6 +225,21 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await page.locator('[data-test=watch-stop]').click()
   })
 
+  it('reaches views and keys from the command palette (Ctrl+K)', async () => {
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill('cluster')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('[data-test=cluster-view]').isVisible()).toBe(true)
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill('services/web/version')
+    expect(await page.locator('[data-test=palette-item]').count()).toBe(1)
+    await page.keyboard.press('Enter')
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('services/web/version')
+    expect(await page.locator('[data-test=value-text]').innerText()).toBe('v2.14.1')
+  })
+
   it('lists leases with their keys and time left, keeps one alive and revokes it', async () => {
     const granted = await ctl('lease', 'grant', '120')
     const id = /lease ([0-9a-f]+) granted/.exec(granted)![1]!

@@ -144,6 +144,15 @@ export const en = {
     revoke: 'Revoke',
     confirmRevoke: 'Revoke lease {id}? Its {count} keys are deleted with it.',
   },
+  palette: {
+    placeholder: 'Type a command or a key…',
+    goTo: 'Go to {view}',
+    refresh: 'Reload the key tree',
+    theme: 'Switch theme (system, light, dark)',
+    switchTo: 'Switch to {name}',
+    openKey: 'Open key “{key}”',
+    none: 'Nothing matches.',
+  },
   about: {
     title: 'About this raftdesk',
     version: 'Version',

@@ -146,6 +146,15 @@ export const zhCN: Messages = {
     revoke: '撤销',
     confirmRevoke: '撤销租约 {id}？其绑定的 {count} 个键将一并删除。',
   },
+  palette: {
+    placeholder: '输入命令或键名…',
+    goTo: '转到{view}',
+    refresh: '重新加载键树',
+    theme: '切换主题（系统、浅色、深色）',
+    switchTo: '切换到 {name}',
+    openKey: '打开键“{key}”',
+    none: '没有匹配的命令。',
+  },
   about: {
     title: '关于此 raftdesk',
     version: '版本',
