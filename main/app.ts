@@ -16,6 +16,7 @@ import { appSenderCheck, registerIpc } from './ipc'
 import { UtilityProcessLauncher } from './launcher'
 import { contentSecurityPolicy, hardenWebContents, hardenSession, samePage } from './security'
 import { createMainWindow } from './window'
+import { loadWindowState } from './window-state'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -54,6 +55,8 @@ export interface AppOptions {
   clusterDir?: string
   /** The first node's client port (etcd's 2379 by default). */
   clientPort?: number
+  /** Where the window's size and position are kept; default userData. */
+  stateDir?: string
 }
 
 /** The embedded cluster: started once, stopped on quit. */
@@ -129,8 +132,14 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
     })
   })
 
+  const stateFile = join(options.stateDir ?? app.getPath('userData'), 'window-state.json')
   const open = () =>
-    createMainWindow({ preloadPath: join(here, '../preload/index.cjs'), appUrl, isAppUrl })
+    createMainWindow({
+      preloadPath: join(here, '../preload/index.cjs'),
+      appUrl,
+      isAppUrl,
+      state: { file: stateFile, initial: loadWindowState(stateFile) },
+    })
   let win = open()
   // A second launch focuses this window instead of starting another cluster.
   app.on('second-instance', () => {

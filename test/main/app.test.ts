@@ -179,6 +179,38 @@ describe('IPC router', () => {
   })
 })
 
+describe('window state', () => {
+  it('opens where it was last closed, maximized if it was, and remembers it on close', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'raftdesk-win-'))
+    const file = join(dir, 'window-state.json')
+    writeFileSync(file, JSON.stringify({ x: 50, y: 60, width: 1000, height: 700, maximized: true }))
+    mock.reset()
+    await startApp({ stateDir: dir })
+    const win = FakeBrowserWindow.instances[0]!
+    expect(win.options).toMatchObject({ x: 50, y: 60, width: 1000, height: 700 })
+    win.emit('ready-to-show')
+    expect(win.isMaximized()).toBe(true)
+    win.bounds = { x: 5, y: 6, width: 1100, height: 750 }
+    win.maximized = false
+    win.emit('close')
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      x: 5,
+      y: 6,
+      width: 1100,
+      height: 750,
+      maximized: false,
+    })
+    // An absurd state is ignored.
+    writeFileSync(file, JSON.stringify({ width: 5, height: 1e9 }))
+    mock.reset()
+    await startApp({ stateDir: dir })
+    expect(FakeBrowserWindow.instances[0]!.options).toMatchObject({ width: 1280, height: 820 })
+  })
+})
+
 describe('IPC topics', () => {
   const flush = () => new Promise((r) => setTimeout(r, 0))
 

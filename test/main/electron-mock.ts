@@ -53,6 +53,17 @@ export class FakeBrowserWindow extends EventEmitter {
     return Promise.resolve()
   }
   show() {}
+  maximized = false
+  bounds = { x: 10, y: 20, width: 1280, height: 820 }
+  maximize() {
+    this.maximized = true
+  }
+  isMaximized() {
+    return this.maximized
+  }
+  getNormalBounds() {
+    return this.bounds
+  }
 }
 
 /**
