@@ -240,6 +240,25 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     expect(await page.locator('[data-test=value-text]').innerText()).toBe('v2.14.1')
   })
 
+  it('shows a Kubernetes protobuf value decoded, with its apiVersion and kind', async () => {
+    const ld = (field: number, body: number[]) => [(field << 3) | 2, body.length, ...body]
+    const str = (t: string) => [...Buffer.from(t)]
+    const typeMeta = [...ld(1, str('v1')), ...ld(2, str('ConfigMap'))]
+    const object = ld(1, ld(1, str('settings')))
+    const value = Buffer.from([0x6b, 0x38, 0x73, 0x00, ...ld(1, typeMeta), ...ld(2, object)])
+    await connections.get('local').client.put('registry/configmaps/default/settings').value(value)
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill('registry/configmaps/default/settings')
+    await page.keyboard.press('Enter')
+    await expect
+      .poll(() => page.locator('[data-test=value-text]').innerText())
+      .toContain('apiVersion v1, kind ConfigMap')
+    expect(await page.locator('[data-test=format-protobuf]').getAttribute('aria-selected')).toBe(
+      'true',
+    )
+    expect(await page.locator('[data-test=value-text]').innerText()).toContain('"settings"')
+  })
+
   it('lists leases with their keys and time left, keeps one alive and revokes it', async () => {
     const granted = await ctl('lease', 'grant', '120')
     const id = /lease ([0-9a-f]+) granted/.exec(granted)![1]!

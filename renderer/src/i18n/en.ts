@@ -40,7 +40,7 @@ export const en = {
     invalidJson: 'Not valid JSON: {problem}',
     saveAnyway: 'The value is not valid JSON. Save it as text anyway?',
     confirmDelete: 'Delete “{key}”? This cannot be undone.',
-    format: { json: 'JSON', text: 'Text', hex: 'Hex' },
+    format: { json: 'JSON', text: 'Text', protobuf: 'Protobuf', hex: 'Hex' },
     cut: 'Showing the first {shown} of {total}.',
   },
   conflict: {

@@ -42,7 +42,7 @@ export const zhCN: Messages = {
     invalidJson: '不是有效的 JSON：{problem}',
     saveAnyway: '该值不是有效的 JSON。仍然按文本保存？',
     confirmDelete: '删除“{key}”？此操作无法撤销。',
-    format: { json: 'JSON', text: '文本', hex: '十六进制' },
+    format: { json: 'JSON', text: '文本', protobuf: 'Protobuf', hex: '十六进制' },
     cut: '仅显示前 {shown}，共 {total}。',
   },
   conflict: {

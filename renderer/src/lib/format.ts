@@ -3,14 +3,17 @@
  * with its own tests; the viewers only render what it decides.
  */
 import { asText, hasControl } from './bytes'
+import { protobufText } from './protobuf'
 
-export type ValueFormat = 'json' | 'text' | 'hex'
+export type ValueFormat = 'json' | 'text' | 'protobuf' | 'hex'
 
 export function detectFormat(bytes: Uint8Array): ValueFormat {
   const text = asText(bytes)
-  if (text === null) return 'hex'
-  // Text with control characters other than tab and line breaks is binary in disguise.
-  if (hasControl(text, '\t\n\r\f\v')) return 'hex'
+  // Binary (or text with control characters other than tab and line breaks, binary in
+  // disguise): protobuf when it parses as a message to its last byte, else hex.
+  if (text === null || hasControl(text, '\t\n\r\f\v')) {
+    return protobufText(bytes) !== null ? 'protobuf' : 'hex'
+  }
   const trimmed = text.trim()
   if (/^[[{]/.test(trimmed)) {
     try {
