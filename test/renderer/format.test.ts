@@ -1,7 +1,15 @@
 // What a value is, decided from its bytes: JSON, text or binary; how labels show every byte.
 import { describe, expect, it } from 'vitest'
 import { bytesId, displayBytes, idBytes, utf8 } from '../../renderer/src/lib/bytes'
-import { detectFormat, hexDump, jsonProblem, prettyJson } from '../../renderer/src/lib/format'
+import {
+  detectFormat,
+  fromBase64,
+  hexDump,
+  isYaml,
+  jsonProblem,
+  prettyJson,
+  yamlProblem,
+} from '../../renderer/src/lib/format'
 
 describe('detectFormat', () => {
   it('tells JSON, text and binary apart', () => {
@@ -12,6 +20,22 @@ describe('detectFormat', () => {
     expect(detectFormat(utf8('30s'))).toBe('text')
     expect(detectFormat(new Uint8Array([0x6b, 0x38, 0x73, 0x00, 0x0a]))).toBe('hex') // k8s\0
     expect(detectFormat(new Uint8Array([0xff, 0xfe]))).toBe('hex')
+  })
+
+  it('tells YAML documents from plain text, and says why a text is not YAML', () => {
+    const doc = 'apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: fast\n'
+    expect(detectFormat(utf8(doc))).toBe('yaml')
+    expect(detectFormat(utf8('- a\n- b\n'))).toBe('yaml')
+    expect(isYaml('just a sentence: with a colon')).toBe(false) // one line: text
+    expect(detectFormat(utf8('hello\nworld'))).toBe('text')
+    expect(yamlProblem(doc)).toBeNull()
+    expect(yamlProblem('a: [1, 2\nb: c')).not.toBeNull()
+  })
+
+  it('decodes base64 text, and refuses what is not base64', () => {
+    expect(new TextDecoder().decode(fromBase64('aGVsbG8gd29ybGQ=')!)).toBe('hello world')
+    expect(fromBase64('not base64!')).toBeNull()
+    expect(fromBase64('abc')).toBeNull() // too short to mean it
   })
 
   it('indents JSON and says why a text is not JSON', () => {

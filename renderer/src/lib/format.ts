@@ -2,10 +2,44 @@
  * What a value is, decided from its bytes alone, and how each kind is shown. A plain function
  * with its own tests; the viewers only render what it decides.
  */
+import { parseDocument } from 'yaml'
 import { asText, hasControl } from './bytes'
 import { protobufText } from './protobuf'
 
-export type ValueFormat = 'json' | 'text' | 'protobuf' | 'hex'
+export type ValueFormat = 'json' | 'yaml' | 'text' | 'base64' | 'protobuf' | 'hex'
+
+/** A YAML document that is a mapping or a sequence (not a lone scalar, which any text is). */
+export function isYaml(text: string): boolean {
+  if (!/[:-]\s/.test(text) || !text.includes('\n')) return false
+  try {
+    const doc = parseDocument(text)
+    if (doc.errors.length > 0) return false
+    const v: unknown = doc.toJS()
+    return typeof v === 'object' && v !== null
+  } catch {
+    return false
+  }
+}
+
+/** Why a text is not YAML (the parser's first error), or null when it is. */
+export function yamlProblem(text: string): string | null {
+  const doc = parseDocument(text)
+  return doc.errors[0]?.message.split('\n')[0] ?? null
+}
+
+/** The bytes a base64 text stands for, or null when it is not base64 (at least 8 characters). */
+export function fromBase64(text: string): Uint8Array | null {
+  const t = text.trim()
+  if (t.length < 8 || t.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(t)) return null
+  try {
+    const raw = atob(t)
+    const out = new Uint8Array(raw.length)
+    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i)
+    return out
+  } catch {
+    return null
+  }
+}
 
 export function detectFormat(bytes: Uint8Array): ValueFormat {
   const text = asText(bytes)
@@ -23,6 +57,7 @@ export function detectFormat(bytes: Uint8Array): ValueFormat {
       return 'text'
     }
   }
+  if (isYaml(text)) return 'yaml'
   return 'text'
 }
 
