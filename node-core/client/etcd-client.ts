@@ -303,3 +303,13 @@ export function prefixEnd(prefix: Uint8Array): Buffer {
   }
   return Buffer.from([0])
 }
+
+/** The smallest key after `key` (where a listing continues). */
+export function keyAfter(key: Uint8Array): Buffer {
+  return Buffer.concat([key, Buffer.from([0])])
+}
+
+/** Where a range over `prefix` starts: etcd wants a key, and "\0" is the whole keyspace's. */
+export function rangeStart(prefix: Uint8Array): Buffer {
+  return prefix.byteLength > 0 ? Buffer.from(prefix) : Buffer.from([0])
+}

@@ -266,6 +266,19 @@ export function fromClientError(err: unknown): unknown {
   return new RaftdeskError(code, err.message.replace(/^\d+ [A-Z_]+: /, ''))
 }
 
+/** `fn`, with errors from the etcd client rethrown as fromClientError names them. */
+export function withClientErrors<A extends unknown[], R>(
+  fn: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args)
+    } catch (err) {
+      throw fromClientError(err)
+    }
+  }
+}
+
 export function createConnectionHandlers(
   conns: Connections,
 ): Pick<

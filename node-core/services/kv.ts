@@ -15,8 +15,8 @@ import type {
   WatchBatch,
   WatchEvent,
 } from '../../contract'
-import { prefixEnd } from '../client/etcd-client'
-import { fromClientError, type Connections } from './connections'
+import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
+import { fromClientError, withClientErrors, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
@@ -24,11 +24,6 @@ type KvHandlers = Pick<
   Handlers,
   'kv/list' | 'kv/count' | 'kv/get' | 'kv/put' | 'kv/delete' | 'kv/history'
 >
-
-/** The smallest key after `key`. */
-function successor(key: Uint8Array): Buffer {
-  return Buffer.concat([key, Buffer.from([0])])
-}
 
 function leaseHex(lease: string | number | undefined): string {
   if (lease === undefined || lease === '0' || lease === 0) return ''
@@ -63,12 +58,11 @@ async function list(conns: Connections, args: ListArgs): Promise<ListPage> {
   if (!args.after) start = prefix
   else if (sep && Buffer.from(args.after).subarray(-sep.length).equals(sep)) {
     start = prefixEnd(args.after) // after a folder: past every key in it
-  } else start = successor(args.after)
+  } else start = keyAfter(args.after)
   let revision = args.revision ?? 0
   const rows: ListRow[] = []
   const range = async (from: Buffer, limit: number): Promise<IRangeResponse> => {
-    // etcd wants a non-empty key: the whole keyspace starts at "\0".
-    const key = from.length > 0 ? from : Buffer.from([0])
+    const key = rangeStart(from)
     const res = await kv.range({ key, range_end: end, limit, revision, keys_only: true })
     if (revision === 0) revision = Number(res.header.revision)
     return res
@@ -97,7 +91,7 @@ async function list(conns: Connections, args: ListArgs): Promise<ListPage> {
         version: Number(item.version),
         lease: leaseHex(item.lease),
       })
-      start = successor(key)
+      start = keyAfter(key)
       if (rows.length >= args.limit) break
     }
     if (!jumped && !res.more && rows.length < args.limit) return { rows, more: false, revision }
@@ -107,29 +101,20 @@ async function list(conns: Connections, args: ListArgs): Promise<ListPage> {
 }
 
 export function createKvHandlers(conns: Connections): KvHandlers {
-  const guard =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      try {
-        return await fn(...a)
-      } catch (err) {
-        throw fromClientError(err)
-      }
-    }
   return {
-    'kv/list': guard((args) => list(conns, args)),
-    'kv/count': guard(async ({ conn, prefix, revision }) => {
+    'kv/list': withClientErrors((args) => list(conns, args)),
+    'kv/count': withClientErrors(async ({ conn, prefix, revision }) => {
       const res = await (
         await conns.use(conn)
       ).client.kv.range({
-        key: prefix.byteLength > 0 ? Buffer.from(prefix) : Buffer.from([0]),
+        key: rangeStart(prefix),
         range_end: prefixEnd(prefix),
         revision: revision ?? 0,
         count_only: true,
       })
       return Number(res.count)
     }),
-    'kv/get': guard(async ({ conn, key, revision }) => {
+    'kv/get': withClientErrors(async ({ conn, key, revision }) => {
       const res = await (
         await conns.use(conn)
       ).client.kv.range({
@@ -139,7 +124,7 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       const kv = res.kvs[0]
       return kv ? detail(kv, Number(res.header.revision)) : null
     }),
-    'kv/put': guard(async ({ conn, key, value, expectedModRevision, lease }) => {
+    'kv/put': withClientErrors(async ({ conn, key, value, expectedModRevision, lease }) => {
       const kv = (await conns.useWritable(conn)).client.kv
       const put = {
         key: Buffer.from(key),
@@ -170,7 +155,7 @@ export function createKvHandlers(conns: Connections): KvHandlers {
         current: current ? detail(current, Number(res.header.revision)) : null,
       }
     }),
-    'kv/history': guard(async ({ conn, key, limit }) => {
+    'kv/history': withClientErrors(async ({ conn, key, limit }) => {
       const kv = (await conns.use(conn)).client.kv
       const versions: KeyVersion[] = []
       let compactedAt = 0
@@ -206,7 +191,7 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       }
       return { versions, more, compactedAt }
     }),
-    'kv/delete': guard(async ({ conn, key, prefix }) => {
+    'kv/delete': withClientErrors(async ({ conn, key, prefix }) => {
       const res = await (
         await conns.useWritable(conn)
       ).client.kv.deleteRange({

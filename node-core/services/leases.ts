@@ -4,7 +4,7 @@
  */
 import type { LeaseInfo } from '../../contract'
 import { NotFoundError } from '../errors'
-import { fromClientError, type Connections } from './connections'
+import { withClientErrors, type Connections } from './connections'
 import type { Handlers } from './router'
 
 /** Keys listed per lease (the count says how many there are). */
@@ -31,17 +31,8 @@ export function createLeaseHandlers(conns: Connections): LeaseHandlers {
       keyCount: t.keys.length,
     }
   }
-  const guard =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      try {
-        return await fn(...a)
-      } catch (err) {
-        throw fromClientError(err)
-      }
-    }
   return {
-    'leases/list': guard(async ({ conn }) => {
+    'leases/list': withClientErrors(async ({ conn }) => {
       const client = (await conns.use(conn)).client
       const { leases } = await client.leaseClient.leaseLeases()
       const all = await Promise.all(
@@ -51,17 +42,17 @@ export function createLeaseHandlers(conns: Connections): LeaseHandlers {
         .filter((l): l is LeaseInfo => l !== null && l.ttl >= 0)
         .sort((a, b) => a.ttl - b.ttl)
     }),
-    'leases/grant': guard(async ({ conn, ttl }) => {
+    'leases/grant': withClientErrors(async ({ conn, ttl }) => {
       const client = (await conns.useWritable(conn)).client
       const granted = await client.leaseClient.leaseGrant({ TTL: ttl })
       return info(conn, granted.ID)
     }),
-    'leases/revoke': guard(async ({ conn, id }) => {
+    'leases/revoke': withClientErrors(async ({ conn, id }) => {
       const client = (await conns.useWritable(conn)).client
       await client.leaseClient.leaseRevoke({ ID: dec(id) })
       return null
     }),
-    'leases/keepAlive': guard(async ({ conn, id }) => {
+    'leases/keepAlive': withClientErrors(async ({ conn, id }) => {
       const client = (await conns.useWritable(conn)).client
       const stream = await client.leaseClient.leaseKeepAlive()
       try {

@@ -5,9 +5,8 @@
  * results while the scan runs; closing the topic stops the scan between pages. Matches stop
  * being collected past SEARCH_MATCHES_MAX (the result says it was truncated).
  */
-import { Buffer } from 'node:buffer'
 import type { SearchArgs, SearchMatch } from '../../contract'
-import { prefixEnd } from '../client/etcd-client'
+import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
 import { fromClientError, type Connections } from './connections'
 import type { TopicHandlers } from './topics'
 
@@ -51,7 +50,7 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
       const values = args.target === 'values'
       let cancelled = false
       const scan = async () => {
-        const first = args.prefix.byteLength > 0 ? Buffer.from(args.prefix) : Buffer.from([0])
+        const first = rangeStart(args.prefix)
         const end = prefixEnd(args.prefix)
         const counted = await kv.range({ key: first, range_end: end, count_only: true })
         const revision = Number(counted.header.revision)
@@ -91,7 +90,7 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
           if (cancelled) return
           sink.emit({ scanned, total, matches, done, truncated, revision })
           if (done) return
-          start = Buffer.concat([last.key, Buffer.from([0])])
+          start = keyAfter(last.key)
         }
       }
       scan().catch((err: unknown) => sink.fail(fromClientError(err)))

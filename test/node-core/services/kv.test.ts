@@ -226,7 +226,7 @@ describe('kv services', () => {
     )
   })
 
-  it('streams a long scan in pages, stops at the match limit, and stops when closed', async () => {
+  it('streams a long scan in pages, stops at the match limit, and sends nothing once closed', async () => {
     const client = conns.get('local').client
     const ops = Array.from({ length: 2500 }, (_, i) =>
       client.put(`scan/${String(i).padStart(5, '0')}`).value(`value ${i}`),
