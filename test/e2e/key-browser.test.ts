@@ -330,4 +330,17 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await expect.poll(() => page.locator('[data-test=key-tree]').isVisible()).toBe(true)
     expect(problems).toEqual([])
   }, 180_000)
+
+  it('shows every view in both themes (screenshots to look at)', async () => {
+    for (const theme of ['dark', 'light'] as const) {
+      await page.emulateMedia({ colorScheme: theme })
+      for (const view of ['keys', 'watch', 'leases', 'cluster', 'about']) {
+        await page.locator(`[data-test=nav-${view}]`).click()
+        await page.waitForTimeout(300)
+        expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe(theme)
+        await page.screenshot({ path: join(SHOTS, `view-${view}-${theme}.png`) })
+      }
+    }
+    expect(problems).toEqual([])
+  })
 })

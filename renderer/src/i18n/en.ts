@@ -18,7 +18,6 @@ export const en = {
     empty: 'No keys here yet.',
     emptyHint: 'Create one with “New key”, or put one with etcdctl.',
     loaded: '{count} shown | {count} shown',
-    atRevision: 'at revision {revision}',
     folderKeys: '{count} key | {count} keys',
     nothingSelected: 'Select a key to see its value.',
     nothingSelectedHint: 'Arrow keys move, → opens a folder, Enter opens a key.',

@@ -20,7 +20,6 @@ export const zhCN: Messages = {
     empty: '这里还没有键。',
     emptyHint: '点击“新建键”创建，或用 etcdctl 写入。',
     loaded: '已显示 {count} 项',
-    atRevision: '版本号 {revision}',
     folderKeys: '{count} 个键',
     nothingSelected: '选择一个键以查看其值。',
     nothingSelectedHint: '方向键移动，→ 展开目录，回车打开键。',

@@ -27,8 +27,15 @@ export interface FolderState {
 }
 
 export type VisibleRow =
-  | { kind: 'key'; id: string; depth: number; row: Extract<ListRow, { kind: 'key' }> }
-  | { kind: 'folder'; id: string; depth: number; open: boolean }
+  | {
+      kind: 'key'
+      id: string
+      depth: number
+      /** Where the label starts: the length of the folder the row is listed in. */
+      from: number
+      row: Extract<ListRow, { kind: 'key' }>
+    }
+  | { kind: 'folder'; id: string; depth: number; from: number; open: boolean }
   | { kind: 'more'; id: string; depth: number; folder: string; loading: boolean }
   | {
       kind: 'status'
@@ -157,10 +164,10 @@ export const useKvStore = defineStore('kv', () => {
       for (const row of f.rows) {
         const rid = rowId(row)
         if (row.kind === 'key') {
-          out.push({ kind: 'key', id: rid, depth, row })
+          out.push({ kind: 'key', id: rid, depth, from: id.length, row })
         } else {
           const open = expanded.value.has(rid)
-          out.push({ kind: 'folder', id: rid, depth, open })
+          out.push({ kind: 'folder', id: rid, depth, from: id.length, open })
           if (open) walk(rid, depth + 1)
         }
       }
