@@ -11,6 +11,8 @@ export interface ConnectionInfo {
   endpoints: string[]
   /** Writes are refused by the services, whatever the window sends. */
   readOnly: boolean
+  /** Deletes need the key or prefix typed to confirm them (enforced by the services). */
+  production: boolean
   /** The host's own cluster. */
   builtin: boolean
   username?: string
@@ -23,6 +25,7 @@ export interface NewConnection {
   username?: string
   password?: string
   readOnly?: boolean
+  production?: boolean
 }
 
 export interface ConnectionCheck {

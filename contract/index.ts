@@ -4,7 +4,7 @@
  * Calls are keyed 'namespace/action': `Contract` maps each to the tuple of its arguments and
  * its result. Topics are live streams the renderer opens and closes ('kv/watch'): `Topics` maps
  * each to its arguments and the type of one event. Each namespace has its own file (app.ts,
- * kv.ts, cluster.ts, connections.ts); this one joins them. Main serves the contract over Electron IPC, the
+ * kv.ts, bulk.ts, cluster.ts, connections.ts, leases.ts); this one joins them. Main serves the contract over Electron IPC, the
  * web-mode server over a WebSocket, and the renderer consumes it through `window.raftdesk`
  * without knowing which host serves it. Bytes (keys, values) are Uint8Array on both transports.
  *
@@ -17,19 +17,22 @@
  * and node-core all import it, so it must not pull runtime code from any of them.
  */
 import type { AppCalls } from './app'
+import type { BulkCalls, BulkTopics } from './bulk'
 import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
 
 export type * from './app'
+export type * from './bulk'
 export type * from './cluster'
 export type * from './connections'
 export type * from './kv'
 export type * from './leases'
 
-export interface Contract extends AppCalls, KvCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
-export type Topics = KvTopics
+export interface Contract
+  extends AppCalls, KvCalls, BulkCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
+export interface Topics extends KvTopics, BulkTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -48,6 +51,8 @@ const CHANNEL_SET = {
   'kv/put': true,
   'kv/delete': true,
   'kv/history': true,
+  'bulk/import': true,
+  'bulk/rename': true,
   'cluster/summary': true,
   'connections/list': true,
   'connections/add': true,
@@ -62,6 +67,8 @@ const CHANNEL_SET = {
 const TOPIC_SET = {
   'kv/watch': true,
   'kv/search': true,
+  'bulk/copy': true,
+  'bulk/export': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

@@ -89,6 +89,11 @@ export interface DeleteArgs extends KvTarget {
   key: Bytes
   /** Delete every key starting with `key`. */
   prefix?: boolean
+  /**
+   * On a production connection, the key (or prefix) as the person typed it to confirm; the
+   * services refuse the delete without it.
+   */
+  confirm?: string
 }
 
 export interface DeleteResult {

@@ -35,6 +35,7 @@ interface SavedProfile {
   password?: string
   box?: SecretBox['kind']
   readOnly?: boolean
+  production?: boolean
 }
 
 export interface ConnectionSpec {
@@ -44,6 +45,8 @@ export interface ConnectionSpec {
   endpoints: string[]
   /** Enforced by the services: writes are refused with READ_ONLY. */
   readOnly?: boolean
+  /** Deletes need the key or prefix typed to confirm them: refused with CONFIRM_DELETE. */
+  production?: boolean
   /** Per-call deadline. */
   timeoutMs?: number
   username?: string
@@ -122,6 +125,27 @@ export class Connections {
     return c
   }
 
+  /**
+   * useWritable() for a delete of `key` (or of every key under it): a production connection
+   * also needs the person to have typed the key, exactly.
+   */
+  async useForDelete(
+    id: string,
+    key: Uint8Array,
+    confirm: string | undefined,
+  ): Promise<Connection> {
+    const c = await this.useWritable(id)
+    if (!c.spec.production) return c
+    const text = new TextDecoder().decode(key)
+    if (confirm !== text) {
+      throw new RaftdeskError(
+        'CONFIRM_DELETE',
+        `${c.spec.name} is a production connection: type ${JSON.stringify(text)} to confirm the delete`,
+      )
+    }
+    return c
+  }
+
   add(spec: ConnectionSpec): Connection {
     if (this.open.has(spec.id)) throw new RaftdeskError('EXISTS', `connection ${spec.id} exists`)
     const c = { spec, client: clientFor(spec) }
@@ -148,6 +172,7 @@ export class Connections {
         name: s.name,
         endpoints: s.endpoints,
         readOnly: s.readOnly ?? false,
+        production: s.production ?? false,
         builtin: s.builtin ?? false,
         ...(s.username ? { username: s.username } : {}),
       }))
@@ -180,6 +205,7 @@ export class Connections {
         ...(p.username ? { username: p.username } : {}),
         ...(password !== undefined ? { password } : {}),
         ...(p.readOnly ? { readOnly: true } : {}),
+        ...(p.production ? { production: true } : {}),
       })
     }
   }
@@ -198,6 +224,7 @@ export class Connections {
           ? { password: profiles.box.seal(spec.password), box: profiles.box.kind }
           : {}),
         ...(spec.readOnly ? { readOnly: true } : {}),
+        ...(spec.production ? { production: true } : {}),
       }))
     await writeFileAtomic(
       profiles.file,
@@ -218,6 +245,7 @@ export class Connections {
       endpoints: n.endpoints,
       ...(n.username ? { username: n.username, password: n.password ?? '' } : {}),
       ...(n.readOnly ? { readOnly: true } : {}),
+      ...(n.production ? { production: true } : {}),
     })
     await this.saveProfiles()
     return this.list().find((c) => c.id === id)!

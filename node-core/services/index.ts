@@ -3,6 +3,7 @@
  * main process or the web-mode server): the call handlers and the topic handlers.
  */
 import { createAppHandlers, type AppServiceOptions } from './app'
+import { createBulkHandlers, createBulkTopics } from './bulk'
 import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
 import { createKvHandlers, createKvTopics } from './kv'
@@ -21,10 +22,11 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
     handlers: {
       ...createAppHandlers(app),
       ...createKvHandlers(conns),
+      ...createBulkHandlers(conns),
       ...createClusterHandlers(conns),
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),
     },
-    topics: { ...createKvTopics(conns), ...createSearchTopic(conns) },
+    topics: { ...createKvTopics(conns), ...createSearchTopic(conns), ...createBulkTopics(conns) },
   }
 }

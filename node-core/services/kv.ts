@@ -191,9 +191,9 @@ export function createKvHandlers(conns: Connections): KvHandlers {
       }
       return { versions, more, compactedAt }
     }),
-    'kv/delete': withClientErrors(async ({ conn, key, prefix }) => {
+    'kv/delete': withClientErrors(async ({ conn, key, prefix, confirm }) => {
       const res = await (
-        await conns.useWritable(conn)
+        await conns.useForDelete(conn, key, confirm)
       ).client.kv.deleteRange({
         key: Buffer.from(key),
         ...(prefix ? { range_end: prefixEnd(key) } : {}),

@@ -20,6 +20,8 @@ const key = bytes.refine((b) => b.byteLength > 0, { message: 'a key cannot be em
 const conn = z.string().min(1).max(200)
 const revision = z.number().int().min(0).optional()
 const modRevision = z.number().int().min(0)
+/** Entries in one `bulk/import` batch. */
+export const IMPORT_ENTRIES_MAX = 1_000
 const leaseHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a lease id is up to 16 hex digits')
 
 /** host:port or http(s)://host:port. */
@@ -36,6 +38,7 @@ const newConnection = z.object({
   username: z.string().min(1).max(200).optional(),
   password: z.string().max(1000).optional(),
   readOnly: z.boolean().optional(),
+  production: z.boolean().optional(),
 })
 
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
@@ -69,15 +72,47 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
       lease: leaseHex.optional(),
     }),
   ]),
-  'kv/delete': z.tuple([z.object({ conn, key, prefix: z.boolean().optional() })]),
+  'kv/delete': z.tuple([
+    z.object({
+      conn,
+      key,
+      prefix: z.boolean().optional(),
+      confirm: z.string().max(BYTES_MAX).optional(),
+    }),
+  ]),
   'kv/history': z.tuple([z.object({ conn, key, limit: z.number().int().min(1).max(200) })]),
   'cluster/summary': z.tuple([z.object({ conn })]),
+  'bulk/import': z.tuple([
+    z.object({
+      conn,
+      entries: z
+        .array(z.object({ key, value: bytes }))
+        .max(IMPORT_ENTRIES_MAX, `at most ${IMPORT_ENTRIES_MAX} entries per batch`),
+      overwrite: z.boolean(),
+      dryRun: z.boolean(),
+    }),
+  ]),
+  'bulk/rename': z.tuple([
+    z.object({ conn, from: key, to: key, expectedModRevision: z.number().int().min(1) }),
+  ]),
 }
+
+const prefixRef = z.object({ conn, prefix: bytes })
 
 /** A regular expression JavaScript accepts, at most 1,000 characters. */
 const query = z.string().min(1).max(1000)
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
+  'bulk/copy': z.tuple([
+    z.object({
+      from: prefixRef,
+      to: prefixRef,
+      overwrite: z.boolean(),
+      move: z.boolean(),
+      dryRun: z.boolean(),
+    }),
+  ]),
+  'bulk/export': z.tuple([z.object({ conn, prefix: bytes, format: z.enum(['json', 'lines']) })]),
   'kv/search': z.tuple([
     z
       .object({

@@ -9,7 +9,9 @@
  * the server holds at most one pending message per stream.
  */
 import type {
+  BulkProgress,
   EventOf,
+  ExportChunk,
   SearchProgress,
   Topic,
   TopicArgsOf,
@@ -24,6 +26,11 @@ export interface TopicSink<E> {
   emit(event: E): void
   /** Ends the stream with an error (the handler's close function still runs). */
   fail(err: unknown): void
+  /**
+   * Resolves once the window has taken everything emitted (or the stream closed): a producer
+   * that reads at its own pace (an export) waits for it instead of piling up a merge.
+   */
+  drained(): Promise<void>
 }
 
 /** Starts producing into `sink`; resolves with the function that stops it. */
@@ -50,6 +57,17 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
     matches: a.matches.concat(b.matches),
     truncated: a.truncated || b.truncated,
   }),
+  'bulk/copy': (a: BulkProgress, b: BulkProgress): BulkProgress => ({
+    ...b,
+    samples: a.samples.concat(b.samples),
+  }),
+  // An export waits for each chunk to be taken (drained()), so at most two ever meet here.
+  'bulk/export': (a: ExportChunk, b: ExportChunk): ExportChunk => {
+    const data = new Uint8Array(a.data.byteLength + b.data.byteLength)
+    data.set(a.data)
+    data.set(b.data, a.data.byteLength)
+    return { ...b, data }
+  },
 }
 
 /** One open stream: at most one message in flight and one pending. */
@@ -57,6 +75,7 @@ export class TopicStream<E> {
   private pending: E | undefined
   private inFlight = false
   private closed = false
+  private waiting: (() => void)[] = []
 
   constructor(
     private readonly send: (message: TopicMessage<E>) => void,
@@ -84,14 +103,28 @@ export class TopicStream<E> {
     this.closed = true
     this.pending = undefined
     this.send({ type: 'error', error: toWireError(err) })
+    this.wake()
   }
 
   close(): void {
     this.closed = true
     this.pending = undefined
+    this.wake()
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || (!this.inFlight && this.pending === undefined)) return Promise.resolve()
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  private wake(): void {
+    const waiting = this.waiting
+    this.waiting = []
+    for (const w of waiting) w()
   }
 
   private flush(): void {
+    if (!this.closed && !this.inFlight && this.pending === undefined) this.wake()
     if (this.closed || this.inFlight || this.pending === undefined) return
     const event = this.pending
     this.pending = undefined
@@ -151,6 +184,7 @@ export function openTopic(
       stream.fail(err)
       close()
     },
+    drained: () => stream.drained(),
   }
   const handler = handlers[topic] as (args: unknown, sink: TopicSink<unknown>) => unknown
   Promise.resolve()

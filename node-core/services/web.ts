@@ -50,7 +50,9 @@ export interface WebUi {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
-const MESSAGE_BYTES_MAX = 1024 * 1024
+// A put carries up to etcd's 1.5 MiB value plus its key; an import batch is kept under this
+// by the window.
+const MESSAGE_BYTES_MAX = 4 * 1024 * 1024
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

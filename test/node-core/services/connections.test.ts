@@ -39,8 +39,15 @@ describe('connection profiles', () => {
       username: 'ops',
       password: 's3cret',
       readOnly: true,
+      production: true,
     })
-    expect(info).toMatchObject({ name: 'prod', readOnly: true, builtin: false, username: 'ops' })
+    expect(info).toMatchObject({
+      name: 'prod',
+      readOnly: true,
+      production: true,
+      builtin: false,
+      username: 'ops',
+    })
     expect(statSync(file).mode & 0o777).toBe(0o600)
     const text = readFileSync(file, 'utf8')
     expect(text).not.toContain('s3cret')
@@ -54,6 +61,7 @@ describe('connection profiles', () => {
       username: 'ops',
       password: 's3cret',
       readOnly: true,
+      production: true,
     })
     await expect(b.addProfile({ name: 'prod', endpoints: ['x:1'] })).rejects.toMatchObject({
       code: 'NAME_TAKEN',

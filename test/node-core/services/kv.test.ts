@@ -4,6 +4,7 @@
 // kv/watch topic with its flow control.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ListPage, ListRow, SearchProgress, TopicMessage, WatchBatch } from '../../../contract'
+import { createBulkTopics } from '../../../node-core/services/bulk'
 import { Connections } from '../../../node-core/services/connections'
 import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
 import { createLeaseHandlers } from '../../../node-core/services/leases'
@@ -19,7 +20,11 @@ describe('kv services', () => {
   let tc: TestCluster
   const conns = new Connections()
   let kv: ReturnType<typeof createKvHandlers>
-  const topics = (): TopicHandlers => ({ ...createKvTopics(conns), ...createSearchTopic(conns) })
+  const topics = (): TopicHandlers => ({
+    ...createKvTopics(conns),
+    ...createSearchTopic(conns),
+    ...createBulkTopics(conns),
+  })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */
   async function search(args: Record<string, unknown>): Promise<SearchProgress[]> {

@@ -15,6 +15,8 @@ function handlers(info: Handlers['app/info']): Handlers {
     'kv/put': refuse,
     'kv/delete': refuse,
     'kv/history': refuse,
+    'bulk/import': refuse,
+    'bulk/rename': refuse,
     'cluster/summary': refuse,
     'connections/list': refuse,
     'connections/add': refuse,

@@ -66,6 +66,31 @@ describe('TopicStream', () => {
   })
 })
 
+describe('TopicStream.drained', () => {
+  it('resolves only once the window has taken every message, or the stream closed', async () => {
+    const sent: TopicMessage<WatchBatch>[] = []
+    const s = new TopicStream<WatchBatch>((m) => sent.push(m), TOPIC_MERGE['kv/watch'])
+    let drained = 0
+    await s.drained().then(() => drained++)
+    expect(drained).toBe(1)
+    s.emit(batch(1))
+    s.emit(batch(2))
+    void s.drained().then(() => drained++)
+    await Promise.resolve()
+    s.ack() // the merge of 2 is now in flight
+    await Promise.resolve()
+    expect(drained).toBe(1)
+    s.ack()
+    await Promise.resolve()
+    expect(drained).toBe(2)
+    s.emit(batch(3))
+    void s.drained().then(() => drained++)
+    s.close()
+    await Promise.resolve()
+    expect(drained).toBe(3)
+  })
+})
+
 describe('openTopic', () => {
   function fakeWatch() {
     const state: { sink: TopicSink<WatchBatch> | null; stopped: number } = {
@@ -78,6 +103,8 @@ describe('openTopic', () => {
         return () => state.stopped++
       },
       'kv/search': () => () => {},
+      'bulk/copy': () => () => {},
+      'bulk/export': () => () => {},
     }
     return { state, handlers }
   }
@@ -110,6 +137,8 @@ describe('openTopic', () => {
     const handlers: TopicHandlers = {
       'kv/watch': () => Promise.reject(new Error('compacted')),
       'kv/search': () => () => {},
+      'bulk/copy': () => () => {},
+      'bulk/export': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))
