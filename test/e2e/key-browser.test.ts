@@ -184,6 +184,173 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await expect.poll(treeText).not.toContain('owner')
   })
 
+  const bulkDialog = () => page.locator('[data-test=bulk-dialog]')
+  const bulkStatus = () => page.locator('[data-test=bulk-status]').innerText()
+  /** Opens a tree row's menu with a right click and picks an item. */
+  async function rowMenu(name: string, item: string): Promise<void> {
+    await row(name).click({ button: 'right' })
+    await page.locator(`[data-test=menu-${item}]`).click()
+    await expect.poll(() => bulkDialog().isVisible()).toBe(true)
+  }
+  const values = async (prefix: string) =>
+    (await ctl('get', '--prefix', prefix)).trim().split('\n').filter(Boolean)
+
+  it('copies a folder with a preview that writes nothing, then moves the copy', async () => {
+    await rowMenu('config/', 'copy')
+    expect(await page.locator('[data-test=bulk-to-prefix]').inputValue()).toBe('config-copy/')
+    await page.locator('[data-test=bulk-preview]').click()
+    await expect.poll(bulkStatus).toMatch(/^Preview of \d+ keys: nothing written yet/)
+    const samples = await page.locator('[data-test=bulk-samples]').innerText()
+    expect(samples).toMatch(/new\s+config-copy\/app\/timeout/i)
+    expect(await values('config-copy/')).toEqual([])
+    await page.screenshot({ path: join(SHOTS, 'bulk-copy-dark.png') })
+    await page.locator('[data-test=bulk-run]').click()
+    await expect.poll(bulkStatus).toMatch(/^Done: \d+ keys handled/)
+    const copied = Number(await page.locator('[data-test=bulk-count-created] .num').innerText())
+    expect(copied).toBeGreaterThanOrEqual(4)
+    expect((await ctl('get', 'config-copy/app/timeout', '--print-value-only')).trim()).toBe(
+      (await ctl('get', 'config/app/timeout', '--print-value-only')).trim(),
+    )
+    await page.locator('[data-test=bulk-close]').click()
+    await expect.poll(treeText).toContain('config-copy/')
+
+    // Move (rename) the copy: each key put under the new prefix and deleted in one transaction.
+    await rowMenu('config-copy/', 'move')
+    await page.locator('[data-test=bulk-to-prefix]').fill('config-moved/')
+    await page.locator('[data-test=bulk-run]').click()
+    await expect.poll(bulkStatus).toMatch(/^Done/)
+    expect(await page.locator('[data-test=bulk-count-deleted] .num').innerText()).toBe(
+      String(copied),
+    )
+    expect(await values('config-copy/')).toEqual([])
+    expect((await values('config-moved/')).length).toBe(copied * 2)
+    await page.locator('[data-test=bulk-close]').click()
+    await expect.poll(treeText).not.toContain('config-copy/')
+  })
+
+  it('exports a prefix, deletes it, and imports the file back byte for byte', async () => {
+    await connections
+      .get('local')
+      .client.put('config-moved/binary')
+      .value(Buffer.from([0, 0xff, 0x10, 0x0a]))
+    const before = await ctl('get', '--prefix', 'config-moved/', '-w', 'json')
+    const kvsOf = (json: string) =>
+      (JSON.parse(json) as { kvs: { key: string; value: string }[] }).kvs.map((k) => [
+        k.key,
+        k.value,
+      ])
+    await expect.poll(treeText).toContain('config-moved/')
+    await rowMenu('config-moved/', 'export')
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-test=bulk-run]').click(),
+    ])
+    await expect
+      .poll(bulkStatus)
+      .toMatch(/^Exported \d+ keys to local_cluster-config-moved-r\d+\.json/)
+    const file = await download.path()
+    expect(download.suggestedFilename()).toMatch(/^local_cluster-config-moved-r\d+\.json$/)
+    await page.locator('[data-test=bulk-close]').click()
+
+    await rowMenu('config-moved/', 'delete')
+    const run = page.locator('[data-test=bulk-run]')
+    await expect.poll(() => run.innerText()).toMatch(/^Delete \d+ keys$/)
+    await run.click()
+    await expect.poll(bulkStatus).toMatch(/^Done/)
+    expect(await values('config-moved/')).toEqual([])
+    await page.locator('[data-test=bulk-close]').click()
+
+    await page.locator('[data-test=prefix-actions]').click()
+    await page.locator('[data-test=menu-import]').click()
+    await page.locator('[data-test=bulk-file]').setInputFiles(file)
+    await expect
+      .poll(() => page.locator('[data-test=bulk-drop]').innerText())
+      .toMatch(/\d+ entries read \(raftdesk export\)/)
+    await page.locator('[data-test=bulk-preview]').click()
+    await expect.poll(bulkStatus).toMatch(/^Preview/)
+    expect(await values('config-moved/')).toEqual([])
+    await page.locator('[data-test=bulk-run]').click()
+    await expect.poll(bulkStatus).toMatch(/^Done/)
+    await page.screenshot({ path: join(SHOTS, 'bulk-import-dark.png') })
+    expect(kvsOf(await ctl('get', '--prefix', 'config-moved/', '-w', 'json'))).toEqual(
+      kvsOf(before),
+    )
+    await page.locator('[data-test=bulk-close]').click()
+
+    // etcdctl's own JSON imports too: the same keys again change nothing.
+    await page.locator('[data-test=prefix-actions]').click()
+    await page.locator('[data-test=menu-import]').click()
+    await page.locator('[data-test=bulk-file]').setInputFiles({
+      name: 'etcdctl.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(before),
+    })
+    await page.locator('[data-test=bulk-run]').click()
+    await expect.poll(bulkStatus).toMatch(/^Done/)
+    expect(await page.locator('[data-test=bulk-count-unchanged] .num').innerText()).toBe(
+      String(kvsOf(before).length),
+    )
+    // A file that is not an import says why, and nothing runs.
+    await page.locator('[data-test=bulk-file]').setInputFiles({
+      name: 'broken.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('only-a-key\n'),
+    })
+    await expect
+      .poll(() => page.locator('[data-test=bulk-dialog] .hint').innerText())
+      .toMatch(/broken\.txt cannot be imported: line 1 is a key without a value/)
+    expect(await page.locator('[data-test=bulk-run]').isDisabled()).toBe(true)
+    await page.locator('[data-test=bulk-close]').click()
+    expect(problems).toEqual([])
+  })
+
+  it('renames a key from its menu, the value and tree following', async () => {
+    await ctl('put', 'locks/old-name', 'v1')
+    await row('locks/').click()
+    await expect.poll(treeText).toContain('old-name')
+    await row('old-name').click({ button: 'right' })
+    await page.locator('[data-test=menu-rename]').click()
+    await page.locator('[data-test=rename-name]').fill('locks/new-name')
+    await page.locator('[data-test=rename-run]').click()
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('locks/new-name')
+    expect((await ctl('get', 'locks/new-name', '--print-value-only')).trim()).toBe('v1')
+    expect((await ctl('get', 'locks/old-name')).trim()).toBe('')
+    await expect.poll(treeText).not.toContain('old-name')
+  })
+
+  it('asks for the prefix to be typed before a delete on a production connection', async () => {
+    await page.locator('[data-test=manage-connections]').click()
+    await page.locator('[data-test=conn-name]').fill('production east')
+    await page.locator('[data-test=conn-endpoints]').fill(endpoint)
+    await page.locator('[data-test=conn-production]').check()
+    await page.locator('[data-test=conn-save]').click()
+    await expect
+      .poll(() => page.locator('[data-test=connection-select]').inputValue())
+      .not.toBe('local')
+    await expect.poll(treeText).toContain('locks/')
+    await rowMenu('locks/', 'delete')
+    const run = page.locator('[data-test=bulk-run]')
+    await expect.poll(() => run.innerText()).toMatch(/^Delete 2 keys$/)
+    expect(await bulkStatus()).toBe('2 keys will be deleted.')
+    expect(await run.isDisabled()).toBe(true)
+    await page.locator('[data-test=bulk-confirm]').fill('locks')
+    expect(await run.isDisabled()).toBe(true)
+    await page.locator('[data-test=bulk-confirm]').fill('locks/')
+    await page.screenshot({ path: join(SHOTS, 'bulk-delete-dark.png') })
+    await page.emulateMedia({ colorScheme: 'light' })
+    await page.screenshot({ path: join(SHOTS, 'bulk-delete-light.png') })
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await run.click()
+    await expect.poll(bulkStatus).toBe('Done: 2 keys handled.')
+    expect(await values('locks/')).toEqual([])
+    await page.locator('[data-test=bulk-close]').click()
+    await page.locator('[data-test=connection-select]').selectOption('local')
+    await expect.poll(treeText).toContain('config/')
+    expect(problems).toEqual([])
+  })
+
   it('shows the members in the cluster view, and the light theme', async () => {
     await page.locator('[data-test=nav-cluster]').click()
     await expect
@@ -193,7 +360,12 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await page.screenshot({ path: join(SHOTS, 'cluster-dark.png') })
     await page.emulateMedia({ colorScheme: 'light' })
     await page.locator('[data-test=nav-keys]').click()
-    await row('feature-flags').click()
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill('config/app/feature-flags')
+    await page.keyboard.press('Enter')
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('config/app/feature-flags')
     expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe('light')
     await page.screenshot({ path: join(SHOTS, 'key-browser-light.png') })
     await page.locator('[data-test=nav-cluster]').click()

@@ -10,7 +10,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
-import type { KeyDetail, ListRow, PutResult, WatchBatch } from '../../../contract'
+import type { KeyDetail, ListRow, PutResult, RenameResult, WatchBatch } from '../../../contract'
 import { errorText } from '../api/client'
 import { useApi } from '../api/inject'
 import { bytesId, idBytes, startsWith, utf8 } from '../lib/bytes'
@@ -236,6 +236,26 @@ export const useKvStore = defineStore('kv', () => {
     return true
   }
 
+  /**
+   * Renames a key (its value and lease go with it) if it is still as last read: a key changed
+   * meanwhile, or a new name already taken, comes back as the reason and nothing moves.
+   */
+  async function rename(from: Uint8Array, to: Uint8Array): Promise<RenameResult> {
+    const current = await api.call('kv/get', { conn: conn.value, key: from })
+    if (!current) return { ok: false, reason: 'changed' }
+    const result = await api.call('bulk/rename', {
+      conn: conn.value,
+      from,
+      to,
+      expectedModRevision: current.modRevision,
+    })
+    if (result.ok) {
+      removeKeyRow(from)
+      await reveal(to)
+    }
+    return result
+  }
+
   async function remove(key: Uint8Array): Promise<void> {
     await api.call('kv/delete', { conn: conn.value, key })
     removeKeyRow(key)
@@ -413,6 +433,7 @@ export const useKvStore = defineStore('kv', () => {
     save,
     create,
     remove,
+    rename,
     reveal,
     reload,
     start,
