@@ -17,6 +17,7 @@
  * and node-core all import it, so it must not pull runtime code from any of them.
  */
 import type { AppCalls } from './app'
+import type { AuthCalls } from './auth'
 import type { BulkCalls, BulkTopics } from './bulk'
 import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
@@ -24,6 +25,7 @@ import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
 
 export type * from './app'
+export type * from './auth'
 export type * from './bulk'
 export type * from './cluster'
 export type * from './connections'
@@ -31,7 +33,7 @@ export type * from './kv'
 export type * from './leases'
 
 export interface Contract
-  extends AppCalls, KvCalls, BulkCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
+  extends AppCalls, KvCalls, BulkCalls, AuthCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
 export interface Topics extends KvTopics, BulkTopics {}
 
 export type Channel = keyof Contract
@@ -53,6 +55,18 @@ const CHANNEL_SET = {
   'kv/history': true,
   'bulk/import': true,
   'bulk/rename': true,
+  'auth/overview': true,
+  'auth/whoami': true,
+  'auth/setEnabled': true,
+  'auth/addUser': true,
+  'auth/deleteUser': true,
+  'auth/setPassword': true,
+  'auth/grantRole': true,
+  'auth/revokeRole': true,
+  'auth/addRole': true,
+  'auth/deleteRole': true,
+  'auth/grantPermission': true,
+  'auth/revokePermission': true,
   'cluster/summary': true,
   'connections/list': true,
   'connections/add': true,

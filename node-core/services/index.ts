@@ -3,6 +3,7 @@
  * main process or the web-mode server): the call handlers and the topic handlers.
  */
 import { createAppHandlers, type AppServiceOptions } from './app'
+import { createAuthHandlers } from './auth'
 import { createBulkHandlers, createBulkTopics } from './bulk'
 import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
@@ -23,6 +24,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createAppHandlers(app),
       ...createKvHandlers(conns),
       ...createBulkHandlers(conns),
+      ...createAuthHandlers(conns),
       ...createClusterHandlers(conns),
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),

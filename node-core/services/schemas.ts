@@ -20,6 +20,9 @@ const key = bytes.refine((b) => b.byteLength > 0, { message: 'a key cannot be em
 const conn = z.string().min(1).max(200)
 const revision = z.number().int().min(0).optional()
 const modRevision = z.number().int().min(0)
+/** A user or role name, as etcd takes them. */
+const authName = z.string().trim().min(1, 'a name cannot be empty').max(256)
+const password = z.string().min(1, 'a password cannot be empty').max(1024)
 /** Entries in one `bulk/import` batch. */
 export const IMPORT_ENTRIES_MAX = 1_000
 const leaseHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a lease id is up to 16 hex digits')
@@ -92,6 +95,28 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
       dryRun: z.boolean(),
     }),
   ]),
+  'auth/overview': z.tuple([z.object({ conn })]),
+  'auth/whoami': z.tuple([z.object({ conn })]),
+  'auth/setEnabled': z.tuple([z.object({ conn, enabled: z.boolean() })]),
+  'auth/addUser': z.tuple([z.object({ conn, name: authName, password })]),
+  'auth/deleteUser': z.tuple([z.object({ conn, name: authName })]),
+  'auth/setPassword': z.tuple([z.object({ conn, name: authName, password })]),
+  'auth/grantRole': z.tuple([z.object({ conn, user: authName, role: authName })]),
+  'auth/revokeRole': z.tuple([z.object({ conn, user: authName, role: authName })]),
+  'auth/addRole': z.tuple([z.object({ conn, name: authName })]),
+  'auth/deleteRole': z.tuple([z.object({ conn, name: authName })]),
+  'auth/grantPermission': z.tuple([
+    z.object({
+      conn,
+      role: authName,
+      permission: z.object({
+        type: z.enum(['read', 'write', 'readwrite']),
+        key,
+        rangeEnd: bytes,
+      }),
+    }),
+  ]),
+  'auth/revokePermission': z.tuple([z.object({ conn, role: authName, key, rangeEnd: bytes })]),
   'bulk/rename': z.tuple([
     z.object({ conn, from: key, to: key, expectedModRevision: z.number().int().min(1) }),
   ]),
