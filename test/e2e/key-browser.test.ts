@@ -506,13 +506,76 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
   it('shows every view in both themes (screenshots to look at)', async () => {
     for (const theme of ['dark', 'light'] as const) {
       await page.emulateMedia({ colorScheme: theme })
-      for (const view of ['keys', 'watch', 'leases', 'cluster', 'about']) {
+      for (const view of ['keys', 'watch', 'leases', 'access', 'cluster', 'about']) {
         await page.locator(`[data-test=nav-${view}]`).click()
         await page.waitForTimeout(300)
         expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe(theme)
         await page.screenshot({ path: join(SHOTS, `view-${view}-${theme}.png`) })
       }
     }
+    expect(problems).toEqual([])
+  })
+
+  it('manages users and roles, and a user who is not root sees only what it may read', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' })
+    // etcd enables auth only once a root user with the root role exists.
+    await ctl('role', 'add', 'root')
+    await ctl('user', 'add', 'root:rootpw')
+    await ctl('user', 'grant-role', 'root', 'root')
+    await page.locator('[data-test=nav-access]').click()
+    const users = page.locator('[data-test=users-card]')
+    await expect.poll(() => users.innerText()).toContain('root')
+    await page.locator('[data-test=new-role-name]').fill('services-reader')
+    await page.locator('[data-test=add-role]').click()
+    const role = page.locator('[data-test=role-row]', { hasText: 'services-reader' })
+    await role.locator('[data-test=perm-key]').fill('services/')
+    await role.locator('[data-test=perm-grant]').click()
+    await expect.poll(() => role.innerText()).toMatch(/read\s+prefix\s+services\//i)
+    await page.locator('[data-test=new-user-name]').fill('alice')
+    await page.locator('[data-test=new-user-password]').fill('alicepw')
+    await page.locator('[data-test=add-user]').click()
+    const alice = page.locator('[data-test=user-row]', { hasText: 'alice' })
+    await alice.locator('[data-test=grant-role]').selectOption('services-reader')
+    await expect.poll(() => alice.innerText()).toContain('services-reader')
+    expect(await ctl('role', 'get', 'services-reader')).toContain('[services/, services0)')
+    expect(await ctl('user', 'get', 'alice')).toContain('services-reader')
+    await page.screenshot({ path: join(SHOTS, 'access-dark.png') })
+
+    page.once('dialog', (d) => void d.accept()) // this connection has no user: enable anyway
+    await page.locator('[data-test=auth-toggle]').click()
+    await expect
+      .poll(() => page.locator('[data-test=access-message]').innerText())
+      .toContain('Authentication is on')
+    try {
+      await page.locator('[data-test=manage-connections]').click()
+      await page.locator('[data-test=conn-name]').fill('as alice')
+      await page.locator('[data-test=conn-endpoints]').fill(endpoint)
+      await page.locator('[data-test=conn-user]').fill('alice')
+      await page.locator('[data-test=conn-password]').fill('alicepw')
+      await page.locator('[data-test=conn-save]').click()
+      await page.locator('[data-test=nav-keys]').click()
+      const denied = page.locator('[data-test=tree-denied]')
+      await expect.poll(() => denied.innerText()).toContain('permission denied')
+      await expect
+        .poll(() => denied.innerText())
+        .toContain('alice may not read the whole keyspace. What alice may read:')
+      await page.screenshot({ path: join(SHOTS, 'tree-denied-dark.png') })
+      await page.locator('[data-test=readable]', { hasText: 'services/' }).click()
+      await expect.poll(treeText).toContain('api/')
+      expect(await treeText()).not.toContain('config/')
+      await page.locator('[data-test=nav-access]').click()
+      await expect
+        .poll(() => page.locator('[data-test=access-denied]').innerText())
+        .toMatch(
+          /alice may not manage users and roles[\s\S]*services-reader[\s\S]*prefix\s+services\//i,
+        )
+      await page.screenshot({ path: join(SHOTS, 'access-denied-dark.png') })
+    } finally {
+      await ctl('--user=root:rootpw', 'auth', 'disable')
+    }
+    await page.locator('[data-test=connection-select]').selectOption('local')
+    await page.locator('[data-test=nav-access]').click()
+    await expect.poll(() => page.locator('[data-test=auth-status]').innerText()).toBe('off')
     expect(problems).toEqual([])
   })
 })

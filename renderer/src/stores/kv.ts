@@ -11,7 +11,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { KeyDetail, ListRow, PutResult, RenameResult, WatchBatch } from '../../../contract'
-import { errorText } from '../api/client'
+import { ApiError, errorText } from '../api/client'
 import { useApi } from '../api/inject'
 import { bytesId, idBytes, startsWith, utf8 } from '../lib/bytes'
 
@@ -23,6 +23,8 @@ export interface FolderState {
   more: boolean
   loading: boolean
   error: string | null
+  /** The refusal's code (PERMISSION_DENIED, ...), when the listing failed. */
+  errorCode?: string
   revision: number
 }
 
@@ -114,6 +116,7 @@ export const useKvStore = defineStore('kv', () => {
     }
     f.loading = true
     f.error = null
+    delete f.errorCode
     touch()
     try {
       const last = f.rows.at(-1)
@@ -130,6 +133,7 @@ export const useKvStore = defineStore('kv', () => {
       f.revision = page.revision
     } catch (err) {
       f.error = errorText(err)
+      if (err instanceof ApiError) f.errorCode = err.code
     } finally {
       f.loading = false
       touch()
@@ -179,7 +183,14 @@ export const useKvStore = defineStore('kv', () => {
     return out
   })
 
-  const rootState = computed(() => folders.value.get(root.value))
+  /**
+   * The root folder's state, copied: a folder is changed in place and the map bumped, and a
+   * copy is what lets the views that read it see each change.
+   */
+  const rootState = computed(() => {
+    const f = folders.value.get(root.value)
+    return f ? { ...f } : undefined
+  })
 
   async function toggle(id: string, open?: boolean): Promise<void> {
     const set = new Set(expanded.value)

@@ -5,7 +5,9 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
 
-export type View = 'keys' | 'watch' | 'leases' | 'cluster' | 'about'
+export type View = 'keys' | 'watch' | 'leases' | 'access' | 'cluster' | 'about'
+
+export const VIEWS: readonly View[] = ['keys', 'watch', 'leases', 'access', 'cluster', 'about']
 export type ThemeChoice = 'system' | 'light' | 'dark'
 
 function stored<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -26,7 +28,7 @@ function keep(name: string, value: string): void {
 }
 
 export const useUiStore = defineStore('ui', () => {
-  const view = ref<View>(stored('view', ['keys', 'watch', 'leases', 'cluster', 'about'], 'keys'))
+  const view = ref<View>(stored('view', VIEWS, 'keys'))
   const theme = ref<ThemeChoice>(stored('theme', ['system', 'light', 'dark'], 'system'))
   watch(view, (v) => keep('view', v))
   watch(theme, (t) => keep('theme', t), { immediate: false })
