@@ -130,6 +130,32 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     expect(await page.locator('[data-test=detail-version]').innerText()).toBe('2')
   })
 
+  it('edits JSON in CodeMirror: highlighted, checked as you type, Esc leaves it unsaved', async () => {
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill('config/app/feature-flags')
+    await page.keyboard.press('Enter')
+    await expect
+      .poll(() => page.locator('[data-test=detail-key]').innerText())
+      .toBe('config/app/feature-flags')
+    const before = await ctl('get', 'config/app/feature-flags', '--print-value-only')
+    await page.locator('[data-test=edit]').click()
+    const editor = page.locator('[data-test=editor]')
+    await expect.poll(() => editor.innerText()).toContain('"darkMode": true')
+    // Highlighted by the JSON grammar: property names and values in their own spans.
+    expect(await page.locator('.cm-line span').count()).toBeGreaterThan(4)
+    await editor.press('End')
+    await page.keyboard.type(' oops')
+    await expect
+      .poll(() => page.locator('[data-test=key-detail] footer').innerText())
+      .toContain('Not valid JSON')
+    await expect.poll(() => page.locator('.cm-lint-marker-error').count()).toBeGreaterThan(0)
+    await page.screenshot({ path: join(SHOTS, 'editor-dark.png') })
+    await page.keyboard.press('Escape')
+    await expect.poll(() => editor.count()).toBe(0)
+    expect(await ctl('get', 'config/app/feature-flags', '--print-value-only')).toBe(before)
+    await row('timeout').click()
+  })
+
   it('catches an edit that raced a change made with etcdctl, and overwrites only when asked', async () => {
     await page.locator('[data-test=edit]').click()
     await page.locator('[data-test=editor]').fill('60s')

@@ -31,6 +31,7 @@ export const en = {
     deleted: 'This key no longer exists.',
   },
   detail: {
+    editorLabel: 'Value editor (Ctrl+S saves, Esc cancels)',
     version: 'version',
     created: 'created at',
     modified: 'modified at',

@@ -33,6 +33,7 @@ export const zhCN: Messages = {
     deleted: '此键已不存在。',
   },
   detail: {
+    editorLabel: '值编辑器（Ctrl+S 保存，Esc 取消）',
     version: '版本',
     created: '创建于',
     modified: '修改于',
