@@ -81,6 +81,7 @@ const CHANNEL_SET = {
 const TOPIC_SET = {
   'kv/watch': true,
   'kv/search': true,
+  'kv/diff': true,
   'bulk/copy': true,
   'bulk/export': true,
 } as const satisfies Record<Topic, true>

@@ -174,6 +174,38 @@ export interface KeyHistory {
   compactedAt: number
 }
 
+export interface DiffArgs extends KvTarget {
+  /** Compare the keys under this prefix (empty: all). */
+  prefix: Bytes
+  /** The earlier revision (must not be compacted). */
+  fromRevision: number
+  /** The later revision; 0: now. */
+  toRevision: number
+}
+
+/** One key that differs between the two revisions, with its mod revision at each. */
+export interface KeyChange {
+  key: Bytes
+  kind: 'added' | 'removed' | 'changed'
+  /** Mod revision at `fromRevision` (absent for an added key). */
+  before?: number
+  /** Mod revision at `toRevision` (absent for a removed key). */
+  after?: number
+}
+
+/** Progress of a comparison: the changes found since the last message, and how far it got. */
+export interface DiffProgress {
+  /** Keys read so far, at both revisions together. */
+  scanned: number
+  changes: KeyChange[]
+  done: boolean
+  /** Changes beyond the limit were not collected: narrow the prefix or the revisions. */
+  truncated: boolean
+  fromRevision: number
+  /** The later revision as resolved (now, when 0 was asked). */
+  toRevision: number
+}
+
 export interface KvCalls {
   'kv/list': { args: [ListArgs]; result: ListPage }
   'kv/count': { args: [CountArgs]; result: number }
@@ -187,4 +219,6 @@ export interface KvTopics {
   'kv/watch': { args: [WatchArgs]; event: WatchBatch }
   /** A streamed scan; closing the topic cancels it. */
   'kv/search': { args: [SearchArgs]; event: SearchProgress }
+  /** What changed under a prefix between two revisions: a streamed, cancellable comparison. */
+  'kv/diff': { args: [DiffArgs]; event: DiffProgress }
 }

@@ -7,6 +7,7 @@ import { createAuthHandlers } from './auth'
 import { createBulkHandlers, createBulkTopics } from './bulk'
 import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
+import { createDiffTopic } from './diff'
 import { createKvHandlers, createKvTopics } from './kv'
 import { createLeaseHandlers } from './leases'
 import type { Handlers } from './router'
@@ -29,6 +30,11 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),
     },
-    topics: { ...createKvTopics(conns), ...createSearchTopic(conns), ...createBulkTopics(conns) },
+    topics: {
+      ...createKvTopics(conns),
+      ...createSearchTopic(conns),
+      ...createBulkTopics(conns),
+      ...createDiffTopic(conns),
+    },
   }
 }

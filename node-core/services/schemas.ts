@@ -128,6 +128,14 @@ const prefixRef = z.object({ conn, prefix: bytes })
 const query = z.string().min(1).max(1000)
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
+  'kv/diff': z.tuple([
+    z.object({
+      conn,
+      prefix: bytes,
+      fromRevision: z.number().int().min(1),
+      toRevision: z.number().int().min(0),
+    }),
+  ]),
   'bulk/copy': z.tuple([
     z.object({
       from: prefixRef,

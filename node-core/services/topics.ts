@@ -10,6 +10,7 @@
  */
 import type {
   BulkProgress,
+  DiffProgress,
   EventOf,
   ExportChunk,
   SearchProgress,
@@ -55,6 +56,11 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
   'kv/search': (a: SearchProgress, b: SearchProgress): SearchProgress => ({
     ...b,
     matches: a.matches.concat(b.matches),
+    truncated: a.truncated || b.truncated,
+  }),
+  'kv/diff': (a: DiffProgress, b: DiffProgress): DiffProgress => ({
+    ...b,
+    changes: a.changes.concat(b.changes),
     truncated: a.truncated || b.truncated,
   }),
   'bulk/copy': (a: BulkProgress, b: BulkProgress): BulkProgress => ({

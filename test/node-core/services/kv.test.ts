@@ -3,9 +3,17 @@
 // guarded by the mod revision the window saw, prefix deletes, read-only connections, and the
 // kv/watch topic with its flow control.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ListPage, ListRow, SearchProgress, TopicMessage, WatchBatch } from '../../../contract'
+import type {
+  DiffProgress,
+  ListPage,
+  ListRow,
+  SearchProgress,
+  TopicMessage,
+  WatchBatch,
+} from '../../../contract'
 import { createBulkTopics } from '../../../node-core/services/bulk'
 import { Connections } from '../../../node-core/services/connections'
+import { createDiffTopic } from '../../../node-core/services/diff'
 import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
 import { createLeaseHandlers } from '../../../node-core/services/leases'
 import { createSearchTopic } from '../../../node-core/services/search'
@@ -24,6 +32,7 @@ describe('kv services', () => {
     ...createKvTopics(conns),
     ...createSearchTopic(conns),
     ...createBulkTopics(conns),
+    ...createDiffTopic(conns),
   })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */
@@ -308,6 +317,51 @@ describe('kv services', () => {
     await expect(
       leases['leases/keepAlive']({ conn: 'local', id: granted.id }),
     ).rejects.toMatchObject({ code: 'LEASE_NOT_FOUND' })
+  })
+  it('says what changed under a prefix between two revisions, key by key', async () => {
+    const client = conns.get('local').client
+    await client.put('diff/same').value('s')
+    await client.put('diff/edited').value('1')
+    await client.put('diff/gone').value('x')
+    const from = Number((await client.get('diff/gone').exec()).header.revision)
+    await client.put('diff/edited').value('2')
+    await client.delete().key('diff/gone')
+    await client.put('diff/new').value('n')
+    await client.put('elsewhere').value('not under the prefix')
+    const run = (args: Record<string, unknown>) =>
+      new Promise<DiffProgress[]>((resolve, reject) => {
+        const got: DiffProgress[] = []
+        const t = openTopic(
+          topics(),
+          'kv/diff',
+          [{ conn: 'local', prefix: enc('diff/'), ...args }],
+          (m) => {
+            if (m.type === 'error') return reject(new Error(m.error.message))
+            if (m.type !== 'event') return
+            const p = m.event as DiffProgress
+            got.push(p)
+            if (p.done) {
+              t.close()
+              resolve(got)
+            } else setTimeout(() => t.ack(), 0)
+          },
+        )
+      })
+    const events = await run({ fromRevision: from, toRevision: 0 })
+    const last = events.at(-1)!
+    expect(last.done).toBe(true)
+    expect(last.toRevision).toBeGreaterThan(from)
+    expect(events.flatMap((e) => e.changes).map((c) => `${c.kind} ${dec(c.key)}`)).toEqual([
+      'changed diff/edited',
+      'removed diff/gone',
+      'added diff/new',
+    ])
+    // The same comparison up to a revision before the last writes sees only what came before.
+    const earlier = await run({ fromRevision: from, toRevision: from + 1 })
+    expect(earlier.flatMap((e) => e.changes).map((c) => `${c.kind} ${dec(c.key)}`)).toEqual([
+      'changed diff/edited',
+    ])
+    await expect(run({ fromRevision: from, toRevision: from })).rejects.toThrow(/must come after/)
   })
 })
 

@@ -105,6 +105,7 @@ describe('openTopic', () => {
       'kv/search': () => () => {},
       'bulk/copy': () => () => {},
       'bulk/export': () => () => {},
+      'kv/diff': () => () => {},
     }
     return { state, handlers }
   }
@@ -139,6 +140,7 @@ describe('openTopic', () => {
       'kv/search': () => () => {},
       'bulk/copy': () => () => {},
       'bulk/export': () => () => {},
+      'kv/diff': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))
