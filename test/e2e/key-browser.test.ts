@@ -210,6 +210,62 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await expect.poll(treeText).not.toContain('owner')
   })
 
+  it('compares a prefix between two revisions, and browses the keyspace as it was', async () => {
+    const revision = async () =>
+      Number(
+        (JSON.parse(await ctl('get', 'readme', '-w', 'json')) as { header: { revision: string } })
+          .header.revision,
+      )
+    const r0 = await revision()
+    await ctl('put', 'config/db/replica', 'postgres://db-2.internal:5432/app')
+    await ctl('put', 'config/db/primary', 'postgres://db-9.internal:5432/app')
+
+    await page.locator('[data-test=prefix-actions]').click()
+    await page.locator('[data-test=menu-compare]').click()
+    await page.locator('[data-test=diff-from]').fill(String(r0))
+    await page.locator('[data-test=diff-run]').click()
+    const status = page.locator('[data-test=diff-status]')
+    await expect
+      .poll(() => status.innerText())
+      .toBe(`2 changes between revision ${r0} and ${r0 + 2}.`)
+    const changes = page.locator('[data-test=diff-change]')
+    expect(await changes.allInnerTexts()).toEqual([
+      expect.stringMatching(/changed\s+config\/db\/primary/i),
+      expect.stringMatching(/added\s+config\/db\/replica/i),
+    ])
+    await changes.first().click()
+    const values = page.locator('[data-test=diff-values]')
+    await expect.poll(() => values.locator('.del').innerText()).toContain('db-1.internal')
+    expect(await values.locator('.add').innerText()).toContain('db-9.internal')
+    await page.screenshot({ path: join(SHOTS, 'diff-dark.png') })
+    await page.locator('[data-test=diff-close]').click()
+
+    await page.locator('[data-test=prefix-actions]').click()
+    await page.locator('[data-test=menu-as-of]').click()
+    await page.locator('[data-test=as-of-revision]').fill(String(r0))
+    await page.locator('[data-test=as-of-go]').click()
+    await expect
+      .poll(() => page.locator('[data-test=as-of-note]').innerText())
+      .toContain(String(r0))
+    await row('config/').click()
+    await row('db/').click()
+    await expect.poll(treeText).toContain('primary')
+    expect(await treeText()).not.toContain('replica')
+    await row('primary').click()
+    await expect
+      .poll(() => page.locator('[data-test=value-text]').innerText())
+      .toBe('postgres://db-1.internal:5432/app')
+    expect(await page.locator('[data-test=detail-as-of]').isVisible()).toBe(true)
+    expect(await page.locator('[data-test=edit]').count()).toBe(0)
+    await page.screenshot({ path: join(SHOTS, 'as-of-dark.png') })
+    await page.locator('[data-test=as-of-now]').click()
+    await expect.poll(() => page.locator('[data-test=as-of-bar]').count()).toBe(0)
+    await row('config/').click()
+    await row('db/').click()
+    await expect.poll(treeText).toContain('replica')
+    expect(problems).toEqual([])
+  })
+
   const bulkDialog = () => page.locator('[data-test=bulk-dialog]')
   const bulkStatus = () => page.locator('[data-test=bulk-status]').innerText()
   /** Opens a tree row's menu with a right click and picks an item. */

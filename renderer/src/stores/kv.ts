@@ -56,6 +56,11 @@ export const useKvStore = defineStore('kv', () => {
   const api = useApi()
   const conn = ref('local')
   const separator = ref('/')
+  /**
+   * Browse the keyspace as it was at this revision (0: now). Past keyspaces are read-only and
+   * still: no watch, no edits.
+   */
+  const asOf = ref(0)
   /** The root of the tree (a prefix filter), as bytes id. */
   const root = ref('')
   /** Folder listings by prefix id; a Map in a shallowRef, bumped by hand on change. */
@@ -85,7 +90,11 @@ export const useKvStore = defineStore('kv', () => {
     if (counts.value.has(id) || counting.has(id)) return
     counting.add(id)
     api
-      .call('kv/count', { conn: conn.value, prefix: idBytes(id) })
+      .call('kv/count', {
+        conn: conn.value,
+        prefix: idBytes(id),
+        ...(asOf.value > 0 ? { revision: asOf.value } : {}),
+      })
       .then((n) => {
         counts.value = new Map(counts.value).set(id, n)
       })
@@ -126,7 +135,11 @@ export const useKvStore = defineStore('kv', () => {
         separator: separator.value,
         limit: PAGE_ROWS,
         ...(next && last ? { after: last.kind === 'key' ? last.key : last.prefix } : {}),
-        ...(next && f.revision ? { revision: f.revision } : {}),
+        ...(asOf.value > 0
+          ? { revision: asOf.value }
+          : next && f.revision
+            ? { revision: f.revision }
+            : {}),
       })
       f.rows = next ? f.rows.concat(page.rows) : page.rows
       f.more = page.more
@@ -208,7 +221,11 @@ export const useKvStore = defineStore('kv', () => {
     detailGone.value = false
     lastEventRevision.value = 0
     try {
-      const d = await api.call('kv/get', { conn: conn.value, key: idBytes(id) })
+      const d = await api.call('kv/get', {
+        conn: conn.value,
+        key: idBytes(id),
+        ...(asOf.value > 0 ? { revision: asOf.value } : {}),
+      })
       if (selected.value !== id) return
       detail.value = d
       detailGone.value = d === null
@@ -370,6 +387,8 @@ export const useKvStore = defineStore('kv', () => {
 
   function watchRoot(): void {
     stopWatch?.()
+    stopWatch = null
+    if (asOf.value > 0) return
     stopWatch = api.subscribe(
       'kv/watch',
       [{ conn: conn.value, key: idBytes(root.value), prefix: true }],
@@ -404,6 +423,7 @@ export const useKvStore = defineStore('kv', () => {
   async function switchConnection(id: string): Promise<void> {
     if (id === conn.value && folders.value.size > 0) return
     conn.value = id
+    asOf.value = 0 // another cluster's revisions mean nothing here
     expanded.value = new Set()
     folders.value = new Map()
     counts.value = new Map()
@@ -413,6 +433,17 @@ export const useKvStore = defineStore('kv', () => {
     detailError.value = null
     watchRoot()
     await loadFolder(root.value)
+  }
+
+  /** Browses the keyspace as of `revision` (0: back to now), from the root down again. */
+  async function setAsOf(revision: number): Promise<void> {
+    asOf.value = revision
+    expanded.value = new Set()
+    folders.value = new Map()
+    counts.value = new Map()
+    watchRoot()
+    await loadFolder(root.value)
+    if (selected.value) await open(selected.value)
   }
 
   async function setSeparator(sep: string): Promise<void> {
@@ -450,6 +481,8 @@ export const useKvStore = defineStore('kv', () => {
     start,
     setRoot,
     setSeparator,
+    setAsOf,
+    asOf,
     switchConnection,
     onWatch,
   }
