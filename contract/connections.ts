@@ -15,6 +15,9 @@ export interface ConnectionInfo {
   production: boolean
   /** The host's own cluster. */
   builtin: boolean
+  /** Talks TLS (a CA, and a client certificate when `clientCert`). */
+  tls: boolean
+  clientCert: boolean
   username?: string
 }
 
@@ -26,6 +29,18 @@ export interface NewConnection {
   password?: string
   readOnly?: boolean
   production?: boolean
+  /**
+   * TLS, as PEM text: the CA that signed the members' certificates, and a client certificate
+   * with its key for clusters that ask for one (--client-cert-auth). The key is kept like a
+   * password; none of it comes back to the window.
+   */
+  tls?: TlsFiles
+}
+
+export interface TlsFiles {
+  ca?: string
+  cert?: string
+  key?: string
 }
 
 export interface ConnectionCheck {

@@ -8,10 +8,11 @@
  * by the host's SecretBox: Electron's safeStorage (the OS keychain) in the app; in web mode the
  * file's permissions are the protection, and the box says so (`kind: 'file'`).
  */
+import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Etcd3 } from 'etcd3'
-import type { ConnectionCheck, ConnectionInfo, NewConnection } from '../../contract'
+import type { ConnectionCheck, ConnectionInfo, NewConnection, TlsFiles } from '../../contract'
 import { NotFoundError, RaftdeskError, ValidationError } from '../errors'
 import { writeFileAtomic } from '../kernel/fs'
 import type { Handlers } from './router'
@@ -36,6 +37,8 @@ interface SavedProfile {
   box?: SecretBox['kind']
   readOnly?: boolean
   production?: boolean
+  /** PEM; the key sealed by the box, like the password. */
+  tls?: TlsFiles
 }
 
 export interface ConnectionSpec {
@@ -53,13 +56,40 @@ export interface ConnectionSpec {
   password?: string
   /** The host's own cluster: listed first, never saved or removed. */
   builtin?: boolean
+  tls?: TlsFiles
 }
 
+/** clientFor(), refusing TLS files gRPC cannot read with one sentence instead of OpenSSL's. */
 function clientFor(
-  spec: Pick<ConnectionSpec, 'endpoints' | 'username' | 'password' | 'timeoutMs'>,
+  spec: Pick<ConnectionSpec, 'endpoints' | 'username' | 'password' | 'timeoutMs' | 'tls'>,
+): Etcd3 {
+  try {
+    return newClient(spec)
+  } catch (err) {
+    if (!spec.tls) throw err
+    throw new ValidationError('BAD_TLS', `the TLS files cannot be used: ${(err as Error).message}`)
+  }
+}
+
+function newClient(
+  spec: Pick<ConnectionSpec, 'endpoints' | 'username' | 'password' | 'timeoutMs' | 'tls'>,
 ) {
+  const tls = spec.tls
+  const scheme = tls ? 'https' : 'http'
   return new Etcd3({
-    hosts: spec.endpoints.map((e) => (e.includes('://') ? e : `http://${e}`)),
+    hosts: spec.endpoints.map((e) =>
+      e.includes('://') ? e.replace(/^https?:/, `${scheme}:`) : `${scheme}://${e}`,
+    ),
+    ...(tls
+      ? {
+          credentials: {
+            // Without a CA of its own, the system's roots judge the members' certificates.
+            rootCertificate: tls.ca ? Buffer.from(tls.ca) : (undefined as unknown as Buffer),
+            ...(tls.cert ? { certChain: Buffer.from(tls.cert) } : {}),
+            ...(tls.key ? { privateKey: Buffer.from(tls.key) } : {}),
+          },
+        }
+      : {}),
     ...(spec.username ? { auth: { username: spec.username, password: spec.password ?? '' } } : {}),
     defaultCallOptions: () => ({ deadline: Date.now() + (spec.timeoutMs ?? 5_000) }),
   })
@@ -174,6 +204,8 @@ export class Connections {
         readOnly: s.readOnly ?? false,
         production: s.production ?? false,
         builtin: s.builtin ?? false,
+        tls: s.tls !== undefined,
+        clientCert: s.tls?.cert !== undefined,
         ...(s.username ? { username: s.username } : {}),
       }))
   }
@@ -206,8 +238,16 @@ export class Connections {
         ...(password !== undefined ? { password } : {}),
         ...(p.readOnly ? { readOnly: true } : {}),
         ...(p.production ? { production: true } : {}),
+        ...(p.tls ? { tls: this.openTls(p.tls, p.box) } : {}),
       })
     }
+  }
+
+  /** A saved profile's TLS files with the key opened (dropped if another box sealed it). */
+  private openTls(tls: TlsFiles, box: SecretBox['kind'] | undefined): TlsFiles {
+    const { key, ...rest } = tls
+    if (key === undefined || !this.profiles) return rest
+    return box === this.profiles.box.kind ? { ...rest, key: this.profiles.box.open(key) } : rest
   }
 
   private async saveProfiles(): Promise<void> {
@@ -225,6 +265,15 @@ export class Connections {
           : {}),
         ...(spec.readOnly ? { readOnly: true } : {}),
         ...(spec.production ? { production: true } : {}),
+        ...(spec.tls
+          ? {
+              tls: {
+                ...spec.tls,
+                ...(spec.tls.key ? { key: profiles.box.seal(spec.tls.key) } : {}),
+              },
+              box: profiles.box.kind,
+            }
+          : {}),
       }))
     await writeFileAtomic(
       profiles.file,
@@ -246,6 +295,7 @@ export class Connections {
       ...(n.username ? { username: n.username, password: n.password ?? '' } : {}),
       ...(n.readOnly ? { readOnly: true } : {}),
       ...(n.production ? { production: true } : {}),
+      ...(n.tls ? { tls: n.tls } : {}),
     })
     await this.saveProfiles()
     return this.list().find((c) => c.id === id)!
@@ -261,7 +311,12 @@ export class Connections {
 
   /** Tries a connection without keeping it: the members answer, and which version they run. */
   async test(n: NewConnection): Promise<ConnectionCheck> {
-    const client = clientFor({ ...n, timeoutMs: 3_000 })
+    let client: Etcd3
+    try {
+      client = clientFor({ ...n, timeoutMs: 3_000 })
+    } catch (err) {
+      return { ok: false, error: (err as Error).message }
+    }
     try {
       const members = await client.cluster.memberList({})
       const status = await client.maintenance.status()

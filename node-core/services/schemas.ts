@@ -35,6 +35,11 @@ const endpoint = z
     /^(https?:\/\/)?[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/,
     'an endpoint is host:port or http://host:port',
   )
+/** A certificate or key in PEM, as read from its file. */
+const pem = z
+  .string()
+  .max(64 * 1024)
+  .refine((t) => t.includes('-----BEGIN '), { message: 'not a PEM file (no -----BEGIN line)' })
 const newConnection = z.object({
   name: z.string().trim().min(1, 'a connection needs a name').max(100),
   endpoints: z.array(endpoint).min(1, 'at least one endpoint').max(20),
@@ -42,6 +47,12 @@ const newConnection = z.object({
   password: z.string().max(1000).optional(),
   readOnly: z.boolean().optional(),
   production: z.boolean().optional(),
+  tls: z
+    .object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+      message: 'a client certificate needs its key, and a key its certificate',
+    })
+    .optional(),
 })
 
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {

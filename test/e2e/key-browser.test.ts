@@ -402,6 +402,30 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await expect.poll(treeText).not.toContain('old-name')
   })
 
+  it('takes TLS files for a connection and says plainly when the cluster does not speak TLS', async () => {
+    await page.locator('[data-test=manage-connections]').click()
+    await page.locator('[data-test=conn-name]').fill('tls attempt')
+    await page.locator('[data-test=conn-endpoints]').fill(endpoint)
+    await page.locator('[data-test=conn-tls]').check()
+    const pem = (what: string) => ({
+      name: `${what}.pem`,
+      mimeType: 'application/x-pem-file',
+      buffer: Buffer.from(`-----BEGIN CERTIFICATE-----\n${what}\n-----END CERTIFICATE-----\n`),
+    })
+    await page.locator('[data-test=conn-tls-ca]').setInputFiles(pem('ca'))
+    await expect
+      .poll(() => page.locator('[data-test=connections-dialog]').innerText())
+      .toContain('ca.pem')
+    await page.screenshot({ path: join(SHOTS, 'connections-tls-dark.png') })
+    await page.locator('[data-test=conn-test]').click()
+    await expect
+      .poll(() => page.locator('[data-test=conn-check]').innerText(), { timeout: 15_000 })
+      .not.toBe('')
+    expect(await page.locator('[data-test=conn-check]').getAttribute('class')).toContain('error')
+    await page.keyboard.press('Escape')
+    await expect.poll(() => page.locator('[data-test=connections-dialog]').isVisible()).toBe(false)
+  })
+
   it('asks for the prefix to be typed before a delete on a production connection', async () => {
     await page.locator('[data-test=manage-connections]').click()
     await page.locator('[data-test=conn-name]').fill('production east')

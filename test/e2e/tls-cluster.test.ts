@@ -3,8 +3,12 @@
 // certificate the CA signed is refused; with auth on, a call without a token acts as the user its
 // certificate names (CN), limited by that user's permissions; followers forward lease
 // keep-alives to the leader over TLS, presenting their own certificate.
-import { rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Connections } from '../../node-core/services/connections'
+import { createKvHandlers } from '../../node-core/services/kv'
 import { startTestCluster, type TestCluster } from '../helpers/cluster'
 import { makePki, shouldRunTlsTests, type Pki } from '../helpers/pki'
 import { etcdctl, etcdctlError } from '../node-core/api/harness'
@@ -75,6 +79,71 @@ describe.runIf(shouldRunTlsTests())('client TLS and certificate users on a real 
       expect(etcdctlError(admin)).toBe('Error: etcdserver: permission denied')
       const list = await etcdctl(endpoint, [...as('root'), 'user', 'list'])
       expect(list.stdout.trim().split('\n')).toEqual(['alice', 'root'])
+    }
+  })
+
+  it("serves the window's connections over TLS: a CA and a client certificate from PEM text", async () => {
+    const conns = new Connections()
+    const endpoints = [...tc.endpoints.values()]
+    const pemOf = (name: string) => readFileSync(pki.path(name), 'utf8')
+    try {
+      // alice's certificate acts as alice (auth is on from the test above): app/ only.
+      conns.add({
+        id: 'tls',
+        name: 'tls',
+        endpoints,
+        tls: { ca: pemOf('ca.pem'), cert: pemOf('alice.pem'), key: pemOf('alice.key') },
+      })
+      const kv = createKvHandlers(conns)
+      const enc = (s: string) => new TextEncoder().encode(s)
+      expect(
+        await kv['kv/put']({ conn: 'tls', key: enc('app/from-window'), value: enc('v') }),
+      ).toMatchObject({ ok: true })
+      const back = await etcdctl(endpoints[0]!, [
+        ...as('root'),
+        'get',
+        'app/from-window',
+        '--print-value-only',
+      ])
+      expect(back.stdout.trim()).toBe('v')
+      await expect(kv['kv/get']({ conn: 'tls', key: enc('other') })).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+      })
+      // The CA alone is not enough where the cluster asks for a client certificate.
+      const check = await conns.test({ name: 'no cert', endpoints, tls: { ca: pemOf('ca.pem') } })
+      expect(check.ok).toBe(false)
+      const withCert = await conns.test({
+        name: 'cert',
+        endpoints,
+        tls: { ca: pemOf('ca.pem'), cert: pemOf('root.pem'), key: pemOf('root.key') },
+      })
+      expect(withCert).toMatchObject({ ok: true, members: 3 })
+      // Saved as a profile: certificates kept as they are, the key sealed like a password.
+      const dir = mkdtempSync(join(tmpdir(), 'raftdesk-tls-profile-'))
+      const box = {
+        kind: 'os' as const,
+        seal: (t: string) => Buffer.from(t).toString('hex'),
+        open: (t: string) => Buffer.from(t, 'hex').toString(),
+      }
+      const saved = new Connections({ file: join(dir, 'p.json'), box })
+      const info = await saved.addProfile({
+        name: 'tls root',
+        endpoints,
+        tls: { ca: pemOf('ca.pem'), cert: pemOf('root.pem'), key: pemOf('root.key') },
+      })
+      expect(info).toMatchObject({ tls: true, clientCert: true })
+      expect(readFileSync(join(dir, 'p.json'), 'utf8')).not.toContain('PRIVATE KEY')
+      saved.closeAll()
+      const reopened = new Connections({ file: join(dir, 'p.json'), box })
+      await reopened.loadProfiles()
+      const kv2 = createKvHandlers(reopened)
+      expect(await kv2['kv/get']({ conn: info.id, key: enc('app/from-window') })).toMatchObject({
+        version: 1,
+      })
+      reopened.closeAll()
+      rmSync(dir, { recursive: true, force: true })
+    } finally {
+      conns.closeAll()
     }
   })
 

@@ -134,6 +134,13 @@ export const en = {
     readOnlyHint: 'Read-only: refuse every write through this connection',
     production: 'production',
     productionHint: 'Production: deletes ask for the key or prefix to be typed',
+    tlsHint: 'TLS (https): the members present certificates',
+    tlsCert: 'TLS + client certificate',
+    tlsFile: {
+      ca: 'CA certificate',
+      cert: 'Client certificate',
+      key: 'Client key',
+    },
     test: 'Test',
     save: 'Save and open',
     reached: 'Reached: version {version}, members: {members}.',

@@ -136,6 +136,13 @@ export const zhCN: Messages = {
     readOnlyHint: '只读：拒绝通过此连接的所有写入',
     production: '生产',
     productionHint: '生产：删除前需输入键或前缀确认',
+    tlsHint: 'TLS（https）：成员出示证书',
+    tlsCert: 'TLS + 客户端证书',
+    tlsFile: {
+      ca: 'CA 证书',
+      cert: '客户端证书',
+      key: '客户端私钥',
+    },
     test: '测试',
     save: '保存并打开',
     reached: '连接成功：版本 {version}，{members} 个成员。',

@@ -17,6 +17,10 @@ const box: SecretBox = {
   open: (s) => Buffer.from(s, 'base64').toString(),
 }
 
+const CA = '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n'
+const CERT = '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n'
+const KEY = '-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n'
+
 describe('connection profiles', () => {
   const dir = mkdtempSync(join(tmpdir(), 'raftdesk-profiles-'))
   const file = join(dir, 'connections.json')
@@ -42,6 +46,7 @@ describe('connection profiles', () => {
       production: true,
     })
     expect(info).toMatchObject({
+      tls: false,
       name: 'prod',
       readOnly: true,
       production: true,
@@ -71,6 +76,16 @@ describe('connection profiles', () => {
     await c.loadProfiles()
     expect(c.list()).toEqual([])
     await expect(a.removeProfile('local')).rejects.toMatchObject({ code: 'BUILTIN' })
+  })
+
+  it('refuses TLS files it cannot use, saying so, and saves nothing', async () => {
+    const a = make()
+    await expect(
+      a.addProfile({ name: 'bad tls', endpoints: ['h:1'], tls: { ca: CA, cert: CERT, key: KEY } }),
+    ).rejects.toMatchObject({ code: 'BAD_TLS', message: expect.stringMatching(/^the TLS files/) })
+    expect(a.list()).toEqual([])
+    const check = await a.test({ name: 'bad', endpoints: ['h:1'], tls: { ca: CA } })
+    expect(check.ok).toBe(false)
   })
 
   it('loads a profile whose password another box sealed without the password', async () => {
