@@ -1,4 +1,8 @@
-/** The `app/*` namespace: facts about the build and the host serving the contract. */
+/**
+ * The `app/*` namespace: facts about the build and the host serving the contract, and the
+ * commands the host's own menus send (the desktop app's menu bar; web mode has none, so its
+ * `app/menu` stream stays silent).
+ */
 
 /** What `app/info` answers: enough for a person to know which build and which data they see. */
 export interface AppInfo {
@@ -16,4 +20,24 @@ export interface AppInfo {
 
 export interface AppCalls {
   'app/info': { args: []; result: AppInfo }
+}
+
+/** What a menu item asks the window to do. */
+export type MenuCommand =
+  | 'new-key'
+  | 'import'
+  | 'export'
+  | 'connections'
+  | 'palette'
+  | 'reload'
+  | 'theme'
+  | 'view:keys'
+  | 'view:watch'
+  | 'view:leases'
+  | 'view:access'
+  | 'view:cluster'
+  | 'view:about'
+
+export interface AppTopics {
+  'app/menu': { args: []; event: MenuCommand }
 }

@@ -16,7 +16,7 @@
  * Type-only apart from the channel and topic lists: the renderer (web project), preload, main
  * and node-core all import it, so it must not pull runtime code from any of them.
  */
-import type { AppCalls } from './app'
+import type { AppCalls, AppTopics } from './app'
 import type { AuthCalls } from './auth'
 import type { BulkCalls, BulkTopics } from './bulk'
 import type { ClusterCalls } from './cluster'
@@ -34,7 +34,7 @@ export type * from './leases'
 
 export interface Contract
   extends AppCalls, KvCalls, BulkCalls, AuthCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
-export interface Topics extends KvTopics, BulkTopics {}
+export interface Topics extends AppTopics, KvTopics, BulkTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -79,6 +79,7 @@ const CHANNEL_SET = {
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {
+  'app/menu': true,
   'kv/watch': true,
   'kv/search': true,
   'kv/diff': true,

@@ -5,7 +5,8 @@
  * connection is that cluster. Quitting stops the nodes cleanly (leadership handed over first)
  * and keeps their data for the next start. Everything with logic lives in node-core.
  */
-import { BrowserWindow, app, ipcMain, safeStorage, session } from 'electron'
+import { BrowserWindow, Menu, app, ipcMain, safeStorage, session } from 'electron'
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { LocalCluster } from '../node-core/cluster/supervisor'
@@ -14,6 +15,7 @@ import { Connections, FILE_BOX, type SecretBox } from '../node-core/services/con
 import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
 import { UtilityProcessLauncher } from './launcher'
+import { menuTemplate } from './menu'
 import { contentSecurityPolicy, hardenWebContents, hardenSession, samePage } from './security'
 import { createMainWindow } from './window'
 import { loadWindowState } from './window-state'
@@ -26,13 +28,17 @@ export function rendererUrl(): string {
   return pathToFileURL(join(here, '../renderer/index.html')).href
 }
 
-export function buildServices(connections: Connections = new Connections()): Services {
+export function buildServices(
+  connections: Connections = new Connections(),
+  menu?: EventEmitter,
+): Services {
   return createServices(
     {
       name: 'raftdesk',
       version: app.getVersion(),
       host: 'electron',
       dataDir: app.getPath('userData'),
+      ...(menu ? { menu } : {}),
     },
     connections,
   )
@@ -118,7 +124,10 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
     box: keychainBox(),
   })
   await connections.loadProfiles().catch((err: unknown) => console.error(err))
-  registerIpc(ipcMain, buildServices(connections), appSenderCheck(isAppUrl))
+  // The menu bar's clicks reach the window as `app/menu` events.
+  const menu = new EventEmitter()
+  Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(menu)))
+  registerIpc(ipcMain, buildServices(connections, menu), appSenderCheck(isAppUrl))
   const embedded = startEmbeddedCluster(options, connections)
 
   // Quit waits for the nodes to stop (leadership handed over, data kept).

@@ -1,10 +1,14 @@
-import type { AppInfo } from '../../contract'
+import type { EventEmitter } from 'node:events'
+import type { AppInfo, MenuCommand } from '../../contract'
+import type { TopicHandlers } from './topics'
 
 export interface AppServiceOptions {
   name: string
   version: string
   host: AppInfo['host']
   dataDir: string
+  /** Where the host's menus emit their commands ('command' events); absent in web mode. */
+  menu?: EventEmitter
 }
 
 /** The `app/*` handlers. Host facts come in as options so the same code serves Electron and web. */
@@ -22,5 +26,18 @@ export function createAppHandlers(options: AppServiceOptions) {
         ...(process.versions.chrome ? { chrome: process.versions.chrome } : {}),
       },
     }),
+  }
+}
+
+/** The `app/menu` topic: every command the host's menu emits, to each window listening. */
+export function createAppTopics(options: AppServiceOptions): Pick<TopicHandlers, 'app/menu'> {
+  return {
+    'app/menu': (_args, sink) => {
+      const menu = options.menu
+      if (!menu) return () => {}
+      const forward = (command: MenuCommand) => sink.emit(command)
+      menu.on('command', forward)
+      return () => void menu.off('command', forward)
+    },
   }
 }

@@ -2,7 +2,7 @@
  * Every service behind the UI contract, assembled once for whichever host serves it (Electron's
  * main process or the web-mode server): the call handlers and the topic handlers.
  */
-import { createAppHandlers, type AppServiceOptions } from './app'
+import { createAppHandlers, createAppTopics, type AppServiceOptions } from './app'
 import { createAuthHandlers } from './auth'
 import { createBulkHandlers, createBulkTopics } from './bulk'
 import { createClusterHandlers } from './cluster'
@@ -31,6 +31,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createLeaseHandlers(conns),
     },
     topics: {
+      ...createAppTopics(app),
       ...createKvTopics(conns),
       ...createSearchTopic(conns),
       ...createBulkTopics(conns),

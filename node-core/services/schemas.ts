@@ -139,6 +139,7 @@ const prefixRef = z.object({ conn, prefix: bytes })
 const query = z.string().min(1).max(1000)
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
+  'app/menu': z.tuple([]),
   'kv/diff': z.tuple([
     z.object({
       conn,

@@ -47,6 +47,9 @@ export const WATCH_BATCH_EVENTS_MAX = 2_000
 
 /** How two pending events of a topic become one. */
 export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => EventOf<T> } = {
+  // A person clicks one menu item at a time; two before the window took the first are rare, and
+  // the later one is what they want now.
+  'app/menu': (_a, b) => b,
   'kv/watch': (a: WatchBatch, b: WatchBatch): WatchBatch => {
     const events = a.events.concat(b.events)
     const over = Math.max(0, events.length - WATCH_BATCH_EVENTS_MAX)

@@ -264,6 +264,55 @@ describe('IPC topics', () => {
   })
 })
 
+describe('menu bar', () => {
+  type Item = {
+    label?: string
+    accelerator?: string
+    role?: string
+    click?: () => void
+    submenu?: Item[]
+  }
+  const flush = () => new Promise((r) => setTimeout(r, 0))
+
+  it('sets a menu whose items carry accelerators and reach the window as app/menu events', async () => {
+    const { win, appUrl } = await started()
+    const template = mock.menu()!.template as Item[]
+    const items = template.flatMap((m) => m.submenu ?? [])
+    const byLabel = (label: string) => items.find((i) => i.label === label)!
+    expect(byLabel('New Key…').accelerator).toBe('CmdOrCtrl+N')
+    expect(byLabel('Command Palette…').accelerator).toBe('CmdOrCtrl+K')
+    expect(byLabel('Access').accelerator).toBe('CmdOrCtrl+4')
+    expect(template.some((m) => m.role === 'editMenu')).toBe(true)
+
+    const open = mock.ipcListeners.get('topic/open')!
+    const ack = mock.ipcListeners.get('topic/ack')!
+    open(eventFrom(win.webContents, appUrl), 9, 'app/menu', [])
+    await flush()
+    byLabel('New Key…').click!()
+    expect(win.webContents.sent).toEqual([
+      ['topic/message', 9, { type: 'event', event: 'new-key' }],
+    ])
+    ack(eventFrom(win.webContents, appUrl), 9)
+    byLabel('Cluster').click!()
+    expect(win.webContents.sent.at(-1)).toEqual([
+      'topic/message',
+      9,
+      { type: 'event', event: 'view:cluster' },
+    ])
+  })
+
+  it('gives macOS its app menu and closes the window from File instead of quitting', async () => {
+    const { EventEmitter } = await import('node:events')
+    const { menuTemplate } = await import('../../main/menu')
+    const mac = menuTemplate(new EventEmitter(), 'darwin') as Item[]
+    expect(mac[0]!.role).toBe('appMenu')
+    expect(mac[1]!.submenu!.at(-1)!.role).toBe('close')
+    const linux = menuTemplate(new EventEmitter(), 'linux') as Item[]
+    expect(linux[0]!.label).toBe('File')
+    expect(linux[0]!.submenu!.at(-1)!.role).toBe('quit')
+  })
+})
+
 describe('renderer page CSP', () => {
   it('index.html carries the same policy main sends (frame-ancestors is header-only)', async () => {
     const { readFileSync } = await import('node:fs')

@@ -93,6 +93,7 @@ export function createElectronMock() {
   const appListeners = new Map<string, Listener[]>()
   let headersListener: Listener | null = null
   let permissionHandler: Listener | null = null
+  let applicationMenu: { template: unknown[] } | null = null
 
   const electron = {
     app: {
@@ -130,6 +131,12 @@ export function createElectronMock() {
       },
     },
     BrowserWindow: FakeBrowserWindow,
+    Menu: {
+      buildFromTemplate: (template: unknown[]) => ({ template }),
+      setApplicationMenu: (menu: { template: unknown[] } | null) => {
+        applicationMenu = menu
+      },
+    },
     safeStorage: {
       isEncryptionAvailable: () => true,
       encryptString: (s: string) => Buffer.from(`sealed:${s}`),
@@ -155,6 +162,8 @@ export function createElectronMock() {
     },
     headers: () => headersListener,
     permissions: () => permissionHandler,
+    /** The template main set as the application menu. */
+    menu: () => applicationMenu,
     reset() {
       FakeBrowserWindow.instances = []
       ipcHandlers.clear()
@@ -163,6 +172,7 @@ export function createElectronMock() {
       appListeners.clear()
       headersListener = null
       permissionHandler = null
+      applicationMenu = null
     },
   }
 }

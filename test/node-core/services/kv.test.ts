@@ -33,6 +33,7 @@ describe('kv services', () => {
     ...createSearchTopic(conns),
     ...createBulkTopics(conns),
     ...createDiffTopic(conns),
+    'app/menu': () => () => {},
   })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */

@@ -106,6 +106,7 @@ describe('openTopic', () => {
       'bulk/copy': () => () => {},
       'bulk/export': () => () => {},
       'kv/diff': () => () => {},
+      'app/menu': () => () => {},
     }
     return { state, handlers }
   }
@@ -141,6 +142,7 @@ describe('openTopic', () => {
       'bulk/copy': () => () => {},
       'bulk/export': () => () => {},
       'kv/diff': () => () => {},
+      'app/menu': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))
