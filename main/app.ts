@@ -118,7 +118,11 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   })
 
   await app.whenReady()
-  hardenSession(session.defaultSession, contentSecurityPolicy(process.env['ELECTRON_RENDERER_URL']))
+  hardenSession(
+    session.defaultSession,
+    contentSecurityPolicy(process.env['ELECTRON_RENDERER_URL']),
+    isAppUrl,
+  )
   const connections = new Connections({
     file: join(app.getPath('userData'), 'connections.json'),
     box: keychainBox(),

@@ -37,14 +37,23 @@ export function secureWebPreferences(preloadPath: string): WebPreferences {
   }
 }
 
-/** Adds the CSP header to every response and refuses every permission request. */
-export function hardenSession(session: Session, csp: string): void {
+/**
+ * Adds the CSP header to every response and refuses every permission request but one: the
+ * app's own page may show desktop notifications (a watch's, when the person asked for them).
+ */
+export function hardenSession(
+  session: Session,
+  csp: string,
+  isAppUrl: (url: string) => boolean = () => false,
+): void {
   session.webRequest.onHeadersReceived((details, callback) => {
     callback({
       responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] },
     })
   })
-  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
+  session.setPermissionRequestHandler((contents, permission, callback) =>
+    callback(permission === 'notifications' && isAppUrl(contents?.getURL() ?? '')),
+  )
 }
 
 /**

@@ -72,11 +72,19 @@ describe('main window', () => {
     expect(csp).toMatch(/script-src 'self';/)
   })
 
-  it('refuses every permission request', async () => {
-    await started()
-    const callback = vi.fn()
-    mock.permissions()!(null, 'media', callback)
-    expect(callback).toHaveBeenCalledWith(false)
+  it('refuses every permission request but notifications for the app page', async () => {
+    const { appUrl } = await started()
+    const asked = (contents: unknown, permission: string) => {
+      const callback = vi.fn()
+      mock.permissions()!(contents, permission, callback)
+      return callback.mock.calls[0]![0] as boolean
+    }
+    const page = (url: string) => ({ getURL: () => url })
+    expect(asked(page(appUrl), 'media')).toBe(false)
+    expect(asked(page(appUrl), 'geolocation')).toBe(false)
+    expect(asked(page(appUrl), 'notifications')).toBe(true)
+    expect(asked(page('https://evil.example/'), 'notifications')).toBe(false)
+    expect(asked(null, 'notifications')).toBe(false)
   })
 
   it('refuses navigation and redirects away from the app, allows the app itself', async () => {

@@ -103,6 +103,10 @@ export const en = {
     none: 'No matches.',
   },
   watch: {
+    notify: 'Notify',
+    notifyHint: 'A desktop notification when changes arrive while raftdesk is in the background',
+    notifyRefused:
+      'Desktop notifications are blocked for raftdesk: allow them in the system settings.',
     time: 'time',
     type: 'event',
     key: 'key',

@@ -105,6 +105,9 @@ export const zhCN: Messages = {
     none: '没有匹配项。',
   },
   watch: {
+    notify: '通知',
+    notifyHint: 'raftdesk 在后台时有变化到达，发出桌面通知',
+    notifyRefused: 'raftdesk 的桌面通知被阻止：请在系统设置中允许。',
     time: '时间',
     type: '事件',
     key: '键',
