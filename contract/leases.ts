@@ -12,13 +12,20 @@ export interface LeaseInfo {
   keyCount: number
 }
 
+export interface LeaseList {
+  /** The leases read (the first 1,000 by id), soonest to expire first. */
+  leases: LeaseInfo[]
+  /** Leases the cluster holds: more than listed when it holds more than 1,000. */
+  total: number
+}
+
 export interface LeaseTarget extends KvTarget {
   id: string
 }
 
 export interface LeasesCalls {
-  /** Every lease (at most 1,000), soonest to expire first. */
-  'leases/list': { args: [KvTarget]; result: LeaseInfo[] }
+  /** The leases (at most 1,000 of them read), soonest to expire first. */
+  'leases/list': { args: [KvTarget]; result: LeaseList }
   'leases/grant': { args: [KvTarget & { ttl: number }]; result: LeaseInfo }
   'leases/revoke': { args: [LeaseTarget]; result: null }
   /** One keep-alive: the lease's TTL starts again; answers the new TTL. */

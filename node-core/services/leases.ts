@@ -9,7 +9,7 @@ import type { Handlers } from './router'
 
 /** Keys listed per lease (the count says how many there are). */
 export const LEASE_KEYS_SHOWN = 20
-const LEASES_LISTED_MAX = 1_000
+export const LEASES_LISTED_MAX = 1_000
 
 type LeaseHandlers = Pick<
   Handlers,
@@ -38,9 +38,12 @@ export function createLeaseHandlers(conns: Connections): LeaseHandlers {
       const all = await Promise.all(
         leases.slice(0, LEASES_LISTED_MAX).map((l) => info(conn, l.ID).catch(() => null)),
       )
-      return all
-        .filter((l): l is LeaseInfo => l !== null && l.ttl >= 0)
-        .sort((a, b) => a.ttl - b.ttl)
+      return {
+        leases: all
+          .filter((l): l is LeaseInfo => l !== null && l.ttl >= 0)
+          .sort((a, b) => a.ttl - b.ttl),
+        total: leases.length,
+      }
     }),
     'leases/grant': withClientErrors(async ({ conn, ttl }) => {
       const client = (await conns.useWritable(conn)).client

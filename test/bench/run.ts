@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- [name ...]`: runs the benchmarks one after another, each in its own
  * process (so one's heap and caches do not colour the next), and prints their figures.
- * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover.
- * Default: all but the slow node-reopen, cluster and failover (run them by name).
+ * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover, ui.
+ * Default: all but the slow node-reopen, cluster, failover and ui (run them by name).
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -16,8 +16,9 @@ const ALL = [
   'node-reopen',
   'cluster',
   'failover',
+  'ui',
 ]
-const SLOW = ['node-reopen', 'cluster', 'failover']
+const SLOW = ['node-reopen', 'cluster', 'failover', 'ui']
 const DEFAULT = ALL.filter((n) => !SLOW.includes(n))
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))

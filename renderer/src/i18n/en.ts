@@ -327,6 +327,7 @@ export const en = {
     restored: 'Restored as revision {revision}.',
   },
   leases: {
+    countOf: 'Showing {count} of {total} leases (the first by id)',
     ttl: 'TTL (s)',
     grant: 'Grant a lease',
     count: '{count} lease | {count} leases',

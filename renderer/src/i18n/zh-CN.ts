@@ -325,6 +325,7 @@ export const zhCN: Messages = {
     restored: '已恢复，版本号 {revision}。',
   },
   leases: {
+    countOf: '显示 {total} 个租约中的 {count} 个（按 ID 排前的）',
     ttl: 'TTL（秒）',
     grant: '授予租约',
     count: '{count} 个租约',

@@ -15,6 +15,8 @@ export const useLeasesStore = defineStore('leases', () => {
   const api = useApi()
   const connections = useConnectionsStore()
   const leases = ref<LeaseInfo[]>([])
+  /** Leases the cluster holds (more than listed past the server's bound). */
+  const total = ref(0)
   const readAtMs = ref(0)
   const loading = ref(false)
   const error = ref<string | null>(null)
@@ -23,7 +25,9 @@ export const useLeasesStore = defineStore('leases', () => {
   async function refresh(): Promise<void> {
     loading.value = leases.value.length === 0
     try {
-      leases.value = await api.call('leases/list', { conn: connections.current })
+      const list = await api.call('leases/list', { conn: connections.current })
+      leases.value = list.leases
+      total.value = list.total
       readAtMs.value = Date.now()
       error.value = null
     } catch (err) {
@@ -50,5 +54,5 @@ export const useLeasesStore = defineStore('leases', () => {
   const keepAlive = (id: string) =>
     act(() => api.call('leases/keepAlive', { conn: connections.current, id }))
 
-  return { leases, readAtMs, loading, error, message, refresh, grant, revoke, keepAlive }
+  return { leases, total, readAtMs, loading, error, message, refresh, grant, revoke, keepAlive }
 })

@@ -300,7 +300,7 @@ describe('kv services', () => {
     expect(granted).toMatchObject({ grantedTtl: 60, keyCount: 0 })
     expect(granted.id).toMatch(/^[0-9a-f]+$/)
     await kv['kv/put']({ conn: 'local', key: enc('leased/a'), value: enc('x'), lease: granted.id })
-    const listed = (await leases['leases/list']({ conn: 'local' })).find(
+    const listed = (await leases['leases/list']({ conn: 'local' })).leases.find(
       (l) => l.id === granted.id,
     )!
     expect(listed.keyCount).toBe(1)
@@ -312,9 +312,9 @@ describe('kv services', () => {
     })
     await leases['leases/revoke']({ conn: 'local', id: granted.id })
     expect(await kv['kv/get']({ conn: 'local', key: enc('leased/a') })).toBeNull()
-    expect((await leases['leases/list']({ conn: 'local' })).some((l) => l.id === granted.id)).toBe(
-      false,
-    )
+    expect(
+      (await leases['leases/list']({ conn: 'local' })).leases.some((l) => l.id === granted.id),
+    ).toBe(false)
     await expect(
       leases['leases/keepAlive']({ conn: 'local', id: granted.id }),
     ).rejects.toMatchObject({ code: 'LEASE_NOT_FOUND' })
