@@ -18,8 +18,20 @@ export interface AppInfo {
   versions: { node: string; electron?: string; chrome?: string }
 }
 
+/** How the host's own cluster is coming up (the app's embedded one; web mode's is up already). */
+export interface StartupStatus {
+  state: 'starting' | 'ready' | 'failed'
+  nodes: {
+    name: string
+    state: 'starting' | 'running' | 'stopped' | 'crashed' | 'paused' | 'stopping'
+  }[]
+  /** Why it failed, in a sentence a person can act on. */
+  error?: string
+}
+
 export interface AppCalls {
   'app/info': { args: []; result: AppInfo }
+  'app/startup': { args: []; result: StartupStatus }
 }
 
 /** What a menu item asks the window to do. */

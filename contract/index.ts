@@ -47,6 +47,7 @@ export type EventOf<T extends Topic> = Topics[T]['event']
 /** Every channel once; the compiler refuses a missing or an unknown one. */
 const CHANNEL_SET = {
   'app/info': true,
+  'app/startup': true,
   'kv/list': true,
   'kv/count': true,
   'kv/get': true,

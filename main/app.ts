@@ -9,7 +9,9 @@ import { BrowserWindow, Menu, app, ipcMain, safeStorage, session } from 'electro
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { LocalCluster } from '../node-core/cluster/supervisor'
+import { clusterPorts, firstTakenPort } from '../node-core/cluster/ports'
+import { LOCAL_CLUSTER_DEFAULTS, LocalCluster } from '../node-core/cluster/supervisor'
+import type { StartupStatus } from '../contract'
 import { closeMemberClients } from '../node-core/services/cluster'
 import { Connections, FILE_BOX, type SecretBox } from '../node-core/services/connections'
 import { createServices, type Services } from '../node-core/services/index'
@@ -31,6 +33,7 @@ export function rendererUrl(): string {
 export function buildServices(
   connections: Connections = new Connections(),
   menu?: EventEmitter,
+  startup?: () => StartupStatus,
 ): Services {
   return createServices(
     {
@@ -39,6 +42,7 @@ export function buildServices(
       host: 'electron',
       dataDir: app.getPath('userData'),
       ...(menu ? { menu } : {}),
+      ...(startup ? { startup } : {}),
     },
     connections,
   )
@@ -65,21 +69,51 @@ export interface AppOptions {
   stateDir?: string
 }
 
-/** The embedded cluster: started once, stopped on quit. */
+/** The embedded cluster: started once, stopped on quit; `status` says how its start goes. */
 export interface Embedded {
   cluster: Promise<LocalCluster>
+  status(): StartupStatus
   stop(): Promise<void>
 }
 
-export function startEmbeddedCluster(options: AppOptions, connections: Connections): Embedded {
-  const launcher = new UtilityProcessLauncher({
-    entry: options.nodeEntry ?? join(here, 'node-main.js'),
-  })
-  const cluster = LocalCluster.start({
+/** Starts the nodes, after checking their ports are free (a clear sentence when one is not). */
+async function startNodes(
+  options: AppOptions,
+  onNodeState: (name: string, state: StartupStatus['nodes'][number]['state']) => void,
+): Promise<LocalCluster> {
+  const clientPort = options.clientPort ?? LOCAL_CLUSTER_DEFAULTS.clientPort
+  const host = LOCAL_CLUSTER_DEFAULTS.host
+  const taken = await firstTakenPort(host, clusterPorts(clientPort, LOCAL_CLUSTER_DEFAULTS.nodes))
+  if (taken !== null) {
+    throw new Error(
+      `port ${taken} on ${host} is in use by another program (often an etcd already running); ` +
+        `the local cluster needs ports ${clientPort}-${clientPort + 100 * (LOCAL_CLUSTER_DEFAULTS.nodes - 1) + 1}. ` +
+        'Stop that program and start raftdesk again; connect to it with Connections… meanwhile.',
+    )
+  }
+  return LocalCluster.start({
     dataDir: options.clusterDir ?? join(app.getPath('userData'), 'cluster'),
-    launcher,
-    ...(options.clientPort ? { clientPort: options.clientPort } : {}),
+    launcher: new UtilityProcessLauncher({
+      entry: options.nodeEntry ?? join(here, 'node-main.js'),
+    }),
+    clientPort,
+    onNodeState,
   })
+}
+
+export function startEmbeddedCluster(options: AppOptions, connections: Connections): Embedded {
+  const status: StartupStatus = { state: 'starting', nodes: [] }
+  const cluster = startNodes(options, (name, state) => {
+    const others = status.nodes.filter((n) => n.name !== name)
+    status.nodes = [...others, { name, state }].sort((a, b) => a.name.localeCompare(b.name))
+  })
+  cluster.then(
+    () => (status.state = 'ready'),
+    (err: unknown) => {
+      status.state = 'failed'
+      status.error = err instanceof Error ? err.message : String(err)
+    },
+  )
   connections.expect(
     'local',
     cluster.then(async (c) => {
@@ -96,6 +130,7 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
   let stopping: Promise<void> | null = null
   return {
     cluster,
+    status: () => ({ ...status, nodes: [...status.nodes] }),
     stop() {
       stopping ??= (async () => {
         connections.closeAll()
@@ -131,8 +166,12 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   // The menu bar's clicks reach the window as `app/menu` events.
   const menu = new EventEmitter()
   Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(menu)))
-  registerIpc(ipcMain, buildServices(connections, menu), appSenderCheck(isAppUrl))
   const embedded = startEmbeddedCluster(options, connections)
+  registerIpc(
+    ipcMain,
+    buildServices(connections, menu, () => embedded.status()),
+    appSenderCheck(isAppUrl),
+  )
 
   // Quit waits for the nodes to stop (leadership handed over, data kept).
   let stopped = false

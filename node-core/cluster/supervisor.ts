@@ -42,6 +42,8 @@ export interface LocalClusterOptions {
   startTimeoutMs: number
   /** How long a stopping node may take before it is killed. */
   stopTimeoutMs: number
+  /** Told of every node's state change, from the first start on (a window showing progress). */
+  onNodeState?: (name: string, state: NodeState) => void
 }
 
 export const LOCAL_CLUSTER_DEFAULTS: Omit<LocalClusterOptions, 'dataDir' | 'launcher'> = {
@@ -268,6 +270,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   private setState(n: ManagedNode, state: NodeState): void {
     if (n.state === state) return
     n.state = state
+    this.options.onNodeState?.(n.spec.name, state)
     this.emit('state', n.spec.name, state)
   }
 

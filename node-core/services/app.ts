@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events'
-import type { AppInfo, MenuCommand } from '../../contract'
+import type { AppInfo, MenuCommand, StartupStatus } from '../../contract'
 import type { TopicHandlers } from './topics'
 
 export interface AppServiceOptions {
@@ -9,11 +9,14 @@ export interface AppServiceOptions {
   dataDir: string
   /** Where the host's menus emit their commands ('command' events); absent in web mode. */
   menu?: EventEmitter
+  /** How the host's cluster is coming up; absent: it is up (web mode starts it first). */
+  startup?: () => StartupStatus
 }
 
 /** The `app/*` handlers. Host facts come in as options so the same code serves Electron and web. */
 export function createAppHandlers(options: AppServiceOptions) {
   return {
+    'app/startup': (): StartupStatus => options.startup?.() ?? { state: 'ready', nodes: [] },
     'app/info': (): AppInfo => ({
       name: options.name,
       version: options.version,

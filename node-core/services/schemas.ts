@@ -65,6 +65,7 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'leases/revoke': z.tuple([z.object({ conn, id: leaseHex })]),
   'leases/keepAlive': z.tuple([z.object({ conn, id: leaseHex })]),
   'app/info': z.tuple([]),
+  'app/startup': z.tuple([]),
   'kv/list': z.tuple([
     z.object({
       conn,

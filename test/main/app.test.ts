@@ -272,6 +272,51 @@ describe('IPC topics', () => {
   })
 })
 
+describe('startup status', () => {
+  const status = async (win: FakeBrowserWindow, appUrl: string) =>
+    (await mock.ipcHandlers.get('app/startup')!(eventFrom(win.webContents, appUrl))) as {
+      value: { state: string; error?: string; nodes: unknown[] }
+    }
+
+  it('says why the embedded cluster failed when its nodes die at start', async () => {
+    const { freePortBlock } = await import('../helpers/ports')
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    mock.reset()
+    await startApp({
+      clientPort: await freePortBlock(3),
+      clusterDir: mkdtempSync(join(tmpdir(), 'raftdesk-app-fail-')),
+    })
+    const win = FakeBrowserWindow.instances[0]!
+    const appUrl = win.loadedUrl!
+    await vi.waitFor(async () => expect((await status(win, appUrl)).value.state).toBe('failed'))
+    expect((await status(win, appUrl)).value.error).toMatch(/exited .* before it started/)
+  })
+
+  it('names the port another program holds instead of starting nodes that cannot listen', async () => {
+    const { createServer } = await import('node:net')
+    const { freePortBlock } = await import('../helpers/ports')
+    const port = await freePortBlock(3)
+    const squatter = createServer()
+    await new Promise<void>((r) => squatter.listen(port + 100, '127.0.0.1', r))
+    try {
+      mock.reset()
+      await startApp({ clientPort: port })
+      const win = FakeBrowserWindow.instances[0]!
+      await vi.waitFor(async () =>
+        expect((await status(win, win.loadedUrl!)).value.state).toBe('failed'),
+      )
+      expect((await status(win, win.loadedUrl!)).value.error).toMatch(
+        new RegExp(`^port ${port + 100} on 127\\.0\\.0\\.1 is in use by another program`),
+      )
+      expect(mock.forks).toHaveLength(0)
+    } finally {
+      squatter.close()
+    }
+  })
+})
+
 describe('menu bar', () => {
   type Item = {
     label?: string

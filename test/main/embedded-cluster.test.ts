@@ -79,6 +79,13 @@ describe('embedded cluster', () => {
     const put = first.call('kv/put', { conn: 'local', key: enc('app/started'), value: enc('yes') })
     await expect(put).resolves.toMatchObject({ ok: true, value: { ok: true } })
     expect(mock.forks).toHaveLength(3)
+    expect(await first.call('app/startup')).toMatchObject({
+      ok: true,
+      value: {
+        state: 'ready',
+        nodes: ['n1', 'n2', 'n3'].map((name) => ({ name, state: 'running' })),
+      },
+    })
     expect(mock.forks.every((f) => f.entry === defaultNodeEntry())).toBe(true)
     const summary = (await first.call('cluster/summary', { conn: 'local' })) as {
       value: { members: Array<{ healthy: boolean }>; leader: string }

@@ -317,6 +317,18 @@ export const en = {
     now: 'Back to now',
     banner: 'The keyspace as it was at revision {revision}: read-only.',
   },
+  startup: {
+    starting: 'Starting the local cluster…',
+    failed: 'The local cluster did not start.',
+    node: {
+      starting: 'starting',
+      running: 'running',
+      stopping: 'stopping',
+      stopped: 'stopped',
+      crashed: 'failed',
+      paused: 'paused',
+    },
+  },
   history: {
     tab: 'History',
     current: 'now',

@@ -315,6 +315,18 @@ export const zhCN: Messages = {
     now: '回到现在',
     banner: '修订版本 {revision} 时的键空间：只读。',
   },
+  startup: {
+    starting: '正在启动本地集群…',
+    failed: '本地集群未能启动。',
+    node: {
+      starting: '启动中',
+      running: '运行中',
+      stopping: '停止中',
+      stopped: '已停止',
+      crashed: '失败',
+      paused: '已暂停',
+    },
+  },
   history: {
     tab: '历史',
     current: '当前',

@@ -9,6 +9,7 @@ const refuse = () => {
 function handlers(info: Handlers['app/info']): Handlers {
   return {
     'app/info': info,
+    'app/startup': refuse,
     'kv/list': refuse,
     'kv/count': refuse,
     'kv/get': refuse,
