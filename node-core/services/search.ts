@@ -8,6 +8,7 @@
 import type { SearchArgs, SearchMatch } from '../../contract'
 import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
 import { fromClientError, type Connections } from './connections'
+import { RegexMatcher } from './regex-worker'
 import type { TopicHandlers } from './topics'
 
 export const SEARCH_MATCHES_MAX = 1_000
@@ -46,6 +47,8 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
   return {
     'kv/search': async (args, sink) => {
       const kv = (await conns.use(args.conn)).client.kv
+      // A regular expression runs in a worker with a time limit; a substring needs none.
+      const regex = args.mode === 'regex' ? new RegexMatcher(args.query) : null
       const match = matcher(args)
       const values = args.target === 'values'
       let cancelled = false
@@ -69,9 +72,11 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
             keys_only: !values,
           })
           const matches: SearchMatch[] = []
-          for (const item of page.kvs) {
-            const text = (values ? item.value : item.key).toString('utf8')
-            const at = match(text)
+          const texts = page.kvs.map((item) => (values ? item.value : item.key).toString('utf8'))
+          const atOf = regex ? await regex.match(texts) : texts.map(match)
+          for (const [i, item] of page.kvs.entries()) {
+            const text = texts[i]!
+            const at = atOf[i]
             if (!at) continue
             if (found >= SEARCH_MATCHES_MAX) {
               truncated = true
@@ -93,7 +98,9 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
           start = keyAfter(last.key)
         }
       }
-      scan().catch((err: unknown) => sink.fail(fromClientError(err)))
+      scan()
+        .catch((err: unknown) => sink.fail(fromClientError(err)))
+        .finally(() => regex?.close())
       return () => {
         cancelled = true
       }

@@ -364,6 +364,34 @@ describe('kv services', () => {
     ])
     await expect(run({ fromRevision: from, toRevision: from })).rejects.toThrow(/must come after/)
   })
+  it('stops a regular expression that backtracks without end, and keeps serving meanwhile', async () => {
+    await conns
+      .get('local')
+      .client.put('redos/value')
+      .value(`${'a'.repeat(40)}!`)
+    let ticks = 0
+    const ticking = setInterval(() => ticks++, 50)
+    const t0 = Date.now()
+    try {
+      await expect(
+        search({ prefix: enc('redos/'), query: '^(a+)+$', mode: 'regex', target: 'values' }),
+      ).rejects.toThrow(/took over 2 s .* simplify it/)
+    } finally {
+      clearInterval(ticking)
+    }
+    const ms = Date.now() - t0
+    expect(ms).toBeLessThan(10_000)
+    // The process went on serving while the worker was stuck.
+    expect(ticks).toBeGreaterThan(ms / 50 / 3)
+    // A sound pattern still finds its match.
+    const ok = await search({
+      prefix: enc('redos/'),
+      query: '^a{40}!$',
+      mode: 'regex',
+      target: 'values',
+    })
+    expect(ok.flatMap((p) => p.matches).map((m) => dec(m.key))).toEqual(['redos/value'])
+  })
 })
 
 function rowKey(r: ListRow): Uint8Array {
