@@ -34,6 +34,13 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     return r.stdout
   }
   const treeText = () => page.locator('[data-test=key-tree]').innerText()
+  /** Opens a key by its path through the command palette, and waits until it shows. */
+  async function openKey(path: string): Promise<void> {
+    await page.keyboard.press('Control+k')
+    await page.locator('[data-test=palette-query]').fill(path)
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('[data-test=detail-key]').innerText()).toBe(path)
+  }
   const row = (name: string) =>
     page.locator('[data-test=key-tree] [role=treeitem]', { hasText: name }).first()
 
@@ -131,12 +138,7 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
   })
 
   it('edits JSON in CodeMirror: highlighted, checked as you type, Esc leaves it unsaved', async () => {
-    await page.keyboard.press('Control+k')
-    await page.locator('[data-test=palette-query]').fill('config/app/feature-flags')
-    await page.keyboard.press('Enter')
-    await expect
-      .poll(() => page.locator('[data-test=detail-key]').innerText())
-      .toBe('config/app/feature-flags')
+    await openKey('config/app/feature-flags')
     const before = await ctl('get', 'config/app/feature-flags', '--print-value-only')
     await page.locator('[data-test=edit]').click()
     const editor = page.locator('[data-test=editor]')
@@ -464,12 +466,7 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
     await page.screenshot({ path: join(SHOTS, 'cluster-dark.png') })
     await page.emulateMedia({ colorScheme: 'light' })
     await page.locator('[data-test=nav-keys]').click()
-    await page.keyboard.press('Control+k')
-    await page.locator('[data-test=palette-query]').fill('config/app/feature-flags')
-    await page.keyboard.press('Enter')
-    await expect
-      .poll(() => page.locator('[data-test=detail-key]').innerText())
-      .toBe('config/app/feature-flags')
+    await openKey('config/app/feature-flags')
     expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe('light')
     await page.screenshot({ path: join(SHOTS, 'key-browser-light.png') })
     await page.locator('[data-test=nav-cluster]').click()
