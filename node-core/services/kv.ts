@@ -25,9 +25,11 @@ type KvHandlers = Pick<
   'kv/list' | 'kv/count' | 'kv/get' | 'kv/put' | 'kv/delete' | 'kv/history'
 >
 
-function leaseHex(lease: string | number | undefined): string {
+/** A lease id as etcdctl prints it ('' for none). */
+export function leaseHex(lease: string | number | undefined): string {
   if (lease === undefined || lease === '0' || lease === 0) return ''
-  return BigInt(lease).toString(16)
+  // As etcdctl prints lease ids: 16 hex digits (%016x), leading zeros kept.
+  return BigInt(lease).toString(16).padStart(16, '0')
 }
 
 function bytesOf(b: Buffer): Uint8Array {

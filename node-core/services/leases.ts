@@ -5,6 +5,7 @@
 import type { LeaseInfo } from '../../contract'
 import { NotFoundError } from '../errors'
 import { withClientErrors, type Connections } from './connections'
+import { leaseHex } from './kv'
 import type { Handlers } from './router'
 
 /** Keys listed per lease (the count says how many there are). */
@@ -17,7 +18,7 @@ type LeaseHandlers = Pick<
 >
 
 const dec = (hex: string) => BigInt(`0x${hex}`).toString()
-const hexOf = (id: string) => BigInt(id).toString(16)
+const hexOf = (id: string) => leaseHex(id)
 
 export function createLeaseHandlers(conns: Connections): LeaseHandlers {
   const info = async (conn: string, id: string): Promise<LeaseInfo> => {

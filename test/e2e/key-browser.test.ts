@@ -187,6 +187,12 @@ describe.runIf(shouldRunBrowserTests())('key browser', () => {
       .toMatch(/45s[\s\S]*60s/)
     expect(await page.locator('[data-test=history-diff] .del').innerText()).toContain('45s')
     expect(await page.locator('[data-test=history-diff] .add').innerText()).toContain('60s')
+    // Any two versions: v2 (45s) against v3 (90s) instead of now.
+    await page.locator('[data-test=history-against]').selectOption({ label: 'v3' })
+    await expect
+      .poll(() => page.locator('[data-test=history-diff] .add').innerText())
+      .toContain('90s')
+    expect(await page.locator('[data-test=history-diff] .del').innerText()).toContain('45s')
     await page.screenshot({ path: join(SHOTS, 'history-dark.png') })
     await page.locator('[data-test=history-restore]').click()
     await expect

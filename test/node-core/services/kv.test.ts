@@ -14,7 +14,7 @@ import type {
 import { createBulkTopics } from '../../../node-core/services/bulk'
 import { Connections } from '../../../node-core/services/connections'
 import { createDiffTopic } from '../../../node-core/services/diff'
-import { createKvHandlers, createKvTopics } from '../../../node-core/services/kv'
+import { createKvHandlers, createKvTopics, leaseHex } from '../../../node-core/services/kv'
 import { createLeaseHandlers } from '../../../node-core/services/leases'
 import { createSearchTopic } from '../../../node-core/services/search'
 import { openTopic, type TopicHandlers } from '../../../node-core/services/topics'
@@ -298,7 +298,10 @@ describe('kv services', () => {
     const leases = createLeaseHandlers(conns)
     const granted = await leases['leases/grant']({ conn: 'local', ttl: 60 })
     expect(granted).toMatchObject({ grantedTtl: 60, keyCount: 0 })
-    expect(granted.id).toMatch(/^[0-9a-f]+$/)
+    // As etcdctl prints them (%016x): leading zeros kept, so the window and etcdctl agree.
+    expect(granted.id).toMatch(/^[0-9a-f]{16}$/)
+    expect(leaseHex('1')).toBe('0000000000000001')
+    expect(leaseHex('0')).toBe('')
     await kv['kv/put']({ conn: 'local', key: enc('leased/a'), value: enc('x'), lease: granted.id })
     const listed = (await leases['leases/list']({ conn: 'local' })).leases.find(
       (l) => l.id === granted.id,
