@@ -1,5 +1,6 @@
 // Main's wiring, run against a mocked `electron`: the window's security settings, the CSP, the
 // refusal of navigation and new windows, and the IPC router's sender and argument checks.
+import { join } from 'node:path'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createElectronMock, FakeBrowserWindow, FakeWebContents } from './electron-mock'
 
@@ -125,7 +126,7 @@ describe('IPC router', () => {
         name: 'raftdesk',
         version: '9.9.9-test',
         host: 'electron',
-        dataDir: '/fake/userData',
+        dataDir: join(mock.home, 'userData'),
         platform: process.platform,
       }),
     })

@@ -4,6 +4,9 @@
  * assert what main asked Electron to do and drive the events Electron would send.
  */
 import { EventEmitter } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { vi } from 'vitest'
 
 type Listener = (...args: unknown[]) => unknown
@@ -81,6 +84,7 @@ export class FakeUtilityProcess extends EventEmitter {
 }
 
 export function createElectronMock() {
+  const fakeHome = mkdtempSync(join(tmpdir(), 'raftdesk-electron-home-'))
   const forks: Array<{ entry: string; options: Record<string, unknown> }> = []
   let forkImpl = (entry: string, _args: string[], _options: Record<string, unknown>) => {
     const p = new FakeUtilityProcess()
@@ -98,7 +102,9 @@ export function createElectronMock() {
   const electron = {
     app: {
       getVersion: () => '9.9.9-test',
-      getPath: (name: string) => `/fake/${name}`,
+      // A temporary directory, so main's files (the embedded cluster's data) never land on the
+      // real filesystem outside it.
+      getPath: (name: string) => join(fakeHome, name),
       whenReady: () => Promise.resolve(),
       requestSingleInstanceLock: () => true,
       quit: vi.fn(),
@@ -152,6 +158,8 @@ export function createElectronMock() {
 
   return {
     electron,
+    /** What app.getPath() answers under: a temporary directory of this mock's own. */
+    home: fakeHome,
     ipcHandlers,
     ipcListeners,
     appListeners,
