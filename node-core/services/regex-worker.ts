@@ -37,7 +37,22 @@ export class RegexMatcher {
   /** Where the pattern matches each text: [start, end) or null. */
   match(texts: string[]): Promise<([number, number] | null)[]> {
     return new Promise((resolve, reject) => {
+      // Every way out removes every listener this page added: a search asks once per page.
+      const settle = () => {
+        clearTimeout(timer)
+        this.worker.off('message', onMessage)
+        this.worker.off('error', onError)
+      }
+      const onMessage = (result: ([number, number] | null)[]) => {
+        settle()
+        resolve(result)
+      }
+      const onError = (err: Error) => {
+        settle()
+        reject(err)
+      }
       const timer = setTimeout(() => {
+        settle()
         void this.worker.terminate()
         reject(
           new ValidationError(
@@ -47,14 +62,8 @@ export class RegexMatcher {
           ),
         )
       }, this.pageMsMax)
-      this.worker.once('message', (result: ([number, number] | null)[]) => {
-        clearTimeout(timer)
-        resolve(result)
-      })
-      this.worker.once('error', (err) => {
-        clearTimeout(timer)
-        reject(err)
-      })
+      this.worker.on('message', onMessage)
+      this.worker.on('error', onError)
       this.worker.postMessage(texts)
     })
   }
