@@ -292,6 +292,14 @@ function member(pb: PbMember): ClientMember {
   }
 }
 
+/**
+ * A Buffer the etcd client returned, as the plain Uint8Array the window's contract carries
+ * (same memory, no copy).
+ */
+export function bytesOf(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
 /** The range end that selects every key starting with `prefix` (etcd's rule). */
 export function prefixEnd(prefix: Uint8Array): Buffer {
   const end = Buffer.from(prefix)

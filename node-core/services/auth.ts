@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer'
 import type { Etcd3, IPermission } from 'etcd3'
 import type { AuthOverview, AuthRole, Permission, PermissionType, WhoAmI } from '../../contract'
+import { bytesOf } from '../client/etcd-client'
 import { withClientErrors, type Connections } from './connections'
 import type { Handlers } from './router'
 
@@ -18,8 +19,7 @@ const WIRE_TO_TYPE: Record<IPermission['permType'], PermissionType> = {
   Readwrite: 'readwrite',
 }
 
-const bytes = (b: Buffer | undefined): Uint8Array =>
-  b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array()
+const bytes = (b: Buffer | undefined): Uint8Array => (b ? bytesOf(b) : new Uint8Array())
 
 function permission(p: IPermission): Permission {
   return { type: WIRE_TO_TYPE[p.permType], key: bytes(p.key), rangeEnd: bytes(p.range_end) }

@@ -21,10 +21,11 @@ import type {
   CopyArgs,
   ExportChunk,
   ImportEntry,
+  RenameArgs,
   RenameResult,
 } from '../../contract'
 import { ValidationError } from '../errors'
-import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
+import { bytesOf, keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
 import { fromClientError, withClientErrors, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
@@ -70,8 +71,6 @@ export function addCounts(into: BulkCounts, from: BulkCounts): void {
   into.deleted += from.deleted
   into.conflicts += from.conflicts
 }
-
-const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
 type Decision = 'create' | 'update' | 'unchanged' | 'skip'
 
@@ -163,7 +162,7 @@ export async function writeBatch(
   const decisions = items.map((item, i) => decide(current[i], item, options.overwrite))
   decisions.forEach((d, i) => {
     if (d === 'unchanged' || result.samples.length >= samplesLeft) return
-    result.samples.push({ key: bytes(items[i]!.target), change: d })
+    result.samples.push({ key: bytesOf(items[i]!.target), change: d })
   })
   const parts = items.map((item, i) => itemTxn(item, decisions[i]!, current[i]))
   const writes = parts.filter((p) => p.success.length > 0)
@@ -325,7 +324,7 @@ function createExportTopic(conns: Connections): TopicHandlers['bulk/export'] {
       let start = rangeStart(from)
       let first = true
       const chunk = (parts: Buffer[], done: boolean): ExportChunk => ({
-        data: bytes(Buffer.concat(parts)),
+        data: bytesOf(Buffer.concat(parts)),
         scanned,
         total,
         ambiguous,
@@ -367,12 +366,7 @@ function createExportTopic(conns: Connections): TopicHandlers['bulk/export'] {
 
 async function rename(
   conns: Connections,
-  {
-    conn,
-    from,
-    to,
-    expectedModRevision,
-  }: { conn: string; from: Uint8Array; to: Uint8Array; expectedModRevision: number },
+  { conn, from, to, expectedModRevision }: RenameArgs,
 ): Promise<RenameResult> {
   if (Buffer.from(from).equals(Buffer.from(to))) {
     throw new ValidationError('BAD_ARGUMENT', 'the new name is the same as the old one')

@@ -10,7 +10,7 @@ import { Buffer } from 'node:buffer'
 import type { IKeyValue, KVClient } from 'etcd3'
 import type { KeyChange } from '../../contract'
 import { ValidationError } from '../errors'
-import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
+import { bytesOf, keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
 import { fromClientError, type Connections } from './connections'
 import type { TopicHandlers } from './topics'
 
@@ -58,8 +58,6 @@ class Scan {
     this.at++
   }
 }
-
-const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
 export function createDiffTopic(conns: Connections): Pick<TopicHandlers, 'kv/diff'> {
   return {
@@ -112,15 +110,15 @@ export function createDiffTopic(conns: Connections): Pick<TopicHandlers, 'kv/dif
           if (!x && !y) break
           const order = !x ? 1 : !y ? -1 : Buffer.compare(x.key, y.key)
           if (order < 0) {
-            note({ key: bytes(x!.key), kind: 'removed', before: Number(x!.mod_revision) })
+            note({ key: bytesOf(x!.key), kind: 'removed', before: Number(x!.mod_revision) })
             a.take()
           } else if (order > 0) {
-            note({ key: bytes(y!.key), kind: 'added', after: Number(y!.mod_revision) })
+            note({ key: bytesOf(y!.key), kind: 'added', after: Number(y!.mod_revision) })
             b.take()
           } else {
             if (x!.mod_revision !== y!.mod_revision) {
               note({
-                key: bytes(x!.key),
+                key: bytesOf(x!.key),
                 kind: 'changed',
                 before: Number(x!.mod_revision),
                 after: Number(y!.mod_revision),

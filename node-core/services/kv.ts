@@ -15,7 +15,7 @@ import type {
   WatchBatch,
   WatchEvent,
 } from '../../contract'
-import { keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
+import { bytesOf, keyAfter, prefixEnd, rangeStart } from '../client/etcd-client'
 import { fromClientError, withClientErrors, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
@@ -30,10 +30,6 @@ export function leaseHex(lease: string | number | undefined): string {
   if (lease === undefined || lease === '0' || lease === 0) return ''
   // As etcdctl prints lease ids: 16 hex digits (%016x), leading zeros kept.
   return BigInt(lease).toString(16).padStart(16, '0')
-}
-
-function bytesOf(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
 function detail(kv: IKeyValue, revision: number): KeyDetail {

@@ -18,14 +18,13 @@ type LeaseHandlers = Pick<
 >
 
 const dec = (hex: string) => BigInt(`0x${hex}`).toString()
-const hexOf = (id: string) => leaseHex(id)
 
 export function createLeaseHandlers(conns: Connections): LeaseHandlers {
   const info = async (conn: string, id: string): Promise<LeaseInfo> => {
     const client = (await conns.use(conn)).client
     const t = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true })
     return {
-      id: hexOf(id),
+      id: leaseHex(id),
       ttl: Number(t.TTL),
       grantedTtl: Number(t.grantedTTL),
       keys: t.keys.slice(0, LEASE_KEYS_SHOWN).map((k) => new Uint8Array(k)),

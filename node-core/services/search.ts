@@ -49,7 +49,7 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
       const kv = (await conns.use(args.conn)).client.kv
       // A regular expression runs in a worker with a time limit; a substring needs none.
       const regex = args.mode === 'regex' ? new RegexMatcher(args.query) : null
-      const match = matcher(args)
+      const match = regex ? null : matcher(args)
       const values = args.target === 'values'
       let cancelled = false
       const scan = async () => {
@@ -73,7 +73,7 @@ export function createSearchTopic(conns: Connections): Pick<TopicHandlers, 'kv/s
           })
           const matches: SearchMatch[] = []
           const texts = page.kvs.map((item) => (values ? item.value : item.key).toString('utf8'))
-          const atOf = regex ? await regex.match(texts) : texts.map(match)
+          const atOf = regex ? await regex.match(texts) : texts.map(match!)
           for (const [i, item] of page.kvs.entries()) {
             const text = texts[i]!
             const at = atOf[i]
