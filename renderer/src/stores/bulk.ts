@@ -11,8 +11,10 @@ import type {
   BulkCounts,
   ChangeSample,
   CopyArgs,
+  EventOf,
   ExportFormat,
   ImportEntry,
+  TopicArgsOf,
 } from '../../../contract'
 import { errorText } from '../api/client'
 import { useApi } from '../api/inject'
@@ -91,6 +93,8 @@ export const useBulkStore = defineStore('bulk', () => {
   /** Export (lines format): keys or values with a line break the format cannot carry back. */
   const ambiguous = ref(0)
   let stopStream: (() => void) | null = null
+  /** Ends the promise of the stream running, when Stop closes it. */
+  let onCancel: (() => void) | null = null
   let cancelled = false
 
   const percent = computed(() => {
@@ -143,15 +147,20 @@ export const useBulkStore = defineStore('bulk', () => {
     samples.value = samples.value.concat(more.slice(0, SAMPLES_SHOWN_MAX - samples.value.length))
   }
 
-  /** Copy or move (the `bulk/copy` topic); resolves when it ends, however it ends. */
-  function copy(args: CopyArgs): Promise<void> {
-    begin(args.dryRun ? 'previewing' : 'running')
+  /**
+   * Runs a streamed bulk topic until it ends, however it ends (done, refused, or Stop): each
+   * event goes to `onEvent`, which returns true for the last one.
+   */
+  function stream<T extends 'bulk/copy' | 'bulk/export'>(
+    topic: T,
+    args: TopicArgsOf<T>,
+    onEvent: (event: EventOf<T>) => boolean,
+  ): Promise<void> {
     return new Promise((resolve) => {
-      stopStream = api.subscribe('bulk/copy', [args], {
-        event(p) {
-          report.value = { ...p }
-          keepSamples(p.samples)
-          if (!p.done) return
+      onCancel = resolve
+      stopStream = api.subscribe(topic, args, {
+        event(e) {
+          if (!onEvent(e)) return
           stopStream?.()
           finish()
           resolve()
@@ -161,7 +170,16 @@ export const useBulkStore = defineStore('bulk', () => {
           resolve()
         },
       })
-      onCancel = resolve
+    })
+  }
+
+  /** Copy or move (the `bulk/copy` topic). */
+  function copy(args: CopyArgs): Promise<void> {
+    begin(args.dryRun ? 'previewing' : 'running')
+    return stream('bulk/copy', [args], (p) => {
+      report.value = { ...p }
+      keepSamples(p.samples)
+      return p.done
     })
   }
 
@@ -176,26 +194,15 @@ export const useBulkStore = defineStore('bulk', () => {
   ): Promise<void> {
     begin('running')
     const parts: Uint8Array[] = []
-    return new Promise((resolve) => {
-      stopStream = api.subscribe('bulk/export', [{ conn, prefix, format }], {
-        event(c) {
-          parts.push(c.data)
-          ambiguous.value = c.ambiguous
-          report.value = { ...zero(), scanned: c.scanned, total: c.total, revision: c.revision }
-          if (!c.done) return
-          stopStream?.()
-          const name = exportFileName(names.connName, names.prefixText, c.revision, format)
-          saveFile(name, parts, format === 'json' ? 'application/json' : 'text/plain')
-          savedAs.value = name
-          finish()
-          resolve()
-        },
-        error(err) {
-          fail(err)
-          resolve()
-        },
-      })
-      onCancel = resolve
+    return stream('bulk/export', [{ conn, prefix, format }], (c) => {
+      parts.push(c.data)
+      ambiguous.value = c.ambiguous
+      report.value = { ...zero(), scanned: c.scanned, total: c.total, revision: c.revision }
+      if (!c.done) return false
+      const name = exportFileName(names.connName, names.prefixText, c.revision, format)
+      saveFile(name, parts, format === 'json' ? 'application/json' : 'text/plain')
+      savedAs.value = name
+      return true
     })
   }
 
@@ -264,8 +271,6 @@ export const useBulkStore = defineStore('bulk', () => {
       fail(err)
     }
   }
-
-  let onCancel: (() => void) | null = null
 
   /** Stops the running work between pages (or batches); the report keeps what was done. */
   function cancel(): void {
