@@ -48,6 +48,7 @@ export type MenuCommand =
   | 'view:leases'
   | 'view:access'
   | 'view:cluster'
+  | 'view:raft'
   | 'view:about'
 
 export interface AppTopics {

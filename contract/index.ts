@@ -4,7 +4,7 @@
  * Calls are keyed 'namespace/action': `Contract` maps each to the tuple of its arguments and
  * its result. Topics are live streams the renderer opens and closes ('kv/watch'): `Topics` maps
  * each to its arguments and the type of one event. Each namespace has its own file (app.ts,
- * kv.ts, bulk.ts, cluster.ts, connections.ts, leases.ts); this one joins them. Main serves the contract over Electron IPC, the
+ * kv.ts, bulk.ts, cluster.ts, connections.ts, leases.ts, raft.ts); this one joins them. Main serves the contract over Electron IPC, the
  * web-mode server over a WebSocket, and the renderer consumes it through `window.raftdesk`
  * without knowing which host serves it. Bytes (keys, values) are Uint8Array on both transports.
  *
@@ -23,6 +23,7 @@ import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
+import type { RaftCalls, RaftTopics } from './raft'
 
 export type * from './app'
 export type * from './auth'
@@ -31,10 +32,19 @@ export type * from './cluster'
 export type * from './connections'
 export type * from './kv'
 export type * from './leases'
+export type * from './raft'
 
 export interface Contract
-  extends AppCalls, KvCalls, BulkCalls, AuthCalls, ClusterCalls, ConnectionsCalls, LeasesCalls {}
-export interface Topics extends AppTopics, KvTopics, BulkTopics {}
+  extends
+    AppCalls,
+    KvCalls,
+    BulkCalls,
+    AuthCalls,
+    ClusterCalls,
+    ConnectionsCalls,
+    LeasesCalls,
+    RaftCalls {}
+export interface Topics extends AppTopics, KvTopics, BulkTopics, RaftTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -77,6 +87,11 @@ const CHANNEL_SET = {
   'leases/grant': true,
   'leases/revoke': true,
   'leases/keepAlive': true,
+  'raft/available': true,
+  'raft/cluster': true,
+  'raft/log': true,
+  'raft/events': true,
+  'raft/act': true,
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {
@@ -86,6 +101,7 @@ const TOPIC_SET = {
   'kv/diff': true,
   'bulk/copy': true,
   'bulk/export': true,
+  'raft/live': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

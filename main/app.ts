@@ -34,6 +34,7 @@ export function buildServices(
   connections: Connections = new Connections(),
   menu?: EventEmitter,
   startup?: () => StartupStatus,
+  local?: Promise<LocalCluster>,
 ): Services {
   return createServices(
     {
@@ -45,6 +46,7 @@ export function buildServices(
       ...(startup ? { startup } : {}),
     },
     connections,
+    local,
   )
 }
 
@@ -169,7 +171,7 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   const embedded = startEmbeddedCluster(options, connections)
   registerIpc(
     ipcMain,
-    buildServices(connections, menu, () => embedded.status()),
+    buildServices(connections, menu, () => embedded.status(), embedded.cluster),
     appSenderCheck(isAppUrl),
   )
 

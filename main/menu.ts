@@ -25,6 +25,7 @@ export function menuTemplate(
     ['Leases', 'view:leases'],
     ['Access', 'view:access'],
     ['Cluster', 'view:cluster'],
+    ['Raft', 'view:raft'],
     ['About', 'view:about'],
   ]
   const mac = platform === 'darwin'

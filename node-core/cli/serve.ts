@@ -322,7 +322,7 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: options.uiPort,
       dataDir: options.dataDir,
-      services: createServices(app, connections),
+      services: createServices(app, connections, Promise.resolve(cluster)),
       log,
     })
   }

@@ -8,15 +8,20 @@
 import { readFileSync } from 'node:fs'
 import { startEtcdApiServer, type EtcdApiServer, type EtcdApiTlsOptions } from '../api/server'
 import {
+  NODE_ARG_SCHEMAS,
   NODE_CONFIG_ENV,
-  nodeCommandSchema,
+  isNodeCall,
   nodeProcessConfigSchema,
   type FromNode,
-  type NodeCommand,
+  type NodeArgs,
+  type NodeCall,
+  type NodeCalls,
   type NodeProcessConfig,
+  type NodeResult,
   type NodeStatus,
   type ToNode,
 } from './protocol'
+import { createAdminPort } from '../server/admin-port'
 import { toWireError } from '../errors'
 import type { RequestLimits } from '../mvcc/validate'
 import { TcpTransport } from '../transport/tcp'
@@ -64,44 +69,31 @@ function parseConfig(): NodeProcessConfig {
   return nodeProcessConfigSchema.parse(JSON.parse(raw))
 }
 
-function toNodeStatus(node: RaftdeskNode, config: NodeProcessConfig): NodeStatus {
+type AdminPort = ReturnType<typeof createAdminPort>
+
+async function toNodeStatus(port: AdminPort, config: NodeProcessConfig): Promise<NodeStatus> {
   return {
-    ...node.status(),
+    ...(await port.status({})),
     clientUrl: config.clientUrl,
     peerUrl: config.peerUrl,
     pid: process.pid,
   }
 }
 
-async function handleCommand(
-  node: RaftdeskNode,
+/** The node's calls: the admin port's, with the process's addresses and its stop. */
+function nodeHandlers(
+  port: AdminPort,
   config: NodeProcessConfig,
-  command: NodeCommand,
   stop: (transfer: boolean) => Promise<void>,
-): Promise<unknown> {
-  switch (command.type) {
-    case 'status':
-      return toNodeStatus(node, config)
-    case 'stop':
+): { [K in NodeCall]: (args: NodeArgs<K>) => Promise<NodeResult<K>> } {
+  return {
+    ...port,
+    status: () => toNodeStatus(port, config),
+    stop: async ({ transferLeadership }) => {
       // Answer first: the process exits once stopped.
-      setImmediate(() => void stop(command.transferLeadership))
+      setImmediate(() => void stop(transferLeadership))
       return { stopping: true }
-    case 'linkFault': {
-      const { peer, direction, ...fault } = command.fault
-      node.setLinkFault(peer, fault, direction ?? 'both')
-      return { ok: true }
-    }
-    case 'healLinks':
-      node.healLinks()
-      return { ok: true }
-    case 'transferLeadership':
-      node.transferLeadership(command.to)
-      return { ok: true }
-    case 'campaign':
-      node.campaign()
-      return { ok: true }
-    case 'snapshot':
-      return { index: await node.snapshotNow() }
+    },
   }
 }
 
@@ -205,13 +197,14 @@ async function serveApi(
 }
 
 /** Stops the node once (leadership handed over when asked), tells the supervisor, exits. */
-function stopper(node: RaftdeskNode, api: EtcdApiServer, backend: NodeBackend) {
+function stopper(node: RaftdeskNode, api: EtcdApiServer, backend: NodeBackend, port: AdminPort) {
   let stopping: Promise<void> | null = null
   const stop = (transfer: boolean, reason = 'stopped'): Promise<void> => {
     stopping ??= (async () => {
       await node.stop({ transferLeadership: transfer, reason })
       await api.close()
       backend.close()
+      port.close()
       send({ type: 'stopped', reason })
       // Give the IPC message a moment to leave before the process goes.
       setTimeout(() => process.exit(0), 50)
@@ -224,38 +217,48 @@ function stopper(node: RaftdeskNode, api: EtcdApiServer, backend: NodeBackend) {
   return stop
 }
 
-/** Sends the node's status to the supervisor every statusIntervalMs, when it changed. */
-function reportStatus(node: RaftdeskNode, config: NodeProcessConfig): void {
+/**
+ * Sends the node's status to the supervisor every statusIntervalMs when it changed, with the
+ * events recorded since the last report.
+ */
+function reportStatus(node: RaftdeskNode, port: AdminPort, config: NodeProcessConfig): void {
   let statusDirty = true
+  let sentSeq = 0
   node.onStatusChange(() => (statusDirty = true))
+  node.events.onEvent(() => (statusDirty = true))
   const timer = setInterval(() => {
     if (!statusDirty || node.isStopped) return
     statusDirty = false
-    send({ type: 'status', status: toNodeStatus(node, config) })
+    const events = node.events.after(sentSeq)
+    sentSeq = node.events.lastSeq
+    void toNodeStatus(port, config).then((status) => send({ type: 'status', status, events }))
   }, config.statusIntervalMs)
   timer.unref()
 }
 
 /** Answers the supervisor's commands, and stops on its signals or when it goes away. */
 function obeySupervisor(
-  node: RaftdeskNode,
+  port: AdminPort,
   config: NodeProcessConfig,
   stop: (transfer: boolean, reason?: string) => Promise<void>,
 ): void {
+  const handlers = nodeHandlers(port, config, (t) => stop(t)) as {
+    [K in NodeCall]: (args: unknown) => Promise<NodeCalls[K]['result']>
+  }
   onSupervisorMessage((raw: unknown) => {
     const msg = raw as ToNode
     if (!msg || msg.type !== 'request' || typeof msg.id !== 'number') return
-    const parsed = nodeCommandSchema.safeParse(msg.command)
-    if (!parsed.success) {
+    const refuse = (message: string) =>
       send({
         type: 'reply',
         id: msg.id,
         ok: false,
-        error: { name: 'ValidationError', code: 'BAD_COMMAND', message: parsed.error.message },
+        error: { name: 'ValidationError', code: 'BAD_COMMAND', message },
       })
-      return
-    }
-    handleCommand(node, config, parsed.data, (t) => stop(t)).then(
+    if (!isNodeCall(msg.call)) return refuse(`unknown call ${JSON.stringify(msg.call)}`)
+    const parsed = NODE_ARG_SCHEMAS[msg.call].safeParse(msg.args)
+    if (!parsed.success) return refuse(`${msg.call}: ${parsed.error.message}`)
+    handlers[msg.call](parsed.data).then(
       (value) => send({ type: 'reply', id: msg.id, ok: true, value }),
       (err: unknown) => send({ type: 'reply', id: msg.id, ok: false, error: toWireError(err) }),
     )
@@ -277,9 +280,10 @@ async function main(): Promise<void> {
   await node.start()
   const { api, backend } = await serveApi(node, config, log)
   log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
-  const stop = stopper(node, api, backend)
-  reportStatus(node, config)
-  obeySupervisor(node, config, stop)
+  const port = createAdminPort(node, config.dataDir)
+  const stop = stopper(node, api, backend, port)
+  reportStatus(node, port, config)
+  obeySupervisor(port, config, stop)
   send({
     type: 'started',
     id: node.id,

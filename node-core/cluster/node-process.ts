@@ -5,7 +5,15 @@
  */
 import { RaftdeskError } from '../errors'
 import type { NodeLauncher, NodeProcessHandle } from './launcher'
-import type { FromNode, NodeCommand, NodeProcessConfig, NodeStatus } from './protocol'
+import type { RaftEvent } from '../../contract'
+import type {
+  FromNode,
+  NodeArgs,
+  NodeCall,
+  NodeProcessConfig,
+  NodeResult,
+  NodeStatus,
+} from './protocol'
 
 export class NodeCommandError extends RaftdeskError {}
 
@@ -33,7 +41,7 @@ export class NodeProcess {
   private constructor(
     private readonly handle: NodeProcessHandle,
     readonly name: string,
-    onStatus: (status: NodeStatus) => void,
+    onStatus: (status: NodeStatus, events: RaftEvent[]) => void,
   ) {
     this.pid = handle.pid
     let started!: (id: number) => void
@@ -50,7 +58,7 @@ export class NodeProcess {
           started(msg.id)
           break
         case 'status':
-          onStatus(msg.status)
+          onStatus(msg.status, msg.events ?? [])
           break
         case 'reply': {
           const p = this.pending.get(msg.id)
@@ -90,7 +98,7 @@ export class NodeProcess {
   static launch(
     launcher: NodeLauncher,
     config: NodeProcessConfig,
-    onStatus: (status: NodeStatus) => void = () => {},
+    onStatus: (status: NodeStatus, events: RaftEvent[]) => void = () => {},
   ): NodeProcess {
     return new NodeProcess(launcher.launch(config), config.name, onStatus)
   }
@@ -117,29 +125,33 @@ export class NodeProcess {
     }
   }
 
-  /** Sends a command and waits for its answer. */
-  request<T = unknown>(command: NodeCommand, timeoutMs = 10_000): Promise<T> {
+  /** Sends a call (protocol.ts NodeCalls) and waits for its answer. */
+  request<K extends NodeCall>(
+    call: K,
+    args: NodeArgs<K>,
+    timeoutMs = 10_000,
+  ): Promise<NodeResult<K>> {
     if (this.gone) {
       return Promise.reject(new NodeCommandError('NODE_NOT_RUNNING', `${this.name} is not running`))
     }
     const id = this.nextRequestId++
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<NodeResult<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id)
         reject(
           new NodeCommandError(
             'NODE_TIMEOUT',
-            `${this.name} did not answer ${command.type} within ${timeoutMs} ms`,
+            `${this.name} did not answer ${call} within ${timeoutMs} ms`,
           ),
         )
       }, timeoutMs)
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-      this.handle.send({ type: 'request', id, command })
+      this.handle.send({ type: 'request', id, call, args })
     })
   }
 
   status(): Promise<NodeStatus> {
-    return this.request<NodeStatus>({ type: 'status' })
+    return this.request('status', {})
   }
 
   signal(signal: NodeJS.Signals): boolean {
@@ -148,7 +160,7 @@ export class NodeProcess {
 
   /** Asks the node to stop (a leader hands over first when asked); kills it after `timeoutMs`. */
   async stop(transferLeadership: boolean, timeoutMs: number): Promise<NodeExit> {
-    await this.request({ type: 'stop', transferLeadership }).catch(() => undefined)
+    await this.request('stop', { transferLeadership }).catch(() => undefined)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>(
       (resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)),

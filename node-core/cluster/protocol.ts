@@ -4,11 +4,12 @@
  *
  * The supervisor starts a node with its NodeProcessConfig (JSON in the RAFTDESK_NODE_CONFIG
  * environment variable), then:
- *   supervisor -> node   requests { type: 'request', id, command } answered by
+ *   supervisor -> node   requests { type: 'request', id, call, args } (NodeCalls) answered by
  *   node -> supervisor   { type: 'reply', id, ok, value | error }
  *   node -> supervisor   { type: 'started', ... } once, when the node serves clients
- *                        { type: 'status', status } whenever it changes, at most every
- *                          statusIntervalMs (roles, terms, indexes: the live view of the UI)
+ *                        { type: 'status', status, events } whenever it changes, at most
+ *                          every statusIntervalMs (roles, terms, indexes, and the events
+ *                          recorded since the last one: the live view of the UI)
  *                        { type: 'stopped', reason } just before a clean exit
  *                        { type: 'fatal', error } just before exiting on an error
  * Faults that act on the process itself (kill -9, SIGSTOP/SIGCONT) are signals sent by the
@@ -16,8 +17,8 @@
  */
 import type { Member } from '../kernel/member'
 import { z } from 'zod'
-import type { WireError } from '../../contract'
-import type { NodeRuntimeStatus } from '../server/node'
+import type { RaftEvent, WireError } from '../../contract'
+import { ADMIN_ARG_SCHEMAS, type AdminCalls, type AdminStatus } from '../server/admin-port'
 
 export interface ClusterMemberSpec {
   name: string
@@ -102,55 +103,43 @@ export type NodeProcessConfig = z.infer<typeof nodeProcessConfigSchema>
 
 export const NODE_CONFIG_ENV = 'RAFTDESK_NODE_CONFIG'
 
-export type LinkFaultSpec = {
-  /** Peer member id whose link is affected. */
-  peer: number
-  drop?: boolean
-  delayMs?: number
-  lossRate?: number
-  direction?: 'send' | 'receive' | 'both'
-}
+export type { LinkFaultSpec } from '../server/admin-port'
 
-export type NodeCommand =
-  | { type: 'status' }
-  | { type: 'stop'; transferLeadership: boolean }
-  | { type: 'linkFault'; fault: LinkFaultSpec }
-  | { type: 'healLinks' }
-  | { type: 'transferLeadership'; to: number }
-  | { type: 'campaign' }
-  | { type: 'snapshot' }
-
-export const nodeCommandSchema: z.ZodType<NodeCommand> = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('status') }),
-  z.object({ type: z.literal('stop'), transferLeadership: z.boolean() }),
-  z.object({
-    type: z.literal('linkFault'),
-    fault: z.object({
-      peer: z.number().int().positive(),
-      drop: z.boolean().optional(),
-      delayMs: z.number().int().min(0).max(60_000).optional(),
-      lossRate: z.number().min(0).max(1).optional(),
-      direction: z.enum(['send', 'receive', 'both']).optional(),
-    }),
-  }),
-  z.object({ type: z.literal('healLinks') }),
-  z.object({ type: z.literal('transferLeadership'), to: z.number().int().positive() }),
-  z.object({ type: z.literal('campaign') }),
-  z.object({ type: z.literal('snapshot') }),
-]) as z.ZodType<NodeCommand>
-
-/** What a node reports about itself: the Raft picture (server/node.ts) plus where it listens. */
-export type NodeStatus = NodeRuntimeStatus & {
+/** What a node reports about itself: the admin port's status plus where it listens. */
+export type NodeStatus = AdminStatus & {
   clientUrl: string
   peerUrl: string
   pid: number
 }
 
-export type ToNode = { type: 'request'; id: number; command: NodeCommand }
+/**
+ * The calls a node process answers, as a typed map like the UI contract: the admin port's
+ * (server/admin-port.ts), with `status` carrying the process's addresses, and `stop`.
+ */
+export type NodeCalls = Omit<AdminCalls, 'status'> & {
+  status: { args: Record<string, never>; result: NodeStatus }
+  stop: { args: { transferLeadership: boolean }; result: { stopping: true } }
+}
+export type NodeCall = keyof NodeCalls
+export type NodeArgs<K extends NodeCall> = NodeCalls[K]['args']
+export type NodeResult<K extends NodeCall> = NodeCalls[K]['result']
+
+/** Every call's arguments as the node checks them. */
+export const NODE_ARG_SCHEMAS: { [K in NodeCall]: z.ZodType<NodeArgs<K>> } = {
+  ...ADMIN_ARG_SCHEMAS,
+  stop: z.object({ transferLeadership: z.boolean() }),
+}
+
+export function isNodeCall(value: unknown): value is NodeCall {
+  return typeof value === 'string' && Object.hasOwn(NODE_ARG_SCHEMAS, value)
+}
+
+export type ToNode = { type: 'request'; id: number; call: NodeCall; args: unknown }
 
 export type FromNode =
   | { type: 'started'; id: number; name: string; clientUrl: string; peerUrl: string; pid: number }
-  | { type: 'status'; status: NodeStatus }
+  /** The status, and the events recorded since the last report (oldest first). */
+  | { type: 'status'; status: NodeStatus; events: RaftEvent[] }
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; error: WireError }
   | { type: 'stopped'; reason: string }

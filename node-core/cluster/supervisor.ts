@@ -15,9 +15,18 @@ import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ValidationError } from '../errors'
+import type { RaftEvent } from '../../contract'
+import { EventRing } from '../server/events'
 import { ForkLauncher, type NodeLauncher } from './launcher'
 import { NodeCommandError, NodeProcess } from './node-process'
-import type { ClusterMemberSpec, NodeCommand, NodeProcessConfig, NodeStatus } from './protocol'
+import type {
+  ClusterMemberSpec,
+  NodeArgs,
+  NodeCall,
+  NodeProcessConfig,
+  NodeResult,
+  NodeStatus,
+} from './protocol'
 
 export interface LocalClusterOptions {
   nodes: number
@@ -99,6 +108,8 @@ export { NodeCommandError }
 export interface LocalClusterEvents {
   status: [name: string, status: NodeStatus]
   state: [name: string, state: NodeState]
+  /** Something happened: a node's raft event, or a process change or fault made here. */
+  event: [event: RaftEvent]
   exit: [name: string, code: number | null, signal: NodeJS.Signals | null]
 }
 
@@ -111,6 +122,8 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   readonly options: LocalClusterOptions
   private readonly nodes = new Map<string, ManagedNode>()
   private token = ''
+  /** Every node's events and the supervisor's own, in the order they arrived. */
+  readonly events = new EventRing('')
 
   private constructor(options: LocalClusterOptions) {
     super()
@@ -248,9 +261,10 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       statusIntervalMs: o.statusIntervalMs,
       logLevel: o.logLevel,
     }
-    const proc = NodeProcess.launch(o.launcher, config, (status) => {
+    const proc = NodeProcess.launch(o.launcher, config, (status, events) => {
       n.status = status
       n.id = status.id
+      for (const e of events) this.emit('event', this.events.add({ ...e, node: name }))
       this.emit('status', name, status)
     })
     n.proc = proc
@@ -270,8 +284,15 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   private setState(n: ManagedNode, state: NodeState): void {
     if (n.state === state) return
     n.state = state
+    this.record(n.spec.name, 'process', PROCESS_STATE_TEXT[state])
     this.options.onNodeState?.(n.spec.name, state)
     this.emit('state', n.spec.name, state)
+  }
+
+  /** Records an event of the supervisor's own (a process change, a fault it applied). */
+  record(node: string, kind: RaftEvent['kind'], text: string): void {
+    const term = Math.max(0, ...[...this.nodes.values()].map((m) => m.status?.term ?? 0))
+    this.emit('event', this.events.add({ atMs: Date.now(), node, kind, term, text }))
   }
 
   private node(name: string): ManagedNode {
@@ -284,17 +305,22 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     return n
   }
 
-  /** Sends a command to a node process and waits for its answer. */
-  request<T = unknown>(name: string, command: NodeCommand, timeoutMs = 10_000): Promise<T> {
+  /** Sends a call to a node process and waits for its answer. */
+  request<K extends NodeCall>(
+    name: string,
+    call: K,
+    args: NodeArgs<K>,
+    timeoutMs = 10_000,
+  ): Promise<NodeResult<K>> {
     const n = this.node(name)
     if (!n.proc || n.state === 'paused') {
       return Promise.reject(new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`))
     }
-    return n.proc.request<T>(command, timeoutMs)
+    return n.proc.request(call, args, timeoutMs)
   }
 
   async status(name: string): Promise<NodeStatus> {
-    const s = await this.request<NodeStatus>(name, { type: 'status' })
+    const s = await this.request(name, 'status', {})
     const n = this.node(name)
     n.status = s
     return s
@@ -327,6 +353,52 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     }
   }
 
+  /** Calls `listener` whenever a node's status, a process state or an event arrives. */
+  subscribe(listener: () => void): () => void {
+    const l = () => listener()
+    this.on('status', l)
+    this.on('state', l)
+    this.on('event', l)
+    return () => {
+      this.off('status', l)
+      this.off('state', l)
+      this.off('event', l)
+    }
+  }
+
+  /** A window of a node's log, decoded (the admin port's `log`). */
+  nodeLog(name: string, args: NodeArgs<'log'>): Promise<NodeResult<'log'>> {
+    return this.request(name, 'log', args)
+  }
+
+  /** Saves a snapshot on `name` now; resolves with its index. */
+  async snapshot(name: string): Promise<number> {
+    return (await this.request(name, 'snapshot', {})).index
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Elections
+
+  /**
+   * The node starts an election now. Forced (the default), it runs as a transfer's campaign and
+   * the voters set the leader lease aside, so it wins if its log is up to date; unforced, a
+   * healthy leader's followers ignore it (pre-vote and the lease), as Raft intends.
+   */
+  async campaign(name: string, force = true): Promise<void> {
+    this.record(name, 'fault', force ? 'asked to campaign' : 'asked to campaign (lease kept)')
+    await this.request(name, 'campaign', { force })
+  }
+
+  /** The leader hands leadership to `name` (TimeoutNow): no election timeout is waited for. */
+  async transferLeadership(name: string): Promise<void> {
+    const leader = await this.leader()
+    if (!leader) throw new NodeCommandError('NO_LEADER', 'there is no leader to hand over')
+    if (leader === name) return
+    const to = await this.idOf(name)
+    this.record(name, 'fault', `leadership transfer from ${leader} asked`)
+    await this.request(leader, 'transferLeadership', { to })
+  }
+
   // -----------------------------------------------------------------------------------------------
   // Faults
 
@@ -336,6 +408,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     const proc = n.proc
     if (!proc) return Promise.resolve()
     if (n.state === 'paused') proc.signal('SIGCONT')
+    this.record(name, 'fault', 'killed (SIGKILL)')
     proc.signal('SIGKILL')
     return proc.exited.then(() => undefined)
   }
@@ -345,6 +418,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     if (!n.proc || n.state !== 'running') {
       throw new NodeCommandError('NODE_NOT_RUNNING', `${name} is ${n.state}`)
     }
+    this.record(name, 'fault', 'paused (SIGSTOP)')
     n.proc.signal('SIGSTOP')
     this.setState(n, 'paused')
   }
@@ -365,22 +439,40 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   async cutLink(a: string, b: string, oneWay = false): Promise<void> {
     const idA = await this.idOf(a)
     const idB = await this.idOf(b)
-    await this.request(a, {
-      type: 'linkFault',
-      fault: { peer: idB, drop: true, direction: 'send' },
-    })
-    if (!oneWay) {
-      await this.request(b, {
-        type: 'linkFault',
-        fault: { peer: idA, drop: true, direction: 'send' },
-      })
-    }
+    await this.request(a, 'linkFault', { peer: idB, drop: true, direction: 'send' })
+    if (!oneWay) await this.request(b, 'linkFault', { peer: idA, drop: true, direction: 'send' })
   }
 
   /** Isolates `group` from every other node (a partition). */
   async partition(group: string[]): Promise<void> {
-    const others = this.names().filter((n) => !group.includes(n))
-    for (const a of group) for (const b of others) await this.cutLink(a, b)
+    await this.partitionGroups([group, this.names().filter((n) => !group.includes(n))])
+  }
+
+  /**
+   * Cuts every link between nodes of different groups (nodes in no group keep their links).
+   * A node that is not running keeps its links: it has none to cut.
+   */
+  async partitionGroups(groups: string[][]): Promise<void> {
+    const seen = new Set<string>()
+    for (const g of groups) {
+      for (const name of g) {
+        this.node(name)
+        if (seen.has(name)) {
+          throw new ValidationError('BAD_PARTITION', `${name} is in more than one group`)
+        }
+        seen.add(name)
+      }
+    }
+    const running = (name: string) => this.node(name).state === 'running'
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        for (const a of groups[i]!.filter(running)) {
+          for (const b of groups[j]!.filter(running)) await this.cutLink(a, b)
+        }
+      }
+    }
+    const text = groups.map((g) => `{${g.join(', ')}}`).join(' | ')
+    this.record('', 'fault', `partitioned ${text}`)
   }
 
   async setLinkFault(
@@ -389,12 +481,13 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     fault: { delayMs?: number; lossRate?: number },
   ): Promise<void> {
     const idB = await this.idOf(b)
-    await this.request(a, { type: 'linkFault', fault: { peer: idB, ...fault, direction: 'send' } })
+    await this.request(a, 'linkFault', { peer: idB, ...fault, direction: 'send' })
   }
 
   async heal(): Promise<void> {
     const running = this.names().filter((n) => this.node(n).state === 'running')
-    await Promise.all(running.map((n) => this.request(n, { type: 'healLinks' })))
+    await Promise.all(running.map((n) => this.request(n, 'healLinks', {})))
+    this.record('', 'fault', 'healed every link')
   }
 
   private async idOf(name: string): Promise<number> {
@@ -422,6 +515,15 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     if (leader) await this.stopNode(leader, true)
     await Promise.all(this.names().map((n) => this.stopNode(n, false)))
   }
+}
+
+const PROCESS_STATE_TEXT: Record<NodeState, string> = {
+  starting: 'process starting',
+  running: 'process running',
+  paused: 'process paused',
+  stopping: 'process stopping',
+  stopped: 'process stopped',
+  crashed: 'process exited unexpectedly',
 }
 
 function validateOptions(o: LocalClusterOptions): void {

@@ -310,7 +310,10 @@ export class Raft {
 
     switch (m.type) {
       case 'MsgHup':
-        this.hup(this.cfg.preVote ? 'preElection' : 'election')
+        // A forced campaign (a person's "campaign now") runs like a transfer's: no pre-vote,
+        // and voters set the leader lease aside for it, as they do for TimeoutNow.
+        if (isTransferContext(m.context)) this.hup('transfer')
+        else this.hup(this.cfg.preVote ? 'preElection' : 'election')
         return
       case 'MsgVote':
       case 'MsgPreVote':

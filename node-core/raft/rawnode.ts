@@ -45,7 +45,7 @@ import type {
   SoftState,
   Status,
 } from './types'
-import { NONE, isLocalMessage, isResponseMessage, message } from './types'
+import { CAMPAIGN_TRANSFER, NONE, isLocalMessage, isResponseMessage, message } from './types'
 
 export { decodeConfChange, encodeConfChange }
 
@@ -150,9 +150,20 @@ export class RawNode {
     return this.raft.applyConfChange(cc)
   }
 
-  /** Starts an election here now (with a pre-vote round first when preVote is on). */
-  campaign(): void {
-    this.raft.step(message({ type: 'MsgHup', from: this.raft.id, to: this.raft.id }))
+  /**
+   * Starts an election here now (with a pre-vote round first when preVote is on). Voters that
+   * hear from a live leader refuse it (the leader lease) unless `force`: then it campaigns as a
+   * leadership transfer does, without pre-vote, and the voters set the lease aside.
+   */
+  campaign(opts: { force?: boolean } = {}): void {
+    this.raft.step(
+      message({
+        type: 'MsgHup',
+        from: this.raft.id,
+        to: this.raft.id,
+        ...(opts.force ? { context: CAMPAIGN_TRANSFER } : {}),
+      }),
+    )
   }
 
   /**
@@ -295,6 +306,17 @@ export class RawNode {
     }
     this.outstanding = undefined
     if (rd.entries.length > 0) this.raft.onStable()
+  }
+
+  /**
+   * Entries [lo, hi) of the log, unstable ones included, clipped to what the log holds now (for
+   * the admin port's log view: entries below the first index were compacted away).
+   */
+  entriesBetween(lo: number, hi: number): Entry[] {
+    const log = this.raft.log
+    const from = Math.max(lo, log.firstIndex())
+    const to = Math.min(hi, log.lastIndex() + 1)
+    return from < to ? log.slice(from, to) : []
   }
 
   /** The commit index raft knows now (cheaper than status(), for checks on every proposal). */

@@ -13,7 +13,14 @@ import type { Member } from '../kernel/member'
 import type { AuthOp } from '../mvcc/auth'
 import type { ApplyItem, MvccStore } from '../mvcc/store'
 import type { WriteResult } from '../mvcc/types'
-import { decodeConfChange, type ConfState, type Entry, type RawNode, type Snapshot } from '../raft'
+import {
+  decodeConfChange,
+  type ConfChangeType,
+  type ConfState,
+  type Entry,
+  type RawNode,
+  type Snapshot,
+} from '../raft'
 import { retainSnapshots } from '../snap'
 import type { PeerTransport } from '../transport/types'
 import type { Wal } from '../wal'
@@ -37,6 +44,8 @@ export interface ApplyTargets {
   /** Membership changes proposed here, answered with the configuration they produce. */
   confChanges: WaitRegistry<ConfState>
   log: Logger
+  /** Told of every membership change applied (the node's event ring). */
+  onConfChange?: (type: ConfChangeType, nodeId: number, name: string) => void
 }
 
 export class Applier {
@@ -142,6 +151,7 @@ export class Applier {
     this.conf = conf
     const record = membership.apply(cc.type, cc.nodeId, member)
     log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
+    this.t.onConfChange?.(cc.type, cc.nodeId, record?.name ?? '')
     if (cc.type === 'removeNode') {
       transport.removePeer(cc.nodeId)
       if (cc.nodeId === this.t.id) this.removed = true

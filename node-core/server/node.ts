@@ -55,8 +55,10 @@ import {
   createPrng,
   type ConfChange,
   type ConfState,
+  type Entry,
   type HardState,
   type Message,
+  type ProgressStatus,
   type Ready,
   type Role,
 } from '../raft'
@@ -71,6 +73,7 @@ import type { Member } from '../kernel/member'
 import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from './answers'
 import { encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
+import { EventRing } from './events'
 
 export interface InitialMember {
   name: string
@@ -156,8 +159,30 @@ export interface NodeRuntimeStatus {
   compactRevision: number
   confState: ConfState
   members: Member[]
-  progress: Record<number, { match: number; next: number; state: string; recentActive: boolean }>
+  /** Leader only: its view of every other member. */
+  progress: Record<number, ProgressStatus>
   leadTransferee: number
+  electionElapsedTicks: number
+  electionTimeoutTicks: number
+}
+
+/** Unreachable events for one peer closer together than this are one burst. */
+const UNREACHABLE_EVENT_GAP_MS = 5_000
+
+const ROLE_TEXT: Record<Role, string> = {
+  follower: 'follower',
+  preCandidate: 'pre-candidate',
+  candidate: 'candidate',
+  leader: 'leader',
+  learner: 'learner',
+}
+
+const CONF_CHANGE_TEXT: Record<ConfChange['type'], string> = {
+  addVoter: 'added voter',
+  addLearner: 'added learner',
+  promoteLearner: 'promoted learner',
+  removeNode: 'removed',
+  updateNode: 'updated',
 }
 
 export class NodeStoppedError extends EtcdServerError {
@@ -213,6 +238,10 @@ export class RaftdeskNode {
   readonly clock: Clock
   /** When this member last became leader (etcd's leadElectedTime), 0 before that. */
   private leaderElectedAtMs = 0
+  /** What happened to this node lately (events.ts), read through the admin port. */
+  readonly events: EventRing
+  /** When each peer was last recorded unreachable: one event per peer per burst. */
+  private readonly unreachableAtMs = new Map<number, number>()
 
   private constructor(init: NodeInit) {
     this.options = init.options
@@ -227,6 +256,7 @@ export class RaftdeskNode {
     this.snapshotIndex = init.snapshotIndex
     this.snapDir = nodeDataDirs(init.options.dataDir).snapDir
     this.durableHardState = init.storage.initialState().hardState
+    this.events = new EventRing(this.name)
     this.term = this.durableHardState.term
     this.clock = init.options.clock ?? systemClock
     this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request', this.clock)
@@ -271,6 +301,13 @@ export class RaftdeskNode {
         writes: this.writes,
         confChanges: this.confChanges,
         log: this.log,
+        onConfChange: (type, id, name) =>
+          this.events.record({
+            kind: 'confChange',
+            term: this.term,
+            text: `membership: ${CONF_CHANGE_TEXT[type]} ${name || id.toString(16)}`,
+            detail: type,
+          }),
       },
       { applied: init.applied, confState: init.confState },
     )
@@ -291,6 +328,16 @@ export class RaftdeskNode {
     this.ticker.unref?.()
     this.leaseTimer.unref?.()
     void this.runLoop()
+    this.events.record({
+      kind: 'started',
+      term: this.term,
+      text: `started at index ${this.storage.lastIndex()}, term ${this.term}`,
+    })
+  }
+
+  /** A member's name for events (its id in hex while the member is unknown). */
+  private nameOf(id: number): string {
+    return this.membership.get(id)?.name || id.toString(16)
   }
 
   /** What the transport hands over: messages, snapshots, unreachable peers, removal. */
@@ -298,6 +345,7 @@ export class RaftdeskNode {
     this.transport.onMessage((m) => this.onPeerMessage(m))
     this.transport.onUnreachable((id) => {
       this.raft.reportUnreachable(id)
+      this.recordUnreachable(id)
       this.wake()
     })
     this.transport.onSnapshot((m, image) => this.onPeerSnapshot(m, image))
@@ -620,18 +668,49 @@ export class RaftdeskNode {
     this.wake()
   }
 
-  campaign(): void {
+  /** Starts an election here; `force` sets the leader lease aside (rawnode.ts campaign). */
+  campaign(opts: { force?: boolean } = {}): void {
     this.assertRunning()
-    this.raft.campaign()
+    this.raft.campaign(opts)
     this.wake()
   }
 
   setLinkFault(...args: Parameters<PeerTransport['setLinkFault']>): void {
     this.transport.setLinkFault(...args)
+    const [peer, fault, direction] = args
+    const what = [
+      fault.drop ? 'cut' : '',
+      fault.delayMs ? `delay ${fault.delayMs} ms` : '',
+      fault.lossRate ? `loss ${Math.round(fault.lossRate * 100)}%` : '',
+    ].filter(Boolean)
+    this.events.record({
+      kind: 'fault',
+      term: this.term,
+      text: `link to ${this.nameOf(peer)} (${direction ?? 'both'}): ${what.join(', ') || 'healed'}`,
+    })
   }
 
   healLinks(): void {
     this.transport.healLink()
+    this.events.record({ kind: 'fault', term: this.term, text: 'links healed' })
+  }
+
+  /** Records an unreachable peer once per burst (the transport reports it per lost message). */
+  private recordUnreachable(id: number): void {
+    const now = Date.now()
+    if (now - (this.unreachableAtMs.get(id) ?? 0) < UNREACHABLE_EVENT_GAP_MS) return
+    this.unreachableAtMs.set(id, now)
+    this.events.record({
+      kind: 'unreachable',
+      term: this.term,
+      text: `${this.nameOf(id)} unreachable`,
+      detail: this.nameOf(id),
+    })
+  }
+
+  /** Log entries [lo, hi) as they are now, unstable ones included (the admin port's log view). */
+  logEntries(lo: number, hi: number): Entry[] {
+    return this.raft.entriesBetween(lo, hi)
   }
 
   transportStats() {
@@ -640,15 +719,6 @@ export class RaftdeskNode {
 
   status(): NodeRuntimeStatus {
     const s = this.raft.status()
-    const progress: NodeRuntimeStatus['progress'] = {}
-    for (const [id, p] of Object.entries(s.progress)) {
-      progress[Number(id)] = {
-        match: p.match,
-        next: p.next,
-        state: p.state,
-        recentActive: p.recentActive,
-      }
-    }
     return {
       id: this.id,
       name: this.name,
@@ -667,8 +737,10 @@ export class RaftdeskNode {
       compactRevision: this.store.compactedRevision,
       confState: s.confState,
       members: this.membership.list(),
-      progress,
+      progress: s.progress,
       leadTransferee: s.leadTransferee,
+      electionElapsedTicks: s.electionElapsedTicks ?? 0,
+      electionTimeoutTicks: s.electionTimeoutTicks ?? 0,
     }
   }
 
@@ -704,6 +776,16 @@ export class RaftdeskNode {
 
   private onPeerMessage(m: Message): void {
     if (this.stopping) return
+    if ((m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') && m.term >= this.term) {
+      const pre = m.type === 'MsgPreVoteResp' ? 'pre-vote' : 'vote'
+      this.events.record({
+        kind: 'vote',
+        term: m.term,
+        text: `${this.nameOf(m.from)} ${m.reject ? 'refused' : 'granted'} its ${pre}`,
+        detail: this.nameOf(m.from),
+        granted: !m.reject,
+      })
+    }
     try {
       this.raft.step(m)
     } catch (err) {
@@ -723,6 +805,11 @@ export class RaftdeskNode {
       expected: { index: meta.index, term: meta.term },
     })
     this.log.info(`received snapshot ${info.name} (${info.fileBytes} bytes) from ${m.from}`)
+    this.events.record({
+      kind: 'snapshotReceived',
+      term: this.term,
+      text: `received snapshot at index ${meta.index} (${info.fileBytes} bytes) from ${this.nameOf(m.from)}`,
+    })
     this.onPeerMessage(m)
   }
 
@@ -808,6 +895,7 @@ export class RaftdeskNode {
     for (const m of messages) {
       if (m.type === 'MsgSnap') this.sendSnapshot(m)
       else plain.push(m)
+      if (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') this.recordVoteGiven(m)
     }
     if (plain.length > 0) this.transport.send(plain)
   }
@@ -821,6 +909,11 @@ export class RaftdeskNode {
       .then(
         () => {
           this.raft.reportSnapshot(to, 'finish')
+          this.events.record({
+            kind: 'snapshotSent',
+            term: this.term,
+            text: `sent snapshot at index ${meta.index} to ${this.nameOf(to)}`,
+          })
           this.wake()
         },
         (err: unknown) => {
@@ -831,8 +924,35 @@ export class RaftdeskNode {
       )
   }
 
+  private recordVoteGiven(m: Message): void {
+    const pre = m.type === 'MsgPreVoteResp' ? 'pre-vote' : 'vote'
+    this.events.record({
+      kind: 'voted',
+      term: m.term,
+      text: `${m.reject ? 'refused' : 'granted'} ${pre} to ${this.nameOf(m.to)}`,
+      detail: this.nameOf(m.to),
+      granted: !m.reject,
+    })
+  }
+
   private onSoftState(role: Role, lead: number): void {
     const wasLeader = this.role === 'leader'
+    if (role !== this.role) {
+      this.events.record({
+        kind: 'role',
+        term: this.raft.status().term,
+        text: `became ${ROLE_TEXT[role]}`,
+        detail: role,
+      })
+    }
+    if (lead !== this.lead) {
+      this.events.record({
+        kind: 'leader',
+        term: this.raft.status().term,
+        text: lead === 0 ? 'lost the leader' : `leader is ${this.nameOf(lead)}`,
+        detail: lead === 0 ? '' : this.nameOf(lead),
+      })
+    }
     this.role = role
     if (lead !== this.lead) {
       this.log.info(lead === 0 ? 'lost the leader' : `leader is now ${lead}`)
@@ -895,6 +1015,11 @@ export class RaftdeskNode {
       this.snapshotIndex = index
       await retainSnapshots(this.wal, this.snapDir)
       this.log.info(`saved snapshot ${info.name} (${info.fileBytes} bytes)`)
+      this.events.record({
+        kind: 'snapshotTaken',
+        term: this.term,
+        text: `saved snapshot at index ${index} (${info.fileBytes} bytes)`,
+      })
       return index
     } finally {
       this.snapshotInFlight = false

@@ -10,6 +10,7 @@ import { createConnectionHandlers, type Connections } from './connections'
 import { createDiffTopic } from './diff'
 import { createKvHandlers, createKvTopics } from './kv'
 import { createLeaseHandlers } from './leases'
+import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
 import type { TopicHandlers } from './topics'
@@ -19,7 +20,14 @@ export interface Services {
   topics: TopicHandlers
 }
 
-export function createServices(app: AppServiceOptions, conns: Connections): Services {
+/**
+ * `local` is the local cluster this host supervises (the raft views' subject), when it runs one.
+ */
+export function createServices(
+  app: AppServiceOptions,
+  conns: Connections,
+  local?: Promise<LocalClusterPort>,
+): Services {
   return {
     handlers: {
       ...createAppHandlers(app),
@@ -29,6 +37,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createClusterHandlers(conns),
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),
+      ...createRaftHandlers(local),
     },
     topics: {
       ...createAppTopics(app),
@@ -36,6 +45,7 @@ export function createServices(app: AppServiceOptions, conns: Connections): Serv
       ...createSearchTopic(conns),
       ...createBulkTopics(conns),
       ...createDiffTopic(conns),
+      ...createRaftTopics(local),
     },
   }
 }

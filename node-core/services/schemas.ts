@@ -7,7 +7,7 @@
  * shape than the contract declares, does not compile.
  */
 import { z } from 'zod'
-import type { ArgsOf, Channel, Topic, TopicArgsOf } from '../../contract'
+import type { ArgsOf, Channel, RaftAction, Topic, TopicArgsOf } from '../../contract'
 
 type Schema<T> = z.ZodType<T, unknown>
 
@@ -55,7 +55,47 @@ const newConnection = z.object({
     .optional(),
 })
 
+/** A local node's name as the supervisor gives them (n1, n2...). */
+const nodeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a node name like n1')
+const raftAction: Schema<RaftAction> = z.discriminatedUnion('type', [
+  z.object({
+    type: z.enum(['kill', 'restart', 'pause', 'resume', 'start', 'stop', 'campaign', 'transfer']),
+    node: nodeName,
+  }),
+  z.object({ type: z.literal('snapshot'), node: nodeName }),
+  z.object({
+    type: z.literal('partition'),
+    groups: z.array(z.array(nodeName).min(1).max(9)).min(2, 'a partition needs two groups').max(9),
+  }),
+  z.object({
+    type: z.literal('cutLink'),
+    from: nodeName,
+    to: nodeName,
+    oneWay: z.boolean().optional(),
+  }),
+  z.object({
+    type: z.literal('linkFault'),
+    from: nodeName,
+    to: nodeName,
+    delayMs: z.number().int().min(0).max(60_000),
+    lossRate: z.number().min(0).max(1),
+  }),
+  z.object({ type: z.literal('heal') }),
+])
+
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
+  'raft/available': z.tuple([]),
+  'raft/cluster': z.tuple([]),
+  'raft/log': z.tuple([
+    z.object({
+      to: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      limit: z.number().int().min(1).max(500),
+    }),
+  ]),
+  'raft/events': z.tuple([
+    z.object({ afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  ]),
+  'raft/act': z.tuple([raftAction]),
   'connections/list': z.tuple([]),
   'connections/add': z.tuple([newConnection]),
   'connections/remove': z.tuple([z.object({ id: conn })]),
@@ -141,6 +181,7 @@ const query = z.string().min(1).max(1000)
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
+  'raft/live': z.tuple([]),
   'kv/diff': z.tuple([
     z.object({
       conn,

@@ -13,6 +13,7 @@ import type {
   DiffProgress,
   EventOf,
   ExportChunk,
+  RaftLive,
   SearchProgress,
   Topic,
   TopicArgsOf,
@@ -42,6 +43,9 @@ export type TopicHandlers = {
   ) => (() => void) | Promise<() => void>
 }
 
+/** Raft events kept in one live message while the window is behind (the newest). */
+export const RAFT_EVENTS_PER_MESSAGE_MAX = 2_000
+
 /** Events kept in one watch message while the window is behind; older ones are skipped. */
 export const WATCH_BATCH_EVENTS_MAX = 2_000
 
@@ -50,6 +54,11 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
   // A person clicks one menu item at a time; two before the window took the first are rare, and
   // the later one is what they want now.
   'app/menu': (_a, b) => b,
+  // The cluster as it is now; every event recorded meanwhile travels (the newest, bounded).
+  'raft/live': (a: RaftLive, b: RaftLive): RaftLive => ({
+    cluster: b.cluster,
+    events: a.events.concat(b.events).slice(-RAFT_EVENTS_PER_MESSAGE_MAX),
+  }),
   'kv/watch': (a: WatchBatch, b: WatchBatch): WatchBatch => {
     const events = a.events.concat(b.events)
     const over = Math.max(0, events.length - WATCH_BATCH_EVENTS_MAX)

@@ -5,9 +5,17 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
 
-export type View = 'keys' | 'watch' | 'leases' | 'access' | 'cluster' | 'about'
+export type View = 'keys' | 'watch' | 'leases' | 'access' | 'cluster' | 'raft' | 'about'
 
-export const VIEWS: readonly View[] = ['keys', 'watch', 'leases', 'access', 'cluster', 'about']
+export const VIEWS: readonly View[] = [
+  'keys',
+  'watch',
+  'leases',
+  'access',
+  'cluster',
+  'raft',
+  'about',
+]
 export type ThemeChoice = 'system' | 'light' | 'dark'
 
 function stored<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

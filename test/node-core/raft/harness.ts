@@ -273,7 +273,7 @@ export class InteractionEnv {
       case 'add-nodes':
         return this.addNodes(cmd)
       case 'campaign':
-        return this.node(intArg(cmd, 0)).rn.campaign()
+        return this.node(intArg(cmd, 0)).rn.campaign({ force: cmd.kv.get('force') === 'true' })
       case 'propose':
         return this.node(intArg(cmd, 0)).rn.propose(enc.encode(cmd.args[1] ?? ''))
       case 'propose-batch':

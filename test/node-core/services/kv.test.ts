@@ -34,6 +34,7 @@ describe('kv services', () => {
     ...createBulkTopics(conns),
     ...createDiffTopic(conns),
     'app/menu': () => () => {},
+    'raft/live': () => () => {},
   })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */

@@ -39,6 +39,11 @@ function handlers(info: Handlers['app/info']): Handlers {
     'leases/grant': refuse,
     'leases/revoke': refuse,
     'leases/keepAlive': refuse,
+    'raft/available': refuse,
+    'raft/cluster': refuse,
+    'raft/log': refuse,
+    'raft/events': refuse,
+    'raft/act': refuse,
   }
 }
 

@@ -107,6 +107,7 @@ describe('openTopic', () => {
       'bulk/export': () => () => {},
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
+      'raft/live': () => () => {},
     }
     return { state, handlers }
   }
@@ -143,6 +144,7 @@ describe('openTopic', () => {
       'bulk/export': () => () => {},
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
+      'raft/live': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))

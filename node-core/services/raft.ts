@@ -1,0 +1,303 @@
+/**
+ * The `raft/*` handlers: the local cluster's machinery for the dashboard, the log view and the
+ * timeline, and the levers on it. They run over the local-cluster supervisor through the port
+ * below (node-core/cluster's LocalCluster implements it; services cannot import cluster/).
+ *
+ * The live topic sends the whole cluster view at most every LIVE_INTERVAL_MS while anything
+ * changes, with the events recorded since the last message; a window that is behind gets the
+ * merge (topics.ts): the newest view and every event.
+ */
+import type {
+  FollowerProgress,
+  LogSlice,
+  NodeProcessState,
+  RaftAction,
+  RaftClusterView,
+  RaftEvent,
+  RaftNodeView,
+} from '../../contract'
+import { NotFoundError, ValidationError } from '../errors'
+import type { AdminLogSlice, AdminStatus } from '../server/admin-port'
+import type { Handlers } from './router'
+import type { TopicHandlers } from './topics'
+
+/** One supervised node as the supervisor lists it. */
+export interface SupervisedNode {
+  name: string
+  id: number
+  endpoint: string
+  peer: string
+  dataDir: string
+  pid: number | null
+  state: NodeProcessState
+  status: AdminStatus | null
+}
+
+/** What these handlers need from the local-cluster supervisor. */
+export interface LocalClusterPort {
+  list(): SupervisedNode[]
+  readonly events: {
+    after(afterSeq: number, limit?: number): RaftEvent[]
+    readonly lastSeq: number
+  }
+  subscribe(listener: () => void): () => void
+  nodeLog(name: string, args: { to: number; limit: number }): Promise<AdminLogSlice>
+  kill(name: string): Promise<void>
+  restart(name: string): Promise<void>
+  pause(name: string): void
+  resume(name: string): void
+  startNode(name: string): Promise<void>
+  stopNode(name: string, transferLeadership?: boolean): Promise<void>
+  campaign(name: string): Promise<void>
+  transferLeadership(name: string): Promise<void>
+  snapshot(name: string): Promise<number>
+  partitionGroups(groups: string[][]): Promise<void>
+  cutLink(a: string, b: string, oneWay?: boolean): Promise<void>
+  setLinkFault(a: string, b: string, fault: { delayMs?: number; lossRate?: number }): Promise<void>
+  heal(): Promise<void>
+}
+
+/** About ten updates a second at most: the dashboard's pace. */
+export const LIVE_INTERVAL_MS = 100
+
+const hex = (id: number) => (id === 0 ? '' : id.toString(16))
+
+function followersOf(status: AdminStatus, nameOf: (id: number) => string): FollowerProgress[] {
+  return Object.entries(status.progress)
+    .map(([id, p]) => ({
+      id: hex(Number(id)),
+      name: nameOf(Number(id)),
+      match: p.match,
+      next: p.next,
+      state: p.state,
+      inflight: p.inflight,
+      recentActive: p.recentActive,
+      isLearner: p.isLearner,
+      pendingSnapshot: p.pendingSnapshot,
+      behind: Math.max(0, status.lastIndex - p.match),
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+function nodeView(n: SupervisedNode, nameOf: (id: number) => string): RaftNodeView {
+  const s = n.status
+  return {
+    name: n.name,
+    id: hex(n.id),
+    process: n.state,
+    pid: n.pid,
+    endpoint: n.endpoint,
+    peer: n.peer,
+    dataDir: n.dataDir,
+    stale: n.state !== 'running',
+    raft: s
+      ? {
+          role: s.role,
+          term: s.term,
+          vote: hex(s.vote),
+          leader: hex(s.lead),
+          firstIndex: s.firstIndex,
+          lastIndex: s.lastIndex,
+          stableIndex: s.stableIndex,
+          commit: s.commit,
+          applied: s.applied,
+          snapshotIndex: s.snapshotIndex,
+          revision: s.revision,
+          compactRevision: s.compactRevision,
+          isLearner: s.confState.learners.includes(s.id),
+          walBytes: s.walBytes,
+          dbBytes: s.dbBytes,
+          followers: s.role === 'leader' ? followersOf(s, nameOf) : [],
+          electionElapsedTicks: s.electionElapsedTicks,
+          electionTimeoutTicks: s.electionTimeoutTicks,
+          atMs: s.atMs,
+        }
+      : null,
+  }
+}
+
+/**
+ * The cluster at a glance. The leader is the running node in the leader role with the highest
+ * term; a voter counts as healthy when it runs and follows that leader (the leader included),
+ * and `canFail` is how many more voters may go before fewer than a quorum are left.
+ */
+export function clusterView(nodes: SupervisedNode[], nowMs = Date.now()): RaftClusterView {
+  const byId = new Map(nodes.map((n) => [n.id, n.name]))
+  const nameOf = (id: number) => byId.get(id) ?? hex(id)
+  const views = nodes.map((n) => nodeView(n, nameOf))
+  const leaders = nodes
+    .filter((n) => n.state === 'running' && n.status?.role === 'leader')
+    .sort((a, b) => b.status!.term - a.status!.term)
+  const leader = leaders[0]
+  // The configuration as the leader knows it; without a leader, as the newest node knows it.
+  const newest = [...nodes].filter((n) => n.status).sort((a, b) => b.status!.term - a.status!.term)
+  const conf = (leader ?? newest[0])?.status?.confState
+  const voterIds = conf ? conf.voters : nodes.map((n) => n.id)
+  const voters = voterIds.length
+  const quorum = Math.floor(voters / 2) + 1
+  const healthyVoters = leader
+    ? nodes.filter(
+        (n) =>
+          voterIds.includes(n.id) &&
+          n.state === 'running' &&
+          (n.id === leader.id || n.status?.lead === leader.id),
+      ).length
+    : 0
+  return {
+    nodes: views,
+    leader: leader?.name ?? '',
+    term: Math.max(0, ...nodes.map((n) => n.status?.term ?? 0)),
+    voters,
+    quorum,
+    healthyVoters,
+    canFail: leader ? healthyVoters - quorum : -1,
+    atMs: nowMs,
+  }
+}
+
+function noLocalCluster(): never {
+  throw new NotFoundError(
+    'NO_LOCAL_CLUSTER',
+    'this window is not attached to a local cluster: the raft views need the one raftdesk runs',
+  )
+}
+
+async function act(port: LocalClusterPort, a: RaftAction): Promise<null> {
+  const known = new Set(port.list().map((n) => n.name))
+  const check = (...names: string[]) => {
+    for (const name of names) {
+      if (!known.has(name)) {
+        throw new ValidationError(
+          'UNKNOWN_NODE',
+          `no node named ${JSON.stringify(name)} (have ${[...known].join(', ')})`,
+        )
+      }
+    }
+  }
+  switch (a.type) {
+    case 'kill':
+      check(a.node)
+      await port.kill(a.node)
+      break
+    case 'restart':
+      check(a.node)
+      await port.restart(a.node)
+      break
+    case 'pause':
+      check(a.node)
+      port.pause(a.node)
+      break
+    case 'resume':
+      check(a.node)
+      port.resume(a.node)
+      break
+    case 'start':
+      check(a.node)
+      await port.startNode(a.node)
+      break
+    case 'stop':
+      check(a.node)
+      await port.stopNode(a.node, true)
+      break
+    case 'campaign':
+      check(a.node)
+      await port.campaign(a.node)
+      break
+    case 'transfer':
+      check(a.node)
+      await port.transferLeadership(a.node)
+      break
+    case 'snapshot':
+      check(a.node)
+      await port.snapshot(a.node)
+      break
+    case 'partition':
+      check(...a.groups.flat())
+      await port.partitionGroups(a.groups)
+      break
+    case 'cutLink':
+      check(a.from, a.to)
+      if (a.from === a.to) throw new ValidationError('BAD_LINK', 'a link joins two different nodes')
+      await port.cutLink(a.from, a.to, a.oneWay ?? false)
+      break
+    case 'linkFault':
+      check(a.from, a.to)
+      if (a.from === a.to) throw new ValidationError('BAD_LINK', 'a link joins two different nodes')
+      await port.setLinkFault(a.from, a.to, { delayMs: a.delayMs, lossRate: a.lossRate })
+      break
+    case 'heal':
+      await port.heal()
+      break
+  }
+  return null
+}
+
+/** Each node's log over the same window of indexes, so the view can align them. */
+async function logs(port: LocalClusterPort, to: number, limit: number): Promise<LogSlice[]> {
+  const nodes = port.list()
+  const newest = Math.max(0, ...nodes.map((n) => n.status?.lastIndex ?? 0))
+  const last = to === 0 ? newest : to
+  return Promise.all(
+    nodes.map(async (n): Promise<LogSlice> => {
+      const base = {
+        node: n.name,
+        firstIndex: 0,
+        lastIndex: 0,
+        stableIndex: 0,
+        commit: 0,
+        applied: 0,
+      }
+      if (n.state !== 'running') return { ...base, entries: [], error: `${n.name} is ${n.state}` }
+      try {
+        return { node: n.name, ...(await port.nodeLog(n.name, { to: last, limit })) }
+      } catch (err) {
+        return { ...base, entries: [], error: err instanceof Error ? err.message : String(err) }
+      }
+    }),
+  )
+}
+
+export function createRaftHandlers(
+  local: Promise<LocalClusterPort> | undefined,
+): Pick<Handlers, 'raft/available' | 'raft/cluster' | 'raft/log' | 'raft/events' | 'raft/act'> {
+  const port = async () => (local ? local : noLocalCluster())
+  return {
+    'raft/available': async () =>
+      local
+        ? local.then(
+            () => true,
+            () => false,
+          )
+        : false,
+    'raft/cluster': async () => clusterView((await port()).list()),
+    'raft/log': async ({ to, limit }) => logs(await port(), to, limit),
+    'raft/events': async ({ afterSeq }) => (await port()).events.after(afterSeq),
+    'raft/act': async (action) => act(await port(), action),
+  }
+}
+
+export function createRaftTopics(
+  local: Promise<LocalClusterPort> | undefined,
+): Pick<TopicHandlers, 'raft/live'> {
+  return {
+    'raft/live': async (_args, sink) => {
+      const port = await (local ?? noLocalCluster())
+      let sentSeq = port.events.lastSeq
+      sink.emit({ cluster: clusterView(port.list()), events: port.events.after(0) })
+      let timer: NodeJS.Timeout | null = null
+      const flush = () => {
+        timer = null
+        const events = port.events.after(sentSeq)
+        sentSeq = port.events.lastSeq
+        sink.emit({ cluster: clusterView(port.list()), events })
+      }
+      const unsubscribe = port.subscribe(() => {
+        timer ??= setTimeout(flush, LIVE_INTERVAL_MS)
+      })
+      return () => {
+        unsubscribe()
+        if (timer) clearTimeout(timer)
+      }
+    },
+  }
+}

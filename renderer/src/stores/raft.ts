@@ -1,0 +1,134 @@
+/**
+ * The `raft` namespace's store: the local cluster live (the `raft/live` topic), the events it
+ * recorded, each node's log over a window of indexes, and the levers (`raft/act`).
+ *
+ * Live updates arrive at most about ten times a second (the server coalesces, topics.ts merges
+ * while the window is behind); the store keeps only the newest cluster view and a bounded list
+ * of events, so a busy cluster cannot grow the window's memory.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { LogSlice, RaftAction, RaftClusterView, RaftEvent } from '../../../contract'
+import { errorText } from '../api/client'
+import { useApi } from '../api/inject'
+
+/** Events kept in the window (the newest). */
+export const RAFT_EVENTS_KEPT = 2_000
+/** Entries per node the log view asks for. */
+export const LOG_WINDOW = 40
+
+export const useRaftStore = defineStore('raft', () => {
+  const api = useApi()
+  const available = ref<boolean | null>(null)
+  const cluster = shallowRef<RaftClusterView | null>(null)
+  const events = shallowRef<RaftEvent[]>([])
+  const error = ref<string | null>(null)
+  /** The action running now (its label), and the last one's failure. */
+  const busy = ref<string | null>(null)
+  const actionError = ref<string | null>(null)
+  const logs = shallowRef<LogSlice[]>([])
+  const logError = ref<string | null>(null)
+  /** The last index the log view shows; 0 follows the newest. */
+  const logTo = ref(0)
+  const updates = ref(0)
+  let close: (() => void) | null = null
+  let followers = 0
+
+  function addEvents(list: RaftEvent[]): void {
+    if (list.length === 0) return
+    const all = events.value.concat(list)
+    events.value = all.length > RAFT_EVENTS_KEPT ? all.slice(-RAFT_EVENTS_KEPT) : all
+  }
+
+  async function open(): Promise<void> {
+    try {
+      available.value = await api.call('raft/available')
+    } catch (err) {
+      available.value = false
+      error.value = errorText(err)
+      return
+    }
+    if (!available.value || followers === 0 || close) return
+    let first = true
+    close = api.subscribe('raft/live', [], {
+      event(live) {
+        cluster.value = live.cluster
+        // The first message carries the whole recorded history: it replaces what we had.
+        if (first) events.value = live.events.slice(-RAFT_EVENTS_KEPT)
+        else addEvents(live.events)
+        first = false
+        error.value = null
+        updates.value++
+      },
+      error(err) {
+        error.value = errorText(err)
+        close = null
+      },
+    })
+  }
+
+  /** Keeps the cluster live until the returned function is called. */
+  function follow(): () => void {
+    followers++
+    if (followers === 1) void open()
+    return () => {
+      followers--
+      if (followers === 0) {
+        close?.()
+        close = null
+      }
+    }
+  }
+
+  async function act(action: RaftAction, label: string): Promise<boolean> {
+    busy.value = label
+    actionError.value = null
+    try {
+      await api.call('raft/act', action)
+      return true
+    } catch (err) {
+      actionError.value = errorText(err)
+      return false
+    } finally {
+      busy.value = null
+    }
+  }
+
+  async function loadLog(): Promise<void> {
+    try {
+      logs.value = await api.call('raft/log', { to: logTo.value, limit: LOG_WINDOW })
+      logError.value = null
+    } catch (err) {
+      logError.value = errorText(err)
+    }
+  }
+
+  /** Moves the log window by `delta` entries (negative: older); back to 0 follows the tail. */
+  function scrollLog(delta: number): void {
+    const newest = Math.max(0, ...logs.value.map((l) => l.lastIndex))
+    const at = logTo.value === 0 ? newest : logTo.value
+    const next = Math.max(Math.min(LOG_WINDOW, newest), at + delta)
+    logTo.value = next >= newest ? 0 : next
+    void loadLog()
+  }
+
+  const leader = computed(() => cluster.value?.nodes.find((n) => n.name === cluster.value?.leader))
+
+  return {
+    available,
+    cluster,
+    events,
+    error,
+    busy,
+    actionError,
+    logs,
+    logError,
+    logTo,
+    updates,
+    leader,
+    follow,
+    act,
+    loadLog,
+    scrollLog,
+  }
+})
