@@ -46,6 +46,8 @@ export interface RaftNodeView {
   raft: RaftNodeState | null
   /** The raft state is from before the process stopped answering (killed, paused). */
   stale: boolean
+  /** Peers this node's messages cannot reach (links cut from the window). */
+  cutTo: string[]
 }
 
 export interface RaftNodeState {
@@ -104,6 +106,7 @@ export type RaftEventKind =
   | 'snapshotTaken'
   | 'unreachable'
   | 'fault'
+  | 'action'
   | 'process'
 
 /** One thing that happened in the cluster, as a node or the supervisor recorded it. */

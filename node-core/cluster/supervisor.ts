@@ -124,6 +124,8 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   private token = ''
   /** Every node's events and the supervisor's own, in the order they arrived. */
   readonly events = new EventRing('')
+  /** Links cut here, as "from>to" (messages from `from` to `to` are dropped). */
+  private readonly cuts = new Set<string>()
 
   private constructor(options: LocalClusterOptions) {
     super()
@@ -268,6 +270,8 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       this.emit('status', name, status)
     })
     n.proc = proc
+    // A new process starts with whole links: the cuts it made are gone with the old one.
+    for (const c of [...this.cuts]) if (c.startsWith(`${name}>`)) this.cuts.delete(c)
     this.setState(n, 'starting')
     void proc.exited.then(({ code, signal }) => {
       if (n.proc === proc) {
@@ -353,6 +357,14 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     }
   }
 
+  /** The links cut now: messages from `from` to `to` are dropped. */
+  cutLinks(): Array<{ from: string; to: string }> {
+    return [...this.cuts].map((c) => {
+      const [from, to] = c.split('>') as [string, string]
+      return { from, to }
+    })
+  }
+
   /** Calls `listener` whenever a node's status, a process state or an event arrives. */
   subscribe(listener: () => void): () => void {
     const l = () => listener()
@@ -385,7 +397,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
    * healthy leader's followers ignore it (pre-vote and the lease), as Raft intends.
    */
   async campaign(name: string, force = true): Promise<void> {
-    this.record(name, 'fault', force ? 'asked to campaign' : 'asked to campaign (lease kept)')
+    this.record(name, 'action', force ? 'asked to campaign' : 'asked to campaign (lease kept)')
     await this.request(name, 'campaign', { force })
   }
 
@@ -395,7 +407,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     if (!leader) throw new NodeCommandError('NO_LEADER', 'there is no leader to hand over')
     if (leader === name) return
     const to = await this.idOf(name)
-    this.record(name, 'fault', `leadership transfer from ${leader} asked`)
+    this.record(name, 'action', `leadership transfer from ${leader} asked`)
     await this.request(leader, 'transferLeadership', { to })
   }
 
@@ -440,7 +452,11 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     const idA = await this.idOf(a)
     const idB = await this.idOf(b)
     await this.request(a, 'linkFault', { peer: idB, drop: true, direction: 'send' })
-    if (!oneWay) await this.request(b, 'linkFault', { peer: idA, drop: true, direction: 'send' })
+    this.cuts.add(`${a}>${b}`)
+    if (!oneWay) {
+      await this.request(b, 'linkFault', { peer: idA, drop: true, direction: 'send' })
+      this.cuts.add(`${b}>${a}`)
+    }
   }
 
   /** Isolates `group` from every other node (a partition). */
@@ -487,6 +503,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   async heal(): Promise<void> {
     const running = this.names().filter((n) => this.node(n).state === 'running')
     await Promise.all(running.map((n) => this.request(n, 'healLinks', {})))
+    this.cuts.clear()
     this.record('', 'fault', 'healed every link')
   }
 

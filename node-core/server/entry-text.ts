@@ -17,10 +17,31 @@ import { decodeRequest } from './request-codec'
 
 const leaseHex = (id: bigint) => BigInt.asUintN(64, id).toString(16).padStart(16, '0')
 
+/** Characters of a key or value shown before it is cut. */
+const SHOWN_CHARS_MAX = 64
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A key or value as a person reads it: text in JSON quotes when it is UTF-8 without control
+ * characters (so a JSON value reads as itself), hex otherwise; long ones cut with their size.
+ */
+export function describeData(data: Uint8Array): string {
+  let text: string
+  try {
+    text = UTF8.decode(data)
+  } catch {
+    return describeBytes(data)
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) return describeBytes(data)
+  if (text.length <= SHOWN_CHARS_MAX) return JSON.stringify(text)
+  return `${JSON.stringify(text.slice(0, SHOWN_CHARS_MAX))}…(${data.byteLength} bytes)`
+}
+
 function rangeText(key: Uint8Array, rangeEnd?: Uint8Array): string {
-  if (!rangeEnd || rangeEnd.byteLength === 0) return describeBytes(key)
-  if (rangeEnd.byteLength === 1 && rangeEnd[0] === 0) return `${describeBytes(key)} and after`
-  return `${describeBytes(key)} .. ${describeBytes(rangeEnd)}`
+  if (!rangeEnd || rangeEnd.byteLength === 0) return describeData(key)
+  if (rangeEnd.byteLength === 1 && rangeEnd[0] === 0) return `${describeData(key)} and after`
+  return `${describeData(key)} .. ${describeData(rangeEnd)}`
 }
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
@@ -30,7 +51,7 @@ export function describeWriteOp(op: WriteOp): string {
     case 'put': {
       const p = op.put
       const lease = p.lease ? ` lease ${leaseHex(p.lease)}` : ''
-      return `put ${describeBytes(p.key)} = ${p.ignoreValue ? '(value kept)' : describeBytes(p.value)}${lease}`
+      return `put ${describeData(p.key)} = ${p.ignoreValue ? '(value kept)' : describeData(p.value)}${lease}`
     }
     case 'deleteRange':
       return `delete ${rangeText(op.deleteRange.key, op.deleteRange.rangeEnd)}`

@@ -36,6 +36,7 @@ export interface SupervisedNode {
 /** What these handlers need from the local-cluster supervisor. */
 export interface LocalClusterPort {
   list(): SupervisedNode[]
+  cutLinks(): Array<{ from: string; to: string }>
   readonly events: {
     after(afterSeq: number, limit?: number): RaftEvent[]
     readonly lastSeq: number
@@ -79,9 +80,14 @@ function followersOf(status: AdminStatus, nameOf: (id: number) => string): Follo
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
-function nodeView(n: SupervisedNode, nameOf: (id: number) => string): RaftNodeView {
+function nodeView(
+  n: SupervisedNode,
+  nameOf: (id: number) => string,
+  cutTo: string[],
+): RaftNodeView {
   const s = n.status
   return {
+    cutTo,
     name: n.name,
     id: hex(n.id),
     process: n.state,
@@ -121,10 +127,19 @@ function nodeView(n: SupervisedNode, nameOf: (id: number) => string): RaftNodeVi
  * term; a voter counts as healthy when it runs and follows that leader (the leader included),
  * and `canFail` is how many more voters may go before fewer than a quorum are left.
  */
-export function clusterView(nodes: SupervisedNode[], nowMs = Date.now()): RaftClusterView {
+export function clusterView(
+  nodes: SupervisedNode[],
+  cuts: Array<{ from: string; to: string }> = [],
+  nowMs = Date.now(),
+): RaftClusterView {
   const byId = new Map(nodes.map((n) => [n.id, n.name]))
   const nameOf = (id: number) => byId.get(id) ?? hex(id)
-  const views = nodes.map((n) => nodeView(n, nameOf))
+  const cutTo = (name: string) =>
+    cuts
+      .filter((c) => c.from === name)
+      .map((c) => c.to)
+      .sort()
+  const views = nodes.map((n) => nodeView(n, nameOf, cutTo(n.name)))
   const leaders = nodes
     .filter((n) => n.state === 'running' && n.status?.role === 'leader')
     .sort((a, b) => b.status!.term - a.status!.term)
@@ -154,6 +169,8 @@ export function clusterView(nodes: SupervisedNode[], nowMs = Date.now()): RaftCl
     atMs: nowMs,
   }
 }
+
+const viewOf = (port: LocalClusterPort) => clusterView(port.list(), port.cutLinks())
 
 function noLocalCluster(): never {
   throw new NotFoundError(
@@ -269,7 +286,7 @@ export function createRaftHandlers(
             () => false,
           )
         : false,
-    'raft/cluster': async () => clusterView((await port()).list()),
+    'raft/cluster': async () => viewOf(await port()),
     'raft/log': async ({ to, limit }) => logs(await port(), to, limit),
     'raft/events': async ({ afterSeq }) => (await port()).events.after(afterSeq),
     'raft/act': async (action) => act(await port(), action),
@@ -283,13 +300,13 @@ export function createRaftTopics(
     'raft/live': async (_args, sink) => {
       const port = await (local ?? noLocalCluster())
       let sentSeq = port.events.lastSeq
-      sink.emit({ cluster: clusterView(port.list()), events: port.events.after(0) })
+      sink.emit({ cluster: viewOf(port), events: port.events.after(0) })
       let timer: NodeJS.Timeout | null = null
       const flush = () => {
         timer = null
         const events = port.events.after(sentSeq)
         sentSeq = port.events.lastSeq
-        sink.emit({ cluster: clusterView(port.list()), events })
+        sink.emit({ cluster: viewOf(port), events })
       }
       const unsubscribe = port.subscribe(() => {
         timer ??= setTimeout(flush, LIVE_INTERVAL_MS)

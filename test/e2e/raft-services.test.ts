@@ -118,6 +118,7 @@ describe('raft services', () => {
       view,
       (v) => leaderOf(v)?.raft!.followers.some((f) => f.name === lone && !f.recentActive) ?? false,
     )
+    expect((await view()).nodes.find((n) => n.name === lone)!.cutTo).toEqual(rest.slice().sort())
     const stalled = (await view()).nodes.find((n) => n.name === lone)!.raft!.commit
     const writer = tc.client(v.leader)
     for (let i = 0; i < 5; i++) await writer.put(`raft/part/${i}`, `${i}`)

@@ -80,6 +80,14 @@ describe('entry texts', () => {
     ).toBe('auth userGrantRole al r')
   })
 
+  it('shows text values as text, JSON included, and cuts long ones with their size', () => {
+    const put = (value: Uint8Array) =>
+      describeWriteOp({ type: 'put', put: { key: enc.encode('cfg'), value } })
+    expect(put(enc.encode('{"replicas":3}'))).toBe('put "cfg" = "{\\"replicas\\":3}"')
+    expect(put(enc.encode('é'.repeat(70)))).toBe(`put "cfg" = "${'é'.repeat(64)}"…(140 bytes)`)
+    expect(put(enc.encode('a\nb'))).toBe('put "cfg" = 0x610a62')
+  })
+
   it('names the writer, the empty entry of a new leader and conf changes', () => {
     const put = encodeRequest({
       id: 1,

@@ -1,0 +1,218 @@
+// The Raft view end to end: a real 3-node local cluster, the web UI with the same services as
+// `raftdesk serve` (the supervisor attached), Debian's Chromium. From the window: a put made with
+// etcdctl reaches "applied" on every node in the log view; leadership moves to a named node and a
+// named node campaigns and wins; an isolated node's commit index stalls while the others go on,
+// then converges after "Heal"; killing the leader brings a new one with a higher term. Screenshots
+// of every tab in both themes land in test-results/screenshots.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Connections } from '../../node-core/services/connections'
+import { closeMemberClients } from '../../node-core/services/cluster'
+import { createServices } from '../../node-core/services/index'
+import { startWebUi, type WebUi } from '../../node-core/services/web'
+import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
+import { startTestCluster, type TestCluster } from '../helpers/cluster'
+import { etcdctl } from '../node-core/api/harness'
+
+const SHOTS = join(import.meta.dirname, '../../test-results/screenshots')
+const POLL = { timeout: 20_000 }
+
+describe.runIf(shouldRunBrowserTests())('raft view', () => {
+  let tc: TestCluster
+  let ui: WebUi
+  let browser: Browser
+  let page: Page
+  let rendererDir: string
+  const connections = new Connections()
+  const problems: string[] = []
+
+  /** etcdctl against the running nodes, or only `via` (an isolated node cannot serve writes). */
+  const ctl = async (...args: string[]) => ctlVia('', ...args)
+  const ctlVia = async (via: string, ...args: string[]) => {
+    const endpoints = tc.cluster
+      .list()
+      .filter((n) => n.state === 'running' && (via === '' || n.name === via))
+      .map((n) => n.endpoint)
+    const r = await etcdctl(endpoints.join(','), args)
+    if (r.code !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const card = (name: string) => page.locator(`[data-test=node-${name}]`)
+  const leaderName = () => page.locator('[data-test=leader-name]').innerText()
+  const currentLeader = async () => /^(\S+)/.exec(await leaderName())?.[1] ?? ''
+  const termOf = async (name: string) =>
+    Number((await card(name).locator('[data-test=node-term]').innerText()).replace(/\D/g, ''))
+  const commitOf = async (name: string) =>
+    Number(await card(name).locator('[data-test=node-commit]').innerText())
+  const followerNames = async () => {
+    const leader = await currentLeader()
+    return ['n1', 'n2', 'n3'].filter((n) => n !== leader)
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true })
+    tc = await startTestCluster()
+    await tc.cluster.waitForLeader()
+    rendererDir = mkdtempSync(join(tmpdir(), 'raftdesk-web-'))
+    connections.add({ id: 'local', name: 'local cluster', endpoints: [...tc.endpoints.values()] })
+    ui = await startWebUi({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: tc.dataDir,
+      rendererDir,
+      services: createServices(
+        { name: 'raftdesk', version: '0.0.0-test', host: 'web', dataDir: tc.dataDir },
+        connections,
+        Promise.resolve(tc.cluster),
+      ),
+    })
+    browser = await launchChromium()
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 820 },
+      colorScheme: 'dark',
+    })
+    page = await context.newPage()
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+    page.on('pageerror', (e) => problems.push(e.message))
+    await page.goto(ui.url)
+    await page.locator('[data-test=nav-raft]').click()
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await ui?.close()
+    connections.closeAll()
+    closeMemberClients()
+    await tc?.dispose()
+    if (rendererDir) rmSync(rendererDir, { recursive: true, force: true })
+  })
+
+  it('shows every node with its role, term and indexes, and the leader’s followers', async () => {
+    await expect.poll(leaderName, POLL).toMatch(/^n\d leads in term \d+$/)
+    await expect
+      .poll(() => page.locator('[data-test=can-fail]').innerText(), POLL)
+      .toBe('can lose 1 more')
+    const leader = await currentLeader()
+    expect(await card(leader).locator('[data-test=node-role]').innerText()).toBe('leader')
+    const followers = card(leader).locator('[data-test=followers] tbody tr')
+    await expect.poll(() => followers.count()).toBe(2)
+    for (const f of await followerNames()) {
+      expect(await card(f).locator('[data-test=node-role]').innerText()).toBe('follower')
+    }
+    await page.screenshot({ path: join(SHOTS, 'raft-dashboard-dark.png') })
+  })
+
+  it('shows a put made with etcdctl reach applied on every node in the log view', async () => {
+    await ctl('put', 'raft/seen', 'yes')
+    await page.locator('[data-test=raft-tab-log]').click()
+    const cells = page.locator('[data-test^=log-cell-]', { hasText: 'put "raft/seen" = "yes"' })
+    await expect.poll(() => cells.count(), POLL).toBe(3)
+    await expect
+      .poll(
+        async () =>
+          (await cells.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).join(),
+        POLL,
+      )
+      .toBe('applied,applied,applied')
+    // Aligned: the three cells are in one row.
+    const row = page.locator('tr', { has: cells.first() })
+    expect(await row.locator('[data-test^=log-cell-]', { hasText: 'raft/seen' }).count()).toBe(3)
+    for (let i = 0; i < 6; i++) await ctl('put', `config/service-${i}`, `{"replicas":${i + 1}}`)
+    await ctl('del', 'config/service-0')
+    await expect
+      .poll(
+        () =>
+          page.locator('[data-test^=log-cell-]', { hasText: 'delete "config/service-0"' }).count(),
+        POLL,
+      )
+      .toBe(3)
+    await page.screenshot({ path: join(SHOTS, 'raft-log-dark.png') })
+  })
+
+  it('hands leadership to a named node, then makes another campaign and win', async () => {
+    await page.locator('[data-test=raft-tab-dashboard]').click()
+    const [first, second] = await followerNames()
+    const termBefore = await termOf(first!)
+    await card(first!).locator('[data-test=act-transfer]').click()
+    await expect.poll(currentLeader, POLL).toBe(first)
+    await card(second!).locator('[data-test=act-campaign]').click()
+    await expect.poll(currentLeader, POLL).toBe(second)
+    expect(await termOf(second!)).toBeGreaterThan(termBefore)
+  })
+
+  it('isolates a follower: its commit stalls while the others go on; Heal converges', async () => {
+    const [lone] = await followerNames()
+    await card(lone!).locator('[data-test=act-isolate]').click()
+    const leader = await currentLeader()
+    await expect
+      .poll(() => card(leader).locator(`[data-test=follower-${lone}]`).getAttribute('class'), POLL)
+      .toContain('inactive')
+    expect(await card(lone!).locator('[data-test=node-cut]').innerText()).toContain('Isolated')
+    const stalled = await commitOf(lone!)
+    for (let i = 0; i < 5; i++) await ctlVia(leader, 'put', `raft/partitioned/${i}`, `${i}`)
+    await expect.poll(() => commitOf(leader), POLL).toBeGreaterThanOrEqual(stalled + 5)
+    expect(await commitOf(lone!)).toBe(stalled)
+    await expect
+      .poll(
+        async () =>
+          Number(
+            await card(leader)
+              .locator(`[data-test=follower-${lone}] [data-test=follower-behind]`)
+              .innerText(),
+          ),
+        POLL,
+      )
+      .toBeGreaterThanOrEqual(5)
+    await page.screenshot({ path: join(SHOTS, 'raft-partition-dark.png') })
+    await page.locator('[data-test=heal]').click()
+    await expect.poll(() => card(lone!).locator('[data-test=node-cut]').count(), POLL).toBe(0)
+    await expect.poll(() => commitOf(lone!), POLL).toBe(await commitOf(leader))
+  })
+
+  it('kills the leader from the window: a new leader with a higher term; Start brings it back', async () => {
+    const old = await currentLeader()
+    const term = await termOf(old)
+    await card(old).locator('[data-test=act-kill]').click()
+    await expect.poll(currentLeader, POLL).not.toBe(old)
+    const next = await currentLeader()
+    expect(await termOf(next)).toBeGreaterThan(term)
+    await expect
+      .poll(() => card(old).locator('[data-test=node-process]').innerText(), POLL)
+      .toContain('Killed or crashed')
+    expect(await page.locator('[data-test=can-fail]').innerText()).toBe(
+      'one more failure stops writes',
+    )
+    await page.screenshot({ path: join(SHOTS, 'raft-killed-dark.png') })
+    await card(old).locator('[data-test=act-start]').click()
+    await expect
+      .poll(() => page.locator('[data-test=can-fail]').innerText(), POLL)
+      .toBe('can lose 1 more')
+  })
+
+  it('lists what happened: elections with their votes, faults, the kill', async () => {
+    await page.locator('[data-test=raft-tab-events]').click()
+    const list = page.locator('[data-test=raft-events]')
+    await expect.poll(() => list.innerText(), POLL).toContain('became leader')
+    const text = await list.innerText()
+    expect(text).toContain('granted vote to')
+    expect(text).toContain('killed (SIGKILL)')
+    expect(text).toContain('partitioned')
+    await page.locator('[data-test=events-kind]').selectOption('faults')
+    expect(await list.innerText()).not.toContain('granted vote to')
+    await page.screenshot({ path: join(SHOTS, 'raft-events-dark.png') })
+  })
+
+  it('looks right in the light theme too, and never logged an error', async () => {
+    await page.emulateMedia({ colorScheme: 'light' })
+    await page.locator('[data-test=raft-tab-dashboard]').click()
+    await expect.poll(leaderName, POLL).toMatch(/leads/)
+    await page.screenshot({ path: join(SHOTS, 'raft-dashboard-light.png') })
+    await page.locator('[data-test=raft-tab-log]').click()
+    await expect.poll(() => page.locator('[data-test^=log-cell-]').count(), POLL).toBeGreaterThan(3)
+    await page.screenshot({ path: join(SHOTS, 'raft-log-light.png') })
+    expect(problems).toEqual([])
+  })
+})
