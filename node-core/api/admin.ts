@@ -1,6 +1,6 @@
 /**
  * raftdesk's Admin service (proto/raftdesk.proto), served beside etcd's services on the client
- * port. Join is how a node of another machine or another raftdesk becomes a member: it proves it
+ * port. Call serves the node admin port (server/admin-port.ts) to tools on other machines. Join is how a node of another machine or another raftdesk becomes a member: it proves it
  * knows the cluster token, and is added as a learner. LeaseRenew and LeaseTimeToLive are how a
  * follower hands its clients' lease calls to the leader.
  *
@@ -23,6 +23,7 @@ import { PROTO_DIR, PROTO_LOADER_OPTIONS, safeServiceDefinition } from './proto'
 import { id64 } from './codec'
 import { schemaOf } from './wire-check'
 import type { AdminBackend } from '../server/port'
+import { ADMIN_ARG_SCHEMAS, isAdminCall } from '../server/admin-port'
 
 function loadAdminDefinition(protoDir: string = PROTO_DIR) {
   return loadSync('raftdesk.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir] })
@@ -81,6 +82,29 @@ export function adminService(ctx: ApiContext, backend: AdminBackend): UntypedSer
         return {}
       },
     ),
+    Call: unary<{ token: string; call: string; args: Buffer }>(ctx, method('Call'), async (req) => {
+      if (!backend.adminCall || !isAdminCall(req.call)) {
+        throw new ValidationError(
+          'UNKNOWN_ADMIN_CALL',
+          `raftdesk: no admin call named ${JSON.stringify(req.call)}`,
+        )
+      }
+      let raw: unknown
+      try {
+        raw = JSON.parse(Buffer.from(req.args ?? []).toString('utf8') || '{}')
+      } catch {
+        throw new ValidationError('BAD_ADMIN_ARGS', `raftdesk: ${req.call}: arguments are not JSON`)
+      }
+      const parsed = ADMIN_ARG_SCHEMAS[req.call].safeParse(raw)
+      if (!parsed.success) {
+        throw new ValidationError(
+          'BAD_ADMIN_ARGS',
+          `raftdesk: ${req.call}: ${parsed.error.message}`,
+        )
+      }
+      const result = await backend.adminCall(req.call, parsed.data as never)
+      return { result: Buffer.from(JSON.stringify(result)) }
+    }),
     Join: unary<PbJoinRequest>(ctx, method('Join'), async (req) => {
       if (!NAME_RE.test(req.name ?? '')) {
         throw new ValidationError(

@@ -11,12 +11,10 @@
  * <dataDir>/join.json remembers what the cluster answered, so a restart of the joined node
  * (JoinedNode.start with the same dataDir) comes back as the same member without asking again.
  */
-import { memberFromWire, type WireMember } from '../kernel/member'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
-import { credentials, type ServiceError } from '@grpc/grpc-js'
-import { adminClientConstructor } from '../api/admin'
+import { AdminClient } from '../client/admin-client'
 import { EtcdClient, EtcdClientError } from '../client/etcd-client'
 import { RaftdeskError, ValidationError } from '../errors'
 import { ForkLauncher, type NodeLauncher } from './launcher'
@@ -75,32 +73,13 @@ async function callJoin(
   endpoint: string,
   req: { token: string; name: string; peerUrls: string[]; clientUrls: string[] },
 ): Promise<{ memberId: number; clusterId: number; members: NodeProcessConfig['existingMembers'] }> {
-  const Admin = adminClientConstructor()
-  const client = new Admin(endpoint, credentials.createInsecure())
+  const { token, ...who } = req
+  const client = new AdminClient(endpoint, token)
   try {
-    const res = await new Promise<{
-      memberId: string
-      clusterId: string
-      members: WireMember[]
-    }>((resolve, reject) => {
-      const deadline = new Date(Date.now() + 15_000)
-      ;(
-        client as unknown as {
-          join: (r: object, o: object, cb: (e: ServiceError | null, r: never) => void) => void
-        }
-      ).join(req, { deadline }, (err, r) =>
-        err
-          ? reject(
-              new JoinError(`JOIN_${err.code}`, `join via ${endpoint} refused: ${err.details}`),
-            )
-          : resolve(r),
-      )
-    })
-    return {
-      memberId: Number(res.memberId),
-      clusterId: Number(res.clusterId),
-      members: res.members.map(memberFromWire),
-    }
+    return await client.join(who, Date.now() + 15_000)
+  } catch (err) {
+    const e = err as RaftdeskError
+    throw new JoinError(`JOIN_${e.code}`, `join via ${endpoint} refused: ${e.message}`)
   } finally {
     client.close()
   }

@@ -26,7 +26,7 @@ import { toWireError } from '../errors'
 import type { RequestLimits } from '../mvcc/validate'
 import { TcpTransport } from '../transport/tcp'
 import { leaderClientEndpoint, NodeAdmin, NodeBackend } from '../server/backend'
-import { GrpcLeaderLink } from '../api/leader-link'
+import { GrpcLeaderLink } from '../client/leader-link'
 import { hostPort } from '../server/members'
 import { NODE_DEFAULTS, RaftdeskNode } from '../server/node'
 import { loggerFrom, type LogLevel, type Logger } from '../kernel/logger'
@@ -154,6 +154,7 @@ async function serveApi(
   node: RaftdeskNode,
   config: NodeProcessConfig,
   log: Logger,
+  port: AdminPort,
 ): Promise<{ api: EtcdApiServer; backend: NodeBackend }> {
   const client = splitHostPort(config.clientUrl)
   const tls = readClientTls(config)
@@ -185,7 +186,7 @@ async function serveApi(
         ...(config.etcd?.maxRequestBytes ? { requestBytesMax: config.etcd.maxRequestBytes } : {}),
         ...(config.etcd?.maxTxnOps ? { txnOpsMax: config.etcd.maxTxnOps } : {}),
       },
-      admin: new NodeAdmin(node, config.token),
+      admin: new NodeAdmin(node, config.token, port),
       logger: log.child('api'),
     })
     return { api, backend }
@@ -278,9 +279,9 @@ async function main(): Promise<void> {
   const log = makeLogger(config.name, config.logLevel)
   const node = await openNode(config, log)
   await node.start()
-  const { api, backend } = await serveApi(node, config, log)
-  log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
   const port = createAdminPort(node, config.dataDir)
+  const { api, backend } = await serveApi(node, config, log, port)
+  log.info(`serving etcd v3 on ${config.clientUrl}, peers on ${config.peerUrl} (member ${node.id})`)
   const stop = stopper(node, api, backend, port)
   reportStatus(node, port, config)
   obeySupervisor(port, config, stop)

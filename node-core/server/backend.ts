@@ -29,7 +29,8 @@ import type {
   LeaderLink,
 } from './port'
 import { EtcdServerError } from '../kernel/etcd-errors'
-import { RaftdeskError } from '../errors'
+import { NotFoundError, RaftdeskError } from '../errors'
+import type { AdminArgs, AdminCall, AdminHandlers, AdminResult } from './admin-port'
 import { CompactedError, WatchFellBehindError } from '../mvcc/errors'
 import type {
   CompactionRequest,
@@ -580,7 +581,15 @@ export class NodeAdmin implements AdminBackend {
   constructor(
     private readonly node: RaftdeskNode,
     private readonly token: string,
+    /** The node's admin port, served through the Admin service's Call. */
+    private readonly port?: AdminHandlers,
   ) {}
+
+  adminCall<K extends AdminCall>(call: K, args: AdminArgs<K>): Promise<AdminResult<K>> {
+    if (!this.port) throw new NotFoundError('NO_ADMIN_PORT', 'this node serves no admin port')
+    const handler = this.port[call] as (a: AdminArgs<K>) => Promise<AdminResult<K>>
+    return handler(args)
+  }
 
   clusterToken(): string {
     return this.token

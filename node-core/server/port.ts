@@ -36,6 +36,7 @@ import type {
   TxnResponse,
 } from '../mvcc/types'
 import type { AuthInfo, Permission } from '../mvcc/auth'
+import type { AdminArgs, AdminCall, AdminResult } from './admin-port'
 
 /**
  * What a call brings beside its request: the abort signal (the client went away) and who sent
@@ -297,6 +298,11 @@ export interface JoinResult {
 export interface AdminBackend {
   /** The cluster token a joining node (or a forwarding member) must present. */
   clusterToken(): string
+  /**
+   * One call of the node admin port (admin-port.ts), its arguments already checked against the
+   * port's schema; absent when this node serves no admin port.
+   */
+  adminCall?<K extends AdminCall>(call: K, args: AdminArgs<K>): Promise<AdminResult<K>>
   /** Adds a learner with this record; resolves once the change is applied here. */
   addLearner(req: JoinRequest): Promise<JoinResult>
   /** Leader only: renews a lease, returns its TTL in seconds. */

@@ -3,6 +3,7 @@
 // leadership transfer, partition and heal, kill and restart).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RaftClusterView, RaftEvent, RaftLive } from '../../contract'
+import { AdminClient } from '../../node-core/client/admin-client'
 import { createRaftHandlers, createRaftTopics } from '../../node-core/services/raft'
 import type { TopicSink } from '../../node-core/services/topics'
 import { sleep, startTestCluster, type TestCluster } from '../helpers/cluster'
@@ -196,6 +197,33 @@ describe('raft services', () => {
       expect(got.length - 1).toBeLessThanOrEqual(Math.ceil(spanMs / 100) + 2)
     } finally {
       stop()
+    }
+  })
+
+  it('serves the node admin port over the Admin service, checked by the cluster token', async () => {
+    const endpoint = tc.cluster.info('n2').endpoint
+    const admin = new AdminClient(endpoint, tc.cluster.clusterToken)
+    const stranger = new AdminClient(endpoint, 'not-the-token')
+    try {
+      const status = await admin.call('status', {})
+      expect(status.name).toBe('n2')
+      expect(status.confState.voters).toHaveLength(3)
+      const log = await admin.call('log', { to: 3, limit: 3 })
+      expect(log.entries.map((e) => e.op)).toEqual(['addVoter n1', 'addVoter n2', 'addVoter n3'])
+      const events = await admin.call('events', { afterSeq: 0 })
+      expect(events[0]).toMatchObject({ node: 'n2', kind: 'started' })
+      await expect(stranger.call('status', {})).rejects.toMatchObject({
+        code: 'WRONG_CLUSTER_TOKEN',
+      })
+      await expect(admin.call('nope' as 'status', {})).rejects.toMatchObject({
+        code: 'UNKNOWN_ADMIN_CALL',
+      })
+      await expect(admin.call('log', { to: -1, limit: 3 })).rejects.toMatchObject({
+        code: 'BAD_ADMIN_ARGS',
+      })
+    } finally {
+      admin.close()
+      stranger.close()
     }
   })
 

@@ -8,9 +8,9 @@ import { adminClientConstructor } from '../../../node-core/api/admin'
 import type { AdminBackend } from '../../../node-core/server/port'
 import { EtcdServerError } from '../../../node-core/api/errors'
 import { RaftdeskError } from '../../../node-core/errors'
-import { forwardedError } from '../../../node-core/api/leader-link'
+import { forwardedError } from '../../../node-core/client/leader-link'
 import { freePort } from '../../helpers/ports'
-import { startFakeServer, type FakeServer } from './harness'
+import { startFakeServer, type FakeServer } from '../api/harness'
 
 let failure: unknown = null
 const backend: AdminBackend = {
