@@ -91,6 +91,7 @@ const CHANNEL_SET = {
   'raft/cluster': true,
   'raft/log': true,
   'raft/events': true,
+  'raft/history': true,
   'raft/act': true,
 } as const satisfies Record<Channel, true>
 

@@ -175,10 +175,35 @@ export type RaftAction =
   | { type: 'linkFault'; from: string; to: string; delayMs: number; lossRate: number }
   | { type: 'heal' }
 
+/** One node in a once-a-second sample of the cluster (the timeline's data). */
+export interface RaftNodeSample {
+  name: string
+  /** The role, or what the process is when it does not run ('down', 'paused'). */
+  role: RaftRole | 'down' | 'paused'
+  term: number
+  lastIndex: number
+  commit: number
+  applied: number
+  /** Cumulative counters since the node process started (a restart starts them over). */
+  proposals: number
+  messages: number
+  /** This node's writes over the second before the sample: how many, and their latency. */
+  writes: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+}
+
+export interface RaftSample {
+  atMs: number
+  nodes: RaftNodeSample[]
+}
+
 export interface RaftLive {
   cluster: RaftClusterView
   /** Events since the last message (the first message carries the recorded history). */
   events: RaftEvent[]
+  /** Samples since the last message (the first message carries every one recorded). */
+  samples: RaftSample[]
 }
 
 export interface RaftCalls {
@@ -188,6 +213,8 @@ export interface RaftCalls {
   'raft/log': { args: [LogWindow]; result: LogSlice[] }
   /** Recorded events after `afterSeq` (0: all kept), oldest first. */
   'raft/events': { args: [{ afterSeq: number }]; result: RaftEvent[] }
+  /** The once-a-second samples recorded after `afterMs` (0: all kept, about 15 minutes). */
+  'raft/history': { args: [{ afterMs: number }]; result: RaftSample[] }
   'raft/act': { args: [RaftAction]; result: null }
 }
 

@@ -45,7 +45,7 @@ export interface ApplyTargets {
   confChanges: WaitRegistry<ConfState>
   log: Logger
   /** Told of every membership change applied (the node's event ring). */
-  onConfChange?: (type: ConfChangeType, nodeId: number, name: string) => void
+  onConfChange?: (type: ConfChangeType, nodeId: number, name: string, index: number) => void
 }
 
 export class Applier {
@@ -151,7 +151,7 @@ export class Applier {
     this.conf = conf
     const record = membership.apply(cc.type, cc.nodeId, member)
     log.info(`membership: ${cc.type} ${cc.nodeId}${record?.name ? ` (${record.name})` : ''}`)
-    this.t.onConfChange?.(cc.type, cc.nodeId, record?.name ?? '')
+    this.t.onConfChange?.(cc.type, cc.nodeId, record?.name ?? '', e.index)
     if (cc.type === 'removeNode') {
       transport.removePeer(cc.nodeId)
       if (cc.nodeId === this.t.id) this.removed = true

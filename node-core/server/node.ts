@@ -74,6 +74,7 @@ import { APPLY_LAG_ENTRIES_MAX, raftRefusalAnswer, writeDeadlineAnswer } from '.
 import { encodeRequest } from './request-codec'
 import { TooManyRequestsError, WaitRegistry } from './wait'
 import { EventRing } from './events'
+import { LatencyWindow, type LatencySummary } from './latency'
 
 export interface InitialMember {
   name: string
@@ -164,6 +165,13 @@ export interface NodeRuntimeStatus {
   leadTransferee: number
   electionElapsedTicks: number
   electionTimeoutTicks: number
+  /** Writes proposed on this node since it started (counted when proposed). */
+  proposals: number
+  /** Peer messages sent and received since start (every peer summed). */
+  messagesSent: number
+  messagesReceived: number
+  /** Proposal-to-apply time of this node's writes over the last second. */
+  writeLatency: LatencySummary
 }
 
 /** Unreachable events for one peer closer together than this are one burst. */
@@ -240,6 +248,10 @@ export class RaftdeskNode {
   private leaderElectedAtMs = 0
   /** What happened to this node lately (events.ts), read through the admin port. */
   readonly events: EventRing
+  private proposals = 0
+  /** The last log index when the node opened: applying up to it replays what happened before. */
+  private readonly replayedToIndex: number
+  private readonly latency = new LatencyWindow()
   /** When each peer was last recorded unreachable: one event per peer per burst. */
   private readonly unreachableAtMs = new Map<number, number>()
 
@@ -257,6 +269,7 @@ export class RaftdeskNode {
     this.snapDir = nodeDataDirs(init.options.dataDir).snapDir
     this.durableHardState = init.storage.initialState().hardState
     this.events = new EventRing(this.name)
+    this.replayedToIndex = init.storage.lastIndex()
     this.term = this.durableHardState.term
     this.clock = init.options.clock ?? systemClock
     this.writes = new WaitRegistry(init.options.pendingRequestsMax, 'request', this.clock)
@@ -301,7 +314,9 @@ export class RaftdeskNode {
         writes: this.writes,
         confChanges: this.confChanges,
         log: this.log,
-        onConfChange: (type, id, name) =>
+        // Entries the WAL held at open are replayed, not new: only later changes are events.
+        onConfChange: (type, id, name, index) =>
+          index > this.replayedToIndex &&
           this.events.record({
             kind: 'confChange',
             term: this.term,
@@ -395,7 +410,9 @@ export class RaftdeskNode {
     this.checkApplyLag()
     const id = this.requestIds.nextId()
     const data = encodeRequest(opts.who ? { id, op, who: opts.who } : { id, op })
-    return this.track(this.writes, id, opts.signal, () => {
+    const startMs = Date.now()
+    const result = await this.track(this.writes, id, opts.signal, () => {
+      this.proposals++
       try {
         this.raft.propose(data)
       } catch (err) {
@@ -403,6 +420,9 @@ export class RaftdeskNode {
       }
       this.wake()
     })
+    const nowMs = Date.now()
+    this.latency.add(nowMs, nowMs - startMs)
+    return result
   }
 
   /**
@@ -741,7 +761,20 @@ export class RaftdeskNode {
       leadTransferee: s.leadTransferee,
       electionElapsedTicks: s.electionElapsedTicks ?? 0,
       electionTimeoutTicks: s.electionTimeoutTicks ?? 0,
+      proposals: this.proposals,
+      ...this.messageCounts(),
+      writeLatency: this.latency.summary(Date.now()),
     }
+  }
+
+  private messageCounts(): { messagesSent: number; messagesReceived: number } {
+    let sent = 0
+    let received = 0
+    for (const p of this.transport.stats().peers) {
+      sent += p.sentMessages
+      received += p.receivedMessages
+    }
+    return { messagesSent: sent, messagesReceived: received }
   }
 
   onStatusChange(listener: () => void): () => void {

@@ -15,9 +15,11 @@ import type {
   RaftClusterView,
   RaftEvent,
   RaftNodeView,
+  RaftSample,
 } from '../../contract'
 import { NotFoundError, ValidationError } from '../errors'
 import type { AdminLogSlice, AdminStatus } from '../server/admin-port'
+import { RaftHistory } from './raft-history'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
@@ -274,11 +276,28 @@ async function logs(port: LocalClusterPort, to: number, limit: number): Promise<
   )
 }
 
+/** One history per supervised cluster, recording from the first time the services meet it. */
+const histories = new WeakMap<LocalClusterPort, RaftHistory>()
+export function historyOf(port: LocalClusterPort): RaftHistory {
+  let h = histories.get(port)
+  if (!h) {
+    h = new RaftHistory(() => port.list()).start()
+    histories.set(port, h)
+  }
+  return h
+}
+
 export function createRaftHandlers(
   local: Promise<LocalClusterPort> | undefined,
-): Pick<Handlers, 'raft/available' | 'raft/cluster' | 'raft/log' | 'raft/events' | 'raft/act'> {
+): Pick<
+  Handlers,
+  'raft/available' | 'raft/cluster' | 'raft/log' | 'raft/events' | 'raft/history' | 'raft/act'
+> {
   const port = async () => (local ? local : noLocalCluster())
+  // Record from the start, so that a window opened later can scrub back.
+  void local?.then(historyOf, () => undefined)
   return {
+    'raft/history': async ({ afterMs }) => historyOf(await port()).after(afterMs),
     'raft/available': async () =>
       local
         ? local.then(
@@ -299,20 +318,29 @@ export function createRaftTopics(
   return {
     'raft/live': async (_args, sink) => {
       const port = await (local ?? noLocalCluster())
+      const history = historyOf(port)
       let sentSeq = port.events.lastSeq
-      sink.emit({ cluster: viewOf(port), events: port.events.after(0) })
+      let samples: RaftSample[] = []
+      sink.emit({ cluster: viewOf(port), events: port.events.after(0), samples: history.after(0) })
       let timer: NodeJS.Timeout | null = null
       const flush = () => {
         timer = null
         const events = port.events.after(sentSeq)
         sentSeq = port.events.lastSeq
-        sink.emit({ cluster: viewOf(port), events })
+        sink.emit({ cluster: viewOf(port), events, samples })
+        samples = []
       }
-      const unsubscribe = port.subscribe(() => {
+      const changed = () => {
         timer ??= setTimeout(flush, LIVE_INTERVAL_MS)
+      }
+      const unsubscribe = port.subscribe(changed)
+      const unsample = history.onSample((s) => {
+        samples.push(s)
+        changed()
       })
       return () => {
         unsubscribe()
+        unsample()
         if (timer) clearTimeout(timer)
       }
     },

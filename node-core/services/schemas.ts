@@ -95,6 +95,9 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'raft/events': z.tuple([
     z.object({ afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   ]),
+  'raft/history': z.tuple([
+    z.object({ afterMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  ]),
   'raft/act': z.tuple([raftAction]),
   'connections/list': z.tuple([]),
   'connections/add': z.tuple([newConnection]),

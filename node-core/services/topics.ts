@@ -58,6 +58,7 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
   'raft/live': (a: RaftLive, b: RaftLive): RaftLive => ({
     cluster: b.cluster,
     events: a.events.concat(b.events).slice(-RAFT_EVENTS_PER_MESSAGE_MAX),
+    samples: a.samples.concat(b.samples),
   }),
   'kv/watch': (a: WatchBatch, b: WatchBatch): WatchBatch => {
     const events = a.events.concat(b.events)

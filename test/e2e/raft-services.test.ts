@@ -91,7 +91,10 @@ describe('raft services', () => {
     const events = await until(
       'its election recorded',
       async () => raft['raft/events']({ afterSeq }) as RaftEvent[],
-      (es) => es.some((e) => e.node === target && e.kind === 'role' && e.detail === 'leader'),
+      (es) =>
+        es.some((e) => e.node === target && e.kind === 'role' && e.detail === 'leader') &&
+        // The voters report on their own schedule (every status interval).
+        es.some((e) => e.node !== target && e.kind === 'voted' && e.detail === target),
     )
     const mine = events.filter((e) => e.node === target)
     expect(mine.some((e) => e.kind === 'role' && e.detail === 'candidate')).toBe(true)

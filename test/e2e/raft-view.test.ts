@@ -205,6 +205,39 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await page.screenshot({ path: join(SHOTS, 'raft-events-dark.png') })
   })
 
+  it('draws the timeline: role lanes with the kill, event marks, charts; scrubs back', async () => {
+    // A few seconds of steady writes, so the charts have something to draw.
+    const writer = tc.client(await tc.cluster.waitForLeader())
+    const until = Date.now() + 3_000
+    for (let i = 0; Date.now() < until; i++) await writer.put(`load/${i % 50}`, 'x'.repeat(64))
+    await page.locator('[data-test=raft-tab-timeline]').click()
+    const timeline = page.locator('[data-test=raft-timeline]')
+    for (const n of ['n1', 'n2', 'n3']) {
+      await expect
+        .poll(() => page.locator(`[data-test=lane-${n}] .seg`).count(), POLL)
+        .toBeGreaterThan(0)
+    }
+    // Someone led, and the node killed earlier shows down for a while.
+    await expect
+      .poll(() => timeline.locator('.seg[data-role=leader]').count(), POLL)
+      .toBeGreaterThan(0)
+    expect(await timeline.locator('.seg[data-role=down]').count()).toBeGreaterThan(0)
+    expect(await page.locator('[data-test=timeline-mark]').count()).toBeGreaterThan(3)
+    expect(await timeline.locator('canvas').count()).toBe(3)
+    await page.screenshot({ path: join(SHOTS, 'raft-timeline-dark.png'), fullPage: true })
+    // Scrubbing back pins the window; Back to live follows the newest again.
+    const scrub = page.locator('[data-test=timeline-scrub]')
+    const min = Number(await scrub.getAttribute('min'))
+    await scrub.evaluate((el, v) => {
+      const input = el as HTMLInputElement
+      input.value = String(v)
+      input.dispatchEvent(new Event('input', { bubbles: true }))
+    }, min)
+    await expect.poll(() => page.locator('[data-test=timeline-live]').isEnabled()).toBe(true)
+    await page.locator('[data-test=timeline-live]').click()
+    await expect.poll(() => page.locator('[data-test=timeline-live]').isEnabled()).toBe(false)
+  })
+
   it('looks right in the light theme too, and never logged an error', async () => {
     await page.emulateMedia({ colorScheme: 'light' })
     await page.locator('[data-test=raft-tab-dashboard]').click()

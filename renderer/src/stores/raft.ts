@@ -8,12 +8,20 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import type { LogSlice, RaftAction, RaftClusterView, RaftEvent } from '../../../contract'
+import type {
+  LogSlice,
+  RaftAction,
+  RaftClusterView,
+  RaftEvent,
+  RaftSample,
+} from '../../../contract'
 import { errorText } from '../api/client'
 import { useApi } from '../api/inject'
 
 /** Events kept in the window (the newest). */
 export const RAFT_EVENTS_KEPT = 2_000
+/** Once-a-second samples kept (fifteen minutes, what the host records). */
+export const RAFT_SAMPLES_KEPT = 900
 /** Entries per node the log view asks for. */
 export const LOG_WINDOW = 40
 
@@ -22,6 +30,7 @@ export const useRaftStore = defineStore('raft', () => {
   const available = ref<boolean | null>(null)
   const cluster = shallowRef<RaftClusterView | null>(null)
   const events = shallowRef<RaftEvent[]>([])
+  const samples = shallowRef<RaftSample[]>([])
   const error = ref<string | null>(null)
   /** The action running now (its label), and the last one's failure. */
   const busy = ref<string | null>(null)
@@ -56,6 +65,10 @@ export const useRaftStore = defineStore('raft', () => {
         // The first message carries the whole recorded history: it replaces what we had.
         if (first) events.value = live.events.slice(-RAFT_EVENTS_KEPT)
         else addEvents(live.events)
+        if (first || live.samples.length > 0) {
+          const all = (first ? [] : samples.value).concat(live.samples)
+          samples.value = all.length > RAFT_SAMPLES_KEPT ? all.slice(-RAFT_SAMPLES_KEPT) : all
+        }
         first = false
         error.value = null
         updates.value++
@@ -118,6 +131,7 @@ export const useRaftStore = defineStore('raft', () => {
     available,
     cluster,
     events,
+    samples,
     error,
     busy,
     actionError,

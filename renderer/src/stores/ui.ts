@@ -47,8 +47,12 @@ export const useUiStore = defineStore('ui', () => {
     return matchMedia('(prefers-color-scheme: light)').matches ? 'light' : 'dark'
   }
 
+  /** The theme on screen now (charts read their colours again when it changes). */
+  const shownTheme = ref<'light' | 'dark'>('dark')
+
   function applyTheme(): void {
-    document.documentElement.dataset['theme'] = effectiveTheme()
+    shownTheme.value = effectiveTheme()
+    document.documentElement.dataset['theme'] = shownTheme.value
   }
 
   function cycleTheme(): void {
@@ -57,5 +61,5 @@ export const useUiStore = defineStore('ui', () => {
     applyTheme()
   }
 
-  return { view, theme, applyTheme, cycleTheme, effectiveTheme }
+  return { view, theme, shownTheme, applyTheme, cycleTheme, effectiveTheme }
 })

@@ -2,6 +2,7 @@
 // what it missed; and the one-line texts the log view shows for each kind of entry.
 import { describe, expect, it } from 'vitest'
 import { EventRing } from '../../../node-core/server/events'
+import { LatencyWindow } from '../../../node-core/server/latency'
 import { describeLogEntry, describeWriteOp } from '../../../node-core/server/entry-text'
 import { encodeRequest } from '../../../node-core/server/request-codec'
 import { encodeConfChange } from '../../../node-core/raft/rawnode'
@@ -105,5 +106,22 @@ describe('entry texts', () => {
       op: 'addLearner n2',
     })
     expect(describeLogEntry(entry(new Uint8Array([99, 1])), nameOf).op).toMatch(/^undecodable/)
+  })
+})
+
+describe('LatencyWindow', () => {
+  it('summarises the last second of writes and forgets older ones', () => {
+    const w = new LatencyWindow(1000, 100)
+    for (let i = 1; i <= 100; i++) w.add(500, i)
+    expect(w.summary(1000)).toEqual({ count: 100, p50Ms: 51, p99Ms: 100 })
+    w.add(1400, 7)
+    expect(w.summary(1600)).toEqual({ count: 1, p50Ms: 7, p99Ms: 7 })
+    expect(w.summary(5000)).toEqual({ count: 0, p50Ms: 0, p99Ms: 0 })
+  })
+
+  it('keeps at most its capacity, the newest', () => {
+    const w = new LatencyWindow(1000, 3)
+    for (const ms of [100, 1, 2, 3]) w.add(10, ms)
+    expect(w.summary(10)).toEqual({ count: 3, p50Ms: 2, p99Ms: 3 })
   })
 })

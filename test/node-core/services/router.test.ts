@@ -43,6 +43,7 @@ function handlers(info: Handlers['app/info']): Handlers {
     'raft/cluster': refuse,
     'raft/log': refuse,
     'raft/events': refuse,
+    'raft/history': refuse,
     'raft/act': refuse,
   }
 }
