@@ -24,6 +24,7 @@ import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
 import type { RaftCalls, RaftTopics } from './raft'
+import type { WalCalls, WalTopics } from './wal'
 
 export type * from './app'
 export type * from './auth'
@@ -33,6 +34,7 @@ export type * from './connections'
 export type * from './kv'
 export type * from './leases'
 export type * from './raft'
+export type * from './wal'
 
 export interface Contract
   extends
@@ -43,8 +45,9 @@ export interface Contract
     ClusterCalls,
     ConnectionsCalls,
     LeasesCalls,
-    RaftCalls {}
-export interface Topics extends AppTopics, KvTopics, BulkTopics, RaftTopics {}
+    RaftCalls,
+    WalCalls {}
+export interface Topics extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -93,6 +96,9 @@ const CHANNEL_SET = {
   'raft/events': true,
   'raft/history': true,
   'raft/act': true,
+  'wal/sources': true,
+  'wal/open': true,
+  'wal/records': true,
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {
@@ -103,6 +109,7 @@ const TOPIC_SET = {
   'bulk/copy': true,
   'bulk/export': true,
   'raft/live': true,
+  'wal/verify': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

@@ -14,6 +14,7 @@ import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './r
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
 import type { TopicHandlers } from './topics'
+import { createWalHandlers, createWalTopics } from './wal'
 
 export interface Services {
   handlers: Handlers
@@ -38,6 +39,7 @@ export function createServices(
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),
       ...createRaftHandlers(local),
+      ...createWalHandlers(local),
     },
     topics: {
       ...createAppTopics(app),
@@ -46,6 +48,7 @@ export function createServices(
       ...createBulkTopics(conns),
       ...createDiffTopic(conns),
       ...createRaftTopics(local),
+      ...createWalTopics(),
     },
   }
 }

@@ -83,6 +83,9 @@ const raftAction: Schema<RaftAction> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heal') }),
 ])
 
+/** A directory on the host, as a person types it. */
+const walDir = z.string().trim().min(1, 'name a directory').max(4096)
+
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'raft/available': z.tuple([]),
   'raft/cluster': z.tuple([]),
@@ -99,6 +102,16 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
     z.object({ afterMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   ]),
   'raft/act': z.tuple([raftAction]),
+  'wal/sources': z.tuple([]),
+  'wal/open': z.tuple([z.object({ dir: walDir })]),
+  'wal/records': z.tuple([
+    z.object({
+      dir: walDir,
+      segment: z.string().regex(/^[0-9a-f]{16}-[0-9a-f]{16}\.wal$/, 'a segment name'),
+      from: z.number().int().min(0),
+      limit: z.number().int().min(1).max(500),
+    }),
+  ]),
   'connections/list': z.tuple([]),
   'connections/add': z.tuple([newConnection]),
   'connections/remove': z.tuple([z.object({ id: conn })]),
@@ -185,6 +198,7 @@ const query = z.string().min(1).max(1000)
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
   'raft/live': z.tuple([]),
+  'wal/verify': z.tuple([z.object({ dir: walDir })]),
   'kv/diff': z.tuple([
     z.object({
       conn,

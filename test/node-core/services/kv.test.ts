@@ -35,6 +35,7 @@ describe('kv services', () => {
     ...createDiffTopic(conns),
     'app/menu': () => () => {},
     'raft/live': () => () => {},
+    'wal/verify': () => () => {},
   })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */

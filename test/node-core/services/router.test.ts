@@ -45,6 +45,9 @@ function handlers(info: Handlers['app/info']): Handlers {
     'raft/events': refuse,
     'raft/history': refuse,
     'raft/act': refuse,
+    'wal/sources': refuse,
+    'wal/open': refuse,
+    'wal/records': refuse,
   }
 }
 

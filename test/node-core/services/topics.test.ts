@@ -108,6 +108,7 @@ describe('openTopic', () => {
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
       'raft/live': () => () => {},
+      'wal/verify': () => () => {},
     }
     return { state, handlers }
   }
@@ -145,6 +146,7 @@ describe('openTopic', () => {
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
       'raft/live': () => () => {},
+      'wal/verify': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))
