@@ -31,7 +31,8 @@ export interface WalRecordView {
   crcOk: boolean
   index?: number
   term?: number
-  vote?: number
+  /** Hard states: the member voted for, in hex as etcdctl prints ids ('' for nobody). */
+  vote?: string
   commit?: number
   entryType?: 'normal' | 'confChange' | 'empty'
   /** The decoded operation of an entry. */

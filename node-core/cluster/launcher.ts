@@ -60,7 +60,10 @@ export class ForkLauncher implements NodeLauncher {
     return {
       pid,
       send(msg) {
-        if (child.connected) child.send(msg)
+        // A process killed a moment ago may still look connected: the write then fails with
+        // EPIPE, which the callback takes (the request fails when the exit is seen) instead of
+        // an 'error' event nobody would handle.
+        if (child.connected) child.send(msg, () => undefined)
       },
       onMessage(listener) {
         child.on('message', (m) => listener(m as FromNode))

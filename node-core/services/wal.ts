@@ -125,7 +125,11 @@ async function raftdeskPage(
     } else if (r.type === RECORD_TYPE.hardState) {
       const hs = decodeHardState(r.buf, r.payloadStart, r.payloadBytes)
       if (typeof hs === 'string') return hs
-      Object.assign(view, { term: hs.term, vote: hs.vote, commit: hs.commit })
+      Object.assign(view, {
+        term: hs.term,
+        vote: hs.vote === 0 ? '' : hexName(hs.vote),
+        commit: hs.commit,
+      })
     }
     records.push(view)
     return undefined

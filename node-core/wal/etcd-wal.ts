@@ -50,7 +50,8 @@ export interface EtcdWalRecord {
   crcOk: boolean
   index?: number
   term?: number
-  vote?: number
+  /** The member voted for, hex ('' for nobody). */
+  vote?: string
   commit?: number
   entryType?: 'normal' | 'confChange' | 'empty'
   op?: string
@@ -296,7 +297,8 @@ export async function scanEtcdSegment(
     else if (type === 'hardState') {
       const hs = fieldsOf(data)
       info.term = num(hs, 1)
-      info.vote = num(hs, 2)
+      const vote = big(hs, 2)
+      info.vote = vote === 0n ? '' : BigInt.asUintN(64, vote).toString(16)
       info.commit = num(hs, 3)
     } else if (type === 'snapshot') {
       const s = fieldsOf(data)

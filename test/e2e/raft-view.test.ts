@@ -4,7 +4,16 @@
 // named node campaigns and wins; an isolated node's commit index stalls while the others go on,
 // then converges after "Heal"; killing the leader brings a new one with a higher term. Screenshots
 // of every tab in both themes land in test-results/screenshots.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -15,10 +24,12 @@ import { createServices } from '../../node-core/services/index'
 import { startWebUi, type WebUi } from '../../node-core/services/web'
 import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
 import { startTestCluster, type TestCluster } from '../helpers/cluster'
+import { startEtcdCluster } from '../helpers/etcd'
 import { etcdctl } from '../node-core/api/harness'
 
 const SHOTS = join(import.meta.dirname, '../../test-results/screenshots')
 const POLL = { timeout: 20_000 }
+const etcdInstalled = spawnSync('etcd', ['--version']).status === 0
 
 describe.runIf(shouldRunBrowserTests())('raft view', () => {
   let tc: TestCluster
@@ -237,6 +248,71 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await page.locator('[data-test=timeline-live]').click()
     await expect.poll(() => page.locator('[data-test=timeline-live]').isEnabled()).toBe(false)
   })
+
+  it('inspects a node’s WAL: the records of puts made with etcdctl, verified', async () => {
+    await page.locator('[data-test=raft-tab-wal]').click()
+    await expect
+      .poll(() => page.locator('[data-test=wal-format]').innerText(), POLL)
+      .toBe('raftdesk WAL')
+    const records = page.locator('[data-test=wal-records]')
+    await expect.poll(() => records.innerText(), POLL).toContain('put "raft/seen" = "yes"')
+    expect(await records.innerText()).toContain('addVoter')
+    await page.locator('[data-test=wal-verify]').click()
+    await expect
+      .poll(() => page.locator('[data-test=wal-verify-result]').innerText(), POLL)
+      .toMatch(/All \d+ records in \d+ segments check out/)
+    await page.screenshot({ path: join(SHOTS, 'raft-wal-dark.png') })
+  })
+
+  it('flags a WAL the test damaged, naming the segment and offset', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'raftdesk-damaged-'))
+    cpSync(join(tc.cluster.info('n2').dataDir, 'wal'), join(copy, 'wal'), { recursive: true })
+    const seg = readdirSync(join(copy, 'wal')).find((n) => n.endsWith('.wal'))!
+    const bytes = readFileSync(join(copy, 'wal', seg))
+    const at = Math.floor(bytes.length / 3)
+    bytes[at] = bytes[at]! ^ 0x5a
+    writeFileSync(join(copy, 'wal', seg), bytes)
+    try {
+      await page.locator('[data-test=wal-source]').selectOption({ label: 'another directory…' })
+      await page.locator('[data-test=wal-dir]').fill(copy)
+      await page.locator('[data-test=wal-open]').click()
+      await expect.poll(() => page.locator('[data-test=wal-damage]').count(), POLL).toBe(1)
+      await page.locator('[data-test=wal-verify]').click()
+      const problem = page.locator('[data-test=wal-problem]')
+      await expect.poll(() => problem.count(), POLL).toBe(1)
+      expect(await problem.innerText()).toMatch(new RegExp(`Corruption ${seg} @ \\d+`))
+      await page.screenshot({ path: join(SHOTS, 'raft-wal-damaged-dark.png') })
+    } finally {
+      rmSync(copy, { recursive: true, force: true })
+    }
+  })
+
+  it.runIf(etcdInstalled || process.env['CI'] === 'true')(
+    'reads a stopped real etcd member’s member/wal the same way',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'raftdesk-etcd-wal-'))
+      const etcd = await startEtcdCluster({ dir, nodes: 1 })
+      try {
+        await etcd.leader()
+        const r = await etcdctl(etcd.endpoints.get('e1')!, ['put', 'from/etcd', 'hello'])
+        expect(r.code).toBe(0)
+        await etcd.stop()
+        await page.locator('[data-test=wal-dir]').fill(join(dir, 'e1'))
+        await page.locator('[data-test=wal-open]').click()
+        await expect
+          .poll(() => page.locator('[data-test=wal-format]').innerText(), POLL)
+          .toBe('etcd WAL')
+        await expect
+          .poll(() => page.locator('[data-test=wal-records]').innerText(), POLL)
+          .toContain('put "from/etcd" = "hello"')
+        await page.screenshot({ path: join(SHOTS, 'raft-wal-etcd-dark.png') })
+      } finally {
+        await etcd.stop().catch(() => undefined)
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    60_000,
+  )
 
   it('looks right in the light theme too, and never logged an error', async () => {
     await page.emulateMedia({ colorScheme: 'light' })

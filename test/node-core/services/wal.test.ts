@@ -79,7 +79,7 @@ describe('WAL inspector over a raftdesk WAL', () => {
     expect(next.total).toBe(page.total)
     // The batch's hard state follows its entries.
     expect(next.records.at(-2)).toMatchObject({ type: 'entry', index: 30, term: 2, crcOk: true })
-    expect(next.records.at(-1)).toMatchObject({ type: 'hardState', term: 2, vote: 1, commit: 30 })
+    expect(next.records.at(-1)).toMatchObject({ type: 'hardState', term: 2, vote: '1', commit: 30 })
     expect((await verify(root)).problems).toEqual([])
   })
 
