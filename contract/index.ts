@@ -23,6 +23,7 @@ import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
 import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
+import type { MaintenanceCalls } from './maintenance'
 import type { RaftCalls, RaftTopics } from './raft'
 import type { WalCalls, WalTopics } from './wal'
 
@@ -33,6 +34,7 @@ export type * from './cluster'
 export type * from './connections'
 export type * from './kv'
 export type * from './leases'
+export type * from './maintenance'
 export type * from './raft'
 export type * from './wal'
 
@@ -46,7 +48,8 @@ export interface Contract
     ConnectionsCalls,
     LeasesCalls,
     RaftCalls,
-    WalCalls {}
+    WalCalls,
+    MaintenanceCalls {}
 export interface Topics extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics {}
 
 export type Channel = keyof Contract
@@ -96,6 +99,11 @@ const CHANNEL_SET = {
   'raft/events': true,
   'raft/history': true,
   'raft/act': true,
+  'maintenance/overview': true,
+  'maintenance/compact': true,
+  'maintenance/defragment': true,
+  'maintenance/disarm': true,
+  'maintenance/hashCheck': true,
   'wal/sources': true,
   'wal/open': true,
   'wal/records': true,

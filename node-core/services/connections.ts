@@ -111,6 +111,8 @@ export interface ProfilesOptions {
 
 export class Connections {
   private readonly open = new Map<string, Connection>()
+  /** One client per (connection, member endpoint), with the connection's credentials. */
+  private readonly members = new Map<string, Etcd3>()
 
   constructor(private readonly profiles?: ProfilesOptions) {}
   /** Connections announced but not ready yet: calls wait for them. */
@@ -174,6 +176,21 @@ export class Connections {
       )
     }
     return c
+  }
+
+  /**
+   * A client of one member of the connection's cluster, with the connection's credentials
+   * (Maintenance calls such as status, defragment and hashKV answer for the member they reach).
+   */
+  async memberClient(id: string, endpoint: string): Promise<Etcd3> {
+    const c = await this.use(id)
+    const key = `${id}\u0000${endpoint}`
+    let m = this.members.get(key)
+    if (!m) {
+      m = clientFor({ ...c.spec, endpoints: [endpoint] })
+      this.members.set(key, m)
+    }
+    return m
   }
 
   add(spec: ConnectionSpec): Connection {
@@ -306,6 +323,12 @@ export class Connections {
     if (c.spec.builtin) throw new ValidationError('BUILTIN', `${c.spec.name} cannot be removed`)
     c.client.close()
     this.open.delete(id)
+    for (const [key, m] of this.members) {
+      if (key.startsWith(`${id}\u0000`)) {
+        m.close()
+        this.members.delete(key)
+      }
+    }
     await this.saveProfiles()
   }
 
@@ -332,6 +355,8 @@ export class Connections {
   closeAll(): void {
     for (const c of this.open.values()) c.client.close()
     this.open.clear()
+    for (const m of this.members.values()) m.close()
+    this.members.clear()
   }
 }
 

@@ -10,6 +10,7 @@ import { createConnectionHandlers, type Connections } from './connections'
 import { createDiffTopic } from './diff'
 import { createKvHandlers, createKvTopics } from './kv'
 import { createLeaseHandlers } from './leases'
+import { createMaintenanceHandlers } from './maintenance'
 import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
@@ -40,6 +41,7 @@ export function createServices(
       ...createLeaseHandlers(conns),
       ...createRaftHandlers(local),
       ...createWalHandlers(local),
+      ...createMaintenanceHandlers(conns),
     },
     topics: {
       ...createAppTopics(app),

@@ -83,6 +83,9 @@ const raftAction: Schema<RaftAction> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heal') }),
 ])
 
+/** A member id as etcdctl prints it. */
+const memberHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a member id is up to 16 hex digits')
+
 /** A directory on the host, as a person types it. */
 const walDir = z.string().trim().min(1, 'name a directory').max(4096)
 
@@ -102,6 +105,20 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
     z.object({ afterMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   ]),
   'raft/act': z.tuple([raftAction]),
+  'maintenance/overview': z.tuple([z.object({ conn })]),
+  'maintenance/compact': z.tuple([
+    z.object({
+      conn,
+      revision: z.number().int().min(1),
+      physical: z.boolean(),
+      confirm: z.string().max(32).optional(),
+    }),
+  ]),
+  'maintenance/defragment': z.tuple([z.object({ conn, member: memberHex })]),
+  'maintenance/disarm': z.tuple([
+    z.object({ conn, memberId: memberHex, alarm: z.enum(['NOSPACE', 'CORRUPT']) }),
+  ]),
+  'maintenance/hashCheck': z.tuple([z.object({ conn })]),
   'wal/sources': z.tuple([]),
   'wal/open': z.tuple([z.object({ dir: walDir })]),
   'wal/records': z.tuple([
