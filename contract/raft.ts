@@ -79,8 +79,19 @@ export interface RaftNodeState {
 }
 
 /** What the dashboard shows above the cards. */
+/** A link with a fault applied from the window (messages from `from` to `to`). */
+export interface LinkFault {
+  from: string
+  to: string
+  cut: boolean
+  delayMs: number
+  lossRate: number
+}
+
 export interface RaftClusterView {
   nodes: RaftNodeView[]
+  /** Links cut, delayed or lossy now. */
+  links: LinkFault[]
   /** The leader's name ('' while there is none a majority follows). */
   leader: string
   term: number

@@ -126,6 +126,8 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   readonly events = new EventRing('')
   /** Links cut here, as "from>to" (messages from `from` to `to` are dropped). */
   private readonly cuts = new Set<string>()
+  /** Links slowed or made lossy here, "from>to" to the fault. */
+  private readonly slow = new Map<string, { delayMs: number; lossRate: number }>()
 
   private constructor(options: LocalClusterOptions) {
     super()
@@ -272,6 +274,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     n.proc = proc
     // A new process starts with whole links: the cuts it made are gone with the old one.
     for (const c of [...this.cuts]) if (c.startsWith(`${name}>`)) this.cuts.delete(c)
+    for (const c of [...this.slow.keys()]) if (c.startsWith(`${name}>`)) this.slow.delete(c)
     this.setState(n, 'starting')
     void proc.exited.then(({ code, signal }) => {
       if (n.proc === proc) {
@@ -362,6 +365,28 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     return [...this.cuts].map((c) => {
       const [from, to] = c.split('>') as [string, string]
       return { from, to }
+    })
+  }
+
+  /** Every link with a fault applied from here: cut, delayed or lossy (from `from` to `to`). */
+  linkFaults(): Array<{
+    from: string
+    to: string
+    cut: boolean
+    delayMs: number
+    lossRate: number
+  }> {
+    const keys = new Set([...this.cuts, ...this.slow.keys()])
+    return [...keys].sort().map((k) => {
+      const [from, to] = k.split('>') as [string, string]
+      const s = this.slow.get(k)
+      return {
+        from,
+        to,
+        cut: this.cuts.has(k),
+        delayMs: s?.delayMs ?? 0,
+        lossRate: s?.lossRate ?? 0,
+      }
     })
   }
 
@@ -498,12 +523,22 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   ): Promise<void> {
     const idB = await this.idOf(b)
     await this.request(a, 'linkFault', { peer: idB, ...fault, direction: 'send' })
+    const delayMs = fault.delayMs ?? 0
+    const lossRate = fault.lossRate ?? 0
+    if (delayMs === 0 && lossRate === 0) this.slow.delete(`${a}>${b}`)
+    else this.slow.set(`${a}>${b}`, { delayMs, lossRate })
+    this.record(
+      a,
+      'fault',
+      `link to ${b}: delay ${delayMs} ms, loss ${Math.round(lossRate * 100)}%`,
+    )
   }
 
   async heal(): Promise<void> {
     const running = this.names().filter((n) => this.node(n).state === 'running')
     await Promise.all(running.map((n) => this.request(n, 'healLinks', {})))
     this.cuts.clear()
+    this.slow.clear()
     this.record('', 'fault', 'healed every link')
   }
 

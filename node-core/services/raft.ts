@@ -9,6 +9,7 @@
  */
 import type {
   FollowerProgress,
+  LinkFault,
   LogSlice,
   NodeProcessState,
   RaftAction,
@@ -38,7 +39,7 @@ export interface SupervisedNode {
 /** What these handlers need from the local-cluster supervisor. */
 export interface LocalClusterPort {
   list(): SupervisedNode[]
-  cutLinks(): Array<{ from: string; to: string }>
+  linkFaults(): LinkFault[]
   readonly events: {
     after(afterSeq: number, limit?: number): RaftEvent[]
     readonly lastSeq: number
@@ -131,9 +132,10 @@ function nodeView(
  */
 export function clusterView(
   nodes: SupervisedNode[],
-  cuts: Array<{ from: string; to: string }> = [],
+  links: LinkFault[] = [],
   nowMs = Date.now(),
 ): RaftClusterView {
+  const cuts = links.filter((l) => l.cut)
   const byId = new Map(nodes.map((n) => [n.id, n.name]))
   const nameOf = (id: number) => byId.get(id) ?? hex(id)
   const cutTo = (name: string) =>
@@ -162,6 +164,7 @@ export function clusterView(
     : 0
   return {
     nodes: views,
+    links,
     leader: leader?.name ?? '',
     term: Math.max(0, ...nodes.map((n) => n.status?.term ?? 0)),
     voters,
@@ -172,7 +175,7 @@ export function clusterView(
   }
 }
 
-const viewOf = (port: LocalClusterPort) => clusterView(port.list(), port.cutLinks())
+const viewOf = (port: LocalClusterPort) => clusterView(port.list(), port.linkFaults())
 
 function noLocalCluster(): never {
   throw new NotFoundError(

@@ -183,6 +183,26 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await expect.poll(() => commitOf(lone!), POLL).toBe(await commitOf(leader))
   })
 
+  it('cuts one link one way and slows another from the links matrix; Heal clears both', async () => {
+    const links = page.locator('[data-test=links]')
+    await links.locator('[data-test=link-n1-n2]').click()
+    await links.locator('input[value=cutOne]').check()
+    await links.locator('[data-test=link-apply]').click()
+    await expect.poll(() => links.locator('[data-test=link-n1-n2]').innerText(), POLL).toBe('cut')
+    expect(await links.locator('[data-test=link-n2-n1]').innerText()).toBe('ok')
+    await links.locator('[data-test=link-n2-n3]').click()
+    await links.locator('[data-test=link-slow]').check()
+    await links.locator('[data-test=link-delay]').fill('50')
+    await links.locator('[data-test=link-loss]').fill('10')
+    await links.locator('[data-test=link-apply]').click()
+    await expect
+      .poll(() => links.locator('[data-test=link-n2-n3]').innerText(), POLL)
+      .toBe('50 ms · 10%')
+    await page.screenshot({ path: join(SHOTS, 'raft-links-dark.png'), fullPage: true })
+    await page.locator('[data-test=heal]').click()
+    await expect.poll(() => links.locator('.cell.cut, .cell.slow').count(), POLL).toBe(0)
+  })
+
   it('kills the leader from the window: a new leader with a higher term; Start brings it back', async () => {
     const old = await currentLeader()
     const term = await termOf(old)
@@ -314,8 +334,34 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     60_000,
   )
 
+  it('maintains the cluster from the Cluster view: space, compaction, hash check', async () => {
+    await page.locator('[data-test=nav-cluster]').click()
+    const panel = page.locator('[data-test=maintenance]')
+    for (const n of ['n1', 'n2', 'n3']) {
+      await expect.poll(() => panel.locator(`[data-test=space-${n}]`).count(), POLL).toBe(1)
+    }
+    expect(await panel.locator('[data-test=no-alarms]').innerText()).toBe('No alarms raised.')
+    const rev = Number(await panel.locator('[data-test=compact-revision]').inputValue())
+    expect(rev).toBeGreaterThan(10)
+    await panel.locator('[data-test=compact-revision]').fill(String(rev - 5))
+    expect(await panel.locator('[data-test=compact-removes]').innerText()).toMatch(
+      new RegExp(`Removes the history of revisions 1–${rev - 6} \\(${rev - 6} revisions\\)`),
+    )
+    await panel.locator('[data-test=compact]').click()
+    await expect
+      .poll(() => panel.locator('[data-test=maintenance-done]').innerText(), POLL)
+      .toBe(`Compacted to revision ${rev - 5}`)
+    await panel.locator('[data-test=hash-check]').click()
+    await expect
+      .poll(() => panel.locator('[data-test=hash-result]').innerText(), POLL)
+      .toMatch(/Every member holds the same history at revision \d+/)
+    await page.screenshot({ path: join(SHOTS, 'cluster-maintenance-dark.png'), fullPage: true })
+  })
+
   it('looks right in the light theme too, and never logged an error', async () => {
     await page.emulateMedia({ colorScheme: 'light' })
+    await page.screenshot({ path: join(SHOTS, 'cluster-maintenance-light.png'), fullPage: true })
+    await page.locator('[data-test=nav-raft]').click()
     await page.locator('[data-test=raft-tab-dashboard]').click()
     await expect.poll(leaderName, POLL).toMatch(/leads/)
     await page.screenshot({ path: join(SHOTS, 'raft-dashboard-light.png') })
