@@ -25,6 +25,7 @@ import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
 import type { MaintenanceCalls } from './maintenance'
 import type { RaftCalls, RaftTopics } from './raft'
+import type { SnapshotsCalls, SnapshotsTopics } from './snapshots'
 import type { WalCalls, WalTopics } from './wal'
 
 export type * from './app'
@@ -36,6 +37,7 @@ export type * from './kv'
 export type * from './leases'
 export type * from './maintenance'
 export type * from './raft'
+export type * from './snapshots'
 export type * from './wal'
 
 export interface Contract
@@ -49,8 +51,10 @@ export interface Contract
     LeasesCalls,
     RaftCalls,
     WalCalls,
-    MaintenanceCalls {}
-export interface Topics extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics {}
+    MaintenanceCalls,
+    SnapshotsCalls {}
+export interface Topics
+  extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics, SnapshotsTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -105,6 +109,8 @@ const CHANNEL_SET = {
   'maintenance/disarm': true,
   'maintenance/hashCheck': true,
   'wal/sources': true,
+  'snapshots/list': true,
+  'snapshots/verify': true,
   'wal/open': true,
   'wal/records': true,
 } as const satisfies Record<Channel, true>
@@ -118,6 +124,7 @@ const TOPIC_SET = {
   'bulk/export': true,
   'raft/live': true,
   'wal/verify': true,
+  'snapshots/save': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

@@ -14,6 +14,7 @@ import { createMaintenanceHandlers } from './maintenance'
 import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
+import { createSnapshotHandlers, createSnapshotTopics } from './snapshots'
 import type { TopicHandlers } from './topics'
 import { createWalHandlers, createWalTopics } from './wal'
 
@@ -42,6 +43,7 @@ export function createServices(
       ...createRaftHandlers(local),
       ...createWalHandlers(local),
       ...createMaintenanceHandlers(conns),
+      ...createSnapshotHandlers(),
     },
     topics: {
       ...createAppTopics(app),
@@ -51,6 +53,7 @@ export function createServices(
       ...createDiffTopic(conns),
       ...createRaftTopics(local),
       ...createWalTopics(),
+      ...createSnapshotTopics(conns),
     },
   }
 }

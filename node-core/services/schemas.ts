@@ -119,6 +119,13 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
     z.object({ conn, memberId: memberHex, alarm: z.enum(['NOSPACE', 'CORRUPT']) }),
   ]),
   'maintenance/hashCheck': z.tuple([z.object({ conn })]),
+  'snapshots/list': z.tuple([z.object({ dir: walDir })]),
+  'snapshots/verify': z.tuple([
+    z.object({
+      dir: walDir,
+      name: z.string().regex(/^[0-9a-f]{16}-[0-9a-f]{16}\.snap$/, 'a snapshot file name'),
+    }),
+  ]),
   'wal/sources': z.tuple([]),
   'wal/open': z.tuple([z.object({ dir: walDir })]),
   'wal/records': z.tuple([
@@ -216,6 +223,7 @@ export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
   'raft/live': z.tuple([]),
   'wal/verify': z.tuple([z.object({ dir: walDir })]),
+  'snapshots/save': z.tuple([z.object({ conn, path: walDir, overwrite: z.boolean().optional() })]),
   'kv/diff': z.tuple([
     z.object({
       conn,

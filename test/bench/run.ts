@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- [name ...]`: runs the benchmarks one after another, each in its own
  * process (so one's heap and caches do not colour the next), and prints their figures.
- * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover, ui.
- * Default: all but the slow node-reopen, cluster, failover and ui (run them by name).
+ * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover, ui,
+ * dashboard. Default: all but the slow node-reopen, cluster, failover, ui and dashboard (run
+ * them by name).
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -17,8 +18,9 @@ const ALL = [
   'cluster',
   'failover',
   'ui',
+  'dashboard',
 ]
-const SLOW = ['node-reopen', 'cluster', 'failover', 'ui']
+const SLOW = ['node-reopen', 'cluster', 'failover', 'ui', 'dashboard']
 const DEFAULT = ALL.filter((n) => !SLOW.includes(n))
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))

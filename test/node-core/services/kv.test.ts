@@ -36,6 +36,7 @@ describe('kv services', () => {
     'app/menu': () => () => {},
     'raft/live': () => () => {},
     'wal/verify': () => () => {},
+    'snapshots/save': () => () => {},
   })
 
   /** Runs a search to its end, acknowledging every message; returns them all. */

@@ -51,6 +51,8 @@ function handlers(info: Handlers['app/info']): Handlers {
     'maintenance/disarm': refuse,
     'maintenance/hashCheck': refuse,
     'wal/sources': refuse,
+    'snapshots/list': refuse,
+    'snapshots/verify': refuse,
     'wal/open': refuse,
     'wal/records': refuse,
   }

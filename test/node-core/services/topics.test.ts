@@ -109,6 +109,7 @@ describe('openTopic', () => {
       'app/menu': () => () => {},
       'raft/live': () => () => {},
       'wal/verify': () => () => {},
+      'snapshots/save': () => () => {},
     }
     return { state, handlers }
   }
@@ -147,6 +148,7 @@ describe('openTopic', () => {
       'app/menu': () => () => {},
       'raft/live': () => () => {},
       'wal/verify': () => () => {},
+      'snapshots/save': () => () => {},
     }
     const sent: TopicMessage<unknown>[] = []
     openTopic(handlers, 'kv/watch', args, (m) => sent.push(m))

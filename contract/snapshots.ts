@@ -1,0 +1,49 @@
+/**
+ * The `snapshots/*` namespace: a node's snapshot files (the state machine at an index, with the
+ * membership it had), verified on demand; and saving a cluster's backend to a file the way
+ * `etcdctl snapshot save` does (raftdesk or real etcd), with progress, which
+ * `raftdesk serve --restore FILE` (or `etcdctl snapshot restore`) starts a new cluster from.
+ */
+export interface SnapshotFileView {
+  name: string
+  term: number
+  index: number
+  fileBytes: number
+  imageBytes: number
+  /** The membership at that index: member ids in hex. */
+  voters: string[]
+  learners: string[]
+  /** When the file was written (its modification time). */
+  atMs: number
+}
+
+export interface SnapshotList {
+  dir: string
+  snapshots: SnapshotFileView[]
+}
+
+export interface SnapshotSaveProgress {
+  path: string
+  bytes: number
+  /** What the member said it would send (0 while unknown). */
+  totalBytes: number
+  done: boolean
+}
+
+export interface SnapshotsCalls {
+  /** The snapshot files under a node's data directory (or its snap/), newest first. */
+  'snapshots/list': { args: [{ dir: string }]; result: SnapshotList }
+  /** Reads a whole file through its checksum; fails with what is wrong. */
+  'snapshots/verify': { args: [{ dir: string; name: string }]; result: SnapshotFileView }
+}
+
+export interface SnapshotsTopics {
+  /**
+   * Streams a member's backend into `path` (written aside and renamed when whole); closing the
+   * stream cancels it and leaves no file. Refuses an existing file unless `overwrite`.
+   */
+  'snapshots/save': {
+    args: [{ conn: string; path: string; overwrite?: boolean }]
+    event: SnapshotSaveProgress
+  }
+}
