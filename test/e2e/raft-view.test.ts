@@ -213,9 +213,10 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await expect
       .poll(() => card(old).locator('[data-test=node-process]').innerText(), POLL)
       .toContain('Killed or crashed')
-    expect(await page.locator('[data-test=can-fail]').innerText()).toBe(
-      'one more failure stops writes',
-    )
+    // The surviving follower reports its new leader on its next status (every 100 ms).
+    await expect
+      .poll(() => page.locator('[data-test=can-fail]').innerText(), POLL)
+      .toBe('one more failure stops writes')
     await page.screenshot({ path: join(SHOTS, 'raft-killed-dark.png') })
     await card(old).locator('[data-test=act-start]').click()
     await expect
@@ -356,6 +357,35 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
       .poll(() => panel.locator('[data-test=hash-result]').innerText(), POLL)
       .toMatch(/Every member holds the same history at revision \d+/)
     await page.screenshot({ path: join(SHOTS, 'cluster-maintenance-dark.png'), fullPage: true })
+  })
+
+  it('takes a snapshot, verifies it, and saves the cluster to a file', async () => {
+    await page.locator('[data-test=nav-raft]').click()
+    await page.locator('[data-test=raft-tab-snapshots]').click()
+    const panel = page.locator('[data-test=snapshots]')
+    await panel.locator('[data-test=snap-take]').click()
+    await expect.poll(() => panel.locator('[data-test=snap-row]').count(), POLL).toBeGreaterThan(0)
+    await panel.locator('[data-test=snap-verify]').first().click()
+    await expect.poll(() => panel.locator('[data-test=snap-ok]').count(), POLL).toBe(1)
+    const out = mkdtempSync(join(tmpdir(), 'raftdesk-ui-save-'))
+    try {
+      const file = join(out, 'cluster.db')
+      await panel.locator('[data-test=snap-path]').fill(file)
+      await panel.locator('[data-test=snap-save]').click()
+      await expect.poll(() => panel.locator('[data-test=snap-saved]').count(), POLL).toBe(1)
+      expect(await panel.locator('[data-test=snap-saved]').innerText()).toContain(
+        `--restore ${file}`,
+      )
+      expect(readdirSync(out)).toEqual(['cluster.db'])
+      await page.screenshot({ path: join(SHOTS, 'raft-snapshots-dark.png') })
+      // Saving over it is refused in one sentence.
+      await panel.locator('[data-test=snap-save]').click()
+      await expect
+        .poll(() => panel.locator('[data-test=snap-save-error]').innerText(), POLL)
+        .toContain('exists; choose another name')
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
   })
 
   it('looks right in the light theme too, and never logged an error', async () => {

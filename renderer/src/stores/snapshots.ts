@@ -1,0 +1,87 @@
+/**
+ * The `snapshots` namespace's store: one node's snapshot files, a verify per file, and a save
+ * of the cluster's backend to a file with progress (stoppable).
+ */
+import { defineStore } from 'pinia'
+import { ref, shallowRef } from 'vue'
+import type { SnapshotList, SnapshotSaveProgress } from '../../../contract'
+import { errorText } from '../api/client'
+import { useApi } from '../api/inject'
+
+export type VerifyState = { state: 'running' } | { state: 'ok' } | { state: 'bad'; error: string }
+
+export const useSnapshotsStore = defineStore('snapshots', () => {
+  const api = useApi()
+  const dir = ref('')
+  const list = shallowRef<SnapshotList | null>(null)
+  const error = ref<string | null>(null)
+  const verified = ref<Record<string, VerifyState>>({})
+  const saving = shallowRef<SnapshotSaveProgress | null>(null)
+  const saveError = ref<string | null>(null)
+  const savingNow = ref(false)
+  let stopSave: (() => void) | null = null
+
+  async function load(path: string): Promise<void> {
+    dir.value = path
+    try {
+      list.value = await api.call('snapshots/list', { dir: path })
+      error.value = null
+    } catch (err) {
+      list.value = null
+      error.value = errorText(err)
+    }
+  }
+
+  async function verify(name: string): Promise<void> {
+    if (!list.value) return
+    verified.value = { ...verified.value, [name]: { state: 'running' } }
+    try {
+      await api.call('snapshots/verify', { dir: list.value.dir, name })
+      verified.value = { ...verified.value, [name]: { state: 'ok' } }
+    } catch (err) {
+      verified.value = { ...verified.value, [name]: { state: 'bad', error: errorText(err) } }
+    }
+  }
+
+  function save(conn: string, path: string): void {
+    cancelSave()
+    saving.value = null
+    saveError.value = null
+    savingNow.value = true
+    stopSave = api.subscribe('snapshots/save', [{ conn, path }], {
+      event(p) {
+        saving.value = p
+        if (p.done) {
+          savingNow.value = false
+          stopSave?.()
+          stopSave = null
+        }
+      },
+      error(err) {
+        saveError.value = errorText(err)
+        savingNow.value = false
+        stopSave = null
+      },
+    })
+  }
+
+  function cancelSave(): void {
+    stopSave?.()
+    stopSave = null
+    savingNow.value = false
+  }
+
+  return {
+    dir,
+    list,
+    error,
+    verified,
+    saving,
+    saveError,
+    savingNow,
+    load,
+    verify,
+    save,
+    cancelSave,
+  }
+})
