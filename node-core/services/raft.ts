@@ -154,12 +154,15 @@ export function clusterView(
   const voterIds = conf ? conf.voters : nodes.map((n) => n.id)
   const voters = voterIds.length
   const quorum = Math.floor(voters / 2) + 1
+  // A follower in the leader's term that has not heard its first append yet (lead 0 a moment
+  // after the election) is following it too.
+  const follows = (n: SupervisedNode) =>
+    n.status?.lead === leader!.id ||
+    (n.status?.role === 'follower' && n.status.lead === 0 && n.status.term === leader!.status!.term)
   const healthyVoters = leader
     ? nodes.filter(
         (n) =>
-          voterIds.includes(n.id) &&
-          n.state === 'running' &&
-          (n.id === leader.id || n.status?.lead === leader.id),
+          voterIds.includes(n.id) && n.state === 'running' && (n.id === leader.id || follows(n)),
       ).length
     : 0
   return {
