@@ -12,7 +12,9 @@ export interface MemberHealth {
   version: string
   dbSizeBytes: number
   raftTerm: number
+  /** Raft commit index, and the index the member has applied. */
   raftIndex: number
+  appliedIndex: number
   /** Why it is not healthy. */
   error?: string
 }

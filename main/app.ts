@@ -12,7 +12,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { clusterPorts, firstTakenPort } from '../node-core/cluster/ports'
 import { LOCAL_CLUSTER_DEFAULTS, LocalCluster } from '../node-core/cluster/supervisor'
 import type { StartupStatus } from '../contract'
-import { closeMemberClients } from '../node-core/services/cluster'
 import { Connections, FILE_BOX, type SecretBox } from '../node-core/services/connections'
 import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
@@ -136,7 +135,6 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
     stop() {
       stopping ??= (async () => {
         connections.closeAll()
-        closeMemberClients()
         const c = await cluster.catch(() => null)
         await c?.stop()
       })()

@@ -29,7 +29,6 @@ import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
 import { Connections, FILE_BOX } from '../services/connections'
 import { createServices } from '../services/index'
-import { closeMemberClients } from '../services/cluster'
 import { startWebUi, packageVersion, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
@@ -290,7 +289,6 @@ async function main(): Promise<void> {
     log(`${why}: stopping the cluster`)
     await ui?.close().catch(() => undefined)
     connections.closeAll()
-    closeMemberClients()
     await cluster.stop()
     log('stopped')
     process.exit(0)

@@ -1,33 +1,15 @@
 /**
  * The `cluster/*` handlers: a connection's members with each one's health, leader, version,
- * DB size and raft position, asked of every member directly (a member that does not answer is
- * shown unhealthy with the reason, not left out).
+ * DB size and raft position, asked of every member directly with the connection's credentials
+ * (a member that does not answer within MEMBER_STATUS_MS is shown unhealthy with the reason,
+ * not left out).
  */
-import { Etcd3 } from 'etcd3'
 import type { ClusterSummary, MemberHealth } from '../../contract'
 import { fromClientError, type Connections } from './connections'
 import type { Handlers } from './router'
 
-/** One client per member endpoint, kept for the next summary. */
-const memberClients = new Map<string, Etcd3>()
-
-function memberClient(endpoint: string): Etcd3 {
-  let c = memberClients.get(endpoint)
-  if (!c) {
-    c = new Etcd3({
-      hosts: [endpoint.includes('://') ? endpoint : `http://${endpoint}`],
-      defaultCallOptions: () => ({ deadline: Date.now() + 2_000 }),
-    })
-    memberClients.set(endpoint, c)
-  }
-  return c
-}
-
-/** Closes the per-member clients (host shutdown). */
-export function closeMemberClients(): void {
-  for (const c of memberClients.values()) c.close()
-  memberClients.clear()
-}
+/** How long a member may take to answer its status before it is shown unreachable. */
+const MEMBER_STATUS_MS = 2_000
 
 export function createClusterHandlers(conns: Connections): Pick<Handlers, 'cluster/summary'> {
   return {
@@ -51,7 +33,8 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
             isLearner: m.isLearner,
           }
           try {
-            const s = await memberClient(endpoint).maintenance.status()
+            const member = await conns.memberClient(conn, endpoint)
+            const s = await member.maintenance.status({ deadline: Date.now() + MEMBER_STATUS_MS })
             revision = Math.max(revision, Number(s.header.revision))
             return {
               ...base,
@@ -61,6 +44,7 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
               dbSizeBytes: Number(s.dbSize),
               raftTerm: Number(s.raftTerm),
               raftIndex: Number(s.raftIndex),
+              appliedIndex: Number(s.raftAppliedIndex),
             }
           } catch (err) {
             const e = fromClientError(err)
@@ -72,6 +56,7 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
               dbSizeBytes: 0,
               raftTerm: 0,
               raftIndex: 0,
+              appliedIndex: 0,
               error: e instanceof Error ? e.message : String(e),
             }
           }

@@ -22,7 +22,6 @@ import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
 import { EtcdClient } from '../../node-core/client/etcd-client'
 import { Connections } from '../../node-core/services/connections'
-import { closeMemberClients } from '../../node-core/services/cluster'
 import { createServices } from '../../node-core/services/index'
 import { startWebUi } from '../../node-core/services/web'
 import { launchChromium } from '../helpers/chromium'
@@ -187,7 +186,6 @@ async function measure(nodes: number): Promise<Round[]> {
     await browser.close()
     await ui.close()
     conns.closeAll()
-    closeMemberClients()
     await cluster.stop()
     rmSync(dir, { recursive: true, force: true })
   }

@@ -22,7 +22,6 @@ import type { Page } from 'playwright-core'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
 import { Connections } from '../../node-core/services/connections'
-import { closeMemberClients } from '../../node-core/services/cluster'
 import { createServices } from '../../node-core/services/index'
 import { startWebUi } from '../../node-core/services/web'
 import { launchChromium } from '../helpers/chromium'
@@ -207,7 +206,6 @@ async function measure(target: string, t: Target, keys: number): Promise<Row> {
     await browser.close()
     await ui.close()
     conns.closeAll()
-    closeMemberClients()
     rmSync(rendererDir, { recursive: true, force: true })
   }
 }

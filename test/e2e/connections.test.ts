@@ -10,7 +10,6 @@ import { decode, encode } from '@msgpack/msgpack'
 import type { Browser, Page } from 'playwright-core'
 import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closeMemberClients } from '../../node-core/services/cluster'
 import { Connections, FILE_BOX } from '../../node-core/services/connections'
 import { createServices } from '../../node-core/services/index'
 import { startWebUi, type WebUi } from '../../node-core/services/web'
@@ -78,7 +77,6 @@ describe.runIf(shouldRunBrowserTests() && shouldRunEtcdTests())(
       await browser?.close()
       await ui?.close()
       connections?.closeAll()
-      closeMemberClients()
       await etcd?.stop()
       if (dir) rmSync(dir, { recursive: true, force: true })
     })

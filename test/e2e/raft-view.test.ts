@@ -19,7 +19,6 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Connections } from '../../node-core/services/connections'
-import { closeMemberClients } from '../../node-core/services/cluster'
 import { createServices } from '../../node-core/services/index'
 import { startWebUi, type WebUi } from '../../node-core/services/web'
 import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
@@ -96,7 +95,6 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await browser?.close()
     await ui?.close()
     connections.closeAll()
-    closeMemberClients()
     await tc?.dispose()
     if (rendererDir) rmSync(rendererDir, { recursive: true, force: true })
   })

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClusterHandlers } from '../../node-core/services/cluster'
 import { Connections } from '../../node-core/services/connections'
 import { createKvHandlers } from '../../node-core/services/kv'
 import { startTestCluster, type TestCluster } from '../helpers/cluster'
@@ -109,6 +110,15 @@ describe.runIf(shouldRunTlsTests())('client TLS and certificate users on a real 
       await expect(kv['kv/get']({ conn: 'tls', key: enc('other') })).rejects.toMatchObject({
         code: 'PERMISSION_DENIED',
       })
+      // Each member is asked for its status over TLS with the connection's certificate too
+      // (the summary used to reach members in plaintext, and showed all of them unreachable).
+      const summary = await createClusterHandlers(conns)['cluster/summary']({ conn: 'tls' })
+      expect(summary.members.map((m) => [m.healthy, m.error ?? ''])).toEqual([
+        [true, ''],
+        [true, ''],
+        [true, ''],
+      ])
+      expect(summary.leader).not.toBe('')
       // The CA alone is not enough where the cluster asks for a client certificate.
       const check = await conns.test({ name: 'no cert', endpoints, tls: { ca: pemOf('ca.pem') } })
       expect(check.ok).toBe(false)

@@ -85,6 +85,7 @@ export const en = {
     down: 'unreachable',
     term: 'term',
     index: 'raft index',
+    applied: 'applied index',
     db: 'DB size',
     version: 'version',
     revision: 'revision {revision}',

@@ -79,6 +79,7 @@ export const zhCN: Messages = {
     emptyKey: '键不能为空。',
   },
   cluster: {
+    applied: '已应用索引',
     title: '集群',
     id: '集群 {id}',
     leader: '领导者',
