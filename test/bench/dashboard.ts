@@ -1,7 +1,7 @@
 /**
  * The Raft dashboard under a steady write load, with 3 and 5 local nodes: the window (web mode,
  * Debian's Chromium) alternately on the About panel (dashboard closed) and on the Raft dashboard
- * (open, live), A B A B, the same load in every round. Per round:
+ * (open, live), A B A B after one uncounted warm-up, the same load in every round. Per round:
  *   - writes/s achieved by the load (puts, 16 in flight, from this process);
  *   - the members' CPU per write (user + system from /proc/PID/stat of every node process);
  *   - messages/s the window received over its WebSocket, and the renderer's busy time per
@@ -173,6 +173,11 @@ async function measure(nodes: number): Promise<Round[]> {
     await cdp.send('Performance.enable')
     await page.goto(ui.url)
     await page.locator('[data-test=nav-about]').waitFor()
+    // A round that is not counted: the nodes' and this process's JIT warm up on it.
+    await load(
+      cluster.list().map((n) => n.endpoint),
+      SECONDS,
+    )
     const rounds: Round[] = []
     for (let r = 0; r < ROUNDS; r++) {
       for (const open of [false, true]) {
