@@ -476,11 +476,14 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   async cutLink(a: string, b: string, oneWay = false): Promise<void> {
     const idA = await this.idOf(a)
     const idB = await this.idOf(b)
+    // A link's fault is replaced as a whole by the transport: a cut ends any delay or loss.
     await this.request(a, 'linkFault', { peer: idB, drop: true, direction: 'send' })
     this.cuts.add(`${a}>${b}`)
+    this.slow.delete(`${a}>${b}`)
     if (!oneWay) {
       await this.request(b, 'linkFault', { peer: idA, drop: true, direction: 'send' })
       this.cuts.add(`${b}>${a}`)
+      this.slow.delete(`${b}>${a}`)
     }
   }
 
@@ -522,7 +525,9 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     fault: { delayMs?: number; lossRate?: number },
   ): Promise<void> {
     const idB = await this.idOf(b)
-    await this.request(a, 'linkFault', { peer: idB, ...fault, direction: 'send' })
+    // The transport replaces the link's fault as a whole: a cut link stays cut.
+    const cut = this.cuts.has(`${a}>${b}`)
+    await this.request(a, 'linkFault', { peer: idB, ...fault, drop: cut, direction: 'send' })
     const delayMs = fault.delayMs ?? 0
     const lossRate = fault.lossRate ?? 0
     if (delayMs === 0 && lossRate === 0) this.slow.delete(`${a}>${b}`)
@@ -534,12 +539,26 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     )
   }
 
+  /**
+   * Heals every running node's links. A paused or stopped node keeps the faults it holds (a
+   * paused one gets them back when it resumes), and they stay listed until it is healed.
+   */
   async heal(): Promise<void> {
     const running = this.names().filter((n) => this.node(n).state === 'running')
-    await Promise.all(running.map((n) => this.request(n, 'healLinks', {})))
-    this.cuts.clear()
-    this.slow.clear()
-    this.record('', 'fault', 'healed every link')
+    const results = await Promise.allSettled(running.map((n) => this.request(n, 'healLinks', {})))
+    const healed = running.filter((_, i) => results[i]!.status === 'fulfilled')
+    for (const set of [this.cuts, this.slow]) {
+      for (const key of [...set.keys()])
+        if (healed.some((n) => key.startsWith(`${n}>`))) set.delete(key)
+    }
+    const left = running.filter((n) => !healed.includes(n))
+    this.record(
+      '',
+      'fault',
+      left.length === 0 ? 'healed every link' : `healed every link but ${left.join(', ')}'s`,
+    )
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
   }
 
   private async idOf(name: string): Promise<number> {

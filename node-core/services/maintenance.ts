@@ -66,6 +66,34 @@ async function call<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The revision history is compacted to: the oldest revision a read may still ask for (etcd
+ * refuses a read below it with "required revision has been compacted"), found by a binary
+ * search of count-only reads of one key, about log2(revision) cheap calls. (HashKV also says
+ * it, but hashes every key to do so: too heavy to run each time the view opens.) 0 when
+ * nothing was ever compacted.
+ */
+async function compactRevisionOf(client: Etcd3, current: number): Promise<number> {
+  const readable = async (rev: number) => {
+    try {
+      await client.kv.range({ key: Buffer.from([0]), revision: rev, count_only: true })
+      return true
+    } catch (err) {
+      if (/compacted/.test((err as Error).message)) return false
+      throw fromClientError(err)
+    }
+  }
+  if (await readable(1)) return 0
+  let lo = 1 // not readable
+  let hi = current // readable: the current revision always is
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2)
+    if (await readable(mid)) hi = mid
+    else lo = mid
+  }
+  return hi
+}
+
 export interface MaintenanceOptions {
   /** The quota a connection's members run with, when this host knows it (its own cluster). */
   quotaBytesOf?: (conn: string) => number | undefined
@@ -90,7 +118,6 @@ export function createMaintenanceHandlers(
       const members = await membersOf(conns, conn)
       const names = new Map(members.map((m) => [m.id, m.name]))
       let revision = 0
-      let compactRevision = 0
       const spaces = await Promise.all(
         members.map(async (m): Promise<MemberSpace> => {
           try {
@@ -118,12 +145,7 @@ export function createMaintenanceHandlers(
         }),
       )
       const { client } = await conns.use(conn)
-      // HashKV answers with the compact revision; any healthy member will do.
-      const healthy = members.find((m) => spaces.find((s) => s.id === m.id)?.healthy)
-      if (healthy) {
-        const r = await hashKV(await memberClient(conn, healthy), 0).catch(() => null)
-        compactRevision = r ? Number(r.compact_revision) : 0
-      }
+      const compactRevision = revision > 0 ? await compactRevisionOf(client, revision) : 0
       const raised = await call(() => client.maintenance.alarm({ action: 'Get', memberID: 0 }))
       const alarms: MaintenanceAlarm[] = raised.alarms
         .filter((a) => a.alarm === 'Nospace' || a.alarm === 'Corrupt')

@@ -15,6 +15,9 @@ import { fromClientError, type Connections } from './connections'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
+/** Chunks waiting for the disk beyond which the download pauses (etcd sends 32 KiB blobs). */
+const SAVE_WRITES_QUEUED_MAX = 64
+
 /** How long a save may run: a large backend streams for minutes. */
 const SAVE_DEADLINE_MS = 30 * 60_000
 
@@ -111,9 +114,13 @@ export function createSnapshotTopics(conns: Connections): Pick<TopicHandlers, 's
       let totalBytes = 0
       let stopped = false
       let writing = Promise.resolve()
+      let pending = 0
+      let paused = false
       let lastEmitMs = 0
       const fail = async (err: unknown) => {
+        if (stopped) return
         stopped = true
+        stream.cancel?.()
         await writing.catch(() => undefined)
         await fh.close().catch(() => undefined)
         await unlink(part).catch(() => undefined)
@@ -124,8 +131,23 @@ export function createSnapshotTopics(conns: Connections): Pick<TopicHandlers, 's
         const chunk = item.blob
         bytes += chunk.byteLength
         if (totalBytes === 0) totalBytes = bytes + Number(item.remaining_bytes)
-        // Writes are chained so that the file keeps the stream's order.
-        writing = writing.then(() => fh.write(chunk).then(() => undefined))
+        // Writes are chained so that the file keeps the stream's order. The first failure (a
+        // full disk) stops the download at once; while the disk is behind, the stream waits.
+        pending++
+        if (pending >= SAVE_WRITES_QUEUED_MAX && !paused) {
+          paused = true
+          stream.pause?.()
+        }
+        writing = writing
+          .then(() => fh.write(chunk))
+          .then(() => {
+            pending--
+            if (paused && pending <= SAVE_WRITES_QUEUED_MAX / 2) {
+              paused = false
+              stream.resume?.()
+            }
+          })
+        writing.catch((err: unknown) => void fail(err))
         const now = Date.now()
         if (now - lastEmitMs >= 100) {
           lastEmitMs = now

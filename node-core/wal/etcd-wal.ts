@@ -276,11 +276,16 @@ export async function scanEtcdSegment(
     try {
       rec = fieldsOf(body)
     } catch (err) {
-      return damage(`record is not a walpb.Record: ${(err as Error).message}`, false)
+      return damage(
+        `record is not a walpb.Record: ${(err as Error).message}`,
+        zeroSectorIn(buf, at, at + 8 + length + pad),
+      )
     }
     const typeCode = num(rec, 1)
     const type = ETCD_RECORD_TYPES[typeCode as keyof typeof ETCD_RECORD_TYPES]
-    if (!type) return damage(`unknown record type ${typeCode}`, false)
+    if (!type) {
+      return damage(`unknown record type ${typeCode}`, zeroSectorIn(buf, at, at + 8 + length + pad))
+    }
     const stored = num(rec, 2) >>> 0
     const data = bytesOf(rec, 3)
     let crcOk: boolean
@@ -293,24 +298,57 @@ export async function scanEtcdSegment(
       crcOk = stored === crc
     }
     const info: EtcdWalRecord = { offset: at, bytes: 8 + length + pad, type, crcOk }
-    if (type === 'entry') describeEntry(data, info)
-    else if (type === 'hardState') {
-      const hs = fieldsOf(data)
-      info.term = num(hs, 1)
-      const vote = big(hs, 2)
-      info.vote = vote === 0n ? '' : BigInt.asUintN(64, vote).toString(16)
-      info.commit = num(hs, 3)
-    } else if (type === 'snapshot') {
-      const s = fieldsOf(data)
-      info.index = num(s, 1)
-      info.term = num(s, 2)
+    // Only data whose crc checks out is decoded; the record with a bad crc is listed undecoded.
+    if (crcOk) {
+      try {
+        decodeRecord(type, data, info)
+      } catch (err) {
+        return damage(`malformed ${type} record: ${(err as Error).message}`, false)
+      }
     }
     if (total >= keepFrom && records.length < keepMax) records.push(info)
     total++
+    if (!crcOk) {
+      // Reported at the record's own offset; counted among the records read.
+      return {
+        ...damage(`crc mismatch in a ${type} record`, zeroSectorIn(buf, at, at + 8 + length + pad)),
+        total,
+      }
+    }
     at += 8 + length + pad
-    if (!crcOk) return { ...damage(`crc mismatch in a ${type} record`, false), total }
   }
   return { records, total, crc }
+}
+
+function decodeRecord(type: EtcdRecordType, data: Uint8Array, info: EtcdWalRecord): void {
+  if (type === 'entry') describeEntry(data, info)
+  else if (type === 'hardState') {
+    const hs = fieldsOf(data)
+    info.term = num(hs, 1)
+    const vote = big(hs, 2)
+    info.vote = vote === 0n ? '' : BigInt.asUintN(64, vote).toString(16)
+    info.commit = num(hs, 3)
+  } else if (type === 'snapshot') {
+    const s = fieldsOf(data)
+    info.index = num(s, 1)
+    info.term = num(s, 2)
+  }
+}
+
+/**
+ * Whether a bad frame is what a crash leaves in etcd's zero-preallocated segment: some 512-byte
+ * sector it overlaps reads as zeros from the frame (or the sector's start) to the sector's end,
+ * a sector the crash kept from being written (etcd's decoder calls such an entry torn).
+ */
+function zeroSectorIn(buf: Uint8Array, from: number, to: number): boolean {
+  const SECTOR = 512
+  for (let s = from - (from % SECTOR); s < Math.min(to, buf.byteLength); s += SECTOR) {
+    const end = Math.min(s + SECTOR, buf.byteLength)
+    let zero = true
+    for (let i = Math.max(s, from); i < end && zero; i++) if (buf[i] !== 0) zero = false
+    if (zero) return true
+  }
+  return false
 }
 
 /** True when the segment's first record is etcd's framing (a length field, then a crc record). */

@@ -107,12 +107,25 @@ export const useRaftStore = defineStore('raft', () => {
     }
   }
 
-  async function loadLog(): Promise<void> {
+  let logLoading = false
+
+  /**
+   * Asks for the log window; a poll while an answer is still coming is skipped, and an answer
+   * for a window the person has scrolled away from meanwhile is dropped.
+   */
+  async function loadLog(poll = false): Promise<void> {
+    if (poll && logLoading) return
+    const to = logTo.value
+    logLoading = true
     try {
-      logs.value = await api.call('raft/log', { to: logTo.value, limit: LOG_WINDOW })
+      const next = await api.call('raft/log', { to, limit: LOG_WINDOW })
+      if (to !== logTo.value) return
+      logs.value = next
       logError.value = null
     } catch (err) {
-      logError.value = errorText(err)
+      if (to === logTo.value) logError.value = errorText(err)
+    } finally {
+      logLoading = false
     }
   }
 

@@ -21,12 +21,20 @@ export const useSnapshotsStore = defineStore('snapshots', () => {
   const savingNow = ref(false)
   let stopSave: (() => void) | null = null
 
+  /** Answers to an earlier load are dropped: the list shown is the directory named. */
+  let loads = 0
+
   async function load(path: string): Promise<void> {
+    const mine = ++loads
+    if (dir.value !== path) verified.value = {}
     dir.value = path
     try {
-      list.value = await api.call('snapshots/list', { dir: path })
+      const next = await api.call('snapshots/list', { dir: path })
+      if (mine !== loads) return
+      list.value = next
       error.value = null
     } catch (err) {
+      if (mine !== loads) return
       list.value = null
       error.value = errorText(err)
     }
@@ -34,13 +42,17 @@ export const useSnapshotsStore = defineStore('snapshots', () => {
 
   async function verify(name: string): Promise<void> {
     if (!list.value) return
+    const at = dir.value
     verified.value = { ...verified.value, [name]: { state: 'running' } }
+    let result: VerifyState
     try {
       await api.call('snapshots/verify', { dir: list.value.dir, name })
-      verified.value = { ...verified.value, [name]: { state: 'ok' } }
+      result = { state: 'ok' }
     } catch (err) {
-      verified.value = { ...verified.value, [name]: { state: 'bad', error: errorText(err) } }
+      result = { state: 'bad', error: errorText(err) }
     }
+    // Another node's files are shown now: this answer is not about them.
+    if (at === dir.value) verified.value = { ...verified.value, [name]: result }
   }
 
   function save(conn: string, path: string): void {

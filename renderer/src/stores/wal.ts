@@ -35,36 +35,46 @@ export const useWalStore = defineStore('wal', () => {
     }
   }
 
+  /** Each open and page request is numbered; answers to older ones are dropped. */
+  let asks = 0
+
   async function openDir(path: string): Promise<void> {
+    const mine = ++asks
     cancelVerify()
     verify.value = null
     dir.value = path
     loading.value = true
     error.value = null
     try {
-      summary.value = await api.call('wal/open', { dir: path })
-      const last = summary.value.segments.at(-1)
+      const next = await api.call('wal/open', { dir: path })
+      if (mine !== asks) return
+      summary.value = next
+      const last = next.segments.at(-1)
       if (last) await openSegment(last.name)
     } catch (err) {
+      if (mine !== asks) return
       summary.value = null
       page.value = null
       error.value = errorText(err)
     } finally {
-      loading.value = false
+      if (mine === asks) loading.value = false
     }
   }
 
   async function openSegment(name: string, at = 0): Promise<void> {
     if (!summary.value) return
+    const mine = ++asks
     segment.value = name
     from.value = at
     try {
-      page.value = await api.call('wal/records', {
+      const next = await api.call('wal/records', {
         dir: summary.value.dir,
         segment: name,
         from: at,
         limit: WAL_PAGE,
       })
+      if (mine !== asks) return
+      page.value = next
       error.value = null
     } catch (err) {
       error.value = errorText(err)

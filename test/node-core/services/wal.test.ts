@@ -2,7 +2,7 @@
 // flags a flipped byte as corruption and a cut tail as torn; a real etcd 3.4 member's
 // member/wal read the same way (etcd-dump-logs in a window).
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -140,6 +140,17 @@ describe.runIf(etcdInstalled || process.env['CI'] === 'true')('WAL inspector ove
       expect(ops.some((o) => o?.startsWith('addVoter'))).toBe(true)
       expect(page.records.every((r) => r.crcOk)).toBe(true)
       expect((await verify(summary.dir)).problems).toEqual([])
+      // A flipped byte in the put's record is corruption, named at that record's offset.
+      const put = page.records.find((r) => r.op?.startsWith('put "config/a"'))!
+      const copy = join(dir, 'damaged')
+      await cp(summary.dir, copy, { recursive: true })
+      const file = join(copy, summary.segments[0]!.name)
+      const bytes = await readFile(file)
+      bytes[put.offset + put.bytes - 12]! ^= 0xff
+      await writeFile(file, bytes)
+      const bad = await verify(copy)
+      expect(bad.problems).toHaveLength(1)
+      expect(bad.problems[0]).toMatchObject({ offset: put.offset, torn: false })
     } finally {
       await etcd.stop().catch(() => undefined)
       await rm(dir, { recursive: true, force: true })
