@@ -89,10 +89,7 @@ export function createSnapshotTopics(conns: Connections): Pick<TopicHandlers, 's
     'snapshots/save': async ({ conn, path, overwrite }, sink) => {
       const target = resolve(path)
       if (!overwrite && (await stat(target).catch(() => null))) {
-        throw new RaftdeskError(
-          'FILE_EXISTS',
-          `${target} exists; choose another name or overwrite it`,
-        )
+        throw new RaftdeskError('FILE_EXISTS', `${target} exists; choose another name`)
       }
       if (!(await stat(dirname(target)).catch(() => null))?.isDirectory()) {
         throw new ValidationError('NO_DIRECTORY', `${dirname(target)} is not a directory`)
