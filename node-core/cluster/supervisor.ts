@@ -296,6 +296,13 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     this.emit('state', n.spec.name, state)
   }
 
+  /** A link joins two different, known nodes. */
+  private checkLink(a: string, b: string): void {
+    this.node(a)
+    this.node(b)
+    if (a === b) throw new ValidationError('BAD_LINK', 'a link joins two different nodes')
+  }
+
   /** Records an event of the supervisor's own (a process change, a fault it applied). */
   record(node: string, kind: RaftEvent['kind'], text: string): void {
     const term = Math.max(0, ...[...this.nodes.values()].map((m) => m.status?.term ?? 0))
@@ -422,12 +429,14 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
    * healthy leader's followers ignore it (pre-vote and the lease), as Raft intends.
    */
   async campaign(name: string, force = true): Promise<void> {
+    this.node(name)
     this.record(name, 'action', force ? 'asked to campaign' : 'asked to campaign (lease kept)')
     await this.request(name, 'campaign', { force })
   }
 
   /** The leader hands leadership to `name` (TimeoutNow): no election timeout is waited for. */
   async transferLeadership(name: string): Promise<void> {
+    this.node(name)
     const leader = await this.leader()
     if (!leader) throw new NodeCommandError('NO_LEADER', 'there is no leader to hand over')
     if (leader === name) return
@@ -474,6 +483,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
 
   /** Cuts the link between two nodes, both ways or only from `a` to `b`. */
   async cutLink(a: string, b: string, oneWay = false): Promise<void> {
+    this.checkLink(a, b)
     const idA = await this.idOf(a)
     const idB = await this.idOf(b)
     // A link's fault is replaced as a whole by the transport: a cut ends any delay or loss.
@@ -524,6 +534,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     b: string,
     fault: { delayMs?: number; lossRate?: number },
   ): Promise<void> {
+    this.checkLink(a, b)
     const idB = await this.idOf(b)
     // The transport replaces the link's fault as a whole: a cut link stays cut.
     const cut = this.cuts.has(`${a}>${b}`)
