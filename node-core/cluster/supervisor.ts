@@ -543,11 +543,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     const lossRate = fault.lossRate ?? 0
     if (delayMs === 0 && lossRate === 0) this.slow.delete(`${a}>${b}`)
     else this.slow.set(`${a}>${b}`, { delayMs, lossRate })
-    this.record(
-      a,
-      'fault',
-      `link to ${b}: delay ${delayMs} ms, loss ${Math.round(lossRate * 100)}%`,
-    )
+    // The node records the fault it applied (events.ts): no second event from here.
   }
 
   /**
