@@ -48,6 +48,11 @@ export interface RaftNodeView {
   stale: boolean
   /** Peers this node's messages cannot reach (links cut from the window). */
   cutTo: string[]
+  /**
+   * A learner's catch-up as the leader sees it: the share of the leader's log it holds (0..1),
+   * null for voters or while no leader reports on it.
+   */
+  catchUp: number | null
 }
 
 export interface RaftNodeState {
@@ -102,7 +107,18 @@ export interface RaftClusterView {
   healthyVoters: number
   /** How many more voters can fail before writes stop (negative: writes stopped). */
   canFail: number
+  /** The timeouts the nodes run with (the local cluster's settings). */
+  timeouts: RaftTimeouts
+  /** Members the local cluster may have at most (addNode refuses beyond). */
+  maxMembers: number
   atMs: number
+}
+
+export interface RaftTimeouts {
+  /** Each election timeout is drawn from [min, max) ms. */
+  electionMsMin: number
+  electionMsMax: number
+  heartbeatMs: number
 }
 
 export type RaftEventKind =
@@ -185,6 +201,14 @@ export type RaftAction =
   | { type: 'cutLink'; from: string; to: string; oneWay?: boolean }
   | { type: 'linkFault'; from: string; to: string; delayMs: number; lossRate: number }
   | { type: 'heal' }
+  /** The next local node joins as a learner and starts catching up. */
+  | { type: 'addNode' }
+  /** A caught-up learner becomes a voter (refused while it trails). */
+  | { type: 'promote'; node: string }
+  /** The member leaves the cluster; its process stops and its data is moved aside. */
+  | { type: 'remove'; node: string }
+  /** New timeouts: nodes restart one at a time with them, data kept. */
+  | ({ type: 'timeouts' } & RaftTimeouts)
 
 /** One node in a once-a-second sample of the cluster (the timeline's data). */
 export interface RaftNodeSample {

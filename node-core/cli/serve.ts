@@ -73,9 +73,10 @@ export interface ServeOptions {
   dataDir: string
   clientPort: number
   uiPort: number
-  electionMsMin: number
-  electionMsMax: number
-  heartbeatMs: number
+  /** Raft timing, when given as flags (absent: what the cluster saved, or the defaults). */
+  electionMsMin?: number
+  electionMsMax?: number
+  heartbeatMs?: number
   snapshotCount: number
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** A saved snapshot to start a new cluster from. */
@@ -120,11 +121,11 @@ export function parseServeArgs(argv: string[]): ServeOptions {
   }
   if (values['help']) throw new UsageError('')
   const d = LOCAL_CLUSTER_DEFAULTS
-  const election =
-    (values['election-ms'] as string | undefined) ?? `${d.electionMsMin}-${d.electionMsMax}`
-  const m = /^(\d+)-(\d+)$/.exec(election)
-  if (!m)
+  const election = values['election-ms'] as string | undefined
+  const m = election === undefined ? null : /^(\d+)-(\d+)$/.exec(election)
+  if (election !== undefined && !m)
     throw new UsageError(`--election-ms must look like 150-300, got ${JSON.stringify(election)}`)
+  const heartbeat = values['heartbeat-ms'] as string | undefined
   const level = (values['log-level'] as string | undefined) ?? 'info'
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new UsageError(
@@ -142,15 +143,10 @@ export function parseServeArgs(argv: string[]): ServeOptions {
       65535,
     ),
     uiPort: int('ui-port', values['ui-port'] as string | undefined, 8790, 0, 65535),
-    electionMsMin: Number(m[1]),
-    electionMsMax: Number(m[2]),
-    heartbeatMs: int(
-      'heartbeat-ms',
-      values['heartbeat-ms'] as string | undefined,
-      d.heartbeatMs,
-      1,
-      60_000,
-    ),
+    ...(m ? { electionMsMin: Number(m[1]), electionMsMax: Number(m[2]) } : {}),
+    ...(heartbeat === undefined
+      ? {}
+      : { heartbeatMs: int('heartbeat-ms', heartbeat, d.heartbeatMs, 1, 60_000) }),
     snapshotCount: int(
       'snapshot-count',
       values['snapshot-count'] as string | undefined,
@@ -264,13 +260,11 @@ async function main(): Promise<void> {
   }
   log(`starting ${options.nodes} nodes in ${options.dataDir}`)
   const cluster = await LocalCluster.start({
-    ...LOCAL_CLUSTER_DEFAULTS,
     nodes: options.nodes,
     dataDir: options.dataDir,
     clientPort: options.clientPort,
-    electionMsMin: options.electionMsMin,
-    electionMsMax: options.electionMsMax,
-    heartbeatMs: options.heartbeatMs,
+    // Timeouts only when given: otherwise those the cluster saved (set from the window) stand.
+    ...timeoutFlags(options),
     snapshotCount: options.snapshotCount,
     logLevel: options.logLevel,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
@@ -341,3 +335,14 @@ main().catch((err: unknown) => {
   process.stderr.write(`serve: ${detail}\n`)
   process.exit(1)
 })
+
+/** The timeout flags given on the command line, and only those. */
+function timeoutFlags(
+  o: ServeOptions,
+): Partial<Pick<LocalClusterOptions, 'electionMsMin' | 'electionMsMax' | 'heartbeatMs'>> {
+  return Object.fromEntries(
+    (['electionMsMin', 'electionMsMax', 'heartbeatMs'] as const)
+      .filter((k) => o[k] !== undefined)
+      .map((k) => [k, o[k]]),
+  )
+}

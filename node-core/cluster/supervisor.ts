@@ -9,14 +9,23 @@
  *
  * Faults: kill (SIGKILL), pause/resume (SIGSTOP/SIGCONT), restart, and link faults (cut both
  * ways or one way, delay, loss) applied by the nodes' transports, healed with heal().
+ *
+ * Membership: addNode() adds the next n<i> as a learner (it joins through the leader and catches
+ * up), promote() makes it a voter, removeNode() takes a member out (its data is moved to
+ * <dataDir>/removed/). setTimeouts() changes the election and heartbeat timeouts by restarting
+ * the nodes one at a time, data kept. cluster.json records both, so a restart comes back as left.
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ValidationError } from '../errors'
 import type { RaftEvent } from '../../contract'
 import { EventRing } from '../server/events'
+import type { Member } from '../kernel/member'
+import { writeFileAtomic } from '../kernel/fs'
+import { firstTakenPort } from './ports'
 import { ForkLauncher, type NodeLauncher } from './launcher'
 import { NodeCommandError, NodeProcess } from './node-process'
 import type {
@@ -86,16 +95,37 @@ export interface ManagedNodeInfo {
   status: NodeStatus | null
 }
 
+/** The election and heartbeat timeouts, which the window may change. */
+export interface RaftTimeouts {
+  electionMsMin: number
+  electionMsMax: number
+  heartbeatMs: number
+}
+
+const TIMEOUT_KEYS = ['electionMsMin', 'electionMsMax', 'heartbeatMs'] as const
+
+/** Members a local cluster may have at most (the port layout gives each a block of 100). */
+export const LOCAL_CLUSTER_MAX_MEMBERS = 9
+
+interface SavedMember extends ClusterMemberSpec {
+  /** Added after the cluster was created: what the cluster answered (the node starts by joining). */
+  joined?: { memberId: number; clusterId: number; members: Member[] }
+}
+
 interface ClusterFile {
   version: 1
   token: string
-  members: ClusterMemberSpec[]
+  /** Members the cluster was created with (--nodes); absent in files older than addNode. */
+  nodes?: number
+  members: SavedMember[]
   host: string
   clientPort: number
+  /** Timeouts set from the window; timeouts given as flags win and replace them. */
+  timeouts?: RaftTimeouts
 }
 
 interface ManagedNode {
-  spec: ClusterMemberSpec
+  spec: SavedMember
   dataDir: string
   proc: NodeProcess | null
   id: number
@@ -122,6 +152,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   readonly options: LocalClusterOptions
   private readonly nodes = new Map<string, ManagedNode>()
   private token = ''
+  private file: ClusterFile | null = null
   /** Every node's events and the supervisor's own, in the order they arrived. */
   readonly events = new EventRing('')
   /** Links cut here, as "from>to" (messages from `from` to `to` are dropped). */
@@ -145,7 +176,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     }
     validateOptions(options)
     const cluster = new LocalCluster(options)
-    await cluster.prepare()
+    await cluster.prepare(TIMEOUT_KEYS.filter((k) => partial[k] !== undefined))
     try {
       await Promise.all([...cluster.nodes.keys()].map((name) => cluster.startNode(name)))
     } catch (err) {
@@ -155,7 +186,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     return cluster
   }
 
-  private async prepare(): Promise<void> {
+  private async prepare(explicitTimeouts: ReadonlyArray<keyof RaftTimeouts>): Promise<void> {
     const o = this.options
     await mkdir(o.dataDir, { recursive: true })
     const file = join(o.dataDir, 'cluster.json')
@@ -171,16 +202,22 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       }
     }
     if (saved) {
-      if (
-        saved.members.length !== o.nodes ||
-        saved.clientPort !== o.clientPort ||
-        saved.host !== o.host
-      ) {
+      const created = saved.nodes ?? saved.members.length
+      if (created !== o.nodes || saved.clientPort !== o.clientPort || saved.host !== o.host) {
         throw new ValidationError(
           'CLUSTER_MISMATCH',
-          `${o.dataDir} holds a ${saved.members.length}-node cluster on ${saved.host}:${saved.clientPort}; ` +
-            `start it with --nodes ${saved.members.length} --client-port ${saved.clientPort}, or use another --data-dir`,
+          `${o.dataDir} holds a cluster created with ${created} nodes on ${saved.host}:${saved.clientPort}; ` +
+            `start it with --nodes ${created} --client-port ${saved.clientPort}, or use another --data-dir`,
         )
+      }
+      // Timeouts chosen in the window stand unless flags say otherwise; flags replace them.
+      if (saved.timeouts) {
+        for (const k of TIMEOUT_KEYS) if (!explicitTimeouts.includes(k)) o[k] = saved.timeouts[k]
+        validateOptions(o)
+        if (explicitTimeouts.length > 0) {
+          saved.timeouts = pickTimeouts(o)
+          await writeFileAtomic(file, JSON.stringify(saved, null, 2))
+        }
       }
     } else {
       const members = Array.from({ length: o.nodes }, (_, i) => ({
@@ -191,6 +228,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       saved = {
         version: 1,
         token: randomBytes(16).toString('hex'),
+        nodes: o.nodes,
         members,
         host: o.host,
         clientPort: o.clientPort,
@@ -199,6 +237,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       await rename(`${file}.tmp`, file)
     }
     this.token = saved.token
+    this.file = saved
     for (const spec of saved.members) {
       this.nodes.set(spec.name, {
         spec,
@@ -244,13 +283,24 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
     const n = this.node(name)
     if (n.proc && n.state !== 'crashed' && n.state !== 'stopped') return
     const o = this.options
+    const joined = n.spec.joined
     const config: NodeProcessConfig = {
       name,
       dataDir: n.dataDir,
       clientUrl: n.spec.clientUrl,
       peerUrl: n.spec.peerUrl,
-      initialCluster: [...this.nodes.values()].map((m) => m.spec),
-      clusterState: 'new',
+      // The members the cluster was created with; a member added later joins instead.
+      initialCluster: [...this.nodes.values()]
+        .filter((m) => !m.spec.joined)
+        .map(({ spec }) => ({ name: spec.name, clientUrl: spec.clientUrl, peerUrl: spec.peerUrl })),
+      ...(joined
+        ? {
+            clusterState: 'existing' as const,
+            existingMembers: joined.members,
+            memberId: joined.memberId,
+            clusterId: joined.clusterId,
+          }
+        : { clusterState: 'new' as const }),
       token: this.token,
       tickMs: o.tickMs,
       electionMsMin: o.electionMsMin,
@@ -575,6 +625,158 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   }
 
   // -----------------------------------------------------------------------------------------------
+  // Membership and timing
+
+  private async saveFile(): Promise<void> {
+    const file = this.file!
+    file.members = [...this.nodes.values()].map((n) => n.spec)
+    await writeFileAtomic(join(this.options.dataDir, 'cluster.json'), JSON.stringify(file, null, 2))
+  }
+
+  private async leaderForChange(): Promise<string> {
+    const leader = await this.leader()
+    if (!leader) {
+      throw new NodeCommandError(
+        'NO_LEADER',
+        'the cluster has no leader now: membership changes need one (heal or start nodes first)',
+      )
+    }
+    return leader
+  }
+
+  /**
+   * Adds the next local node (n<i>, on the next block of ports) as a learner and starts it: it
+   * joins through the leader, catches up (a snapshot when the log no longer reaches back), and
+   * votes once promote()d. Resolves with its name once it serves clients.
+   */
+  async addNode(): Promise<string> {
+    if (this.nodes.size >= LOCAL_CLUSTER_MAX_MEMBERS) {
+      throw new ValidationError(
+        'TOO_MANY_MEMBERS',
+        `a local cluster has at most ${LOCAL_CLUSTER_MAX_MEMBERS} members; remove one first`,
+      )
+    }
+    const o = this.options
+    const used = this.names().map((n) => Number(/^n(\d+)$/.exec(n)?.[1] ?? 0))
+    let i = Math.max(0, ...used)
+    // A number whose directory is still there (a member removed by hand) is skipped.
+    while (existsSync(join(o.dataDir, localMemberName(i)))) i++
+    const clientPort = o.clientPort + 100 * i
+    if (clientPort + 1 > 65535) {
+      throw new ValidationError('NO_PORTS', `no ports left above ${o.clientPort} for another node`)
+    }
+    const taken = await firstTakenPort(o.host, [clientPort, clientPort + 1])
+    if (taken !== null) {
+      throw new ValidationError(
+        'PORT_IN_USE',
+        `port ${taken} on ${o.host} is in use by another program; the new node needs ${clientPort} and ${clientPort + 1}`,
+      )
+    }
+    const name = localMemberName(i)
+    const spec: SavedMember = {
+      name,
+      clientUrl: `http://${o.host}:${clientPort}`,
+      peerUrl: `http://${o.host}:${clientPort + 1}`,
+    }
+    const leader = await this.leaderForChange()
+    const answer = await this.request(
+      leader,
+      'memberAdd',
+      { name, peerUrls: [spec.peerUrl], clientUrls: [spec.clientUrl] },
+      15_000,
+    )
+    spec.joined = answer
+    this.nodes.set(name, {
+      spec,
+      dataDir: join(o.dataDir, name),
+      proc: null,
+      id: answer.memberId,
+      state: 'stopped',
+      status: null,
+    })
+    await this.saveFile()
+    this.record(name, 'action', `added as a learner through ${leader}`)
+    await this.startNode(name)
+    return name
+  }
+
+  /** Makes a learner a voter; the leader refuses while it is not caught up. */
+  async promote(name: string): Promise<void> {
+    const id = await this.idOf(name)
+    const leader = await this.leaderForChange()
+    this.record(name, 'action', 'promotion to voter asked')
+    await this.request(leader, 'memberPromote', { id }, 15_000)
+  }
+
+  /**
+   * Removes a member from the cluster, stops its process and moves its data to
+   * <dataDir>/removed/<name>-<time> (nothing is deleted). The last voter cannot be removed.
+   */
+  async removeNode(name: string): Promise<void> {
+    const n = this.node(name)
+    const id = await this.idOf(name)
+    const leader = await this.leaderForChange()
+    const voters = this.node(leader).status?.confState.voters ?? []
+    if (voters.length === 1 && voters[0] === id) {
+      throw new ValidationError('LAST_VOTER', `${name} is the only voter: a cluster needs one`)
+    }
+    this.record(name, 'action', 'removal from the cluster asked')
+    await this.request(leader, 'memberRemove', { id }, 15_000)
+    await this.stopNode(name, false).catch(() => undefined)
+    await n.proc?.exited
+    this.nodes.delete(name)
+    for (const set of [this.cuts, this.slow]) {
+      for (const key of [...set.keys()]) {
+        if (key.startsWith(`${name}>`) || key.endsWith(`>${name}`)) set.delete(key)
+      }
+    }
+    await this.saveFile()
+    const removed = join(this.options.dataDir, 'removed')
+    await mkdir(removed, { recursive: true })
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+    await rename(n.dataDir, join(removed, `${name}-${stamp}`)).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+      },
+    )
+    this.record(name, 'action', 'removed from the cluster (its data kept under removed/)')
+  }
+
+  readonly maxMembers = LOCAL_CLUSTER_MAX_MEMBERS
+
+  /** The election and heartbeat timeouts the nodes run with. */
+  timeouts(): RaftTimeouts {
+    return pickTimeouts(this.options)
+  }
+
+  /**
+   * New election and heartbeat timeouts: saved, then each running node restarted with them one
+   * at a time (followers first, the leader last, handing over), waiting for a leader between
+   * restarts so the cluster keeps its quorum. Stopped nodes take them when started.
+   */
+  async setTimeouts(t: RaftTimeouts): Promise<void> {
+    validateOptions({ ...this.options, ...t })
+    Object.assign(this.options, pickTimeouts(t))
+    this.file!.timeouts = pickTimeouts(t)
+    await this.saveFile()
+    this.record(
+      '',
+      'action',
+      `timeouts set to election ${t.electionMsMin}-${t.electionMsMax} ms, heartbeat ${t.heartbeatMs} ms: restarting nodes one by one`,
+    )
+    const leader = await this.leader()
+    const order = this.names()
+      .filter((name) => this.node(name).state === 'running')
+      .sort((a, b) => Number(a === leader) - Number(b === leader))
+    for (const name of order) {
+      await this.stopNode(name, true)
+      await this.node(name).proc?.exited
+      await this.startNode(name)
+      await this.waitForLeader(this.options.startTimeoutMs)
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
   // Stopping
 
   /** Stops one node cleanly (a leader hands over first); kills it if it does not exit in time. */
@@ -602,6 +804,14 @@ const PROCESS_STATE_TEXT: Record<NodeState, string> = {
   stopping: 'process stopping',
   stopped: 'process stopped',
   crashed: 'process exited unexpectedly',
+}
+
+function pickTimeouts(o: RaftTimeouts): RaftTimeouts {
+  return {
+    electionMsMin: o.electionMsMin,
+    electionMsMax: o.electionMsMax,
+    heartbeatMs: o.heartbeatMs,
+  }
 }
 
 function validateOptions(o: LocalClusterOptions): void {

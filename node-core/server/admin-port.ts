@@ -17,6 +17,10 @@
  *   linkFault           LinkFaultSpec                drop, delay or lose messages to a peer
  *   healLinks           {}                           every link fault removed
  *   snapshot            {}                           save a snapshot at the applied index
+ *   memberAdd           { name, peerUrls, clientUrls }  (on the leader) add a learner; its id,
+ *                                                    the cluster id and the members
+ *   memberPromote       { id }                       (on the leader) a caught-up learner votes
+ *   memberRemove        { id }                       (on the leader) the member leaves
  *
  * Arguments are checked with the schemas below wherever they cross a process boundary.
  */
@@ -25,6 +29,8 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import type { LogEntryView, RaftEvent } from '../../contract'
 import type { NodeRuntimeStatus, RaftdeskNode } from './node'
+import type { Member } from '../kernel/member'
+import { addLearnerTo, promoteOnLeader, removeMemberOn } from './backend'
 import { nodeDataDirs } from './node-open'
 import { describeLogEntry } from './entry-text'
 
@@ -66,6 +72,12 @@ export interface AdminCalls {
   linkFault: { args: LinkFaultSpec; result: null }
   healLinks: { args: Record<string, never>; result: null }
   snapshot: { args: Record<string, never>; result: { index: number } }
+  memberAdd: {
+    args: { name: string; peerUrls: string[]; clientUrls: string[] }
+    result: { memberId: number; clusterId: number; members: Member[] }
+  }
+  memberPromote: { args: { id: number }; result: null }
+  memberRemove: { args: { id: number }; result: null }
 }
 
 export type AdminCall = keyof AdminCalls
@@ -77,6 +89,8 @@ export type AdminHandlers = {
 
 const empty = z.object({}).strict() as unknown as z.ZodType<Record<string, never>>
 const index = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const memberId = z.number().int().positive()
+const memberUrl = z.string().regex(/^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'http://host:port')
 
 /** Every call's arguments, checked; the compiler refuses a call without its schema. */
 export const ADMIN_ARG_SCHEMAS: { [K in AdminCall]: z.ZodType<AdminArgs<K>> } = {
@@ -94,6 +108,13 @@ export const ADMIN_ARG_SCHEMAS: { [K in AdminCall]: z.ZodType<AdminArgs<K>> } = 
   }),
   healLinks: empty,
   snapshot: empty,
+  memberAdd: z.object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'"),
+    peerUrls: z.array(memberUrl).min(1),
+    clientUrls: z.array(memberUrl),
+  }),
+  memberPromote: z.object({ id: memberId }),
+  memberRemove: z.object({ id: memberId }),
 }
 
 export function isAdminCall(value: unknown): value is AdminCall {
@@ -189,5 +210,14 @@ export function createAdminPort(
       return null
     },
     snapshot: async () => ({ index: await node.snapshotNow() }),
+    memberAdd: (req) => addLearnerTo(node, req),
+    memberPromote: async ({ id }) => {
+      await promoteOnLeader(node, id)
+      return null
+    },
+    memberRemove: async ({ id }) => {
+      await removeMemberOn(node, id)
+      return null
+    },
   }
 }

@@ -307,11 +307,7 @@ export class NodeBackend implements EtcdBackend {
   }
 
   async memberRemove(id: number): Promise<Member[]> {
-    if (!this.node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
-    // A leader that removes itself would leave the cluster leaderless for an election timeout;
-    // handing over first keeps the gap to one round trip.
-    if (id === this.node.id) await this.node.handOverLeadership()
-    await this.node.changeMembership({ type: 'removeNode', nodeId: id })
+    await removeMemberOn(this.node, id)
     return this.node.membership.list().map(toMember)
   }
 
@@ -561,7 +557,7 @@ function unexpected(r: WriteResult): Error {
 }
 
 /** etcd's promote checks, then the conf change; the caller is the leader. */
-async function promoteOnLeader(node: RaftdeskNode, id: number): Promise<void> {
+export async function promoteOnLeader(node: RaftdeskNode, id: number): Promise<void> {
   const m = node.membership.get(id)
   if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
   if (!m.isLearner) throw new EtcdServerError('MEMBER_NOT_LEARNER')
@@ -609,28 +605,31 @@ export class NodeAdmin implements AdminBackend {
     return promoteOnLeader(this.node, id)
   }
 
-  async addLearner(req: JoinRequest): Promise<JoinResult> {
-    const taken = this.node.membership.list()
-    if (taken.some((m) => m.name === req.name)) {
-      throw new EtcdServerError('MEMBER_EXIST', `a member named ${req.name} exists`)
-    }
-    if (this.node.membership.usesPeerUrl(req.peerUrls)) {
-      throw new EtcdServerError('PEER_URL_EXIST')
-    }
-    const id = randomMemberId()
-    await this.node.changeMembership({
-      type: 'addLearner',
-      nodeId: id,
-      member: {
-        name: req.name,
-        peerUrls: req.peerUrls,
-        clientUrls: req.clientUrls,
-      },
-    })
-    return {
-      memberId: id,
-      clusterId: this.node.clusterId,
-      members: this.node.membership.list().map(toMember),
-    }
+  addLearner(req: JoinRequest): Promise<JoinResult> {
+    return addLearnerTo(this.node, req)
   }
+}
+
+/** Adds a named learner (Join, and the supervisor's "add a node"): names and peer URLs unique. */
+export async function addLearnerTo(node: RaftdeskNode, req: JoinRequest): Promise<JoinResult> {
+  if (node.membership.list().some((m) => m.name === req.name)) {
+    throw new EtcdServerError('MEMBER_EXIST', `a member named ${req.name} exists`)
+  }
+  if (node.membership.usesPeerUrl(req.peerUrls)) throw new EtcdServerError('PEER_URL_EXIST')
+  const id = randomMemberId()
+  await node.changeMembership({
+    type: 'addLearner',
+    nodeId: id,
+    member: { name: req.name, peerUrls: req.peerUrls, clientUrls: req.clientUrls },
+  })
+  return { memberId: id, clusterId: node.clusterId, members: node.membership.list().map(toMember) }
+}
+
+/** etcd's member remove; a leader removing itself hands leadership over first. */
+export async function removeMemberOn(node: RaftdeskNode, id: number): Promise<void> {
+  if (!node.membership.get(id)) throw new EtcdServerError('MEMBER_NOT_FOUND')
+  // A leader that removes itself would leave the cluster leaderless for an election timeout;
+  // handing over first keeps the gap to one round trip.
+  if (id === node.id) await node.handOverLeadership()
+  await node.changeMembership({ type: 'removeNode', nodeId: id })
 }

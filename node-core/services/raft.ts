@@ -17,6 +17,7 @@ import type {
   RaftEvent,
   RaftNodeView,
   RaftSample,
+  RaftTimeouts,
 } from '../../contract'
 import { NotFoundError } from '../errors'
 import type { AdminLogSlice, AdminStatus } from '../server/admin-port'
@@ -59,6 +60,18 @@ export interface LocalClusterPort {
   cutLink(a: string, b: string, oneWay?: boolean): Promise<void>
   setLinkFault(a: string, b: string, fault: { delayMs?: number; lossRate?: number }): Promise<void>
   heal(): Promise<void>
+  readonly maxMembers: number
+  addNode(): Promise<string>
+  promote(name: string): Promise<void>
+  removeNode(name: string): Promise<void>
+  timeouts(): RaftTimeouts
+  setTimeouts(t: RaftTimeouts): Promise<void>
+}
+
+/** The settings clusterView reports beside the nodes. */
+export interface LocalClusterSettings {
+  timeouts: RaftTimeouts
+  maxMembers: number
 }
 
 /** About ten updates a second at most: the dashboard's pace. */
@@ -87,10 +100,12 @@ function nodeView(
   n: SupervisedNode,
   nameOf: (id: number) => string,
   cutTo: string[],
+  catchUp: number | null,
 ): RaftNodeView {
   const s = n.status
   return {
     cutTo,
+    catchUp,
     name: n.name,
     id: hex(n.id),
     process: n.state,
@@ -133,6 +148,7 @@ function nodeView(
 export function clusterView(
   nodes: SupervisedNode[],
   links: LinkFault[] = [],
+  settings: LocalClusterSettings = DEFAULT_SETTINGS,
   nowMs = Date.now(),
 ): RaftClusterView {
   const cuts = links.filter((l) => l.cut)
@@ -143,11 +159,18 @@ export function clusterView(
       .filter((c) => c.from === name)
       .map((c) => c.to)
       .sort()
-  const views = nodes.map((n) => nodeView(n, nameOf, cutTo(n.name)))
   const leaders = nodes
     .filter((n) => n.state === 'running' && n.status?.role === 'leader')
     .sort((a, b) => b.status!.term - a.status!.term)
   const leader = leaders[0]
+  // A learner's catch-up: how much of the leader's log the leader knows it holds.
+  const catchUp = (n: SupervisedNode): number | null => {
+    const p = leader?.status?.progress[n.id]
+    if (!p?.isLearner) return null
+    const last = leader!.status!.lastIndex
+    return last === 0 ? 1 : Math.min(1, p.match / last)
+  }
+  const views = nodes.map((n) => nodeView(n, nameOf, cutTo(n.name), catchUp(n)))
   // The configuration as the leader knows it; without a leader, as the newest node knows it.
   const newest = [...nodes].filter((n) => n.status).sort((a, b) => b.status!.term - a.status!.term)
   const conf = (leader ?? newest[0])?.status?.confState
@@ -174,11 +197,23 @@ export function clusterView(
     quorum,
     healthyVoters,
     canFail: leader ? healthyVoters - quorum : -1,
+    timeouts: settings.timeouts,
+    maxMembers: settings.maxMembers,
     atMs: nowMs,
   }
 }
 
-const viewOf = (port: LocalClusterPort) => clusterView(port.list(), port.linkFaults())
+/** The local cluster's defaults (supervisor.ts), for views built without a supervisor. */
+const DEFAULT_SETTINGS: LocalClusterSettings = {
+  timeouts: { electionMsMin: 150, electionMsMax: 300, heartbeatMs: 50 },
+  maxMembers: 9,
+}
+
+const viewOf = (port: LocalClusterPort) =>
+  clusterView(port.list(), port.linkFaults(), {
+    timeouts: port.timeouts(),
+    maxMembers: port.maxMembers,
+  })
 
 function noLocalCluster(): never {
   throw new NotFoundError(
@@ -205,6 +240,16 @@ async function act(port: LocalClusterPort, a: RaftAction): Promise<null> {
     case 'heal':
       await port.heal()
       break
+    case 'addNode':
+      await port.addNode()
+      break
+    case 'timeouts':
+      await port.setTimeouts({
+        electionMsMin: a.electionMsMin,
+        electionMsMax: a.electionMsMax,
+        heartbeatMs: a.heartbeatMs,
+      })
+      break
     default:
       await NODE_ACTIONS[a.type](port, a.node)
   }
@@ -224,6 +269,8 @@ const NODE_ACTIONS: Record<
   campaign: (p, n) => p.campaign(n),
   transfer: (p, n) => p.transferLeadership(n),
   snapshot: (p, n) => p.snapshot(n),
+  promote: (p, n) => p.promote(n),
+  remove: (p, n) => p.removeNode(n),
 }
 
 /** Each node's log over the same window of indexes, so the view can align them. */

@@ -55,7 +55,8 @@ export async function startTestCluster(
     client(name) {
       let c = clients.get(name)
       if (!c) {
-        c = new EtcdClient(endpoints.get(name)!, { timeoutMs: 3000 })
+        // A node added after the start is not in the map taken then.
+        c = new EtcdClient(endpoints.get(name) ?? cluster.info(name).endpoint, { timeoutMs: 3000 })
         clients.set(name, c)
       }
       return c

@@ -22,6 +22,7 @@ function node(
     dataDir: '/d/n1',
     stale: false,
     cutTo: [],
+    catchUp: null,
     raft: {
       role: 'leader',
       term: 7,
@@ -128,6 +129,52 @@ describe('NodeCard', () => {
     expect(killed.classes()).toContain('stale')
     await killed.find('[data-test=act-start]').trigger('click')
     expect(killed.emitted('act')![0]![0]).toEqual({ type: 'start', node: 'n1' })
+  })
+
+  it('shows a learner catching up, offers promote instead of an election, and asks before removing', async () => {
+    const learner = node(
+      { name: 'n4', id: 'd4', catchUp: 0.456 },
+      { role: 'learner', isLearner: true, leader: 'a1', followers: [] },
+    )
+    const w = mountCard(learner)
+    expect(w.find('[data-test=node-catchup]').text()).toContain('45%')
+    expect(w.find('[data-test=node-catchup] [role=progressbar]').attributes('aria-valuenow')).toBe(
+      '45',
+    )
+    // A learner cannot vote: no campaign, no leadership.
+    expect(w.find('[data-test=act-campaign]').exists()).toBe(false)
+    expect(w.find('[data-test=act-transfer]').exists()).toBe(false)
+    // Not yet primary: it trails; caught up, the promote button stands out.
+    expect(w.find('[data-test=act-promote]').classes()).not.toContain('primary')
+    expect(
+      mountCard({ ...learner, catchUp: 0.95 })
+        .find('[data-test=act-promote]')
+        .classes(),
+    ).toContain('primary')
+    await w.find('[data-test=act-promote]').trigger('click')
+
+    const answers = [false, true]
+    const asked: string[] = []
+    const confirm = window.confirm
+    window.confirm = (text?: string) => {
+      asked.push(String(text))
+      return answers.shift()!
+    }
+    try {
+      await w.find('[data-test=act-remove]').trigger('click')
+      await w.find('[data-test=act-remove]').trigger('click')
+    } finally {
+      window.confirm = confirm
+    }
+    expect(asked[0]).toContain('Remove n4 from the cluster?')
+    expect(w.emitted('act')!.map((e) => e[0])).toEqual([
+      { type: 'promote', node: 'n4' },
+      { type: 'remove', node: 'n4' },
+    ])
+    // A voter shows no catch-up and no promote.
+    const voter = mountCard(node({ name: 'n2', id: 'b2' }, { role: 'follower', followers: [] }))
+    expect(voter.find('[data-test=node-catchup]').exists()).toBe(false)
+    expect(voter.find('[data-test=act-promote]').exists()).toBe(false)
   })
 
   it('names the links cut from the node, and an isolated one as such', () => {

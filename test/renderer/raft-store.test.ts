@@ -23,6 +23,8 @@ const cluster = (leader: string): RaftClusterView => ({
   voters: 3,
   quorum: 2,
   healthyVoters: 3,
+  timeouts: { electionMsMin: 150, electionMsMax: 300, heartbeatMs: 50 },
+  maxMembers: 9,
   canFail: 1,
   atMs: 0,
 })

@@ -91,6 +91,34 @@ describe('clusterView', () => {
     expect(v).toMatchObject({ leader: 'n2', term: 5, healthyVoters: 2, canFail: 0 })
   })
 
+  it('reports a learner’s catch-up as the share of the leader’s log it holds', () => {
+    const progress = (match: number, isLearner: boolean) => ({
+      match,
+      next: match + 1,
+      state: 'replicate' as const,
+      inflight: 0,
+      recentActive: true,
+      isLearner,
+      pendingSnapshot: 0,
+    })
+    const v = clusterView([
+      node(1, {
+        role: 'leader',
+        lastIndex: 200,
+        progress: { 2: progress(200, false), 3: progress(190, false), 4: progress(50, true) },
+      }),
+      node(2),
+      node(3),
+      node(4, { role: 'learner' }),
+    ])
+    const of = (name: string) => v.nodes.find((n) => n.name === name)!.catchUp
+    expect(of('n4')).toBe(0.25)
+    expect(of('n2')).toBeNull()
+    expect(of('n1')).toBeNull()
+    // No leader, no report.
+    expect(clusterView([node(1), node(4, { role: 'learner' })]).nodes[1]!.catchUp).toBeNull()
+  })
+
   it('lists the links cut from each node', () => {
     const v = clusterView(
       [node(1, { role: 'leader' }), node(2), node(3)],
