@@ -59,7 +59,18 @@ const newConnection = z.object({
 const nodeName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a node name like n1')
 const raftAction: Schema<RaftAction> = z.discriminatedUnion('type', [
   z.object({
-    type: z.enum(['kill', 'restart', 'pause', 'resume', 'start', 'stop', 'campaign', 'transfer']),
+    type: z.enum([
+      'kill',
+      'restart',
+      'pause',
+      'resume',
+      'start',
+      'stop',
+      'campaign',
+      'transfer',
+      'promote',
+      'remove',
+    ]),
     node: nodeName,
   }),
   z.object({ type: z.literal('snapshot'), node: nodeName }),
@@ -81,6 +92,14 @@ const raftAction: Schema<RaftAction> = z.discriminatedUnion('type', [
     lossRate: z.number().min(0).max(1),
   }),
   z.object({ type: z.literal('heal') }),
+  z.object({ type: z.literal('addNode') }),
+  // The supervisor checks how they relate (min < max, heartbeat below min) in one sentence.
+  z.object({
+    type: z.literal('timeouts'),
+    electionMsMin: z.number().int().min(1).max(600_000),
+    electionMsMax: z.number().int().min(2).max(600_000),
+    heartbeatMs: z.number().int().min(1).max(600_000),
+  }),
 ])
 
 /** A member id as etcdctl prints it. */

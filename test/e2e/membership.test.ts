@@ -5,9 +5,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RaftClusterView } from '../../contract'
+import type { RaftAction, RaftClusterView } from '../../contract'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
 import { createRaftHandlers } from '../../node-core/services/raft'
+import { parseArgs } from '../../node-core/services/router'
 import { sleep, startTestCluster, type TestCluster } from '../helpers/cluster'
 import { freePortBlock } from '../helpers/ports'
 
@@ -26,6 +27,8 @@ afterAll(async () => {
 })
 
 const view = () => raft['raft/cluster']() as Promise<RaftClusterView>
+/** An action checked as a window's call is (the channel's argument schema), then run. */
+const act = (a: RaftAction) => raft['raft/act'](...parseArgs('raft/act', [a]))
 async function until(what: string, ok: (v: RaftClusterView) => boolean, ms = 15_000) {
   const deadline = Date.now() + ms
   let v = await view()
@@ -43,7 +46,7 @@ describe('membership from the window', () => {
     const leader = await tc.cluster.waitForLeader()
     for (let i = 0; i < 120; i++) await tc.client(leader).put(`m/${i}`, `v${i}`)
 
-    await raft['raft/act']({ type: 'addNode' })
+    await act({ type: 'addNode' })
     const added = await until('n4 learner caught up', (v) => {
       const n4 = nodeOf(v, 'n4')
       return n4?.process === 'running' && n4.raft?.isLearner === true && n4.catchUp === 1
@@ -54,7 +57,7 @@ describe('membership from the window', () => {
     // The log was compacted past its start: the learner was sent a snapshot.
     expect(n4.raft!.snapshotIndex).toBeGreaterThan(0)
 
-    await raft['raft/act']({ type: 'promote', node: 'n4' })
+    await act({ type: 'promote', node: 'n4' })
     const promoted = await until('n4 votes', (v) => v.voters === 4 && v.healthyVoters === 4)
     expect(nodeOf(promoted, 'n4')!.raft!.isLearner).toBe(false)
     expect(nodeOf(promoted, 'n4')!.catchUp).toBeNull()
@@ -67,17 +70,13 @@ describe('membership from the window', () => {
   }, 60_000)
 
   it('refuses to promote a voter and to remove an unknown node, changing nothing', async () => {
-    await expect(raft['raft/act']({ type: 'promote', node: 'n2' })).rejects.toThrow(
-      /not a learner|learner/,
-    )
-    await expect(raft['raft/act']({ type: 'remove', node: 'n9' })).rejects.toThrow(
-      /no node named "n9"/,
-    )
+    await expect(act({ type: 'promote', node: 'n2' })).rejects.toThrow(/not a learner|learner/)
+    await expect(act({ type: 'remove', node: 'n9' })).rejects.toThrow(/no node named "n9"/)
     expect((await view()).voters).toBe(4)
   })
 
   it('removes a voter: its process stops, its data is kept aside, the quorum shrinks', async () => {
-    await raft['raft/act']({ type: 'remove', node: 'n2' })
+    await act({ type: 'remove', node: 'n2' })
     const v = await until('n2 gone', (c) => !nodeOf(c, 'n2') && c.voters === 3 && !!c.leader)
     expect(v.nodes.map((n) => n.name)).toEqual(['n1', 'n3', 'n4'])
     expect(existsSync(join(tc.dataDir, 'n2'))).toBe(false)
@@ -88,7 +87,7 @@ describe('membership from the window', () => {
 
   it('changes the timeouts by restarting nodes one at a time, data and leader kept', async () => {
     await expect(
-      raft['raft/act']({
+      act({
         type: 'timeouts',
         electionMsMin: 300,
         electionMsMax: 200,
@@ -98,7 +97,7 @@ describe('membership from the window', () => {
     expect((await view()).timeouts.electionMsMin).toBe(150)
 
     const pids = (await view()).nodes.map((n) => n.pid)
-    await raft['raft/act']({
+    await act({
       type: 'timeouts',
       electionMsMin: 200,
       electionMsMax: 400,

@@ -24,6 +24,7 @@ import { startWebUi, type WebUi } from '../../node-core/services/web'
 import { launchChromium, shouldRunBrowserTests } from '../helpers/chromium'
 import { startTestCluster, type TestCluster } from '../helpers/cluster'
 import { startEtcdCluster } from '../helpers/etcd'
+import { freePortBlock } from '../helpers/ports'
 import { etcdctl } from '../node-core/api/harness'
 
 const SHOTS = join(import.meta.dirname, '../../test-results/screenshots')
@@ -64,7 +65,8 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true })
-    tc = await startTestCluster()
+    // Room for a fourth node: the membership test adds one on the next block of ports.
+    tc = await startTestCluster({ clientPort: await freePortBlock(4) })
     await tc.cluster.waitForLeader()
     rendererDir = mkdtempSync(join(tmpdir(), 'raftdesk-web-'))
     connections.add({ id: 'local', name: 'local cluster', endpoints: [...tc.endpoints.values()] })
@@ -384,6 +386,62 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
+  })
+
+  it('adds a node as a learner, shows it catching up, promotes it, and removes it again', async () => {
+    await page.locator('[data-test=nav-raft]').click()
+    await page.locator('[data-test=raft-tab-dashboard]').click()
+    await page.locator('[data-test=add-node]').click()
+    await card('n4').waitFor(POLL)
+    await expect
+      .poll(() => card('n4').locator('[data-test=node-role]').innerText(), POLL)
+      .toBe('learner')
+    const promote = card('n4').locator('[data-test=act-promote]')
+    // Caught up, the promote button is the one to press.
+    await expect.poll(() => promote.getAttribute('class'), POLL).toContain('primary')
+    expect(await card('n4').locator('[data-test=node-catchup]').innerText()).toMatch(/\d+%/)
+    await page.screenshot({ path: join(SHOTS, 'raft-learner-dark.png') })
+    await promote.click()
+    await expect
+      .poll(() => card('n4').locator('[data-test=node-role]').innerText(), POLL)
+      .toMatch(/^(follower|leader)$/)
+    await expect
+      .poll(() => page.locator('[data-test=healthy]').innerText(), POLL)
+      .toMatch(/4 of 4 voters/)
+    expect(await ctlVia('n4', 'get', 'raft/seen', '--print-value-only')).toBe('yes\n')
+
+    page.once('dialog', (d) => void d.accept())
+    await card('n4').locator('[data-test=act-remove]').click()
+    await expect.poll(() => card('n4').count(), POLL).toBe(0)
+    await expect
+      .poll(() => page.locator('[data-test=can-fail]').innerText(), POLL)
+      .toBe('can lose 1 more')
+  })
+
+  it('changes the election and heartbeat timeouts; the nodes restart one by one', async () => {
+    const now = page.locator('[data-test=timing-now]')
+    expect(await now.innerText()).toBe('Election 150–300 ms · heartbeat 50 ms')
+    await page.locator('[data-test=timing-edit]').click()
+    await page.locator('[data-test=timing-min]').fill('300')
+    await page.locator('[data-test=timing-max]').fill('200')
+    expect(await page.locator('[data-test=timing-apply]').isDisabled()).toBe(true)
+    expect(await page.locator('[data-test=timing-hint]').innerText()).toContain('0 < min < max')
+    await page.locator('[data-test=timing-min]').fill('200')
+    await page.locator('[data-test=timing-max]').fill('400')
+    await page.locator('[data-test=timing-heartbeat]').fill('40')
+    await page.screenshot({ path: join(SHOTS, 'raft-timing-dark.png') })
+    const pids = tc.cluster.list().map((n) => n.pid)
+    await page.locator('[data-test=timing-apply]').click()
+    await expect
+      .poll(() => now.innerText(), { timeout: 60_000 })
+      .toBe('Election 200–400 ms · heartbeat 40 ms')
+    expect(tc.cluster.list().map((n) => n.pid)).not.toEqual(pids)
+    await expect.poll(leaderName, POLL).toMatch(/leads/)
+    expect(tc.cluster.timeouts()).toEqual({
+      electionMsMin: 200,
+      electionMsMax: 400,
+      heartbeatMs: 40,
+    })
   })
 
   it('looks right in the light theme too, and never logged an error', async () => {
