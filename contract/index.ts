@@ -21,6 +21,7 @@ import type { AuthCalls } from './auth'
 import type { BulkCalls, BulkTopics } from './bulk'
 import type { ClusterCalls } from './cluster'
 import type { ConnectionsCalls } from './connections'
+import type { JoinCalls, JoinTopics } from './join'
 import type { KvCalls, KvTopics } from './kv'
 import type { LeasesCalls } from './leases'
 import type { MaintenanceCalls } from './maintenance'
@@ -33,6 +34,7 @@ export type * from './auth'
 export type * from './bulk'
 export type * from './cluster'
 export type * from './connections'
+export type * from './join'
 export type * from './kv'
 export type * from './leases'
 export type * from './maintenance'
@@ -52,9 +54,10 @@ export interface Contract
     RaftCalls,
     WalCalls,
     MaintenanceCalls,
-    SnapshotsCalls {}
+    SnapshotsCalls,
+    JoinCalls {}
 export interface Topics
-  extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics, SnapshotsTopics {}
+  extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics, SnapshotsTopics, JoinTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -113,6 +116,12 @@ const CHANNEL_SET = {
   'snapshots/verify': true,
   'wal/open': true,
   'wal/records': true,
+  'join/list': true,
+  'join/start': true,
+  'join/promote': true,
+  'join/retry': true,
+  'join/leave': true,
+  'join/invite': true,
 } as const satisfies Record<Channel, true>
 
 const TOPIC_SET = {
@@ -125,6 +134,7 @@ const TOPIC_SET = {
   'raft/live': true,
   'wal/verify': true,
   'snapshots/save': true,
+  'join/live': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

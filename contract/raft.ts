@@ -147,7 +147,10 @@ export interface RaftEvent {
   term: number
   /** One sentence a person reads ("became leader", "granted vote to n2"...). */
   text: string
-  /** For 'role': the new role; 'leader': the new leader's name; 'vote': the voter's name. */
+  /**
+   * For 'role': the new role; 'leader': the new leader's name; 'vote': the voter's name;
+   * 'snapshotReceived': the snapshot's size in bytes.
+   */
   detail?: string
   /** For 'vote'/'voted': granted or refused. */
   granted?: boolean

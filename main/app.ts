@@ -9,6 +9,7 @@ import { BrowserWindow, Menu, app, ipcMain, safeStorage, session } from 'electro
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { JoinManager, joinedPortBase } from '../node-core/cluster/joins'
 import { clusterPorts, firstTakenPort } from '../node-core/cluster/ports'
 import { LOCAL_CLUSTER_DEFAULTS, LocalCluster } from '../node-core/cluster/supervisor'
 import type { StartupStatus } from '../contract'
@@ -34,6 +35,7 @@ export function buildServices(
   menu?: EventEmitter,
   startup?: () => StartupStatus,
   local?: Promise<LocalCluster>,
+  joins?: Promise<JoinManager>,
 ): Services {
   return createServices(
     {
@@ -46,6 +48,7 @@ export function buildServices(
     },
     connections,
     local,
+    joins,
   )
 }
 
@@ -73,8 +76,15 @@ export interface AppOptions {
 /** The embedded cluster: started once, stopped on quit; `status` says how its start goes. */
 export interface Embedded {
   cluster: Promise<LocalCluster>
+  /** This machine's members of other clusters, started once the local cluster runs. */
+  joins: Promise<JoinManager>
   status(): StartupStatus
   stop(): Promise<void>
+}
+
+/** Node processes run as Electron utility processes from the built entry. */
+function nodeLauncher(options: AppOptions): UtilityProcessLauncher {
+  return new UtilityProcessLauncher({ entry: options.nodeEntry ?? join(here, 'node-main.js') })
 }
 
 /** Starts the nodes, after checking their ports are free (a clear sentence when one is not). */
@@ -94,9 +104,7 @@ async function startNodes(
   }
   return LocalCluster.start({
     dataDir: options.clusterDir ?? join(app.getPath('userData'), 'cluster'),
-    launcher: new UtilityProcessLauncher({
-      entry: options.nodeEntry ?? join(here, 'node-main.js'),
-    }),
+    launcher: nodeLauncher(options),
     clientPort,
     onNodeState,
   })
@@ -128,13 +136,23 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
     }),
   )
   cluster.catch((err: unknown) => console.error('the embedded cluster did not start:', err))
+  const joins = cluster.then(() =>
+    JoinManager.open({
+      dir: join(options.clusterDir ?? join(app.getPath('userData'), 'cluster'), 'joined'),
+      portBase: joinedPortBase(options.clientPort ?? LOCAL_CLUSTER_DEFAULTS.clientPort),
+      launcher: nodeLauncher(options),
+    }),
+  )
+  joins.catch((err: unknown) => console.error('members of other clusters did not start:', err))
   let stopping: Promise<void> | null = null
   return {
     cluster,
+    joins,
     status: () => ({ ...status, nodes: [...status.nodes] }),
     stop() {
       stopping ??= (async () => {
         connections.closeAll()
+        await (await joins.catch(() => null))?.close()
         const c = await cluster.catch(() => null)
         await c?.stop()
       })()
@@ -169,7 +187,7 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   const embedded = startEmbeddedCluster(options, connections)
   registerIpc(
     ipcMain,
-    buildServices(connections, menu, () => embedded.status(), embedded.cluster),
+    buildServices(connections, menu, () => embedded.status(), embedded.cluster, embedded.joins),
     appSenderCheck(isAppUrl),
   )
 

@@ -29,6 +29,7 @@ import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
 import { Connections, FILE_BOX } from '../services/connections'
 import { createServices } from '../services/index'
+import { JoinManager, joinedPortBase } from '../cluster/joins'
 import { startWebUi, packageVersion, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
@@ -277,12 +278,19 @@ async function main(): Promise<void> {
     file: join(options.dataDir, 'connections.json'),
     box: FILE_BOX,
   })
+  // This machine's members of other clusters (joined from the window) start with the host.
+  const joins = JoinManager.open({
+    dir: join(options.dataDir, 'joined'),
+    portBase: joinedPortBase(options.clientPort),
+  })
+  joins.catch((err: unknown) => log(`members of other clusters did not start: ${String(err)}`))
   const shutdown = async (why: string) => {
     if (stopping) return
     stopping = true
     log(`${why}: stopping the cluster`)
     await ui?.close().catch(() => undefined)
     connections.closeAll()
+    await (await joins.catch(() => null))?.close()
     await cluster.stop()
     log('stopped')
     process.exit(0)
@@ -314,7 +322,7 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: options.uiPort,
       dataDir: options.dataDir,
-      services: createServices(app, connections, Promise.resolve(cluster)),
+      services: createServices(app, connections, Promise.resolve(cluster), joins),
       log,
     })
   }

@@ -6,7 +6,13 @@
  * RaftdeskErrors by the code the member sent in the trailers (forwardedError), or
  * 'UNREACHABLE' when the call never reached a member's handler.
  */
-import { credentials, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js'
+import {
+  credentials,
+  status as grpcStatus,
+  type ChannelCredentials,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js'
 import { adminClientConstructor } from '../api/admin'
 import { RaftdeskError } from '../errors'
 import { ERROR_CODE_TRAILER, EtcdServerError, isEtcdErrorCode } from '../kernel/etcd-errors'
@@ -47,6 +53,13 @@ interface AdminStub extends Client {
  */
 export function forwardedError(err: ServiceError, endpoint: string): RaftdeskError {
   const code = String(err.metadata?.get(ERROR_CODE_TRAILER)[0] ?? '')
+  // Something answers gRPC there without raftdesk's Admin service: an etcd, most often.
+  if (code === '' && err.code === grpcStatus.UNIMPLEMENTED) {
+    return new RaftdeskError(
+      'NOT_RAFTDESK',
+      `${endpoint} answers gRPC but has no raftdesk Admin service: it is not a raftdesk member (a real etcd?)`,
+    )
+  }
   if (code === '') return new RaftdeskError('UNREACHABLE', `${endpoint}: ${err.details}`)
   if (isEtcdErrorCode(code)) return new EtcdServerError(code, err.details)
   return new RaftdeskError(code, err.details)

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
 import { AdminClient } from '../client/admin-client'
-import { EtcdClient, EtcdClientError } from '../client/etcd-client'
+import type { Member } from '../kernel/member'
 import { RaftdeskError, ValidationError } from '../errors'
 import { ForkLauncher, type NodeLauncher } from './launcher'
 import { writeFileAtomic } from '../kernel/fs'
@@ -29,6 +29,8 @@ export interface JoinOptions {
   /** host:port of that member's client API, if it is not at the peer port − 1. */
   clientEndpoint?: string
   token: string
+  /** Refuse to join unless the cluster has this id (from an invite link). */
+  expectClusterId?: number
   /** This node's name in the cluster (unique there). */
   name: string
   dataDir: string
@@ -50,6 +52,8 @@ interface JoinRecord {
   memberId: number
   clusterId: number
   token: string
+  /** The peer address the join was asked through (absent in records written before). */
+  peer?: string
   clientEndpoint: string
   config: NodeProcessConfig
 }
@@ -67,6 +71,39 @@ export function clientEndpointForPeer(peer: string): string {
     )
   }
   return `${peer.slice(0, i)}:${port - 1}`
+}
+
+/**
+ * Asks the cluster who it is before anything changes: its id and leader, through the
+ * token-checked Admin service. The errors say what went wrong in a person's words: UNREACHABLE,
+ * WRONG_CLUSTER_TOKEN, NOT_RAFTDESK, CLUSTER_MISMATCH (with expectClusterId).
+ */
+export async function probeCluster(
+  clientEndpoint: string,
+  token: string,
+  expectClusterId?: number,
+): Promise<{ clusterId: number; lead: number; members: Member[] }> {
+  const client = new AdminClient(clientEndpoint, token)
+  try {
+    const s = await client.call('status', {}, Date.now() + 5_000)
+    if (expectClusterId !== undefined && s.clusterId !== expectClusterId) {
+      throw new JoinError(
+        'CLUSTER_MISMATCH',
+        `${clientEndpoint} belongs to cluster ${s.clusterId.toString(16)}, not ${expectClusterId.toString(16)} as the invite says`,
+      )
+    }
+    return { clusterId: s.clusterId, lead: s.lead, members: s.members }
+  } catch (err) {
+    if (err instanceof JoinError) throw err
+    const e = err as RaftdeskError
+    const why: Record<string, string> = {
+      UNREACHABLE: `cannot reach a raftdesk member at ${clientEndpoint}`,
+      WRONG_CLUSTER_TOKEN: `${clientEndpoint} refused the token: it is not this cluster's`,
+    }
+    throw new JoinError(e.code, why[e.code] ? `${why[e.code]} (${e.message})` : e.message)
+  } finally {
+    client.close()
+  }
 }
 
 async function callJoin(
@@ -87,6 +124,9 @@ async function callJoin(
 
 export class JoinedNode {
   private proc: NodeProcess | null = null
+  /** The node's last report, and the size of the last snapshot it received. */
+  private latest: NodeStatus | null = null
+  private snapshotBytes = 0
 
   private constructor(
     private readonly record: JoinRecord,
@@ -110,6 +150,39 @@ export class JoinedNode {
     return this.proc?.pid ?? null
   }
 
+  get name(): string {
+    return this.record.config.name
+  }
+
+  /** The peer address the join went through, and that member's client endpoint. */
+  get via(): { peer: string; clientEndpoint: string } {
+    return { peer: this.record.peer ?? '', clientEndpoint: this.record.clientEndpoint }
+  }
+
+  get running(): boolean {
+    return this.proc !== null
+  }
+
+  /** What the node last reported about itself (null before its first report). */
+  get lastStatus(): NodeStatus | null {
+    return this.latest
+  }
+
+  get receivedSnapshotBytes(): number {
+    return this.snapshotBytes
+  }
+
+  /** The cluster's own view of it, through the member it joined by (token-checked). */
+  async clusterStatus(): Promise<{ commit: number; lead: number }> {
+    const client = new AdminClient(this.record.clientEndpoint, this.record.token)
+    try {
+      const s = await client.call('status', {}, Date.now() + 3_000)
+      return { commit: s.commit, lead: s.lead }
+    } finally {
+      client.close()
+    }
+  }
+
   /**
    * Joins the cluster (or, when dataDir holds an earlier join, rejoins as the same member) and
    * starts the local node. It is a learner until promote().
@@ -119,8 +192,7 @@ export class JoinedNode {
     const launcher = options.launcher ?? new ForkLauncher()
     const startTimeoutMs = options.startTimeoutMs ?? 30_000
     if (existsSync(file)) {
-      const record = JSON.parse(await readFile(file, 'utf8')) as JoinRecord
-      const node = new JoinedNode(record, launcher, startTimeoutMs)
+      const node = (await JoinedNode.load(options.dataDir, launcher, startTimeoutMs))!
       await node.start()
       return node
     }
@@ -128,6 +200,9 @@ export class JoinedNode {
     const clientUrl = `http://${host}:${options.clientPort}`
     const peerUrl = `http://${host}:${options.clientPort + 1}`
     const clientEndpoint = options.clientEndpoint ?? clientEndpointForPeer(options.peer)
+    // Who is there, before the cluster is changed: unreachable, not raftdesk, a wrong token or
+    // another cluster than the invite names all stop here with nothing changed.
+    await probeCluster(clientEndpoint, options.token, options.expectClusterId)
     const answer = await callJoin(clientEndpoint, {
       token: options.token,
       name: options.name,
@@ -159,6 +234,7 @@ export class JoinedNode {
       memberId: answer.memberId,
       clusterId: answer.clusterId,
       token: options.token,
+      peer: options.peer,
       clientEndpoint,
       config,
     }
@@ -169,10 +245,27 @@ export class JoinedNode {
     return node
   }
 
+  /** The node joined earlier in `dataDir`, not started (null when nothing joined there). */
+  static async load(
+    dataDir: string,
+    launcher: NodeLauncher = new ForkLauncher(),
+    startTimeoutMs = 30_000,
+  ): Promise<JoinedNode | null> {
+    const file = joinPath(dataDir, 'join.json')
+    if (!existsSync(file)) return null
+    const record = JSON.parse(await readFile(file, 'utf8')) as JoinRecord
+    return new JoinedNode(record, launcher, startTimeoutMs)
+  }
+
   /** Starts the node process and resolves once it serves clients. */
   async start(): Promise<void> {
     if (this.proc) return
-    const proc = NodeProcess.launch(this.launcher, this.record.config)
+    const proc = NodeProcess.launch(this.launcher, this.record.config, (status, events) => {
+      this.latest = status
+      for (const e of events) {
+        if (e.kind === 'snapshotReceived') this.snapshotBytes = Number(e.detail ?? 0)
+      }
+    })
     this.proc = proc
     void proc.exited.then(() => {
       if (this.proc === proc) this.proc = null
@@ -187,50 +280,51 @@ export class JoinedNode {
     return this.proc.status()
   }
 
-  /** The cluster's leader as a client endpoint, asked through the member we joined by. */
-  private async leaderClient(): Promise<EtcdClient> {
-    const via = new EtcdClient(this.record.clientEndpoint)
-    try {
-      const status = await via.status()
-      const members = await via.memberList()
-      const leader = members.find((m) => m.id === status.leader)
-      const url = leader?.clientUrls[0]
-      if (!url) throw new JoinError('NO_LEADER', 'the cluster reports no leader with a client URL')
-      return new EtcdClient(url.replace(/^https?:\/\//, ''))
-    } finally {
-      via.close()
-    }
+  /** The leader's client endpoint, asked through the member we joined by. */
+  private async leaderAdmin(): Promise<AdminClient> {
+    const { lead, members } = await probeCluster(this.record.clientEndpoint, this.record.token)
+    const url = members.find((m) => m.id === lead)?.clientUrls[0]
+    if (!url) throw new JoinError('NO_LEADER', 'the cluster reports no leader with a client URL')
+    return new AdminClient(url.replace(/^https?:\/\//, ''), this.record.token)
   }
 
   /**
    * Promotes this learner to a voter once the leader agrees it is caught up; retries while the
-   * leader answers "learner not ready" or leadership moves, until `timeoutMs`.
+   * leader answers "not ready" or leadership moves, until `timeoutMs` (0: ask once).
    */
   async promote(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    let last = ''
-    while (Date.now() < deadline) {
-      let leader: EtcdClient | null = null
+    for (;;) {
+      let last: RaftdeskError
       try {
-        leader = await this.leaderClient()
-        await leader.memberPromote(String(this.memberId))
-        return
+        const leader = await this.leaderAdmin()
+        try {
+          await leader.memberPromote(this.memberId, Date.now() + 15_000)
+          return
+        } finally {
+          leader.close()
+        }
       } catch (err) {
-        last = (err as Error).message
-        if (err instanceof EtcdClientError && /can only promote a learner/.test(last)) return
-      } finally {
-        leader?.close()
+        last = err as RaftdeskError
+        if (last.code === 'MEMBER_NOT_LEARNER') return
+      }
+      if (Date.now() >= deadline) {
+        throw new JoinError(
+          last.code === 'LEARNER_NOT_READY' ? 'LEARNER_NOT_READY' : 'PROMOTE_FAILED',
+          last.code === 'LEARNER_NOT_READY'
+            ? `not promoted: the leader says this learner is still catching up (${last.message})`
+            : `not promoted: ${last.message}`,
+        )
       }
       await new Promise((r) => setTimeout(r, 200))
     }
-    throw new JoinError('PROMOTE_TIMEOUT', `not promoted within ${timeoutMs} ms: ${last}`)
   }
 
-  /** Leaves the cluster: removes this member through the leader, then stops the node. */
+  /** Leaves the cluster: the leader removes this member, then the node stops. */
   async leave(): Promise<void> {
-    const leader = await this.leaderClient()
+    const leader = await this.leaderAdmin()
     try {
-      await leader.memberRemove(String(this.memberId))
+      await leader.call('memberRemove', { id: this.memberId }, Date.now() + 15_000)
     } finally {
       leader.close()
     }

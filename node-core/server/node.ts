@@ -842,6 +842,7 @@ export class RaftdeskNode {
       kind: 'snapshotReceived',
       term: this.term,
       text: `received snapshot at index ${meta.index} (${info.fileBytes} bytes) from ${this.nameOf(m.from)}`,
+      detail: String(info.fileBytes),
     })
     this.onPeerMessage(m)
   }

@@ -9,6 +9,7 @@ import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
 import { createDiffTopic } from './diff'
 import { createKvHandlers, createKvTopics } from './kv'
+import { createJoinHandlers, createJoinTopics, type JoinPort } from './join'
 import { createLeaseHandlers } from './leases'
 import { createMaintenanceHandlers } from './maintenance'
 import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
@@ -24,12 +25,14 @@ export interface Services {
 }
 
 /**
- * `local` is the local cluster this host supervises (the raft views' subject), when it runs one.
+ * `local` is the local cluster this host supervises (the raft views' subject), when it runs one;
+ * `joins`, this machine's members of other clusters, when the host keeps them.
  */
 export function createServices(
   app: AppServiceOptions,
   conns: Connections,
   local?: Promise<LocalClusterPort>,
+  joins?: Promise<JoinPort>,
 ): Services {
   return {
     handlers: {
@@ -44,6 +47,7 @@ export function createServices(
       ...createWalHandlers(local),
       ...createMaintenanceHandlers(conns),
       ...createSnapshotHandlers(),
+      ...createJoinHandlers(joins, local),
     },
     topics: {
       ...createAppTopics(app),
@@ -54,6 +58,7 @@ export function createServices(
       ...createRaftTopics(local),
       ...createWalTopics(),
       ...createSnapshotTopics(conns),
+      ...createJoinTopics(joins),
     },
   }
 }

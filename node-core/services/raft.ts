@@ -60,6 +60,8 @@ export interface LocalClusterPort {
   cutLink(a: string, b: string, oneWay?: boolean): Promise<void>
   setLinkFault(a: string, b: string, fault: { delayMs?: number; lossRate?: number }): Promise<void>
   heal(): Promise<void>
+  /** The token the cluster's members and joiners present (join/invite shows it). */
+  readonly clusterToken: string
   readonly maxMembers: number
   addNode(): Promise<string>
   promote(name: string): Promise<void>

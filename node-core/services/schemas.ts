@@ -108,7 +108,29 @@ const memberHex = z.string().regex(/^[0-9a-f]{1,16}$/, 'a member id is up to 16 
 /** A directory on the host, as a person types it. */
 const walDir = z.string().trim().min(1, 'name a directory').max(4096)
 
+/** What a person types into the join dialog (the manager checks the rest in one sentence). */
+const joinForm = z.object({
+  peer: z
+    .string()
+    .trim()
+    .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'the peer address is host:port'),
+  token: z.string().min(1, 'the cluster token is required').max(200),
+  name: z.string().trim().max(64).optional(),
+  advertiseHost: z.string().trim().max(255).optional(),
+  clusterId: z
+    .string()
+    .regex(/^[0-9a-f]{1,16}$/, 'a cluster id is up to 16 hex digits')
+    .optional(),
+})
+const joinedName = z.object({ name: z.string().min(1).max(64) })
+
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
+  'join/list': z.tuple([]),
+  'join/start': z.tuple([joinForm]),
+  'join/promote': z.tuple([joinedName]),
+  'join/retry': z.tuple([joinedName]),
+  'join/leave': z.tuple([joinedName]),
+  'join/invite': z.tuple([]),
   'raft/available': z.tuple([]),
   'raft/cluster': z.tuple([]),
   'raft/log': z.tuple([
@@ -241,6 +263,7 @@ const query = z.string().min(1).max(1000)
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
   'raft/live': z.tuple([]),
+  'join/live': z.tuple([]),
   'wal/verify': z.tuple([z.object({ dir: walDir })]),
   'snapshots/save': z.tuple([z.object({ conn, path: walDir, overwrite: z.boolean().optional() })]),
   'kv/diff': z.tuple([

@@ -256,7 +256,7 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
       '0',
     ])
     expect(await mismatch.exit).toBe(1)
-    expect(mismatch.stderr.join('')).toMatch(/holds a 3-node cluster.*--nodes 3/)
+    expect(mismatch.stderr.join('')).toMatch(/holds a cluster created with 3 nodes.*--nodes 3/)
     const bad = serve(['--nodes', 'many'])
     expect(await bad.exit).toBe(2)
     expect(bad.stderr.join('')).toMatch(/--nodes must be an integer/)

@@ -35,6 +35,7 @@ describe('kv services', () => {
     ...createDiffTopic(conns),
     'app/menu': () => () => {},
     'raft/live': () => () => {},
+    'join/live': () => () => {},
     'wal/verify': () => () => {},
     'snapshots/save': () => () => {},
   })

@@ -108,6 +108,7 @@ describe('openTopic', () => {
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
       'raft/live': () => () => {},
+      'join/live': () => () => {},
       'wal/verify': () => () => {},
       'snapshots/save': () => () => {},
     }
@@ -147,6 +148,7 @@ describe('openTopic', () => {
       'kv/diff': () => () => {},
       'app/menu': () => () => {},
       'raft/live': () => () => {},
+      'join/live': () => () => {},
       'wal/verify': () => () => {},
       'snapshots/save': () => () => {},
     }

@@ -1,0 +1,116 @@
+/**
+ * The `join/*` handlers: this machine's members of other raftdesk clusters, over the join
+ * manager (node-core/cluster/joins.ts implements the port; services cannot import cluster/), and
+ * the invite link for the local cluster, from the supervisor.
+ */
+import type { JoinForm, JoinInvite, JoinedMember } from '../../contract'
+import { NotFoundError, ValidationError } from '../errors'
+import type { LocalClusterPort } from './raft'
+import type { Handlers } from './router'
+import type { TopicHandlers } from './topics'
+
+/** What these handlers need from the join manager. */
+export interface JoinPort {
+  list(): JoinedMember[]
+  join(req: {
+    peer: string
+    token: string
+    name?: string
+    advertiseHost?: string
+    clusterId?: number
+  }): Promise<JoinedMember>
+  promote(name: string): Promise<void>
+  start(name: string): Promise<void>
+  leave(name: string): Promise<void>
+  on(event: 'changed', listener: () => void): unknown
+  off(event: 'changed', listener: () => void): unknown
+}
+
+/** Changes reach the window at most this often. */
+export const JOIN_LIVE_INTERVAL_MS = 250
+
+function noJoins(): never {
+  throw new NotFoundError('NO_JOINS', 'this host does not run members of other clusters')
+}
+
+function toRequest(form: JoinForm) {
+  return {
+    peer: form.peer.trim(),
+    token: form.token,
+    ...(form.name?.trim() ? { name: form.name.trim() } : {}),
+    ...(form.advertiseHost?.trim() ? { advertiseHost: form.advertiseHost.trim() } : {}),
+    ...(form.clusterId ? { clusterId: parseInt(form.clusterId, 16) } : {}),
+  }
+}
+
+/** The local cluster's invite: a running member's peer address, the token and the cluster id. */
+export function inviteOf(port: LocalClusterPort): JoinInvite {
+  const nodes = port.list()
+  const running = nodes.filter((n) => n.state === 'running' && n.status)
+  const via = running.find((n) => n.status!.role === 'leader') ?? running[0]
+  if (!via) {
+    throw new ValidationError('NO_RUNNING_NODE', 'no node of the local cluster runs: start one')
+  }
+  const clusterId = via.status!.clusterId.toString(16)
+  const q = new URLSearchParams({ peer: via.peer, token: port.clusterToken, cluster: clusterId })
+  return { link: `raftdesk://join?${q}`, peer: via.peer, token: port.clusterToken, clusterId }
+}
+
+export function createJoinHandlers(
+  joins: Promise<JoinPort> | undefined,
+  local: Promise<LocalClusterPort> | undefined,
+): Pick<
+  Handlers,
+  'join/list' | 'join/start' | 'join/promote' | 'join/retry' | 'join/leave' | 'join/invite'
+> {
+  const port = async () => (joins ? joins : noJoins())
+  return {
+    'join/list': async () => (joins ? (await joins).list() : []),
+    'join/start': async (form) => (await port()).join(toRequest(form)),
+    'join/promote': async ({ name }) => {
+      await (await port()).promote(name)
+      return null
+    },
+    'join/retry': async ({ name }) => {
+      await (await port()).start(name)
+      return null
+    },
+    'join/leave': async ({ name }) => {
+      await (await port()).leave(name)
+      return null
+    },
+    'join/invite': async () => {
+      if (!local) {
+        throw new NotFoundError('NO_LOCAL_CLUSTER', 'this host runs no local cluster to invite to')
+      }
+      return inviteOf(await local)
+    },
+  }
+}
+
+export function createJoinTopics(
+  joins: Promise<JoinPort> | undefined,
+): Pick<TopicHandlers, 'join/live'> {
+  return {
+    'join/live': async (_args, sink) => {
+      if (!joins) {
+        sink.emit([])
+        return () => undefined
+      }
+      const port = await joins
+      sink.emit(port.list())
+      let timer: NodeJS.Timeout | null = null
+      const changed = () => {
+        timer ??= setTimeout(() => {
+          timer = null
+          sink.emit(port.list())
+        }, JOIN_LIVE_INTERVAL_MS)
+      }
+      port.on('changed', changed)
+      return () => {
+        port.off('changed', changed)
+        if (timer) clearTimeout(timer)
+      }
+    },
+  }
+}
