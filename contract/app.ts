@@ -53,4 +53,9 @@ export type MenuCommand =
 
 export interface AppTopics {
   'app/menu': { args: []; event: MenuCommand }
+  /**
+   * `raftdesk://` links the operating system handed the app (an invite clicked elsewhere), the
+   * ones that arrived before a window listened first.
+   */
+  'app/links': { args: []; event: string }
 }

@@ -126,6 +126,7 @@ const CHANNEL_SET = {
 
 const TOPIC_SET = {
   'app/menu': true,
+  'app/links': true,
   'kv/watch': true,
   'kv/search': true,
   'kv/diff': true,

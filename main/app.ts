@@ -14,6 +14,7 @@ import { clusterPorts, firstTakenPort } from '../node-core/cluster/ports'
 import { LOCAL_CLUSTER_DEFAULTS, LocalCluster } from '../node-core/cluster/supervisor'
 import type { StartupStatus } from '../contract'
 import { Connections, FILE_BOX, type SecretBox } from '../node-core/services/connections'
+import { LinkInbox } from '../node-core/services/app'
 import { createServices, type Services } from '../node-core/services/index'
 import { appSenderCheck, registerIpc } from './ipc'
 import { UtilityProcessLauncher } from './launcher'
@@ -36,6 +37,7 @@ export function buildServices(
   startup?: () => StartupStatus,
   local?: Promise<LocalCluster>,
   joins?: Promise<JoinManager>,
+  links?: LinkInbox,
 ): Services {
   return createServices(
     {
@@ -45,6 +47,7 @@ export function buildServices(
       dataDir: app.getPath('userData'),
       ...(menu ? { menu } : {}),
       ...(startup ? { startup } : {}),
+      ...(links ? { links } : {}),
     },
     connections,
     local,
@@ -141,9 +144,13 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
       dir: join(options.clusterDir ?? join(app.getPath('userData'), 'cluster'), 'joined'),
       portBase: joinedPortBase(options.clientPort ?? LOCAL_CLUSTER_DEFAULTS.clientPort),
       launcher: nodeLauncher(options),
+    }).catch((err: unknown) => {
+      console.error('members of other clusters did not start:', err)
+      throw err
     }),
   )
-  joins.catch((err: unknown) => console.error('members of other clusters did not start:', err))
+  // Without a local cluster there are no joins either; that failure is told once, above.
+  joins.catch(() => undefined)
   let stopping: Promise<void> | null = null
   return {
     cluster,
@@ -166,6 +173,15 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   const isAppUrl = (url: string) => samePage(url, appUrl)
 
   app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, isAppUrl))
+  // raftdesk:// links (invites to join a cluster) open here: from this launch's command line,
+  // a second launch's (Windows, Linux), or macOS's open-url, which may come before ready.
+  const links = new LinkInbox()
+  app.setAsDefaultProtocolClient('raftdesk')
+  links.push(...process.argv)
+  app.on('open-url', (event, url) => {
+    event.preventDefault()
+    links.push(url)
+  })
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit()
   })
@@ -187,7 +203,14 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
   const embedded = startEmbeddedCluster(options, connections)
   registerIpc(
     ipcMain,
-    buildServices(connections, menu, () => embedded.status(), embedded.cluster, embedded.joins),
+    buildServices(
+      connections,
+      menu,
+      () => embedded.status(),
+      embedded.cluster,
+      embedded.joins,
+      links,
+    ),
     appSenderCheck(isAppUrl),
   )
 
@@ -212,7 +235,8 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
     })
   let win = open()
   // A second launch focuses this window instead of starting another cluster.
-  app.on('second-instance', () => {
+  app.on('second-instance', (_event, argv) => {
+    links.push(...argv)
     if (win.isDestroyed()) win = open()
     if (win.isMinimized()) win.restore()
     win.focus()

@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'node:events'
+import { EventEmitter } from 'node:events'
 import type { AppInfo, MenuCommand, StartupStatus } from '../../contract'
 import type { TopicHandlers } from './topics'
 
@@ -11,6 +11,34 @@ export interface AppServiceOptions {
   menu?: EventEmitter
   /** How the host's cluster is coming up; absent: it is up (web mode starts it first). */
   startup?: () => StartupStatus
+  /** raftdesk:// links the operating system hands the app (Electron); absent in web mode. */
+  links?: LinkInbox
+}
+
+/** The app's own links (raftdesk://join?...) as they arrive from the operating system. */
+export const APP_LINK_RE = /^raftdesk:\/\//i
+
+/**
+ * Links the operating system hands the app, kept until a window listens: one clicked before the
+ * window was up (the first launch's command line) is not lost.
+ */
+export class LinkInbox extends EventEmitter<{ link: [url: string] }> {
+  private waiting: string[] = []
+
+  /** Takes the app's links among `args` (a command line) or a single URL. */
+  push(...args: string[]): void {
+    for (const url of args.filter((a) => APP_LINK_RE.test(a))) {
+      if (this.listenerCount('link') === 0) this.waiting.push(url)
+      else this.emit('link', url)
+    }
+  }
+
+  /** The links that arrived while nobody listened, once. */
+  take(): string[] {
+    const w = this.waiting
+    this.waiting = []
+    return w
+  }
 }
 
 /** The `app/*` handlers. Host facts come in as options so the same code serves Electron and web. */
@@ -33,8 +61,18 @@ export function createAppHandlers(options: AppServiceOptions) {
 }
 
 /** The `app/menu` topic: every command the host's menu emits, to each window listening. */
-export function createAppTopics(options: AppServiceOptions): Pick<TopicHandlers, 'app/menu'> {
+export function createAppTopics(
+  options: AppServiceOptions,
+): Pick<TopicHandlers, 'app/menu' | 'app/links'> {
   return {
+    'app/links': (_args, sink) => {
+      const links = options.links
+      if (!links) return () => {}
+      const forward = (url: string) => sink.emit(url)
+      links.on('link', forward)
+      for (const url of links.take()) sink.emit(url)
+      return () => void links.off('link', forward)
+    },
     'app/menu': (_args, sink) => {
       const menu = options.menu
       if (!menu) return () => {}

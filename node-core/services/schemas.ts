@@ -262,6 +262,7 @@ const query = z.string().min(1).max(1000)
 
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
+  'app/links': z.tuple([]),
   'raft/live': z.tuple([]),
   'join/live': z.tuple([]),
   'wal/verify': z.tuple([z.object({ dir: walDir })]),

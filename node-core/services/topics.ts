@@ -54,6 +54,8 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
   // A person clicks one menu item at a time; two before the window took the first are rare, and
   // the later one is what they want now.
   'app/menu': (_a, b) => b,
+  // A link is opened by hand; two before the window took the first: the later one wins.
+  'app/links': (_a, b) => b,
   // The cluster as it is now; every event recorded meanwhile travels (the newest, bounded).
   // Progress is cumulative: the latest says it all.
   'wal/verify': (_a, b) => b,

@@ -16,6 +16,8 @@ async function started() {
   return { win, appUrl: win.loadedUrl! }
 }
 
+const startedFresh = started
+
 /** An IPC event as Electron builds it for a message from `contents`' frame at `url`. */
 function eventFrom(contents: FakeWebContents, url: string, frame?: object) {
   const senderFrame = frame ?? contents.mainFrame
@@ -352,6 +354,50 @@ describe('menu bar', () => {
       'topic/message',
       9,
       { type: 'event', event: 'view:cluster' },
+    ])
+  })
+
+  it('opens raftdesk:// links: registered with the system, each reaching the window as app/links', async () => {
+    const link = 'raftdesk://join?peer=10.0.0.5:2380&token=t&cluster=c1a'
+    // A link on this launch's command line waits for the window.
+    const argv = process.argv
+    process.argv = [...argv, link]
+    let started: Awaited<ReturnType<typeof startedFresh>>
+    try {
+      started = await startedFresh()
+    } finally {
+      process.argv = argv
+    }
+    const { win, appUrl } = started
+    expect(mock.electron.app.setAsDefaultProtocolClient).toHaveBeenCalledWith('raftdesk')
+    const open = mock.ipcListeners.get('topic/open')!
+    const ack = mock.ipcListeners.get('topic/ack')!
+    open(eventFrom(win.webContents, appUrl), 4, 'app/links', [])
+    await flush()
+    expect(win.webContents.sent).toEqual([['topic/message', 4, { type: 'event', event: link }]])
+    ack(eventFrom(win.webContents, appUrl), 4)
+    // A second launch with a link hands it over (and other arguments are not links).
+    const second = `${link}&x=2`
+    for (const l of mock.appListeners.get('second-instance')!) {
+      l({}, ['/usr/bin/raftdesk', '--no-sandbox', second])
+    }
+    expect(win.webContents.sent.at(-1)).toEqual([
+      'topic/message',
+      4,
+      { type: 'event', event: second },
+    ])
+    ack(eventFrom(win.webContents, appUrl), 4)
+    expect(win.focused).toBe(1)
+    // macOS's open-url.
+    const prevented = { done: false }
+    for (const l of mock.appListeners.get('open-url')!) {
+      l({ preventDefault: () => (prevented.done = true) }, `${link}&x=3`)
+    }
+    expect(prevented.done).toBe(true)
+    expect(win.webContents.sent.at(-1)).toEqual([
+      'topic/message',
+      4,
+      { type: 'event', event: `${link}&x=3` },
     ])
   })
 

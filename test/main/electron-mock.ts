@@ -56,6 +56,17 @@ export class FakeBrowserWindow extends EventEmitter {
     return Promise.resolve()
   }
   show() {}
+  focused = 0
+  isDestroyed() {
+    return false
+  }
+  isMinimized() {
+    return false
+  }
+  restore() {}
+  focus() {
+    this.focused++
+  }
   maximized = false
   bounds = { x: 10, y: 20, width: 1280, height: 820 }
   maximize() {
@@ -107,6 +118,7 @@ export function createElectronMock() {
       getPath: (name: string) => join(fakeHome, name),
       whenReady: () => Promise.resolve(),
       requestSingleInstanceLock: () => true,
+      setAsDefaultProtocolClient: vi.fn(() => true),
       quit: vi.fn(),
       exit: vi.fn(),
       on(name: string, listener: Listener) {

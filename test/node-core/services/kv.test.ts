@@ -34,6 +34,7 @@ describe('kv services', () => {
     ...createBulkTopics(conns),
     ...createDiffTopic(conns),
     'app/menu': () => () => {},
+    'app/links': () => () => {},
     'raft/live': () => () => {},
     'join/live': () => () => {},
     'wal/verify': () => () => {},
