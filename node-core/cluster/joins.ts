@@ -146,7 +146,8 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
       memberId: n ? n.memberId.toString(16) : '',
       endpoint: n?.endpoint ?? '',
       applied: s?.applied ?? 0,
-      clusterCommit: e.clusterCommit,
+      // The cluster's commit as last asked, or as this node has heard it if that is newer.
+      clusterCommit: Math.max(e.clusterCommit, s?.commit ?? 0),
       snapshotBytes: n?.receivedSnapshotBytes ?? 0,
       ...(e.error ? { error: e.error } : {}),
     }
@@ -156,7 +157,7 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
     const learner = s.confState.learners.includes(n.memberId)
     const voter = s.confState.voters.includes(n.memberId)
     if (voter) return { ...base, phase: 'voter', catchUp: 1 }
-    const commit = Math.max(e.clusterCommit, s.commit)
+    const commit = base.clusterCommit
     const catchUp = commit === 0 ? 0 : Math.min(1, s.applied / commit)
     if (!learner || s.applied === 0) return { ...base, phase: 'snapshot', catchUp }
     return { ...base, phase: catchUp >= 0.99 ? 'caughtUp' : 'catchingUp', catchUp }

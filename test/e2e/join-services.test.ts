@@ -24,7 +24,7 @@ let manager: JoinManager
 let portBase: number
 let joins: ReturnType<typeof createJoinHandlers>
 let invite: JoinInvite
-const launcher = new ForkLauncher()
+const launcher = new ForkLauncher({ onStderrLine: () => undefined })
 
 const open = () => JoinManager.open({ dir, portBase, launcher, pollMs: 200 })
 const handlers = () => createJoinHandlers(Promise.resolve(manager), Promise.resolve(target.cluster))

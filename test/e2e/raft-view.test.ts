@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { JoinManager } from '../../node-core/cluster/joins'
+import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { Connections } from '../../node-core/services/connections'
 import { createServices } from '../../node-core/services/index'
 import { startWebUi, type WebUi } from '../../node-core/services/web'
@@ -37,6 +39,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
   let browser: Browser
   let page: Page
   let rendererDir: string
+  let joins: JoinManager
   const connections = new Connections()
   const problems: string[] = []
 
@@ -70,6 +73,11 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await tc.cluster.waitForLeader()
     rendererDir = mkdtempSync(join(tmpdir(), 'raftdesk-web-'))
     connections.add({ id: 'local', name: 'local cluster', endpoints: [...tc.endpoints.values()] })
+    joins = await JoinManager.open({
+      dir: join(tc.dataDir, 'joined'),
+      portBase: await freePortBlock(2),
+      launcher: new ForkLauncher({ onStderrLine: () => undefined }),
+    })
     ui = await startWebUi({
       host: '127.0.0.1',
       port: 0,
@@ -79,6 +87,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
         { name: 'raftdesk', version: '0.0.0-test', host: 'web', dataDir: tc.dataDir },
         connections,
         Promise.resolve(tc.cluster),
+        Promise.resolve(joins),
       ),
     })
     browser = await launchChromium()
@@ -96,6 +105,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
   afterAll(async () => {
     await browser?.close()
     await ui?.close()
+    await joins?.close()
     connections.closeAll()
     await tc?.dispose()
     if (rendererDir) rmSync(rendererDir, { recursive: true, force: true })
@@ -443,6 +453,66 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
       heartbeatMs: 40,
     })
   })
+
+  it('joins another raftdesk cluster through the dialog: learner, caught up, promoted, left', async () => {
+    // The other cluster: one node of its own, with some data to catch up on.
+    const other = await startTestCluster({ nodes: 1, snapshotCount: 20, snapshotCatchUpEntries: 2 })
+    try {
+      await other.cluster.waitForLeader()
+      for (let i = 0; i < 40; i++) await other.client('n1').put(`other/${i}`, `v${i}`)
+      const otherId = (await other.cluster.status('n1')).clusterId.toString(16)
+      const link = `raftdesk://join?peer=${other.cluster.info('n1').peer}&token=${other.cluster.clusterToken}&cluster=${otherId}`
+
+      await page.locator('[data-test=raft-tab-dashboard]').click()
+      expect(await page.locator('[data-test=joined-empty]').innerText()).toContain('Not a member')
+      // This cluster's own invite.
+      await page.locator('[data-test=invite-open]').click()
+      await expect
+        .poll(() => page.locator('[data-test=invite-link]').inputValue(), POLL)
+        .toContain(`token=${tc.cluster.clusterToken}`)
+      await page.screenshot({ path: join(SHOTS, 'raft-invite-dark.png') })
+      await page.keyboard.press('Escape')
+
+      await page.locator('[data-test=join-open]').click()
+      // A wrong token is refused in words, and the form keeps what was typed.
+      await page.locator('[data-test=join-peer]').fill(other.cluster.info('n1').peer)
+      await page.locator('[data-test=join-token]').fill('wrong')
+      await page.locator('[data-test=join-run]').click()
+      await expect
+        .poll(() => page.locator('[data-test=join-problem]').innerText(), POLL)
+        .toContain('refused the token')
+      expect(await page.locator('[data-test=join-peer]').inputValue()).toBe(
+        other.cluster.info('n1').peer,
+      )
+      await page.locator('[data-test=join-link]').fill(link)
+      await page.locator('[data-test=join-name]').fill('visitor')
+      await page.screenshot({ path: join(SHOTS, 'raft-join-dialog-dark.png') })
+      await page.locator('[data-test=join-run]').click()
+      await page.locator('[data-test=join-dialog]').waitFor({ state: 'detached', ...POLL })
+
+      const row = page.locator('[data-test=joined-visitor]')
+      await expect
+        .poll(() => row.locator('[data-test=joined-phase]').innerText(), POLL)
+        .toBe('learner · caught up, ready to promote')
+      expect(await row.innerText()).toContain(`cluster ${otherId}`)
+      await page.locator('[data-test=joined]').screenshot({
+        path: join(SHOTS, 'raft-joined-learner-dark.png'),
+      })
+      await row.locator('[data-test=joined-promote]').click()
+      await expect
+        .poll(() => row.locator('[data-test=joined-phase]').innerText(), POLL)
+        .toBe('voter')
+      const members = await other.client('n1').memberList()
+      expect(members.find((m) => m.name === 'visitor')?.isLearner).toBe(false)
+
+      page.once('dialog', (d) => void d.accept())
+      await row.locator('[data-test=joined-leave]').click()
+      await expect.poll(() => row.count(), POLL).toBe(0)
+      expect((await other.client('n1').memberList()).map((m) => m.name)).toEqual(['n1'])
+    } finally {
+      await other.dispose()
+    }
+  }, 90_000)
 
   it('looks right in the light theme too, and never logged an error', async () => {
     await page.emulateMedia({ colorScheme: 'light' })
