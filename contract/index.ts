@@ -19,7 +19,7 @@
 import type { AppCalls, AppTopics } from './app'
 import type { AuthCalls } from './auth'
 import type { BulkCalls, BulkTopics } from './bulk'
-import type { ClusterCalls } from './cluster'
+import type { ClusterCalls, ClusterTopics } from './cluster'
 import type { ConnectionsCalls } from './connections'
 import type { JoinCalls, JoinTopics } from './join'
 import type { KvCalls, KvTopics } from './kv'
@@ -57,7 +57,15 @@ export interface Contract
     SnapshotsCalls,
     JoinCalls {}
 export interface Topics
-  extends AppTopics, KvTopics, BulkTopics, RaftTopics, WalTopics, SnapshotsTopics, JoinTopics {}
+  extends
+    AppTopics,
+    KvTopics,
+    BulkTopics,
+    RaftTopics,
+    WalTopics,
+    SnapshotsTopics,
+    JoinTopics,
+    ClusterTopics {}
 
 export type Channel = keyof Contract
 export type ArgsOf<C extends Channel> = Contract[C]['args']
@@ -136,6 +144,7 @@ const TOPIC_SET = {
   'wal/verify': true,
   'snapshots/save': true,
   'join/live': true,
+  'cluster/metrics': true,
 } as const satisfies Record<Topic, true>
 
 export const CHANNELS = Object.keys(CHANNEL_SET) as Channel[]

@@ -62,6 +62,7 @@ export function createClusterHandlers(conns: Connections): Pick<Handlers, 'clust
           }
         }),
       )
+      members.sort((a, b) => a.name.localeCompare(b.name))
       const leader = members.find((m) => m.isLeader)
       return {
         clusterId: BigInt(list.header.cluster_id).toString(16),

@@ -12,6 +12,7 @@ import { createKvHandlers, createKvTopics } from './kv'
 import { createJoinHandlers, createJoinTopics, type JoinPort } from './join'
 import { createLeaseHandlers } from './leases'
 import { createMaintenanceHandlers } from './maintenance'
+import { createMetricsTopics } from './metrics'
 import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
@@ -59,6 +60,7 @@ export function createServices(
       ...createWalTopics(),
       ...createSnapshotTopics(conns),
       ...createJoinTopics(joins),
+      ...createMetricsTopics(conns),
     },
   }
 }

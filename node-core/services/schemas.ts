@@ -265,6 +265,9 @@ export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/links': z.tuple([]),
   'raft/live': z.tuple([]),
   'join/live': z.tuple([]),
+  'cluster/metrics': z.tuple([
+    z.object({ conn, intervalMs: z.number().int().min(500).max(60_000).optional() }),
+  ]),
   'wal/verify': z.tuple([z.object({ dir: walDir })]),
   'snapshots/save': z.tuple([z.object({ conn, path: walDir, overwrite: z.boolean().optional() })]),
   'kv/diff': z.tuple([

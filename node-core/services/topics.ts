@@ -61,6 +61,8 @@ export const TOPIC_MERGE: { [T in Topic]: (a: EventOf<T>, b: EventOf<T>) => Even
   'wal/verify': (_a, b) => b,
   'snapshots/save': (_a, b) => b,
   'join/live': (_a, b) => b,
+  // Readings are cumulative: the newer one stands for both.
+  'cluster/metrics': (_a, b) => b,
   'raft/live': (a: RaftLive, b: RaftLive): RaftLive => ({
     cluster: b.cluster,
     events: a.events.concat(b.events).slice(-RAFT_EVENTS_PER_MESSAGE_MAX),

@@ -514,6 +514,79 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     }
   }, 90_000)
 
+  it.runIf(etcdInstalled || process.env['CI'] === 'true')(
+    'shows a real etcd 3.4 cluster: its members, the leader and its Prometheus metrics charted',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'raftdesk-etcd-dash-'))
+      const etcd = await startEtcdCluster({ dir, nodes: 3 })
+      try {
+        const leader = await etcd.leader()
+        connections.add({ id: 'etcd', name: 'real etcd', endpoints: [...etcd.endpoints.values()] })
+        const endpoint = etcd.endpoints.get(leader)!
+        for (let i = 0; i < 20; i++) {
+          expect((await etcdctl(endpoint, ['put', `dash/${i}`, `v${i}`])).code).toBe(0)
+        }
+        await page.reload()
+        await page.locator('[data-test=connection-select]').selectOption('etcd')
+        await page.locator('[data-test=nav-cluster]').click()
+        for (const name of ['e1', 'e2', 'e3']) {
+          await page.locator(`[data-test=member-${name}]`).waitFor(POLL)
+        }
+        await expect
+          .poll(
+            () => page.locator(`[data-test=member-${leader}] [data-test=member-role]`).innerText(),
+            POLL,
+          )
+          .toBe('leader')
+        const table = page.locator('[data-test=metrics-table]')
+        await table.waitFor(POLL)
+        for (const name of ['e1', 'e2', 'e3']) {
+          expect(
+            await page
+              .locator(`[data-test=metrics-${name}] [data-test=metrics-has-leader]`)
+              .innerText(),
+          ).toBe('yes')
+        }
+        // Writes while the view reads: the commit counter moves and the charts have points.
+        const before = Number(
+          await page
+            .locator(`[data-test=metrics-${leader}] [data-test=metrics-committed]`)
+            .innerText(),
+        )
+        for (let i = 0; i < 20; i++) await etcdctl(endpoint, ['put', `dash/more/${i}`, 'x'])
+        await expect
+          .poll(
+            async () =>
+              Number(
+                await page
+                  .locator(`[data-test=metrics-${leader}] [data-test=metrics-committed]`)
+                  .innerText(),
+              ),
+            POLL,
+          )
+          .toBeGreaterThanOrEqual(before + 20)
+        await expect
+          .poll(
+            async () =>
+              Number(await page.locator('[data-test=metrics-charts]').getAttribute('data-points')),
+            POLL,
+          )
+          .toBeGreaterThanOrEqual(4)
+        expect(await page.locator('[data-test=metrics] .u-legend').count()).toBe(4)
+        await page.screenshot({ path: join(SHOTS, 'cluster-etcd-dark.png'), fullPage: true })
+        // The local raftdesk cluster serves no /metrics: the view says so, in one sentence.
+        await page.locator('[data-test=connection-select]').selectOption('local')
+        await expect
+          .poll(() => page.locator('[data-test=metrics-none]').innerText(), POLL)
+          .toContain('serve no Prometheus metrics')
+      } finally {
+        await etcd.stop()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    90_000,
+  )
+
   it('looks right in the light theme too, and never logged an error', async () => {
     await page.emulateMedia({ colorScheme: 'light' })
     await page.locator('[data-test=nav-cluster]').click()

@@ -35,6 +35,7 @@ describe('kv services', () => {
     ...createDiffTopic(conns),
     'app/menu': () => () => {},
     'app/links': () => () => {},
+    'cluster/metrics': () => () => {},
     'raft/live': () => () => {},
     'join/live': () => () => {},
     'wal/verify': () => () => {},
