@@ -4,7 +4,7 @@
  * call recorded in order.
  */
 import { mount } from '@vue/test-utils'
-import { createPinia } from 'pinia'
+import { createPinia, type Pinia } from 'pinia'
 import type { App, Component } from 'vue'
 import type { RaftdeskBridge, TopicMessage } from '../../contract'
 import { createApiClient } from '../../renderer/src/api/client'
@@ -15,6 +15,8 @@ export function mountWithHost(
   component: Component,
   answers: Record<string, (args: unknown[]) => unknown> = {},
   props: Record<string, unknown> = {},
+  /** Runs in the app's context before the component mounts (stores filled in advance). */
+  prepare?: (pinia: Pinia) => void,
 ) {
   const calls: Array<[string, unknown[]]> = []
   const topics = new Map<string, (m: TopicMessage<unknown>) => void>()
@@ -43,6 +45,7 @@ export function mountWithHost(
         { install: (app: App) => provideApi(app, createApiClient(bridge)) },
         pinia,
         createAppI18n('en'),
+        { install: (app: App) => app.runWithContext(() => prepare?.(pinia)) },
       ],
     },
   })
