@@ -109,6 +109,7 @@ const CHANNEL_SET = {
   'leases/revoke': true,
   'leases/keepAlive': true,
   'raft/available': true,
+  'raft/sources': true,
   'raft/cluster': true,
   'raft/log': true,
   'raft/events': true,

@@ -111,7 +111,25 @@ export interface RaftClusterView {
   timeouts: RaftTimeouts
   /** Members the local cluster may have at most (addNode refuses beyond). */
   maxMembers: number
+  /**
+   * A cluster on other machines, seen through its admin ports: processes, links and timeouts
+   * are its hosts', so the window offers only elections, snapshots and membership.
+   */
+  remote: boolean
   atMs: number
+}
+
+/** Which cluster the raft views show: the local one (absent, '' or 'local'), or another. */
+export interface RaftSource {
+  source?: string
+}
+
+export interface RaftSourceInfo {
+  /** 'local', or 'joined:<member name>' for a cluster this machine is a member of. */
+  id: string
+  /** What a person picks it by ("cluster 9ca6… (as visitor)"). */
+  label: string
+  remote: boolean
 }
 
 export interface RaftTimeouts {
@@ -247,16 +265,18 @@ export interface RaftLive {
 export interface RaftCalls {
   /** Whether this host supervises a local cluster (the raft views need one). */
   'raft/available': { args: []; result: boolean }
-  'raft/cluster': { args: []; result: RaftClusterView }
-  'raft/log': { args: [LogWindow]; result: LogSlice[] }
+  /** The clusters the raft views can show: the local one, and those this machine joined. */
+  'raft/sources': { args: []; result: RaftSourceInfo[] }
+  'raft/cluster': { args: [source?: RaftSource]; result: RaftClusterView }
+  'raft/log': { args: [LogWindow & RaftSource]; result: LogSlice[] }
   /** Recorded events after `afterSeq` (0: all kept), oldest first. */
-  'raft/events': { args: [{ afterSeq: number }]; result: RaftEvent[] }
+  'raft/events': { args: [{ afterSeq: number } & RaftSource]; result: RaftEvent[] }
   /** The once-a-second samples recorded after `afterMs` (0: all kept, about 15 minutes). */
-  'raft/history': { args: [{ afterMs: number }]; result: RaftSample[] }
-  'raft/act': { args: [RaftAction]; result: null }
+  'raft/history': { args: [{ afterMs: number } & RaftSource]; result: RaftSample[] }
+  'raft/act': { args: [action: RaftAction, source?: RaftSource]; result: null }
 }
 
 export interface RaftTopics {
   /** The cluster about ten times a second while anything changes, with the events. */
-  'raft/live': { args: []; event: RaftLive }
+  'raft/live': { args: [source?: RaftSource]; event: RaftLive }
 }

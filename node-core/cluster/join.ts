@@ -154,6 +154,11 @@ export class JoinedNode {
     return this.record.config.name
   }
 
+  /** The cluster token this member presents. */
+  get token(): string {
+    return this.record.token
+  }
+
   /** The peer address the join went through, and that member's client endpoint. */
   get via(): { peer: string; clientEndpoint: string } {
     return { peer: this.record.peer ?? '', clientEndpoint: this.record.clientEndpoint }

@@ -257,6 +257,12 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
     return e as Entry & { node: JoinedNode }
   }
 
+  /** How to reach a joined member's cluster: the member's own endpoint and the cluster token. */
+  adminOf(name: string): { endpoint: string; token: string } | null {
+    const node = this.entries.get(name)?.node
+    return node?.running ? { endpoint: node.endpoint, token: node.token } : null
+  }
+
   /** Asks the leader to make this learner a voter (refused while it trails). */
   async promote(name: string): Promise<void> {
     await this.entry(name).node.promote(0)

@@ -9,7 +9,7 @@ import { createClusterHandlers } from './cluster'
 import { createConnectionHandlers, type Connections } from './connections'
 import { createDiffTopic } from './diff'
 import { createKvHandlers, createKvTopics } from './kv'
-import { createJoinHandlers, createJoinTopics, type JoinPort } from './join'
+import { createJoinHandlers, createJoinTopics, remoteRaftPorts, type JoinPort } from './join'
 import { createLeaseHandlers } from './leases'
 import { createMaintenanceHandlers } from './maintenance'
 import { createMetricsTopics } from './metrics'
@@ -35,6 +35,7 @@ export function createServices(
   local?: Promise<LocalClusterPort>,
   joins?: Promise<JoinPort>,
 ): Services {
+  const remotes = remoteRaftPorts(joins)
   return {
     handlers: {
       ...createAppHandlers(app),
@@ -44,7 +45,7 @@ export function createServices(
       ...createClusterHandlers(conns),
       ...createConnectionHandlers(conns),
       ...createLeaseHandlers(conns),
-      ...createRaftHandlers(local),
+      ...createRaftHandlers(local, remotes),
       ...createWalHandlers(local),
       ...createMaintenanceHandlers(conns),
       ...createSnapshotHandlers(),
@@ -56,7 +57,7 @@ export function createServices(
       ...createSearchTopic(conns),
       ...createBulkTopics(conns),
       ...createDiffTopic(conns),
-      ...createRaftTopics(local),
+      ...createRaftTopics(local, remotes),
       ...createWalTopics(),
       ...createSnapshotTopics(conns),
       ...createJoinTopics(joins),

@@ -5,7 +5,8 @@
  */
 import type { JoinForm, JoinInvite, JoinedMember } from '../../contract'
 import { NotFoundError, ValidationError } from '../errors'
-import type { LocalClusterPort } from './raft'
+import type { LocalClusterPort, RemoteRaftPorts } from './raft'
+import { RemoteCluster } from './remote-raft'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
 
@@ -24,6 +25,58 @@ export interface JoinPort {
   leave(name: string): Promise<void>
   on(event: 'changed', listener: () => void): unknown
   off(event: 'changed', listener: () => void): unknown
+  /** How to reach a joined member's cluster: the member's own endpoint and the token. */
+  adminOf(name: string): { endpoint: string; token: string } | null
+}
+
+/**
+ * The clusters this machine is a member of, as sources for the raft views: each seen through
+ * its joined member's admin port (remote-raft.ts), opened on first use and closed once the
+ * member has left.
+ */
+export function remoteRaftPorts(joins: Promise<JoinPort> | undefined): RemoteRaftPorts {
+  const open = new Map<string, Promise<RemoteCluster>>()
+  void joins?.then(
+    (j) => {
+      j.on('changed', () => {
+        const names = new Set(j.list().map((m) => m.name))
+        for (const [name, remote] of open) {
+          if (names.has(name)) continue
+          open.delete(name)
+          void remote.then(
+            (r) => r.close(),
+            () => undefined,
+          )
+        }
+      })
+    },
+    () => undefined,
+  )
+  return {
+    sources: async () =>
+      ((joins ? await joins.catch(() => null) : null)?.list() ?? [])
+        .filter((m) => m.memberId && m.phase !== 'failed' && m.phase !== 'stopped')
+        .map((m) => ({
+          id: `joined:${m.name}`,
+          label: `cluster ${m.clusterId} (as ${m.name})`,
+          remote: true,
+        })),
+    port: async (source) => {
+      const name = source.startsWith('joined:') ? source.slice(7) : ''
+      const j = joins ? await joins : null
+      const admin = name && j ? j.adminOf(name) : null
+      if (!admin) {
+        throw new NotFoundError('NO_SOURCE', `no cluster ${JSON.stringify(source)} here`)
+      }
+      let remote = open.get(name)
+      if (!remote) {
+        remote = new RemoteCluster(admin.endpoint, admin.token).start()
+        open.set(name, remote)
+        remote.catch(() => open.delete(name))
+      }
+      return remote
+    },
+  }
 }
 
 /** Changes reach the window at most this often. */

@@ -17,6 +17,8 @@ import type {
   RaftEvent,
   RaftNodeView,
   RaftSample,
+  RaftSource,
+  RaftSourceInfo,
   RaftTimeouts,
 } from '../../contract'
 import { NotFoundError } from '../errors'
@@ -60,6 +62,8 @@ export interface LocalClusterPort {
   cutLink(a: string, b: string, oneWay?: boolean): Promise<void>
   setLinkFault(a: string, b: string, fault: { delayMs?: number; lossRate?: number }): Promise<void>
   heal(): Promise<void>
+  /** A cluster on other machines (remote-raft.ts): the window offers only what it can do. */
+  readonly remote?: boolean
   /** The token the cluster's members and joiners present (join/invite shows it). */
   readonly clusterToken: string
   readonly maxMembers: number
@@ -74,6 +78,13 @@ export interface LocalClusterPort {
 export interface LocalClusterSettings {
   timeouts: RaftTimeouts
   maxMembers: number
+  remote?: boolean
+}
+
+/** The other clusters the raft views can show (the joins give them; services/join.ts). */
+export interface RemoteRaftPorts {
+  sources(): Promise<RaftSourceInfo[]>
+  port(source: string): Promise<LocalClusterPort>
 }
 
 /** About ten updates a second at most: the dashboard's pace. */
@@ -201,6 +212,7 @@ export function clusterView(
     canFail: leader ? healthyVoters - quorum : -1,
     timeouts: settings.timeouts,
     maxMembers: settings.maxMembers,
+    remote: settings.remote ?? false,
     atMs: nowMs,
   }
 }
@@ -215,6 +227,7 @@ const viewOf = (port: LocalClusterPort) =>
   clusterView(port.list(), port.linkFaults(), {
     timeouts: port.timeouts(),
     maxMembers: port.maxMembers,
+    remote: port.remote ?? false,
   })
 
 function noLocalCluster(): never {
@@ -311,17 +324,26 @@ export function historyOf(port: LocalClusterPort): RaftHistory {
   return h
 }
 
+const isLocal = (source: RaftSource | undefined) => !source?.source || source.source === 'local'
+
 export function createRaftHandlers(
   local: Promise<LocalClusterPort> | undefined,
+  remotes?: RemoteRaftPorts,
 ): Pick<
   Handlers,
-  'raft/available' | 'raft/cluster' | 'raft/log' | 'raft/events' | 'raft/history' | 'raft/act'
+  | 'raft/available'
+  | 'raft/sources'
+  | 'raft/cluster'
+  | 'raft/log'
+  | 'raft/events'
+  | 'raft/history'
+  | 'raft/act'
 > {
-  const port = async () => (local ? local : noLocalCluster())
+  const port = portResolver(local, remotes)
   // Record from the start, so that a window opened later can scrub back.
   void local?.then(historyOf, () => undefined)
   return {
-    'raft/history': async ({ afterMs }) => historyOf(await port()).after(afterMs),
+    'raft/history': async ({ afterMs, ...source }) => historyOf(await port(source)).after(afterMs),
     'raft/available': async () =>
       local
         ? local.then(
@@ -329,19 +351,39 @@ export function createRaftHandlers(
             () => false,
           )
         : false,
-    'raft/cluster': async () => viewOf(await port()),
-    'raft/log': async ({ to, limit }) => logs(await port(), to, limit),
-    'raft/events': async ({ afterSeq }) => (await port()).events.after(afterSeq),
-    'raft/act': async (action) => act(await port(), action),
+    'raft/sources': async () => [
+      ...(local ? [{ id: 'local', label: 'local cluster', remote: false }] : []),
+      ...((await remotes?.sources()) ?? []),
+    ],
+    'raft/cluster': async (source) => viewOf(await port(source)),
+    'raft/log': async ({ to, limit, ...source }) => logs(await port(source), to, limit),
+    'raft/events': async ({ afterSeq, ...source }) => (await port(source)).events.after(afterSeq),
+    'raft/act': async (action, source) => act(await port(source), action),
+  }
+}
+
+/** The cluster a call names: the local one unless a source says another. */
+function portResolver(
+  local: Promise<LocalClusterPort> | undefined,
+  remotes: RemoteRaftPorts | undefined,
+): (source: RaftSource | undefined) => Promise<LocalClusterPort> {
+  return async (source) => {
+    if (isLocal(source)) return local ? local : noLocalCluster()
+    if (!remotes) {
+      throw new NotFoundError('NO_SOURCE', `no cluster ${JSON.stringify(source!.source)} here`)
+    }
+    return remotes.port(source!.source!)
   }
 }
 
 export function createRaftTopics(
   local: Promise<LocalClusterPort> | undefined,
+  remotes?: RemoteRaftPorts,
 ): Pick<TopicHandlers, 'raft/live'> {
+  const resolve = portResolver(local, remotes)
   return {
-    'raft/live': async (_args, sink) => {
-      const port = await (local ?? noLocalCluster())
+    'raft/live': async (source, sink) => {
+      const port = await resolve(source)
       const history = historyOf(port)
       let sentSeq = port.events.lastSeq
       let samples: RaftSample[] = []

@@ -124,7 +124,11 @@ const joinForm = z.object({
 })
 const joinedName = z.object({ name: z.string().min(1).max(64) })
 
+/** Which cluster the raft views show (services/raft.ts resolves it). */
+const raftSource = z.object({ source: z.string().max(200).optional() })
+
 export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
+  'raft/sources': z.tuple([]),
   'join/list': z.tuple([]),
   'join/start': z.tuple([joinForm]),
   'join/promote': z.tuple([joinedName]),
@@ -132,20 +136,20 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
   'join/leave': z.tuple([joinedName]),
   'join/invite': z.tuple([]),
   'raft/available': z.tuple([]),
-  'raft/cluster': z.tuple([]),
+  'raft/cluster': z.tuple([raftSource.optional()]),
   'raft/log': z.tuple([
-    z.object({
+    raftSource.extend({
       to: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
       limit: z.number().int().min(1).max(500),
     }),
   ]),
   'raft/events': z.tuple([
-    z.object({ afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+    raftSource.extend({ afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   ]),
   'raft/history': z.tuple([
-    z.object({ afterMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+    raftSource.extend({ afterMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   ]),
-  'raft/act': z.tuple([raftAction]),
+  'raft/act': z.tuple([raftAction, raftSource.optional()]),
   'maintenance/overview': z.tuple([z.object({ conn })]),
   'maintenance/compact': z.tuple([
     z.object({
@@ -263,7 +267,7 @@ const query = z.string().min(1).max(1000)
 export const topicSchemas: { [T in Topic]: Schema<TopicArgsOf<T>> } = {
   'app/menu': z.tuple([]),
   'app/links': z.tuple([]),
-  'raft/live': z.tuple([]),
+  'raft/live': z.tuple([raftSource.optional()]),
   'join/live': z.tuple([]),
   'cluster/metrics': z.tuple([
     z.object({ conn, intervalMs: z.number().int().min(500).max(60_000).optional() }),

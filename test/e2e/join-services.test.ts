@@ -7,10 +7,15 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { JoinForm, JoinInvite, JoinedMember } from '../../contract'
+import type { JoinForm, JoinInvite, JoinedMember, RaftClusterView } from '../../contract'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { JoinManager } from '../../node-core/cluster/joins'
-import { createJoinHandlers, createJoinTopics } from '../../node-core/services/join'
+import {
+  createJoinHandlers,
+  createJoinTopics,
+  remoteRaftPorts,
+} from '../../node-core/services/join'
+import { createRaftHandlers } from '../../node-core/services/raft'
 import { parseArgs } from '../../node-core/services/router'
 import { sleep, startTestCluster, type TestCluster } from '../helpers/cluster'
 import { startEtcdCluster } from '../helpers/etcd'
@@ -136,11 +141,46 @@ describe('join a remote cluster from the window', () => {
     const status = await target.cluster.status(leader)
     expect(status.confState.voters).toHaveLength(4)
     // The window was told along the way.
-    await sleep(300)
     expect(seen[0]).toEqual([])
-    expect(seen.at(-1)![0]!.phase).toBe('voter')
+    await expect.poll(() => seen.at(-1)?.[0]?.phase, { timeout: 5_000 }).toBe('voter')
     close()
   }, 60_000)
+
+  it('shows the joined cluster’s machinery through its admin ports, and its levers', async () => {
+    const raft = createRaftHandlers(undefined, remoteRaftPorts(Promise.resolve(manager)))
+    const call = <C extends 'raft/cluster' | 'raft/log' | 'raft/act'>(c: C, args: unknown[]) =>
+      (raft[c] as (...a: unknown[]) => Promise<unknown>)(...parseArgs(c, args))
+    expect(await raft['raft/sources']()).toEqual([
+      { id: 'joined:far-1', label: `cluster ${invite.clusterId} (as far-1)`, remote: true },
+    ])
+    const source = { source: 'joined:far-1' }
+    let view = (await call('raft/cluster', [source])) as RaftClusterView
+    const deadline = Date.now() + 10_000
+    while (view.healthyVoters < 4 && Date.now() < deadline) {
+      await sleep(100)
+      view = (await call('raft/cluster', [source])) as RaftClusterView
+    }
+    expect(view.remote).toBe(true)
+    expect(view.nodes.map((n) => n.name)).toEqual(['far-1', 'n1', 'n2', 'n3'])
+    expect(view.leader).toBe(await target.cluster.waitForLeader())
+    expect(view.healthyVoters).toBe(4)
+    const logs = (await call('raft/log', [{ to: 0, limit: 5, ...source }])) as Array<{
+      node: string
+      entries: unknown[]
+    }>
+    expect(logs.map((l) => l.entries.length)).toEqual([5, 5, 5, 5])
+    // Its processes are its hosts': refused in one sentence, nothing done.
+    await expect(call('raft/act', [{ type: 'kill', node: 'n1' }, source])).rejects.toThrow(
+      /belongs to the machine that runs the member/,
+    )
+    // Leadership moves through the admin port.
+    const to = ['n1', 'n2', 'n3'].find((n) => n !== view.leader)!
+    await call('raft/act', [{ type: 'transfer', node: to }, source])
+    await expect.poll(() => target.cluster.leader(), { timeout: 10_000 }).toBe(to)
+    await expect(call('raft/cluster', [{ source: 'joined:nobody' }])).rejects.toThrow(
+      /no cluster "joined:nobody" here/,
+    )
+  }, 30_000)
 
   it('starts the member again with the host, then leaves the cluster', async () => {
     await manager.close()

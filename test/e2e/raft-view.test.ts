@@ -213,6 +213,22 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await expect.poll(() => links.locator('.cell.cut, .cell.slow').count(), POLL).toBe(0)
   })
 
+  it('partitions by dragging a follower into its own group; Heal joins it again', async () => {
+    const [lonely] = await followerNames()
+    await page.locator(`[data-test=chip-${lonely}]`).dragTo(page.locator('[data-test=group-2]'))
+    expect(await page.locator('[data-test=group-2] .chip').allInnerTexts()).toEqual([lonely])
+    await page.locator('[data-test=partition-apply]').click()
+    await expect
+      .poll(() => card(lonely!).locator('[data-test=node-cut]').innerText(), POLL)
+      .toContain('Isolated')
+    await page.locator('[data-test=partition]').screenshot({
+      path: join(SHOTS, 'raft-partition-dark.png'),
+    })
+    await page.locator('[data-test=heal]').click()
+    await expect.poll(() => card(lonely!).locator('[data-test=node-cut]').count(), POLL).toBe(0)
+    await page.locator('[data-test=partition-reset]').click()
+  })
+
   it('kills the leader from the window: a new leader with a higher term; Start brings it back', async () => {
     const old = await currentLeader()
     const term = await termOf(old)
@@ -504,6 +520,20 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
         .toBe('voter')
       const members = await other.client('n1').memberList()
       expect(members.find((m) => m.name === 'visitor')?.isLearner).toBe(false)
+
+      // The cluster it joined, seen from here through its admin ports.
+      const source = page.locator('[data-test=raft-source]')
+      await expect.poll(() => source.locator('option').count(), POLL).toBe(2)
+      await source.selectOption('joined:visitor')
+      await page.locator('[data-test=remote-note]').waitFor(POLL)
+      await expect.poll(leaderName, POLL).toMatch(/^n1 leads in term \d+$/)
+      await card('visitor').waitFor(POLL)
+      expect(await card('visitor').locator('[data-test=node-role]').innerText()).toBe('follower')
+      expect(await card('n1').locator('[data-test=act-kill]').count()).toBe(0)
+      expect(await page.locator('[data-test=raft-tab-wal]').count()).toBe(0)
+      await page.screenshot({ path: join(SHOTS, 'raft-remote-dark.png') })
+      await source.selectOption('local')
+      await page.locator('[data-test=timing]').waitFor(POLL)
 
       page.once('dialog', (d) => void d.accept())
       await row.locator('[data-test=joined-leave]').click()

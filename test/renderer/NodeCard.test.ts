@@ -177,6 +177,32 @@ describe('NodeCard', () => {
     expect(voter.find('[data-test=act-promote]').exists()).toBe(false)
   })
 
+  it('offers only what a remote cluster allows: no process or link levers', () => {
+    const w = mount(NodeCard, {
+      props: {
+        node: node({ name: 'n2', id: 'b2' }, { role: 'follower', leader: 'a1', followers: [] }),
+        leader: 'n1',
+        names,
+        busy: false,
+        remote: true,
+      },
+      global: { plugins: [createAppI18n('en')] },
+    })
+    const offered = w.findAll('.actions button').map((b) => b.attributes('data-test'))
+    expect(offered).toEqual(['act-transfer', 'act-campaign', 'act-snapshot', 'act-remove'])
+    const down = mount(NodeCard, {
+      props: {
+        node: node({ process: 'crashed', stale: true }),
+        leader: 'n1',
+        names,
+        busy: false,
+        remote: true,
+      },
+      global: { plugins: [createAppI18n('en')] },
+    })
+    expect(down.find('[data-test=act-start]').exists()).toBe(false)
+  })
+
   it('names the links cut from the node, and an isolated one as such', () => {
     expect(
       mountCard(node({ cutTo: ['n3'] }))

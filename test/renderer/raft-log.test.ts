@@ -59,7 +59,9 @@ describe('RaftLog', () => {
     expect(w.find('[data-test=log-head-n3]').text()).toContain('n3 is crashed')
     expect(w.find('[data-test=log-row-298] td:nth-child(2)').classes()).not.toContain('conflict')
 
-    expect(calls.filter(([c]) => c === 'raft/log')[0]![1]).toEqual([{ to: 0, limit: LOG_WINDOW }])
+    expect(calls.filter(([c]) => c === 'raft/log')[0]![1]).toEqual([
+      { to: 0, limit: LOG_WINDOW, source: 'local' },
+    ])
     await w.find('[data-test=log-older]').trigger('click')
     await flushPromises()
     const last = calls.filter(([c]) => c === 'raft/log').at(-1)![1] as [{ to: number }]

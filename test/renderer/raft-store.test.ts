@@ -25,6 +25,7 @@ const cluster = (leader: string): RaftClusterView => ({
   healthyVoters: 3,
   timeouts: { electionMsMin: 150, electionMsMax: 300, heartbeatMs: 50 },
   maxMembers: 9,
+  remote: false,
   canFail: 1,
   atMs: 0,
 })

@@ -62,7 +62,10 @@ describe('SnapshotsPanel', () => {
 
     await w.find('[data-test=snap-take]').trigger('click')
     await flushPromises()
-    expect(calls.find(([c]) => c === 'raft/act')![1]).toEqual([{ type: 'snapshot', node: 'n1' }])
+    expect(calls.find(([c]) => c === 'raft/act')![1]).toEqual([
+      { type: 'snapshot', node: 'n1' },
+      { source: 'local' },
+    ])
     expect(lists).toBe(2)
 
     const path = w.find<HTMLInputElement>('[data-test=snap-path]')

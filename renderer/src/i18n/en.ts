@@ -202,6 +202,10 @@ export const en = {
     isolated: 'Isolated: every link to the others is cut',
     cutTo: 'Links cut to {names}',
     noReport: 'Not reported yet.',
+    source: 'Cluster',
+    localCluster: 'local cluster',
+    remoteNote:
+      'a remote cluster, through its admin ports: elections, snapshots and membership only',
     catchUp: 'Learner, catching up: {pct}% of the leader’s log',
     catchUpUnknown: 'Learner, catching up (waiting for the leader’s report)',
     timing: {
@@ -271,6 +275,16 @@ export const en = {
       addNodeHint: 'Start a new local node that joins as a learner and catches up',
       addNodeFull: 'A local cluster has at most {n} members',
       timeouts: 'Restarting with new timeouts',
+    },
+    partition: {
+      title: 'Partition',
+      hint: 'drag nodes into groups (or click one to move it on), then cut every link between groups',
+      group: 'group {n}',
+      drop: 'drop nodes here',
+      chipHint: 'Drag to another group, or click to move it to the next one',
+      apply: 'Cut between groups',
+      reset: 'All in one group',
+      needTwo: 'Put nodes in at least two groups.',
     },
     links: {
       title: 'Links between nodes',

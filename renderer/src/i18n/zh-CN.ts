@@ -202,6 +202,9 @@ export const zhCN: Messages = {
     isolated: '已隔离：与其他节点的所有链路均已切断',
     cutTo: '到 {names} 的链路已切断',
     noReport: '尚未报告。',
+    source: '集群',
+    localCluster: '本地集群',
+    remoteNote: '远程集群，经由其管理端口：仅可进行选举、快照和成员变更',
     catchUp: '学习者，追赶中：已有领导者日志的 {pct}%',
     catchUpUnknown: '学习者，追赶中（等待领导者报告）',
     timing: {
@@ -270,6 +273,16 @@ export const zhCN: Messages = {
       addNodeHint: '启动一个以学习者身份加入并追赶日志的新本地节点',
       addNodeFull: '本地集群最多 {n} 个成员',
       timeouts: '以新超时重启中',
+    },
+    partition: {
+      title: '分区',
+      hint: '将节点拖入分组（或点击节点移到下一组），然后切断组间所有链路',
+      group: '第 {n} 组',
+      drop: '将节点拖到这里',
+      chipHint: '拖到其他组，或点击移到下一组',
+      apply: '切断组间链路',
+      reset: '全部放回一组',
+      needTwo: '请至少将节点分到两个组。',
     },
     links: {
       title: '节点之间的链路',

@@ -14,6 +14,7 @@ import type {
   RaftClusterView,
   RaftEvent,
   RaftSample,
+  RaftSourceInfo,
 } from '../../../contract'
 import { errorText } from '../api/client'
 import { useApi } from '../api/inject'
@@ -40,6 +41,9 @@ export const useRaftStore = defineStore('raft', () => {
   /** The last index the log view shows; 0 follows the newest. */
   const logTo = ref(0)
   const updates = ref(0)
+  /** Which cluster the views show: 'local', or one this machine joined ('joined:<name>'). */
+  const source = ref('local')
+  const sources = shallowRef<RaftSourceInfo[]>([])
   let close: (() => void) | null = null
   let followers = 0
 
@@ -49,9 +53,21 @@ export const useRaftStore = defineStore('raft', () => {
     events.value = all.length > RAFT_EVENTS_KEPT ? all.slice(-RAFT_EVENTS_KEPT) : all
   }
 
+  /** The clusters to pick from (the local one, and those this machine joined). */
+  async function loadSources(): Promise<void> {
+    try {
+      sources.value = await api.call('raft/sources')
+    } catch {
+      sources.value = []
+    }
+  }
+
   async function open(): Promise<void> {
     try {
-      available.value = await api.call('raft/available')
+      const local = await api.call('raft/available')
+      await loadSources()
+      available.value = local || sources.value.length > 0
+      if (!local && source.value === 'local' && sources.value[0]) source.value = sources.value[0].id
     } catch (err) {
       available.value = false
       error.value = errorText(err)
@@ -59,7 +75,7 @@ export const useRaftStore = defineStore('raft', () => {
     }
     if (!available.value || followers === 0 || close) return
     let first = true
-    close = api.subscribe('raft/live', [], {
+    close = api.subscribe('raft/live', [{ source: source.value }], {
       event(live) {
         cluster.value = live.cluster
         // The first message carries the whole recorded history: it replaces what we had.
@@ -97,7 +113,7 @@ export const useRaftStore = defineStore('raft', () => {
     busy.value = label
     actionError.value = null
     try {
-      await api.call('raft/act', action)
+      await api.call('raft/act', action, { source: source.value })
       return true
     } catch (err) {
       actionError.value = errorText(err)
@@ -118,7 +134,7 @@ export const useRaftStore = defineStore('raft', () => {
     const to = logTo.value
     logLoading = true
     try {
-      const next = await api.call('raft/log', { to, limit: LOG_WINDOW })
+      const next = await api.call('raft/log', { to, limit: LOG_WINDOW, source: source.value })
       if (to !== logTo.value) return
       logs.value = next
       logError.value = null
@@ -140,8 +156,27 @@ export const useRaftStore = defineStore('raft', () => {
 
   const leader = computed(() => cluster.value?.nodes.find((n) => n.name === cluster.value?.leader))
 
+  /** Shows another cluster: the live stream, events and log start over for it. */
+  function setSource(id: string): void {
+    if (id === source.value) return
+    source.value = id
+    cluster.value = null
+    events.value = []
+    samples.value = []
+    logs.value = []
+    logTo.value = 0
+    actionError.value = null
+    close?.()
+    close = null
+    if (followers > 0) void open()
+  }
+
   return {
     available,
+    source,
+    sources,
+    setSource,
+    loadSources,
     cluster,
     events,
     samples,

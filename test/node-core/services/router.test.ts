@@ -45,6 +45,7 @@ function handlers(info: Handlers['app/info']): Handlers {
     'raft/events': refuse,
     'raft/history': refuse,
     'raft/act': refuse,
+    'raft/sources': refuse,
     'join/list': refuse,
     'join/start': refuse,
     'join/promote': refuse,
