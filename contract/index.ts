@@ -123,6 +123,7 @@ const CHANNEL_SET = {
   'wal/sources': true,
   'snapshots/list': true,
   'snapshots/verify': true,
+  'snapshots/keys': true,
   'wal/open': true,
   'wal/records': true,
   'join/list': true,

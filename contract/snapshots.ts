@@ -30,7 +30,40 @@ export interface SnapshotSaveProgress {
   done: boolean
 }
 
+/** One key as a snapshot holds it at its revision. */
+export interface SnapshotKey {
+  key: Uint8Array
+  /** The value, cut at 4 KiB (valueBytes says how long it is). */
+  value: Uint8Array
+  valueBytes: number
+  createRevision: number
+  modRevision: number
+  version: number
+  /** Lease id in hex ('' for none). */
+  lease: string
+}
+
+export interface SnapshotKeysPage {
+  revision: number
+  compactedRevision: number
+  /** Raft index the image reflects. */
+  consistentIndex: number
+  /** Keys under the prefix in the whole snapshot. */
+  total: number
+  keys: SnapshotKey[]
+  /** More keys follow the last one (ask again with `after` set to it). */
+  more: boolean
+}
+
 export interface SnapshotsCalls {
+  /**
+   * The keys a snapshot file holds at its revision, in key order: those under `prefix`, after
+   * `after` (exclusive), at most `limit`.
+   */
+  'snapshots/keys': {
+    args: [{ dir: string; name: string; prefix: Uint8Array; after?: Uint8Array; limit: number }]
+    result: SnapshotKeysPage
+  }
   /** The snapshot files under a node's data directory (or its snap/), newest first. */
   'snapshots/list': { args: [{ dir: string }]; result: SnapshotList }
   /** Reads a whole file through its checksum; fails with what is wrong. */

@@ -171,6 +171,15 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
       name: z.string().regex(/^[0-9a-f]{16}-[0-9a-f]{16}\.snap$/, 'a snapshot file name'),
     }),
   ]),
+  'snapshots/keys': z.tuple([
+    z.object({
+      dir: walDir,
+      name: z.string().regex(/^[0-9a-f]{16}-[0-9a-f]{16}\.snap$/, 'a snapshot file name'),
+      prefix: bytes,
+      after: bytes.optional(),
+      limit: z.number().int().min(1).max(1000),
+    }),
+  ]),
   'wal/sources': z.tuple([]),
   'wal/open': z.tuple([z.object({ dir: walDir })]),
   'wal/records': z.tuple([

@@ -13,6 +13,7 @@ import { listSnapshots, openSnapshot, verifySnapshotFile } from '../snap'
 import type { SnapshotMetadata } from '../raft/types'
 import { fromClientError, type Connections } from './connections'
 import type { Handlers } from './router'
+import { snapshotKeys } from './snapshot-keys'
 import type { TopicHandlers } from './topics'
 
 /** Chunks waiting for the disk beyond which the download pauses (etcd sends 32 KiB blobs). */
@@ -52,8 +53,12 @@ function view(
   }
 }
 
-export function createSnapshotHandlers(): Pick<Handlers, 'snapshots/list' | 'snapshots/verify'> {
+export function createSnapshotHandlers(): Pick<
+  Handlers,
+  'snapshots/list' | 'snapshots/verify' | 'snapshots/keys'
+> {
   return {
+    'snapshots/keys': async ({ dir, ...args }) => snapshotKeys(await snapDirOf(dir), args),
     'snapshots/list': async ({ dir }): Promise<SnapshotList> => {
       const snapDir = await snapDirOf(dir)
       const names = await listSnapshots(snapDir)

@@ -393,6 +393,20 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await expect.poll(() => panel.locator('[data-test=snap-row]').count(), POLL).toBeGreaterThan(0)
     await panel.locator('[data-test=snap-verify]').first().click()
     await expect.poll(() => panel.locator('[data-test=snap-ok]').count(), POLL).toBe(1)
+    // The keys it holds at its revision, the put made with etcdctl among them.
+    await panel.locator('[data-test=snap-browse]').first().click()
+    const keys = panel.locator('[data-test=snap-keys]')
+    await expect
+      .poll(() => keys.locator('[data-test=snap-keys-summary]').innerText(), POLL)
+      .toMatch(/at revision \d+ \(raft index \d+\) · \d+ keys/)
+    await keys.locator('[data-test=snap-keys-prefix]').fill('raft/seen')
+    await expect
+      .poll(() => keys.locator('[data-test=snap-key]').allInnerTexts(), POLL)
+      .toEqual([expect.stringMatching(/^raft\/seen\s+yes/)])
+    await keys.locator('[data-test=snap-keys-prefix]').fill('')
+    await expect.poll(() => keys.locator('[data-test=snap-key]').count(), POLL).toBeGreaterThan(5)
+    await page.screenshot({ path: join(SHOTS, 'raft-snapshot-keys-dark.png') })
+    await keys.locator('[data-test=snap-keys-close]').click()
     const out = mkdtempSync(join(tmpdir(), 'raftdesk-ui-save-'))
     try {
       const file = join(out, 'cluster.db')

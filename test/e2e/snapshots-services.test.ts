@@ -74,6 +74,56 @@ describe('snapshots over raftdesk', () => {
     }
   })
 
+  it('browses the keys a snapshot holds at its revision, paged under a prefix', async () => {
+    const { client } = await conns.use('c')
+    await client.put('s/7').value('seven, again')
+    await client.delete().key('s/8')
+    const lease = await client.lease(60, { autoKeepAlive: false }).grant()
+    await client.put('k/leased').value('x').lease(lease)
+    const index = await tc.cluster.snapshot('n1')
+    // Changes after the snapshot are not in it.
+    await client.put('s/9').value('later')
+    const dir = tc.cluster.info('n1').dataDir
+    const name = (await snaps['snapshots/list']({ dir })).snapshots.find(
+      (x) => x.index === index,
+    )!.name
+    const enc = (t: string) => new TextEncoder().encode(t)
+    const dec = (b: Uint8Array) => new TextDecoder().decode(b)
+    const first = await snaps['snapshots/keys']({ dir, name, prefix: enc('s/'), limit: 50 })
+    expect(first.total).toBe(199) // s/0..s/199 less s/8
+    expect(first.keys).toHaveLength(50)
+    expect(first.more).toBe(true)
+    expect(first.consistentIndex).toBeLessThanOrEqual(index)
+    const names = first.keys.map((k) => dec(k.key))
+    expect(names.slice(0, 3)).toEqual(['s/0', 's/1', 's/10'])
+    // Key order, then the page after the last key.
+    const all: string[] = [...names]
+    let page = first
+    while (page.more) {
+      page = await snaps['snapshots/keys']({
+        dir,
+        name,
+        prefix: enc('s/'),
+        after: page.keys.at(-1)!.key,
+        limit: 50,
+      })
+      all.push(...page.keys.map((k) => dec(k.key)))
+    }
+    expect(all).toHaveLength(199)
+    expect(all).not.toContain('s/8')
+    expect([...all].sort()).toEqual(all)
+    const seven = (await snaps['snapshots/keys']({ dir, name, prefix: enc('s/7'), limit: 1 }))
+      .keys[0]!
+    expect(dec(seven.value)).toBe('seven, again')
+    expect(seven.version).toBe(2)
+    expect(seven.modRevision).toBeGreaterThan(seven.createRevision)
+    const leased = (await snaps['snapshots/keys']({ dir, name, prefix: enc('k/'), limit: 5 }))
+      .keys[0]!
+    expect(leased.lease).toBe(BigInt(lease).toString(16))
+    const later = await snaps['snapshots/keys']({ dir, name, prefix: enc('s/9'), limit: 5 })
+    expect(dec(later.keys.find((k) => dec(k.key) === 's/9')!.value)).toBe('v'.repeat(100))
+  })
+
   it('saves the backend to a file with progress; the file is what --restore reads', async () => {
     const path = join(out, 'backup.db')
     const got = await save(conns, 'c', path)

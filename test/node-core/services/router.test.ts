@@ -60,6 +60,7 @@ function handlers(info: Handlers['app/info']): Handlers {
     'wal/sources': refuse,
     'snapshots/list': refuse,
     'snapshots/verify': refuse,
+    'snapshots/keys': refuse,
     'wal/open': refuse,
     'wal/records': refuse,
   }
