@@ -12,6 +12,7 @@ import {
   NODE_CONFIG_ENV,
   isNodeCall,
   nodeProcessConfigSchema,
+  timeoutTicks,
   type FromNode,
   type NodeArgs,
   type NodeCall,
@@ -125,9 +126,7 @@ function openNode(config: NodeProcessConfig, log: Logger): Promise<RaftdeskNode>
           },
         }),
     tickMs,
-    electionTicksMin: Math.max(2, Math.round(config.electionMsMin / tickMs)),
-    electionTicksMax: Math.max(3, Math.round(config.electionMsMax / tickMs)),
-    heartbeatTicks: Math.max(1, Math.round(config.heartbeatMs / tickMs)),
+    ...timeoutTicks(config),
     snapshotCount: config.snapshotCount,
     ...(config.snapshotCatchUpEntries === undefined
       ? {}

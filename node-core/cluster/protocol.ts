@@ -101,6 +101,24 @@ export const nodeProcessConfigSchema = z.object({
 
 export type NodeProcessConfig = z.infer<typeof nodeProcessConfigSchema>
 
+/**
+ * The raft core's ticks for timeouts in milliseconds, as every node process computes them: the
+ * supervisor checks settings in these units too, so a range narrower than a tick after rounding
+ * is refused before any node is asked to run it.
+ */
+export function timeoutTicks(t: {
+  tickMs: number
+  electionMsMin: number
+  electionMsMax: number
+  heartbeatMs: number
+}): { electionTicksMin: number; electionTicksMax: number; heartbeatTicks: number } {
+  return {
+    electionTicksMin: Math.max(2, Math.round(t.electionMsMin / t.tickMs)),
+    electionTicksMax: Math.max(3, Math.round(t.electionMsMax / t.tickMs)),
+    heartbeatTicks: Math.max(1, Math.round(t.heartbeatMs / t.tickMs)),
+  }
+}
+
 export const NODE_CONFIG_ENV = 'RAFTDESK_NODE_CONFIG'
 
 export type { LinkFaultSpec } from '../server/admin-port'

@@ -28,6 +28,7 @@ import { writeFileAtomic } from '../kernel/fs'
 import { firstTakenPort } from './ports'
 import { ForkLauncher, type NodeLauncher } from './launcher'
 import { NodeCommandError, NodeProcess } from './node-process'
+import { timeoutTicks } from './protocol'
 import type {
   ClusterMemberSpec,
   NodeArgs,
@@ -202,7 +203,9 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       }
     }
     if (saved) {
-      const created = saved.nodes ?? saved.members.length
+      // Files from before members could be added: what they list is what they were created with.
+      saved.nodes ??= saved.members.length
+      const created = saved.nodes
       if (created !== o.nodes || saved.clientPort !== o.clientPort || saved.host !== o.host) {
         throw new ValidationError(
           'CLUSTER_MISMATCH',
@@ -216,7 +219,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
         validateOptions(o)
         if (explicitTimeouts.length > 0) {
           saved.timeouts = pickTimeouts(o)
-          await writeFileAtomic(file, JSON.stringify(saved, null, 2))
+          await writeFileAtomic(file, JSON.stringify(saved, null, 2), 0o600)
         }
       }
     } else {
@@ -233,7 +236,7 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
         host: o.host,
         clientPort: o.clientPort,
       }
-      await writeFile(`${file}.tmp`, JSON.stringify(saved, null, 2))
+      await writeFile(`${file}.tmp`, JSON.stringify(saved, null, 2), { mode: 0o600 })
       await rename(`${file}.tmp`, file)
     }
     this.token = saved.token
@@ -394,13 +397,16 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   async leader(): Promise<string | null> {
     const running = this.names().filter((x) => this.node(x).state === 'running')
     const statuses = await Promise.all(running.map((x) => this.status(x).catch(() => null)))
+    // A majority of the voters the claimed leader knows must follow it (learners do not count).
     const votes = new Map<number, number>()
     for (const s of statuses) if (s && s.lead !== 0) votes.set(s.lead, (votes.get(s.lead) ?? 0) + 1)
-    const quorum = Math.floor(this.nodes.size / 2) + 1
     for (const [id, count] of votes) {
-      if (count < quorum) continue
       const leader = statuses.find((s) => s?.id === id && s.role === 'leader')
-      if (leader) return leader.name
+      if (!leader) continue
+      const voters = new Set(leader.confState.voters)
+      const following = statuses.filter((s) => s && s.lead === id && voters.has(s.id)).length
+      const quorum = Math.floor(Math.max(1, voters.size) / 2) + 1
+      if (count > 0 && following >= quorum) return leader.name
     }
     return null
   }
@@ -630,7 +636,12 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   private async saveFile(): Promise<void> {
     const file = this.file!
     file.members = [...this.nodes.values()].map((n) => n.spec)
-    await writeFileAtomic(join(this.options.dataDir, 'cluster.json'), JSON.stringify(file, null, 2))
+    // It holds the cluster token: the owner's alone.
+    await writeFileAtomic(
+      join(this.options.dataDir, 'cluster.json'),
+      JSON.stringify(file, null, 2),
+      0o600,
+    )
   }
 
   private async leaderForChange(): Promise<string> {
@@ -657,10 +668,11 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       )
     }
     const o = this.options
-    const used = this.names().map((n) => Number(/^n(\d+)$/.exec(n)?.[1] ?? 0))
-    let i = Math.max(0, ...used)
-    // A number whose directory is still there (a member removed by hand) is skipped.
-    while (existsSync(join(o.dataDir, localMemberName(i)))) i++
+    // The lowest free number: names and ports stay within the nine blocks of the layout. A
+    // number whose directory is still there (a member removed by hand) is skipped.
+    let i = 0
+    while (this.nodes.has(localMemberName(i)) || existsSync(join(o.dataDir, localMemberName(i))))
+      i++
     const clientPort = o.clientPort + 100 * i
     if (clientPort + 1 > 65535) {
       throw new ValidationError('NO_PORTS', `no ports left above ${o.clientPort} for another node`)
@@ -679,12 +691,21 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       peerUrl: `http://${o.host}:${clientPort + 1}`,
     }
     const leader = await this.leaderForChange()
-    const answer = await this.request(
-      leader,
-      'memberAdd',
-      { name, peerUrls: [spec.peerUrl], clientUrls: [spec.clientUrl] },
-      15_000,
-    )
+    let answer: SavedMember['joined']
+    try {
+      answer = await this.request(
+        leader,
+        'memberAdd',
+        { name, peerUrls: [spec.peerUrl], clientUrls: [spec.clientUrl] },
+        15_000,
+      )
+    } catch (err) {
+      // A change that timed out may still have committed: adopt the member if the cluster has it.
+      const s = await this.status(leader).catch(() => null)
+      const added = s?.members.find((m) => m.name === name && m.peerUrls.includes(spec.peerUrl))
+      if (!s || !added) throw err
+      answer = { memberId: added.id, clusterId: s.clusterId, members: s.members }
+    }
     spec.joined = answer
     this.nodes.set(name, {
       spec,
@@ -721,7 +742,10 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
       throw new ValidationError('LAST_VOTER', `${name} is the only voter: a cluster needs one`)
     }
     this.record(name, 'action', 'removal from the cluster asked')
-    await this.request(leader, 'memberRemove', { id }, 15_000)
+    await this.request(leader, 'memberRemove', { id }, 15_000).catch((err: NodeCommandError) => {
+      // Removed already (elsewhere, or by a call that timed out but committed): finish here.
+      if (err.code !== 'MEMBER_NOT_FOUND') throw err
+    })
     await this.stopNode(name, false).catch(() => undefined)
     await n.proc?.exited
     this.nodes.delete(name)
@@ -750,29 +774,59 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   }
 
   /**
-   * New election and heartbeat timeouts: saved, then each running node restarted with them one
-   * at a time (followers first, the leader last, handing over), waiting for a leader between
-   * restarts so the cluster keeps its quorum. Stopped nodes take them when started.
+   * New election and heartbeat timeouts: each running node is restarted with them one at a time
+   * (followers first, the leader last, handing over), and the next waits until the restarted one
+   * follows the leader again, so the cluster keeps its quorum. They are saved once every restart
+   * went through; when one fails, the nodes restarted so far go back to the previous timeouts.
+   * A paused or stopped node takes them when it next starts.
    */
   async setTimeouts(t: RaftTimeouts): Promise<void> {
-    validateOptions({ ...this.options, ...t })
-    Object.assign(this.options, pickTimeouts(t))
-    this.file!.timeouts = pickTimeouts(t)
-    await this.saveFile()
-    this.record(
-      '',
-      'action',
-      `timeouts set to election ${t.electionMsMin}-${t.electionMsMax} ms, heartbeat ${t.heartbeatMs} ms: restarting nodes one by one`,
-    )
+    const next = pickTimeouts(t)
+    validateOptions({ ...this.options, ...next })
+    const previous = pickTimeouts(this.options)
+    const text = (x: RaftTimeouts) =>
+      `election ${x.electionMsMin}-${x.electionMsMax} ms, heartbeat ${x.heartbeatMs} ms`
+    this.record('', 'action', `timeouts set to ${text(next)}: restarting nodes one by one`)
     const leader = await this.leader()
     const order = this.names()
       .filter((name) => this.node(name).state === 'running')
       .sort((a, b) => Number(a === leader) - Number(b === leader))
-    for (const name of order) {
-      await this.stopNode(name, true)
-      await this.node(name).proc?.exited
-      await this.startNode(name)
-      await this.waitForLeader(this.options.startTimeoutMs)
+    const restarted: string[] = []
+    Object.assign(this.options, next)
+    try {
+      for (const name of order) {
+        restarted.push(name)
+        await this.restartWithOptions(name)
+      }
+    } catch (err) {
+      Object.assign(this.options, previous)
+      this.record(
+        '',
+        'action',
+        `timeouts not applied (${(err as Error).message}): back to ${text(previous)}`,
+      )
+      for (const name of restarted) await this.restartWithOptions(name).catch(() => undefined)
+      throw err
+    }
+    this.file!.timeouts = next
+    await this.saveFile()
+  }
+
+  /** Stops a node (handing over if it leads), starts it, and waits until it follows again. */
+  private async restartWithOptions(name: string): Promise<void> {
+    await this.stopNode(name, true)
+    await this.node(name).proc?.exited
+    await this.startNode(name)
+    const deadline = Date.now() + this.options.startTimeoutMs
+    for (;;) {
+      // Asked of the new process itself: it follows (or is) the leader a majority follows.
+      const leader = await this.leader()
+      const own = await this.status(name).catch(() => null)
+      if (leader && own && own.lead !== 0 && own.lead === this.node(leader).id) return
+      if (Date.now() > deadline) {
+        throw new NodeCommandError('NOT_REJOINED', `${name} did not follow a leader again in time`)
+      }
+      await sleep(50)
     }
   }
 
@@ -839,6 +893,18 @@ function validateOptions(o: LocalClusterOptions): void {
   }
   if (o.electionMsMin / o.tickMs < 2)
     bad(`the election timeout must be at least two ticks of ${o.tickMs} ms`)
+  // The nodes count in ticks: what differs in milliseconds must still differ once rounded.
+  const ticks = timeoutTicks(o)
+  if (ticks.electionTicksMax <= ticks.electionTicksMin) {
+    bad(
+      `--election-ms ${o.electionMsMin}-${o.electionMsMax} is narrower than a tick of ${o.tickMs} ms: widen the range`,
+    )
+  }
+  if (ticks.heartbeatTicks >= ticks.electionTicksMin) {
+    bad(
+      `--heartbeat-ms ${o.heartbeatMs} must be at least a tick (${o.tickMs} ms) below the election timeout ${o.electionMsMin}`,
+    )
+  }
   if (!Number.isInteger(o.snapshotCount) || o.snapshotCount < 1) {
     bad(`--snapshot-count must be a positive integer, got ${o.snapshotCount}`)
   }

@@ -2,7 +2,7 @@
 // learner catches up and is promoted, a voter is removed (its data kept aside), the timeouts
 // change by restarting nodes one at a time, and a restart on the same directory comes back
 // with the members and timeouts as they were left.
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RaftAction, RaftClusterView } from '../../contract'
@@ -70,7 +70,9 @@ describe('membership from the window', () => {
   }, 60_000)
 
   it('refuses to promote a voter and to remove an unknown node, changing nothing', async () => {
-    await expect(act({ type: 'promote', node: 'n2' })).rejects.toThrow(/not a learner|learner/)
+    await expect(act({ type: 'promote', node: 'n2' })).rejects.toThrow(
+      /can only promote a learner member/,
+    )
     await expect(act({ type: 'remove', node: 'n9' })).rejects.toThrow(/no node named "n9"/)
     expect((await view()).voters).toBe(4)
   })
@@ -94,7 +96,19 @@ describe('membership from the window', () => {
         heartbeatMs: 50,
       }),
     ).rejects.toThrow(/--election-ms must be MIN-MAX/)
+    // Refused in the units the nodes use: a range or a gap narrower than a 10 ms tick.
+    const before = (await view()).nodes.map((n) => n.pid)
+    await expect(
+      act({ type: 'timeouts', electionMsMin: 150, electionMsMax: 154, heartbeatMs: 50 }),
+    ).rejects.toThrow(/narrower than a tick of 10 ms/)
+    await expect(
+      act({ type: 'timeouts', electionMsMin: 150, electionMsMax: 300, heartbeatMs: 145 }),
+    ).rejects.toThrow(/at least a tick \(10 ms\) below the election timeout 150/)
     expect((await view()).timeouts.electionMsMin).toBe(150)
+    expect((await view()).nodes.map((n) => n.pid)).toEqual(before)
+    expect(JSON.parse(readFileSync(join(tc.dataDir, 'cluster.json'), 'utf8')).timeouts).toBe(
+      undefined,
+    )
 
     const pids = (await view()).nodes.map((n) => n.pid)
     await act({
@@ -131,6 +145,11 @@ describe('membership from the window', () => {
     } finally {
       await again.stop()
     }
+    // A file from before members could be added (no "nodes") still starts, and gains it.
+    const path = join(tc.dataDir, 'cluster.json')
+    const old = JSON.parse(readFileSync(path, 'utf8'))
+    delete old.nodes
+    writeFileSync(path, JSON.stringify(old))
     // Flags given on the command line win over the saved timeouts, and replace them.
     const flagged = await LocalCluster.start({
       dataDir: tc.dataDir,
@@ -151,5 +170,7 @@ describe('membership from the window', () => {
     }
     const file = JSON.parse(readFileSync(join(tc.dataDir, 'cluster.json'), 'utf8'))
     expect(file.timeouts).toEqual({ electionMsMin: 150, electionMsMax: 300, heartbeatMs: 40 })
+    expect(file.nodes).toBe(3)
+    expect((statSync(path).mode & 0o777).toString(8)).toBe('600')
   }, 90_000)
 })
