@@ -52,6 +52,8 @@ export interface JoinInvite {
   peer: string
   token: string
   clusterId: string
+  /** The cluster listens on a loopback address: only this machine can use the link. */
+  loopback: boolean
 }
 
 export interface JoinCalls {

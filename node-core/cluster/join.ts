@@ -82,7 +82,7 @@ export async function probeCluster(
   clientEndpoint: string,
   token: string,
   expectClusterId?: number,
-): Promise<{ clusterId: number; lead: number; members: Member[] }> {
+): Promise<{ clusterId: number; lead: number; commit: number; members: Member[] }> {
   const client = new AdminClient(clientEndpoint, token)
   try {
     const s = await client.call('status', {}, Date.now() + 5_000)
@@ -92,7 +92,7 @@ export async function probeCluster(
         `${clientEndpoint} belongs to cluster ${s.clusterId.toString(16)}, not ${expectClusterId.toString(16)} as the invite says`,
       )
     }
-    return { clusterId: s.clusterId, lead: s.lead, members: s.members }
+    return { clusterId: s.clusterId, lead: s.lead, commit: s.commit, members: s.members }
   } catch (err) {
     if (err instanceof JoinError) throw err
     const e = err as RaftdeskError
@@ -177,15 +177,37 @@ export class JoinedNode {
     return this.snapshotBytes
   }
 
-  /** The cluster's own view of it, through the member it joined by (token-checked). */
-  async clusterStatus(): Promise<{ commit: number; lead: number }> {
-    const client = new AdminClient(this.record.clientEndpoint, this.record.token)
-    try {
-      const s = await client.call('status', {}, Date.now() + 3_000)
-      return { commit: s.commit, lead: s.lead }
-    } finally {
-      client.close()
+  /**
+   * Where to ask the cluster: this member itself first (it knows every peer), then the members
+   * it last reported, then the one it joined through (which may have left since).
+   */
+  private askVia(): string[] {
+    const known = (this.latest?.members ?? [])
+      .filter((m) => m.id !== this.memberId)
+      .map((m) => (m.clientUrls[0] ?? '').replace(/^https?:\/\//, ''))
+      .filter((e) => e !== '')
+    return [
+      ...new Set([...(this.proc ? [this.endpoint] : []), ...known, this.record.clientEndpoint]),
+    ]
+  }
+
+  /** The first answer of `status` from askVia(), token-checked. */
+  private async anyStatus(): Promise<{ commit: number; lead: number; members: Member[] }> {
+    let last: unknown = null
+    for (const endpoint of this.askVia()) {
+      try {
+        return await probeCluster(endpoint, this.record.token)
+      } catch (err) {
+        last = err
+      }
     }
+    throw last ?? new JoinError('UNREACHABLE', 'no member of the cluster answers')
+  }
+
+  /** The cluster's own view of it: its commit index and leader. */
+  async clusterStatus(): Promise<{ commit: number; lead: number }> {
+    const s = await this.anyStatus()
+    return { commit: s.commit, lead: s.lead }
   }
 
   /**
@@ -208,12 +230,21 @@ export class JoinedNode {
     // Who is there, before the cluster is changed: unreachable, not raftdesk, a wrong token or
     // another cluster than the invite names all stop here with nothing changed.
     await probeCluster(clientEndpoint, options.token, options.expectClusterId)
-    const answer = await callJoin(clientEndpoint, {
-      token: options.token,
-      name: options.name,
-      peerUrls: [peerUrl],
-      clientUrls: [clientUrl],
-    })
+    let answer: Awaited<ReturnType<typeof callJoin>>
+    try {
+      answer = await callJoin(clientEndpoint, {
+        token: options.token,
+        name: options.name,
+        peerUrls: [peerUrl],
+        clientUrls: [clientUrl],
+      })
+    } catch (err) {
+      // A join that timed out may still have committed: adopt the member if the cluster has it.
+      const s = await probeCluster(clientEndpoint, options.token).catch(() => null)
+      const added = s?.members.find((m) => m.name === options.name && m.peerUrls.includes(peerUrl))
+      if (!s || !added) throw err
+      answer = { memberId: added.id, clusterId: s.clusterId, members: s.members }
+    }
     const d = LOCAL_CLUSTER_DEFAULTS
     const config: NodeProcessConfig = {
       name: options.name,
@@ -243,8 +274,9 @@ export class JoinedNode {
       clientEndpoint,
       config,
     }
-    await mkdir(options.dataDir, { recursive: true })
-    await writeFileAtomic(file, JSON.stringify(record, null, 2))
+    await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
+    // It holds the other cluster's token: the owner's alone.
+    await writeFileAtomic(file, JSON.stringify(record, null, 2), 0o600)
     const node = new JoinedNode(record, launcher, startTimeoutMs)
     await node.start()
     return node
@@ -265,6 +297,16 @@ export class JoinedNode {
   /** Starts the node process and resolves once it serves clients. */
   async start(): Promise<void> {
     if (this.proc) return
+    try {
+      await this.launch()
+    } catch (err) {
+      // A process that did not come up in time must not linger beside a later start.
+      await this.kill()
+      throw err
+    }
+  }
+
+  private async launch(): Promise<void> {
     const proc = NodeProcess.launch(this.launcher, this.record.config, (status, events) => {
       this.latest = status
       for (const e of events) {
@@ -287,7 +329,7 @@ export class JoinedNode {
 
   /** The leader's client endpoint, asked through the member we joined by. */
   private async leaderAdmin(): Promise<AdminClient> {
-    const { lead, members } = await probeCluster(this.record.clientEndpoint, this.record.token)
+    const { lead, members } = await this.anyStatus()
     const url = members.find((m) => m.id === lead)?.clientUrls[0]
     if (!url) throw new JoinError('NO_LEADER', 'the cluster reports no leader with a client URL')
     return new AdminClient(url.replace(/^https?:\/\//, ''), this.record.token)
@@ -330,6 +372,9 @@ export class JoinedNode {
     const leader = await this.leaderAdmin()
     try {
       await leader.call('memberRemove', { id: this.memberId }, Date.now() + 15_000)
+    } catch (err) {
+      // Removed already (elsewhere, or by a call that timed out but committed): leave locally.
+      if ((err as RaftdeskError).code !== 'MEMBER_NOT_FOUND') throw err
     } finally {
       leader.close()
     }

@@ -90,6 +90,8 @@ interface Entry {
   name: string
   peer: string
   node: JoinedNode | null
+  /** The client port taken while the join is on its way (before the node exists). */
+  port?: number
   clusterCommit: number
   error?: string
 }
@@ -98,6 +100,7 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
   private readonly entries = new Map<string, Entry>()
   private readonly launcher: NodeLauncher
   private timer: NodeJS.Timeout | null = null
+  private portQueue: Promise<void> = Promise.resolve()
 
   private constructor(private readonly options: JoinManagerOptions) {
     super()
@@ -107,7 +110,8 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
   /** Opens the directory and starts every node joined before (each failure is kept, not thrown). */
   static async open(options: JoinManagerOptions): Promise<JoinManager> {
     const m = new JoinManager(options)
-    await mkdir(options.dir, { recursive: true })
+    // Each member's directory holds its cluster's token: the owner's alone.
+    await mkdir(options.dir, { recursive: true, mode: 0o700 })
     const names = (await readdir(options.dir, { withFileTypes: true }))
       .filter((d) => d.isDirectory() && existsSync(joinPath(options.dir, d.name, 'join.json')))
       .map((d) => d.name)
@@ -181,7 +185,9 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
   /** A free client/peer port pair for a new joined node. */
   private async ports(): Promise<number> {
     const used = new Set(
-      [...this.entries.values()].map((e) => Number(e.node?.endpoint.split(':').pop() ?? 0)),
+      [...this.entries.values()].map((e) =>
+        e.node ? Number(e.node.endpoint.split(':').pop()) : (e.port ?? 0),
+      ),
     )
     for (let i = 0; i < 50; i++) {
       const port = this.options.portBase + 100 * i
@@ -223,13 +229,20 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
     this.emit('changed')
     const dataDir = joinPath(this.options.dir, name)
     try {
+      // Picked one join at a time and held on the entry, so two joins get different ports.
+      const pick = this.portQueue.then(async () => (entry.port = await this.ports()))
+      this.portQueue = pick.then(
+        () => undefined,
+        () => undefined,
+      )
+      const port = await pick
       entry.node = await JoinedNode.join({
         peer: req.peer,
         token: req.token,
         name,
         dataDir,
         host: req.advertiseHost?.trim() || advertiseHostFor(req.peer),
-        clientPort: await this.ports(),
+        clientPort: port,
         launcher: this.launcher,
         ...(req.clusterId === undefined ? {} : { expectClusterId: req.clusterId }),
       })

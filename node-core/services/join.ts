@@ -5,7 +5,7 @@
  */
 import type { JoinForm, JoinInvite, JoinedMember } from '../../contract'
 import { NotFoundError, ValidationError } from '../errors'
-import type { LocalClusterPort, RemoteRaftPorts } from './raft'
+import { stopHistory, type LocalClusterPort, type RemoteRaftPorts } from './raft'
 import { RemoteCluster } from './remote-raft'
 import type { Handlers } from './router'
 import type { TopicHandlers } from './topics'
@@ -36,23 +36,43 @@ export interface JoinPort {
  */
 export function remoteRaftPorts(joins: Promise<JoinPort> | undefined): RemoteRaftPorts {
   const open = new Map<string, Promise<RemoteCluster>>()
+  const drop = (name: string) => {
+    const remote = open.get(name)
+    open.delete(name)
+    void remote?.then(
+      (r) => {
+        r.close()
+        stopHistory(r)
+      },
+      () => undefined,
+    )
+  }
   void joins?.then(
     (j) => {
       j.on('changed', () => {
         const names = new Set(j.list().map((m) => m.name))
-        for (const [name, remote] of open) {
-          if (names.has(name)) continue
-          open.delete(name)
-          void remote.then(
-            (r) => r.close(),
-            () => undefined,
-          )
-        }
+        for (const name of [...open.keys()]) if (!names.has(name)) drop(name)
       })
     },
     () => undefined,
   )
+  // A remote cluster nobody has watched or asked about for a while stops being polled.
+  const sweep = setInterval(() => {
+    for (const [name, remote] of open) {
+      void remote.then(
+        (r) => {
+          if (r.idleFor(REMOTE_IDLE_MS)) drop(name)
+        },
+        () => undefined,
+      )
+    }
+  }, REMOTE_IDLE_MS / 2)
+  sweep.unref()
   return {
+    close: () => {
+      clearInterval(sweep)
+      for (const name of [...open.keys()]) drop(name)
+    },
     sources: async () =>
       ((joins ? await joins.catch(() => null) : null)?.list() ?? [])
         .filter((m) => m.memberId && m.phase !== 'failed' && m.phase !== 'stopped')
@@ -78,6 +98,9 @@ export function remoteRaftPorts(joins: Promise<JoinPort> | undefined): RemoteRaf
     },
   }
 }
+
+/** A remote cluster unwatched this long stops being polled (opened again on the next look). */
+const REMOTE_IDLE_MS = 60_000
 
 /** Changes reach the window at most this often. */
 export const JOIN_LIVE_INTERVAL_MS = 250
@@ -106,7 +129,15 @@ export function inviteOf(port: LocalClusterPort): JoinInvite {
   }
   const clusterId = via.status!.clusterId.toString(16)
   const q = new URLSearchParams({ peer: via.peer, token: port.clusterToken, cluster: clusterId })
-  return { link: `raftdesk://join?${q}`, peer: via.peer, token: port.clusterToken, clusterId }
+  const host = via.peer.slice(0, via.peer.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+  const loopback = host === 'localhost' || host.startsWith('127.') || host === '::1'
+  return {
+    link: `raftdesk://join?${q}`,
+    peer: via.peer,
+    token: port.clusterToken,
+    clusterId,
+    loopback,
+  }
 }
 
 export function createJoinHandlers(

@@ -64,6 +64,8 @@ export interface LocalClusterPort {
   heal(): Promise<void>
   /** A cluster on other machines (remote-raft.ts): the window offers only what it can do. */
   readonly remote?: boolean
+  /** Told when the port stops serving (a remote cluster closed): live streams end. */
+  onClosed?(listener: () => void): () => void
   /** The token the cluster's members and joiners present (join/invite shows it). */
   readonly clusterToken: string
   readonly maxMembers: number
@@ -85,6 +87,8 @@ export interface LocalClusterSettings {
 export interface RemoteRaftPorts {
   sources(): Promise<RaftSourceInfo[]>
   port(source: string): Promise<LocalClusterPort>
+  /** Closes every remote cluster opened (the host stops, or a test ends). */
+  close(): void
 }
 
 /** About ten updates a second at most: the dashboard's pace. */
@@ -315,6 +319,12 @@ async function logs(port: LocalClusterPort, to: number, limit: number): Promise<
 
 /** One history per supervised cluster, recording from the first time the services meet it. */
 const histories = new WeakMap<LocalClusterPort, RaftHistory>()
+/** Stops recording a port's history (a remote cluster closed). */
+export function stopHistory(port: LocalClusterPort): void {
+  histories.get(port)?.stop()
+  histories.delete(port)
+}
+
 export function historyOf(port: LocalClusterPort): RaftHistory {
   let h = histories.get(port)
   if (!h) {
@@ -400,12 +410,18 @@ export function createRaftTopics(
         timer ??= setTimeout(flush, LIVE_INTERVAL_MS)
       }
       const unsubscribe = port.subscribe(changed)
+      const unclosed = port.onClosed?.(() =>
+        sink.fail(
+          new NotFoundError('SOURCE_GONE', 'that cluster is no longer reachable from here'),
+        ),
+      )
       const unsample = history.onSample((s) => {
         samples.push(s)
         changed()
       })
       return () => {
         unsubscribe()
+        unclosed?.()
         unsample()
         if (timer) clearTimeout(timer)
       }

@@ -47,10 +47,14 @@ export class RemoteCluster implements LocalClusterPort {
   readonly remote = true
   private readonly members = new Map<number, RemoteMember>()
   private readonly clients = new Map<string, AdminClient>()
-  private readonly changed = new EventEmitter<{ changed: [] }>()
+  private readonly changed = new EventEmitter<{ changed: []; closed: [] }>()
   private timer: NodeJS.Timeout | null = null
   private eventsTimer: NodeJS.Timeout | null = null
   private polling = false
+  private closed = false
+  /** Live streams open on it, and when it was last asked anything (for closing it when idle). */
+  private subscribers = 0
+  private lastUsedMs = Date.now()
 
   constructor(
     /** A member's client endpoint to start from (host:port). */
@@ -68,14 +72,29 @@ export class RemoteCluster implements LocalClusterPort {
     return this
   }
 
+  /** Stops asking; a live stream on it is told (onClosed) rather than left frozen. */
   close(): void {
+    if (this.closed) return
+    this.closed = true
     if (this.timer) clearInterval(this.timer)
     if (this.eventsTimer) clearInterval(this.eventsTimer)
     for (const c of this.clients.values()) c.close()
     this.clients.clear()
+    this.changed.emit('closed')
+  }
+
+  onClosed(listener: () => void): () => void {
+    this.changed.on('closed', listener)
+    return () => void this.changed.off('closed', listener)
+  }
+
+  /** Nobody watches it and nobody asked for a while. */
+  idleFor(ms: number): boolean {
+    return this.subscribers === 0 && Date.now() - this.lastUsedMs > ms
   }
 
   private client(endpoint: string): AdminClient {
+    this.lastUsedMs = Date.now()
     let c = this.clients.get(endpoint)
     if (!c) {
       c = new AdminClient(endpoint, this.clusterToken)
@@ -131,7 +150,15 @@ export class RemoteCluster implements LocalClusterPort {
     list: Array<{ id: number; name: string; clientUrls: string[]; peerUrls: string[] }>,
   ): void {
     const ids = new Set(list.map((m) => m.id))
-    for (const id of this.members.keys()) if (!ids.has(id)) this.members.delete(id)
+    for (const [id, m] of this.members) {
+      if (ids.has(id)) continue
+      // A member that left: forget it, and close its connection.
+      this.members.delete(id)
+      if (m.endpoint !== this.entry) {
+        this.clients.get(m.endpoint)?.close()
+        this.clients.delete(m.endpoint)
+      }
+    }
     for (const m of list) {
       const endpoint = (m.clientUrls[0] ?? '').replace(/^https?:\/\//, '')
       const peer = (m.peerUrls[0] ?? '').replace(/^https?:\/\//, '')
@@ -194,8 +221,14 @@ export class RemoteCluster implements LocalClusterPort {
   }
 
   subscribe(listener: () => void): () => void {
+    this.subscribers++
+    this.lastUsedMs = Date.now()
     this.changed.on('changed', listener)
-    return () => void this.changed.off('changed', listener)
+    return () => {
+      this.subscribers--
+      this.lastUsedMs = Date.now()
+      this.changed.off('changed', listener)
+    }
   }
 
   private member(name: string): RemoteMember {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { JoinForm, JoinInvite, JoinedMember, RaftClusterView } from '../../contract'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { JoinManager } from '../../node-core/cluster/joins'
@@ -15,7 +15,7 @@ import {
   createJoinTopics,
   remoteRaftPorts,
 } from '../../node-core/services/join'
-import { createRaftHandlers } from '../../node-core/services/raft'
+import { createRaftHandlers, createRaftTopics } from '../../node-core/services/raft'
 import { parseArgs } from '../../node-core/services/router'
 import { sleep, startTestCluster, type TestCluster } from '../helpers/cluster'
 import { startEtcdCluster } from '../helpers/etcd'
@@ -76,6 +76,8 @@ describe('join a remote cluster from the window', () => {
     expect(target.cluster.list().map((n) => n.peer)).toContain(invite.peer)
     const status = target.cluster.list()[0]!.status!
     expect(url.searchParams.get('cluster')).toBe(status.clusterId.toString(16))
+    // The local cluster listens on 127.0.0.1: the invite says it serves this machine only.
+    expect(invite.loopback).toBe(true)
   })
 
   it('refuses a wrong token, an address where nothing listens and another cluster, changing nothing', async () => {
@@ -147,7 +149,9 @@ describe('join a remote cluster from the window', () => {
   }, 60_000)
 
   it('shows the joined cluster’s machinery through its admin ports, and its levers', async () => {
-    const raft = createRaftHandlers(undefined, remoteRaftPorts(Promise.resolve(manager)))
+    const remotes = remoteRaftPorts(Promise.resolve(manager))
+    onTestFinished(() => remotes.close())
+    const raft = createRaftHandlers(undefined, remotes)
     const call = <C extends 'raft/cluster' | 'raft/log' | 'raft/act'>(c: C, args: unknown[]) =>
       (raft[c] as (...a: unknown[]) => Promise<unknown>)(...parseArgs(c, args))
     expect(await raft['raft/sources']()).toEqual([
@@ -180,6 +184,18 @@ describe('join a remote cluster from the window', () => {
     await expect(call('raft/cluster', [{ source: 'joined:nobody' }])).rejects.toThrow(
       /no cluster "joined:nobody" here/,
     )
+    // A live view of it ends with a reason when the cluster is closed here, instead of freezing.
+    const failures: Error[] = []
+    const stop = await createRaftTopics(undefined, remotes)['raft/live'](source, {
+      emit: () => undefined,
+      fail: (e: unknown) => failures.push(e as Error),
+      drained: () => Promise.resolve(),
+    })
+    remotes.close()
+    await expect
+      .poll(() => failures.map((e) => e.message))
+      .toEqual(['that cluster is no longer reachable from here'])
+    stop()
   }, 30_000)
 
   it('starts the member again with the host, then leaves the cluster', async () => {

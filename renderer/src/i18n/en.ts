@@ -134,9 +134,11 @@ export const en = {
     cancel: 'Cancel',
     run: 'Join',
     close: 'Close',
-    inviteTitle: 'Invite another machine to this cluster',
+    inviteTitle: 'Invite another raftdesk to this cluster',
     inviteIntro:
-      'On the other machine, paste this link into “Join another cluster…”. Its new node joins as a learner until promoted.',
+      'In the other raftdesk, paste this link into “Join another cluster…”. Its new node joins as a learner until promoted.',
+    inviteLoopback:
+      'This cluster listens on {peer}, a loopback address: only a raftdesk on this machine can join with this link.',
     copy: 'Copy link',
     copied: 'Copied',
     cluster: 'Cluster id',

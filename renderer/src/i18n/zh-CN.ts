@@ -135,9 +135,10 @@ export const zhCN: Messages = {
     cancel: '取消',
     run: '加入',
     close: '关闭',
-    inviteTitle: '邀请其他机器加入本集群',
+    inviteTitle: '邀请其他 raftdesk 加入本集群',
     inviteIntro:
-      '在另一台机器上，将此链接粘贴到“加入其他集群…”。其新节点在提升前以学习者身份加入。',
+      '在另一个 raftdesk 中，将此链接粘贴到“加入其他集群…”。其新节点在提升前以学习者身份加入。',
+    inviteLoopback: '本集群监听在回环地址 {peer}：只有本机上的 raftdesk 能用此链接加入。',
     copy: '复制链接',
     copied: '已复制',
     cluster: '集群 ID',

@@ -92,6 +92,8 @@ export const useRaftStore = defineStore('raft', () => {
       error(err) {
         error.value = errorText(err)
         close = null
+        // The cluster elsewhere went away (its member here left): back to the local one.
+        if (source.value !== 'local') setSource('local')
       },
     })
   }
@@ -132,10 +134,12 @@ export const useRaftStore = defineStore('raft', () => {
   async function loadLog(poll = false): Promise<void> {
     if (poll && logLoading) return
     const to = logTo.value
+    const from = source.value
     logLoading = true
     try {
-      const next = await api.call('raft/log', { to, limit: LOG_WINDOW, source: source.value })
-      if (to !== logTo.value) return
+      const next = await api.call('raft/log', { to, limit: LOG_WINDOW, source: from })
+      // Scrolled elsewhere, or another cluster shown meanwhile: not the log asked for now.
+      if (to !== logTo.value || from !== source.value) return
       logs.value = next
       logError.value = null
     } catch (err) {
