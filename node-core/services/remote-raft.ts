@@ -133,7 +133,12 @@ export class RemoteCluster implements LocalClusterPort {
       await Promise.all(
         [...this.members.values()].map(async (m) => {
           try {
-            m.status = await this.call(m.endpoint, 'status', {})
+            const s = await this.call(m.endpoint, 'status', {})
+            // Counters that went back: a new process, whose event ring numbers from 1 again.
+            const sent = (x: NonNullable<RemoteMember['status']>) =>
+              x.messagesSent + x.messagesReceived + x.proposals
+            if (m.status && sent(s) < sent(m.status)) m.eventsSeq = 0
+            m.status = s
             delete m.error
           } catch (err) {
             m.error = (err as Error).message
