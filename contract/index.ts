@@ -124,6 +124,7 @@ const CHANNEL_SET = {
   'snapshots/list': true,
   'snapshots/verify': true,
   'snapshots/keys': true,
+  'snapshots/restore': true,
   'wal/open': true,
   'wal/records': true,
   'join/list': true,

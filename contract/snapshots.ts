@@ -55,7 +55,23 @@ export interface SnapshotKeysPage {
   more: boolean
 }
 
+/** A local cluster started from a saved snapshot file. */
+export interface RestoredCluster {
+  name: string
+  dataDir: string
+  endpoints: string[]
+  keys: number
+  revision: number
+  /** The connection added for it (the key browser and the Cluster view open it). */
+  connection: string
+}
+
 export interface SnapshotsCalls {
+  /**
+   * Restores a saved snapshot file (what Save or `etcdctl snapshot save` writes) into a new
+   * local cluster of three nodes and starts it; it runs until the host stops.
+   */
+  'snapshots/restore': { args: [{ path: string; name?: string }]; result: RestoredCluster }
   /**
    * The keys a snapshot file holds at its revision, in key order: those under `prefix`, after
    * `after` (exclusive), at most `limit`.

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { JoinManager, joinedPortBase } from '../node-core/cluster/joins'
+import { RestoredClusters, restoredPortBase } from '../node-core/cluster/restored'
 import { clusterPorts, firstTakenPort } from '../node-core/cluster/ports'
 import { LOCAL_CLUSTER_DEFAULTS, LocalCluster } from '../node-core/cluster/supervisor'
 import type { StartupStatus } from '../contract'
@@ -38,6 +39,7 @@ export function buildServices(
   local?: Promise<LocalCluster>,
   joins?: Promise<JoinManager>,
   links?: LinkInbox,
+  restored?: RestoredClusters,
 ): Services {
   return createServices(
     {
@@ -52,6 +54,7 @@ export function buildServices(
     connections,
     local,
     joins,
+    restored,
   )
 }
 
@@ -81,6 +84,8 @@ export interface Embedded {
   cluster: Promise<LocalCluster>
   /** This machine's members of other clusters, started once the local cluster runs. */
   joins: Promise<JoinManager>
+  /** Clusters started from snapshot files in the window. */
+  restored: RestoredClusters
   status(): StartupStatus
   stop(): Promise<void>
 }
@@ -151,15 +156,23 @@ export function startEmbeddedCluster(options: AppOptions, connections: Connectio
   )
   // Without a local cluster there are no joins either; that failure is told once, above.
   joins.catch(() => undefined)
+  // Clusters started from snapshot files in the window: they run until the app quits.
+  const restored = new RestoredClusters({
+    dir: join(options.clusterDir ?? join(app.getPath('userData'), 'cluster'), 'restored'),
+    portBase: restoredPortBase(options.clientPort ?? LOCAL_CLUSTER_DEFAULTS.clientPort),
+    launcher: nodeLauncher(options),
+  })
   let stopping: Promise<void> | null = null
   return {
     cluster,
     joins,
+    restored,
     status: () => ({ ...status, nodes: [...status.nodes] }),
     stop() {
       stopping ??= (async () => {
         connections.closeAll()
         await (await joins.catch(() => null))?.close()
+        await restored.close().catch(() => undefined)
         const c = await cluster.catch(() => null)
         await c?.stop()
       })()
@@ -210,6 +223,7 @@ export async function startApp(options: AppOptions = {}): Promise<Embedded> {
       embedded.cluster,
       embedded.joins,
       links,
+      embedded.restored,
     ),
     appSenderCheck(isAppUrl),
   )

@@ -30,6 +30,7 @@ import { restoreCluster } from '../server/restore'
 import { Connections, FILE_BOX } from '../services/connections'
 import { createServices } from '../services/index'
 import { JoinManager, joinedPortBase } from '../cluster/joins'
+import { RestoredClusters, restoredPortBase } from '../cluster/restored'
 import { startWebUi, packageVersion, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
@@ -278,6 +279,11 @@ async function main(): Promise<void> {
     file: join(options.dataDir, 'connections.json'),
     box: FILE_BOX,
   })
+  // Clusters started from snapshot files in the window run until the host stops.
+  const restored = new RestoredClusters({
+    dir: join(options.dataDir, 'restored'),
+    portBase: restoredPortBase(options.clientPort),
+  })
   // This machine's members of other clusters (joined from the window) start with the host.
   const joins = JoinManager.open({
     dir: join(options.dataDir, 'joined'),
@@ -291,6 +297,7 @@ async function main(): Promise<void> {
     await ui?.close().catch(() => undefined)
     connections.closeAll()
     await (await joins.catch(() => null))?.close()
+    await restored.close().catch(() => undefined)
     await cluster.stop()
     log('stopped')
     process.exit(0)
@@ -322,7 +329,7 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       port: options.uiPort,
       dataDir: options.dataDir,
-      services: createServices(app, connections, Promise.resolve(cluster), joins),
+      services: createServices(app, connections, Promise.resolve(cluster), joins, restored),
       log,
     })
   }

@@ -23,6 +23,14 @@ export interface RestoredInfo {
 }
 
 const NODES = 3
+
+/**
+ * Where restored clusters' ports start for a host whose local cluster starts at `clientPort`:
+ * 10,000 above it, clear of the local cluster's members and of joined ones.
+ */
+export function restoredPortBase(clientPort: number): number {
+  return clientPort + 10_000 + 5_000 <= 65535 ? clientPort + 10_000 : 20_000
+}
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
 
 export class RestoredClusters {

@@ -13,12 +13,43 @@ import { createJoinHandlers, createJoinTopics, remoteRaftPorts, type JoinPort } 
 import { createLeaseHandlers } from './leases'
 import { createMaintenanceHandlers } from './maintenance'
 import { createMetricsTopics } from './metrics'
-import { createRaftHandlers, createRaftTopics, type LocalClusterPort } from './raft'
+import {
+  createRaftHandlers,
+  createRaftTopics,
+  type LocalClusterPort,
+  type RemoteRaftPorts,
+} from './raft'
+import { NotFoundError } from '../errors'
 import type { Handlers } from './router'
 import { createSearchTopic } from './search'
-import { createSnapshotHandlers, createSnapshotTopics } from './snapshots'
+import { createSnapshotHandlers, createSnapshotTopics, type RestorePort } from './snapshots'
 import type { TopicHandlers } from './topics'
 import { createWalHandlers, createWalTopics } from './wal'
+
+/** Restored clusters as raft sources: local clusters, every lever theirs. */
+export interface RestoredSources {
+  list(): Array<{ name: string }>
+  cluster(name: string): LocalClusterPort | null
+}
+
+function withRestored(remotes: RemoteRaftPorts, restored?: RestoredSources): RemoteRaftPorts {
+  if (!restored) return remotes
+  return {
+    close: () => remotes.close(),
+    sources: async () => [
+      ...restored
+        .list()
+        .map((r) => ({ id: `restored:${r.name}`, label: `restored ${r.name}`, remote: false })),
+      ...(await remotes.sources()),
+    ],
+    port: async (source) => {
+      if (!source.startsWith('restored:')) return remotes.port(source)
+      const c = restored.cluster(source.slice('restored:'.length))
+      if (!c) throw new NotFoundError('NO_SOURCE', `no cluster ${JSON.stringify(source)} here`)
+      return c
+    },
+  }
+}
 
 export interface Services {
   handlers: Handlers
@@ -34,8 +65,9 @@ export function createServices(
   conns: Connections,
   local?: Promise<LocalClusterPort>,
   joins?: Promise<JoinPort>,
+  restored?: RestorePort & RestoredSources,
 ): Services {
-  const remotes = remoteRaftPorts(joins)
+  const remotes = withRestored(remoteRaftPorts(joins), restored)
   return {
     handlers: {
       ...createAppHandlers(app),
@@ -48,7 +80,7 @@ export function createServices(
       ...createRaftHandlers(local, remotes),
       ...createWalHandlers(local),
       ...createMaintenanceHandlers(conns),
-      ...createSnapshotHandlers(),
+      ...createSnapshotHandlers(conns, restored),
       ...createJoinHandlers(joins, local),
     },
     topics: {

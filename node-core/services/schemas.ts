@@ -180,6 +180,9 @@ export const argSchemas: { [C in Channel]: Schema<ArgsOf<C>> } = {
       limit: z.number().int().min(1).max(1000),
     }),
   ]),
+  'snapshots/restore': z.tuple([
+    z.object({ path: walDir, name: z.string().trim().max(64).optional() }),
+  ]),
   'wal/sources': z.tuple([]),
   'wal/open': z.tuple([z.object({ dir: walDir })]),
   'wal/records': z.tuple([

@@ -8,7 +8,7 @@
 import { open, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import type { SnapshotFileView, SnapshotList } from '../../contract'
-import { RaftdeskError, ValidationError } from '../errors'
+import { NotFoundError, RaftdeskError, ValidationError } from '../errors'
 import { listSnapshots, openSnapshot, verifySnapshotFile } from '../snap'
 import type { SnapshotMetadata } from '../raft/types'
 import { fromClientError, type Connections } from './connections'
@@ -53,11 +53,28 @@ function view(
   }
 }
 
-export function createSnapshotHandlers(): Pick<
-  Handlers,
-  'snapshots/list' | 'snapshots/verify' | 'snapshots/keys'
-> {
+/** What the snapshot handlers need to start a cluster from a file (cluster/restored.ts). */
+export interface RestorePort {
+  start(
+    file: string,
+    name?: string,
+  ): Promise<{ name: string; dataDir: string; endpoints: string[]; keys: number; revision: number }>
+}
+
+export function createSnapshotHandlers(
+  conns?: Connections,
+  restore?: RestorePort,
+): Pick<Handlers, 'snapshots/list' | 'snapshots/verify' | 'snapshots/keys' | 'snapshots/restore'> {
   return {
+    'snapshots/restore': async ({ path, name }) => {
+      if (!restore || !conns) {
+        throw new NotFoundError('NO_RESTORE', 'this host does not start clusters from files')
+      }
+      const r = await restore.start(path, name)
+      const connection = `restored-${r.name}`
+      conns.add({ id: connection, name: `restored ${r.name}`, endpoints: r.endpoints })
+      return { ...r, connection }
+    },
     'snapshots/keys': async ({ dir, ...args }) => snapshotKeys(await snapDirOf(dir), args),
     'snapshots/list': async ({ dir }): Promise<SnapshotList> => {
       const snapDir = await snapDirOf(dir)

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JoinManager } from '../../node-core/cluster/joins'
+import { RestoredClusters } from '../../node-core/cluster/restored'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
 import { Connections } from '../../node-core/services/connections'
 import { createServices } from '../../node-core/services/index'
@@ -40,6 +41,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
   let page: Page
   let rendererDir: string
   let joins: JoinManager
+  let restored: RestoredClusters
   const connections = new Connections()
   const problems: string[] = []
 
@@ -78,6 +80,11 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
       portBase: await freePortBlock(2),
       launcher: new ForkLauncher({ onStderrLine: () => undefined }),
     })
+    restored = new RestoredClusters({
+      dir: join(tc.dataDir, 'restored'),
+      portBase: await freePortBlock(3),
+      launcher: new ForkLauncher({ onStderrLine: () => undefined }),
+    })
     ui = await startWebUi({
       host: '127.0.0.1',
       port: 0,
@@ -88,6 +95,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
         connections,
         Promise.resolve(tc.cluster),
         Promise.resolve(joins),
+        restored,
       ),
     })
     browser = await launchChromium()
@@ -106,6 +114,7 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
     await browser?.close()
     await ui?.close()
     await joins?.close()
+    await restored?.close()
     connections.closeAll()
     await tc?.dispose()
     if (rendererDir) rmSync(rendererDir, { recursive: true, force: true })
@@ -423,6 +432,21 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
       await expect
         .poll(() => panel.locator('[data-test=snap-save-error]').innerText(), POLL)
         .toContain('exists; choose another name')
+      // A new local cluster from the file, in the window: it holds the put made with etcdctl.
+      await panel.locator('[data-test=snap-restore]').click()
+      await expect
+        .poll(() => panel.locator('[data-test=snap-restored]').innerText(), { timeout: 60_000 })
+        .toMatch(/^Started cluster-1: \d+ keys at revision \d+, serving at 127\.0\.0\.1:\d+\./)
+      const info = restored.list()[0]!
+      const r = await etcdctl(info.endpoints.join(','), ['get', 'raft/seen', '--print-value-only'])
+      expect(r.stdout).toBe('yes\n')
+      // Its machinery, like the local cluster's, with every lever.
+      await page.locator('[data-test=raft-source]').selectOption('restored:cluster-1')
+      await page.locator('[data-test=raft-tab-dashboard]').click()
+      await expect.poll(leaderName, POLL).toMatch(/^n\d leads in term \d+$/)
+      expect(await page.locator('[data-test=heal]').count()).toBe(1)
+      await page.locator('[data-test=raft-source]').selectOption('local')
+      await page.locator('[data-test=raft-tab-snapshots]').click()
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
@@ -538,7 +562,12 @@ describe.runIf(shouldRunBrowserTests())('raft view', () => {
 
       // The cluster it joined, seen from here through its admin ports.
       const source = page.locator('[data-test=raft-source]')
-      await expect.poll(() => source.locator('option').count(), POLL).toBe(2)
+      await expect
+        .poll(
+          () => source.locator('option').evaluateAll((o) => o.map((x) => x.getAttribute('value'))),
+          POLL,
+        )
+        .toContain('joined:visitor')
       await source.selectOption('joined:visitor')
       await page.locator('[data-test=remote-note]').waitFor(POLL)
       await expect.poll(leaderName, POLL).toMatch(/^n1 leads in term \d+$/)

@@ -342,6 +342,12 @@ export const en = {
     },
   },
   snapshots: {
+    restore: 'Start a new local cluster from this file',
+    restoreHint:
+      'Three new nodes holding every key, lease and user of the file, on free ports; they run until raftdesk stops',
+    restoring: 'Restoring and starting…',
+    restored: 'Started {name}: {keys} keys at revision {revision}, serving at {endpoint}.',
+    openRestored: 'Open its keys',
     browse: 'Keys',
     keysTitle: 'Keys in {name}',
     keysSummary: 'at revision {revision} (raft index {index}) · {total} keys',

@@ -339,6 +339,11 @@ export const zhCN: Messages = {
     },
   },
   snapshots: {
+    restore: '从此文件启动新的本地集群',
+    restoreHint: '三个新节点，持有文件中的所有键、租约和用户，使用空闲端口；运行到 raftdesk 停止',
+    restoring: '正在恢复并启动…',
+    restored: '已启动 {name}：修订版本 {revision} 的 {keys} 个键，服务地址 {endpoint}。',
+    openRestored: '打开其键',
     browse: '键',
     keysTitle: '{name} 中的键',
     keysSummary: '修订版本 {revision}（raft 索引 {index}）· {total} 个键',

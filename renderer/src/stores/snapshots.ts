@@ -4,7 +4,7 @@
  */
 import { defineStore } from 'pinia'
 import { ref, shallowRef } from 'vue'
-import type { SnapshotList, SnapshotSaveProgress } from '../../../contract'
+import type { RestoredCluster, SnapshotList, SnapshotSaveProgress } from '../../../contract'
 import { errorText } from '../api/client'
 import { useApi } from '../api/inject'
 
@@ -83,6 +83,25 @@ export const useSnapshotsStore = defineStore('snapshots', () => {
     savingNow.value = false
   }
 
+  /** A cluster started from a file: the last one, and the last failure. */
+  const restored = shallowRef<RestoredCluster | null>(null)
+  const restoreError = ref<string | null>(null)
+  const restoring = ref(false)
+
+  async function restore(path: string): Promise<RestoredCluster | null> {
+    restoring.value = true
+    restoreError.value = null
+    try {
+      restored.value = await api.call('snapshots/restore', { path })
+      return restored.value
+    } catch (err) {
+      restoreError.value = errorText(err)
+      return null
+    } finally {
+      restoring.value = false
+    }
+  }
+
   return {
     dir,
     list,
@@ -95,5 +114,9 @@ export const useSnapshotsStore = defineStore('snapshots', () => {
     verify,
     save,
     cancelSave,
+    restored,
+    restoreError,
+    restoring,
+    restore,
   }
 })

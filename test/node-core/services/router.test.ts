@@ -61,6 +61,7 @@ function handlers(info: Handlers['app/info']): Handlers {
     'snapshots/list': refuse,
     'snapshots/verify': refuse,
     'snapshots/keys': refuse,
+    'snapshots/restore': refuse,
     'wal/open': refuse,
     'wal/records': refuse,
   }
