@@ -34,6 +34,7 @@ import { RestoredClusters, restoredPortBase } from '../cluster/restored'
 import { startWebUi, packageVersion, type WebUi } from '../services/web'
 
 const USAGE = `usage: npm run serve -- [--nodes 3] [--data-dir DIR] [--client-port 2379] [--ui-port 8790]
+                        [--host 127.0.0.1]
                         [--election-ms 150-300] [--heartbeat-ms 50] [--snapshot-count 10000]
                         [--log-level debug|info|warn|error] [--restore FILE]
                         [--rate-limit-rps N [--rate-limit-burst N]] [--auth-token-ttl SECONDS]
@@ -72,6 +73,11 @@ function int(
 
 export interface ServeOptions {
   nodes: number
+  /**
+   * The address the nodes listen on and advertise (clients and peers): 127.0.0.1 unless another
+   * machine should reach them (its members, or a raftdesk joining from there).
+   */
+  host: string
   dataDir: string
   clientPort: number
   uiPort: number
@@ -98,6 +104,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         nodes: { type: 'string' },
         'data-dir': { type: 'string' },
         'client-port': { type: 'string' },
+        host: { type: 'string' },
         'ui-port': { type: 'string' },
         'election-ms': { type: 'string' },
         'heartbeat-ms': { type: 'string' },
@@ -134,7 +141,19 @@ export function parseServeArgs(argv: string[]): ServeOptions {
       `--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`,
     )
   }
+  const host = ((values['host'] as string | undefined) ?? d.host).trim()
+  if (
+    host === '0.0.0.0' ||
+    host === '::' ||
+    host === '[::]' ||
+    !/^[A-Za-z0-9.:[\]-]+$/.test(host)
+  ) {
+    throw new UsageError(
+      `--host must be one address others reach the nodes at (an IP or a name), got ${JSON.stringify(host)}: peers and clients are told it, so a wildcard cannot work`,
+    )
+  }
   return {
+    host,
     nodes: int('nodes', values['nodes'] as string | undefined, d.nodes, 1, 9),
     dataDir: (values['data-dir'] as string | undefined) ?? defaultDataDir(),
     clientPort: int(
@@ -262,6 +281,7 @@ async function main(): Promise<void> {
   }
   log(`starting ${options.nodes} nodes in ${options.dataDir}`)
   const cluster = await LocalCluster.start({
+    host: options.host,
     nodes: options.nodes,
     dataDir: options.dataDir,
     clientPort: options.clientPort,

@@ -270,6 +270,9 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
     ])
     expect(await badElection.exit).toBe(1)
     expect(badElection.stderr.join('')).toMatch(/--election-ms/)
+    const wildcard = serve(['--host', '0.0.0.0'])
+    expect(await wildcard.exit).toBe(2)
+    expect(wildcard.stderr.join('')).toMatch(/--host must be one address others reach/)
     const badRate = serve(['--rate-limit-rps', '0'])
     expect(await badRate.exit).toBe(2)
     expect(badRate.stderr.join('')).toMatch(/--rate-limit-rps must be a positive number, got "0"/)
@@ -315,9 +318,14 @@ describe.runIf(shouldRunEtcdTests())('npm run serve', () => {
       '0.1',
       '--rate-limit-burst',
       '2',
+      // Another address than the default: the node listens and advertises there.
+      '--host',
+      '127.0.0.2',
     ])
     try {
       const ready = await running.ready
+      expect(ready.nodes[0]!.endpoint).toBe(`127.0.0.2:${ports}`)
+      expect(ready.nodes[0]!.peer).toBe(`127.0.0.2:${ports + 1}`)
       // Two client programs: two connections.
       const [a, b] = [1, 2].map(
         () => etcdClients(ready.nodes[0]!.endpoint, { 'grpc.use_local_subchannel_pool': 1 }).kv!,
