@@ -58,7 +58,11 @@ describe('membership from the window', () => {
     expect(n4.raft!.snapshotIndex).toBeGreaterThan(0)
 
     await act({ type: 'promote', node: 'n4' })
-    const promoted = await until('n4 votes', (v) => v.voters === 4 && v.healthyVoters === 4)
+    const promoted = await until(
+      'n4 votes, and knows it',
+      // The leader's configuration first, n4's own report a status interval later.
+      (v) => v.voters === 4 && v.healthyVoters === 4 && nodeOf(v, 'n4')?.raft?.isLearner === false,
+    )
     expect(nodeOf(promoted, 'n4')!.raft!.isLearner).toBe(false)
     expect(nodeOf(promoted, 'n4')!.catchUp).toBeNull()
     // It serves what was written before it joined.
