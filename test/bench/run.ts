@@ -2,7 +2,7 @@
  * `npm run bench -- [name ...]`: runs the benchmarks one after another, each in its own
  * process (so one's heap and caches do not colour the next), and prints their figures.
  * Names: raft-core, wal, mvcc, transport, linearizability, node-reopen, cluster, failover, ui,
- * dashboard. Default: all but the slow node-reopen, cluster, failover, ui and dashboard (run
+ * dashboard, vs-etcd. Default: all but the slow node-reopen, cluster, failover, ui, dashboard and vs-etcd (run
  * them by name).
  */
 import { spawnSync } from 'node:child_process'
@@ -19,8 +19,9 @@ const ALL = [
   'failover',
   'ui',
   'dashboard',
+  'vs-etcd',
 ]
-const SLOW = ['node-reopen', 'cluster', 'failover', 'ui', 'dashboard']
+const SLOW = ['node-reopen', 'cluster', 'failover', 'ui', 'dashboard', 'vs-etcd']
 const DEFAULT = ALL.filter((n) => !SLOW.includes(n))
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))

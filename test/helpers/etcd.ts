@@ -30,6 +30,8 @@ export interface EtcdCluster {
   /** Starts a killed member again on its data directory. */
   restart(name: string): Promise<void>
   stop(): Promise<void>
+  /** The members' process ids (for their CPU time in benchmarks). */
+  pids(): number[]
 }
 
 export async function leaderAmong(
@@ -95,6 +97,7 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<EtcdCl
   await leaderAmong(endpoints)
   return {
     endpoints,
+    pids: () => [...procs.values()].map((c) => c.pid!).filter((p) => p !== undefined),
     leader: (not) => leaderAmong(endpoints, not),
     async kill(name) {
       const c = procs.get(name)!
