@@ -9,8 +9,8 @@
  *
  * Per workload and system: throughput, p50 / p99 / max latency, the members' CPU per operation
  * (user + system from /proc/PID/stat of every member, before and after each round); medians of
- * the rounds with their spread, and raftdesk / etcd ratios. JSON and a table go to
- * test-results/bench/vs-etcd.{json,md}.
+ * the rounds with their spread, and raftdesk / etcd ratios, after one uncounted warm-up round.
+ * JSON and a table go to test-results/bench/vs-etcd.{json,md}.
  */
 import { execFile } from 'node:child_process'
 import {
@@ -184,6 +184,11 @@ async function main(): Promise<void> {
       pids: () => etcd.pids(),
       stop: () => etcd.stop(),
     })
+
+    // An uncounted warm-up on each: raftdesk's node processes start cold (JIT), etcd's caches too.
+    for (const s of systems) {
+      await round(loadgen, s, { name: 'warm-up', workload: 'put', inflight: 16 })
+    }
 
     const results: Array<{ workload: string; system: string; rounds: Round[] }> = []
     for (const w of WORKLOADS) {
