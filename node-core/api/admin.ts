@@ -8,7 +8,7 @@
  * learner rule, the cluster token check (the authentication step for Admin calls), the rate
  * limit; errors are answered with their code in the trailers (ERROR_CODE_TRAILER).
  */
-import { memberToWire } from '../kernel/member'
+import { MEMBER_NAME_RE, MEMBER_NAME_RULE, MEMBER_URL_RE, memberToWire } from '../kernel/member'
 import {
   loadPackageDefinition,
   type GrpcObject,
@@ -44,9 +44,6 @@ export function adminServiceDefinition(protoDir?: string): ServiceDefinition {
 export function adminClientConstructor(protoDir?: string): ServiceClientConstructor {
   return loadAdminPackage(protoDir)['Admin'] as ServiceClientConstructor
 }
-
-const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
-const URL_RE = /^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/
 
 interface PbJoinRequest {
   token: string
@@ -106,14 +103,14 @@ export function adminService(ctx: ApiContext, backend: AdminBackend): UntypedSer
       return { result: Buffer.from(JSON.stringify(result)) }
     }),
     Join: unary<PbJoinRequest>(ctx, method('Join'), async (req) => {
-      if (!NAME_RE.test(req.name ?? '')) {
+      if (!MEMBER_NAME_RE.test(req.name ?? '')) {
         throw new ValidationError(
           'INVALID_MEMBER_NAME',
-          `raftdesk: member name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(req.name)}`,
+          `raftdesk: member name must be ${MEMBER_NAME_RULE}, got ${JSON.stringify(req.name)}`,
         )
       }
       const urls = [...(req.peerUrls ?? []), ...(req.clientUrls ?? [])]
-      const bad = urls.find((u) => !URL_RE.test(u))
+      const bad = urls.find((u) => !MEMBER_URL_RE.test(u))
       if (bad !== undefined || (req.peerUrls ?? []).length === 0) {
         throw new ValidationError(
           'INVALID_MEMBER_URLS',

@@ -9,37 +9,16 @@
  * caughtUp (ready to promote), voter; stopped or failed when its process does not run.
  */
 import { EventEmitter } from 'node:events'
+import type { JoinedMember } from '../../contract'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { hostname, networkInterfaces } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { ValidationError } from '../errors'
+import { isLoopbackAddress, MEMBER_NAME_RE, MEMBER_NAME_RULE } from '../kernel/member'
 import { ForkLauncher, type NodeLauncher } from './launcher'
 import { clientEndpointForPeer, JoinedNode, JoinError } from './join'
 import { firstTakenPort } from './ports'
-
-export type JoinPhase =
-  'joining' | 'snapshot' | 'catchingUp' | 'caughtUp' | 'voter' | 'stopped' | 'failed'
-
-export interface JoinedInfo {
-  name: string
-  /** The peer address the join went through. */
-  peer: string
-  /** Ids in hex ('' while joining). */
-  clusterId: string
-  memberId: string
-  /** Where this node serves clients here. */
-  endpoint: string
-  phase: JoinPhase
-  /** Share of the cluster's committed log this node has applied (0..1; null when unknown). */
-  catchUp: number | null
-  applied: number
-  clusterCommit: number
-  /** Bytes of the last snapshot this node received (0: none yet). */
-  snapshotBytes: number
-  /** The last failure (joining, starting, reaching the cluster), in words. */
-  error?: string
-}
 
 export interface JoinRequest {
   peer: string
@@ -70,16 +49,12 @@ export function joinedPortBase(clientPort: number): number {
   return clientPort + 1000 + 5000 <= 65535 ? clientPort + 1000 : Math.max(1024, clientPort - 6000)
 }
 
-/** A name a member may have (the Admin service's rule). */
-const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
-
 /**
  * The address a remote cluster reaches this machine at: loopback for a cluster on this machine,
  * otherwise the first non-internal IPv4 address.
  */
 export function advertiseHostFor(peer: string): string {
-  const host = peer.slice(0, peer.lastIndexOf(':')).replace(/^\[|\]$/g, '')
-  if (host === 'localhost' || host.startsWith('127.') || host === '::1') return '127.0.0.1'
+  if (isLoopbackAddress(peer)) return '127.0.0.1'
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
   }
@@ -134,13 +109,13 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
     this.emit('changed')
   }
 
-  list(): JoinedInfo[] {
+  list(): JoinedMember[] {
     return [...this.entries.values()]
       .map((e) => this.info(e))
       .sort((a, b) => a.name.localeCompare(b.name))
   }
 
-  private info(e: Entry): JoinedInfo {
+  private info(e: Entry): JoinedMember {
     const n = e.node
     const s = n?.lastStatus ?? null
     const base = {
@@ -211,14 +186,14 @@ export class JoinManager extends EventEmitter<{ changed: [] }> {
    * checked before the cluster is changed (join.ts); a failure after that is kept on the entry,
    * so the member can still be removed with leave().
    */
-  async join(req: JoinRequest): Promise<JoinedInfo> {
+  async join(req: JoinRequest): Promise<JoinedMember> {
     clientEndpointForPeer(req.peer)
     if (req.token === '') throw new ValidationError('NO_TOKEN', 'the cluster token is required')
     const name = req.name?.trim() || this.defaultName()
-    if (!NAME_RE.test(name)) {
+    if (!MEMBER_NAME_RE.test(name)) {
       throw new ValidationError(
         'INVALID_MEMBER_NAME',
-        `a member name is 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`,
+        `a member name is ${MEMBER_NAME_RULE}, got ${JSON.stringify(name)}`,
       )
     }
     if (this.entries.has(name) || existsSync(joinPath(this.options.dir, name))) {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { ValidationError } from '../errors'
+import { MEMBER_NAME_RE, MEMBER_NAME_RULE } from '../kernel/member'
 import { restoreCluster } from '../server/restore'
 import type { NodeLauncher } from './launcher'
 import { clusterPorts, firstTakenPort } from './ports'
@@ -31,7 +32,6 @@ const NODES = 3
 export function restoredPortBase(clientPort: number): number {
   return clientPort + 10_000 + 5_000 <= 65535 ? clientPort + 10_000 : 20_000
 }
-const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
 
 export class RestoredClusters {
   private readonly running = new Map<string, { cluster: LocalCluster; info: RestoredInfo }>()
@@ -56,10 +56,10 @@ export class RestoredClusters {
   private nameFor(file: string, given?: string): string {
     if (given !== undefined && given.trim() !== '') {
       const name = given.trim()
-      if (!NAME_RE.test(name)) {
+      if (!MEMBER_NAME_RE.test(name)) {
         throw new ValidationError(
           'BAD_NAME',
-          `a cluster name is 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`,
+          `a cluster name is ${MEMBER_NAME_RULE}, got ${JSON.stringify(name)}`,
         )
       }
       if (this.running.has(name) || existsSync(join(this.options.dir, name))) {

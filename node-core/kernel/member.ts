@@ -33,3 +33,16 @@ export function memberFromWire(w: WireMember): Member {
     isLearner: w.isLearner,
   }
 }
+
+/** A name a member (or a local cluster) may have: what Admin.Join, the supervisor and joins accept. */
+export const MEMBER_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/
+/** What a member name must be, for error messages. */
+export const MEMBER_NAME_RULE = "1-64 letters, digits, '.', '_' or '-'"
+/** A member URL as raftdesk's Admin service accepts it: http(s)://host:port. */
+export const MEMBER_URL_RE = /^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/
+
+/** Whether host:port names this machine's loopback interface (127.x, localhost, [::1]). */
+export function isLoopbackAddress(hostPort: string): boolean {
+  const host = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host.startsWith('127.') || host === '::1'
+}

@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import type { LogEntryView, RaftEvent } from '../../contract'
 import type { NodeRuntimeStatus, RaftdeskNode } from './node'
-import type { Member } from '../kernel/member'
+import { MEMBER_NAME_RE, MEMBER_NAME_RULE, MEMBER_URL_RE, type Member } from '../kernel/member'
 import { addLearnerTo, promoteOnLeader, removeMemberOn } from './backend'
 import { nodeDataDirs } from './node-open'
 import { describeLogEntry } from './entry-text'
@@ -90,7 +90,7 @@ export type AdminHandlers = {
 const empty = z.object({}).strict() as unknown as z.ZodType<Record<string, never>>
 const index = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const memberId = z.number().int().positive()
-const memberUrl = z.string().regex(/^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'http://host:port')
+const memberUrl = z.string().regex(MEMBER_URL_RE, 'http://host:port')
 
 /** Every call's arguments, checked; the compiler refuses a call without its schema. */
 export const ADMIN_ARG_SCHEMAS: { [K in AdminCall]: z.ZodType<AdminArgs<K>> } = {
@@ -109,7 +109,7 @@ export const ADMIN_ARG_SCHEMAS: { [K in AdminCall]: z.ZodType<AdminArgs<K>> } = 
   healLinks: empty,
   snapshot: empty,
   memberAdd: z.object({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'"),
+    name: z.string().regex(MEMBER_NAME_RE, MEMBER_NAME_RULE),
     peerUrls: z.array(memberUrl).min(1),
     clientUrls: z.array(memberUrl),
   }),

@@ -5,6 +5,7 @@
  */
 import type { JoinForm, JoinInvite, JoinedMember } from '../../contract'
 import { NotFoundError, ValidationError } from '../errors'
+import { isLoopbackAddress } from '../kernel/member'
 import { stopHistory, type LocalClusterPort, type RemoteRaftPorts } from './raft'
 import { RemoteCluster } from './remote-raft'
 import type { Handlers } from './router'
@@ -129,14 +130,12 @@ export function inviteOf(port: LocalClusterPort): JoinInvite {
   }
   const clusterId = via.status!.clusterId.toString(16)
   const q = new URLSearchParams({ peer: via.peer, token: port.clusterToken, cluster: clusterId })
-  const host = via.peer.slice(0, via.peer.lastIndexOf(':')).replace(/^\[|\]$/g, '')
-  const loopback = host === 'localhost' || host.startsWith('127.') || host === '::1'
   return {
     link: `raftdesk://join?${q}`,
     peer: via.peer,
     token: port.clusterToken,
     clusterId,
-    loopback,
+    loopback: isLoopbackAddress(via.peer),
   }
 }
 

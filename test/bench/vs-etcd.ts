@@ -19,6 +19,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
@@ -70,11 +71,7 @@ async function buildLoadgen(): Promise<string> {
   const dir = join(OUT, 'loadgen-build')
   const binary = join(OUT, 'loadgen')
   const source = join(import.meta.dirname, '../go/loadgen/main.go')
-  const fresh =
-    existsSync(binary) &&
-    (await import('node:fs')).statSync(binary).mtimeMs >
-      (await import('node:fs')).statSync(source).mtimeMs
-  if (fresh) return binary
+  if (existsSync(binary) && statSync(binary).mtimeMs > statSync(source).mtimeMs) return binary
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(join(dir, 'src'), { recursive: true })
   symlinkSync(join(import.meta.dirname, '../go/loadgen'), join(dir, 'src/loadgen'))
