@@ -29,6 +29,8 @@ export interface ForkLauncherOptions {
   entry?: string
   /** Where the child's stderr goes: inherited (default) or handed to a function line by line. */
   onStderrLine?: (name: string, line: string) => void
+  /** More flags for each node's Node.js (a benchmark's `--cpu-prof`, say). */
+  execArgv?: string[]
 }
 
 export class ForkLauncher implements NodeLauncher {
@@ -38,7 +40,10 @@ export class ForkLauncher implements NodeLauncher {
   }
 
   launch(config: NodeProcessConfig): NodeProcessHandle {
-    const execArgv = this.entry.endsWith('.ts') ? ['--import', 'tsx'] : []
+    const execArgv = [
+      ...(this.entry.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      ...(this.options.execArgv ?? []),
+    ]
     const onLine = this.options.onStderrLine
     const child: ChildProcess = fork(this.entry, [], {
       env: { ...process.env, [NODE_CONFIG_ENV]: JSON.stringify(config) },

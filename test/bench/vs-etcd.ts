@@ -6,11 +6,16 @@
  * which costs little CPU: on 2 cores a JavaScript client saturates before the members do.
  *
  *   npm run bench -- vs-etcd [--quick] [--rounds 3] [--seconds 5]
+ *   npm run bench -- vs-etcd --profile [--quick] [--only 'put, 1']
  *
  * Per workload and system: throughput, p50 / p99 / max latency, the members' CPU per operation
  * (user + system from /proc/PID/stat of every member, before and after each round); medians of
  * the rounds with their spread, and raftdesk / etcd ratios, after one uncounted warm-up round.
  * JSON and a table go to test-results/bench/vs-etcd.{json,md}.
+ *
+ * `--profile` runs raftdesk alone, each member under `node --cpu-prof`, one round per workload,
+ * and leaves one .cpuprofile per member in test-results/bench/profiles (open them in Chrome's
+ * DevTools, or summarise them with test/bench/profile-top.ts).
  */
 import { execFile } from 'node:child_process'
 import {
@@ -37,10 +42,13 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
+    profile: { type: 'boolean' },
+    only: { type: 'string' },
   },
 })
+const profile = values.profile === true
 const quick = values.quick === true
-const rounds = Number(values.rounds ?? (quick ? 2 : 3))
+const rounds = profile ? 1 : Number(values.rounds ?? (quick ? 2 : 3))
 const seconds = Number(values.seconds ?? (quick ? 3 : 5))
 
 interface Workload {
@@ -48,7 +56,7 @@ interface Workload {
   workload: 'put' | 'get' | 'get-serializable'
   inflight: number
 }
-const WORKLOADS: Workload[] = quick
+const ALL_WORKLOADS: Workload[] = quick
   ? [
       { name: 'put, 1 in flight', workload: 'put', inflight: 1 },
       { name: 'put, 16 in flight', workload: 'put', inflight: 16 },
@@ -63,8 +71,12 @@ const WORKLOADS: Workload[] = quick
       { name: 'serializable get, 64', workload: 'get-serializable', inflight: 64 },
     ]
 
+/** `--only put` keeps the workloads whose name contains "put". */
+const WORKLOADS = ALL_WORKLOADS.filter((w) => w.name.includes(values.only ?? ''))
+
 const OUT = join(import.meta.dirname, '../../test-results/bench')
 const GOCODE = '/usr/share/gocode'
+const PROFILES = join(OUT, 'profiles')
 
 /** Builds the Go load generator once (GO111MODULE=off, Debian's clientv3 on the GOPATH). */
 async function buildLoadgen(): Promise<string> {
@@ -159,7 +171,10 @@ async function main(): Promise<void> {
       dataDir: join(dir, 'raftdesk'),
       clientPort: await freePortBlock(3),
       logLevel: 'warn',
-      launcher: new ForkLauncher({ onStderrLine: () => undefined }),
+      launcher: new ForkLauncher({
+        onStderrLine: () => undefined,
+        execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [],
+      }),
     })
     await cluster.waitForLeader()
     systems.push({
@@ -168,26 +183,14 @@ async function main(): Promise<void> {
       pids: () => cluster.list().flatMap((n) => (n.pid ? [n.pid] : [])),
       stop: () => cluster.stop(),
     })
-    // etcd's election timeout is randomised between it and twice it: 150 gives raftdesk's 150-300.
-    // etcd wants it at least 5 heartbeats, so its heartbeat is 30 ms (raftdesk's is 50).
-    const etcd = await startEtcdCluster({
-      dir: join(dir, 'etcd'),
-      nodes: 3,
-      extraArgs: ['--heartbeat-interval=30', '--election-timeout=150'],
-    })
-    systems.push({
-      name: 'etcd',
-      endpoints: [...etcd.endpoints.values()],
-      pids: () => etcd.pids(),
-      stop: () => etcd.stop(),
-    })
+    if (!profile) await startEtcd(dir, systems)
 
     // An uncounted warm-up on each: raftdesk's node processes start cold (JIT), etcd's caches too.
     for (const s of systems) {
       await round(loadgen, s, { name: 'warm-up', workload: 'put', inflight: 16 })
     }
 
-    const results: Array<{ workload: string; system: string; rounds: Round[] }> = []
+    const results: Results = []
     for (const w of WORKLOADS) {
       const byName = new Map<string, Round[]>(systems.map((s) => [s.name, []]))
       for (let r = 0; r < rounds; r++) {
@@ -207,51 +210,76 @@ async function main(): Promise<void> {
         )
       }
     }
-
-    const rows = WORKLOADS.map((w) => {
-      const of = (name: string) =>
-        results.find((x) => x.workload === w.name && x.system === name)!.rounds
-      const ours = of('raftdesk')
-      const theirs = of('etcd')
-      const med = (rs: Round[], k: keyof Round) => median(rs.map((x) => x[k]))
-      return {
-        workload: w.name,
-        raftdesk: {
-          opsPerS: med(ours, 'opsPerS'),
-          p50Ms: med(ours, 'p50Ms'),
-          p99Ms: med(ours, 'p99Ms'),
-          cpuMsPerOp: med(ours, 'cpuMsPerOp'),
-          spread: ours.map((x) => Math.round(x.opsPerS)),
-        },
-        etcd: {
-          opsPerS: med(theirs, 'opsPerS'),
-          p50Ms: med(theirs, 'p50Ms'),
-          p99Ms: med(theirs, 'p99Ms'),
-          cpuMsPerOp: med(theirs, 'cpuMsPerOp'),
-          spread: theirs.map((x) => Math.round(x.opsPerS)),
-        },
-        throughputRatio: med(ours, 'opsPerS') / med(theirs, 'opsPerS'),
-        cpuPerOpRatioEtcdOverRaftdesk: med(theirs, 'cpuMsPerOp') / med(ours, 'cpuMsPerOp'),
-      }
-    })
-    const table = [
-      '| workload | raftdesk/etcd throughput | ops/s raftdesk (rounds) | ops/s etcd (rounds) | p50 ms raftdesk / etcd | p99 ms raftdesk / etcd | CPU ms/op raftdesk / etcd |',
-      '|---|---|---|---|---|---|---|',
-      ...rows.map(
-        (r) =>
-          `| ${r.workload} | ${r.throughputRatio.toFixed(2)} | ${Math.round(r.raftdesk.opsPerS)} (${r.raftdesk.spread.join(', ')}) | ${Math.round(r.etcd.opsPerS)} (${r.etcd.spread.join(', ')}) | ${r.raftdesk.p50Ms.toFixed(2)} / ${r.etcd.p50Ms.toFixed(2)} | ${r.raftdesk.p99Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(2)} | ${r.raftdesk.cpuMsPerOp.toFixed(3)} / ${r.etcd.cpuMsPerOp.toFixed(3)} |`,
-      ),
-    ].join('\n')
-    writeFileSync(
-      join(OUT, 'vs-etcd.json'),
-      JSON.stringify({ quick, rounds, seconds, atMs: Date.now(), rows, results }, null, 2),
-    )
-    writeFileSync(join(OUT, 'vs-etcd.md'), `${table}\n`)
-    console.log(`\n${table}`)
+    if (profile) {
+      console.log(`profiles in ${PROFILES}`)
+      return
+    }
+    report(results)
   } finally {
     for (const s of systems) await s.stop().catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+async function startEtcd(dir: string, systems: System[]): Promise<void> {
+  // etcd's election timeout is randomised between it and twice it: 150 gives raftdesk's 150-300.
+  // etcd wants it at least 5 heartbeats, so its heartbeat is 30 ms (raftdesk's is 50).
+  const etcd = await startEtcdCluster({
+    dir: join(dir, 'etcd'),
+    nodes: 3,
+    extraArgs: ['--heartbeat-interval=30', '--election-timeout=150'],
+  })
+  systems.push({
+    name: 'etcd',
+    endpoints: [...etcd.endpoints.values()],
+    pids: () => etcd.pids(),
+    stop: () => etcd.stop(),
+  })
+}
+
+type Results = Array<{ workload: string; system: string; rounds: Round[] }>
+
+function report(results: Results): void {
+  const rows = WORKLOADS.map((w) => {
+    const of = (name: string) =>
+      results.find((x) => x.workload === w.name && x.system === name)!.rounds
+    const ours = of('raftdesk')
+    const theirs = of('etcd')
+    const med = (rs: Round[], k: keyof Round) => median(rs.map((x) => x[k]))
+    return {
+      workload: w.name,
+      raftdesk: {
+        opsPerS: med(ours, 'opsPerS'),
+        p50Ms: med(ours, 'p50Ms'),
+        p99Ms: med(ours, 'p99Ms'),
+        cpuMsPerOp: med(ours, 'cpuMsPerOp'),
+        spread: ours.map((x) => Math.round(x.opsPerS)),
+      },
+      etcd: {
+        opsPerS: med(theirs, 'opsPerS'),
+        p50Ms: med(theirs, 'p50Ms'),
+        p99Ms: med(theirs, 'p99Ms'),
+        cpuMsPerOp: med(theirs, 'cpuMsPerOp'),
+        spread: theirs.map((x) => Math.round(x.opsPerS)),
+      },
+      throughputRatio: med(ours, 'opsPerS') / med(theirs, 'opsPerS'),
+      cpuPerOpRatioEtcdOverRaftdesk: med(theirs, 'cpuMsPerOp') / med(ours, 'cpuMsPerOp'),
+    }
+  })
+  const table = [
+    '| workload | raftdesk/etcd throughput | ops/s raftdesk (rounds) | ops/s etcd (rounds) | p50 ms raftdesk / etcd | p99 ms raftdesk / etcd | CPU ms/op raftdesk / etcd |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.workload} | ${r.throughputRatio.toFixed(2)} | ${Math.round(r.raftdesk.opsPerS)} (${r.raftdesk.spread.join(', ')}) | ${Math.round(r.etcd.opsPerS)} (${r.etcd.spread.join(', ')}) | ${r.raftdesk.p50Ms.toFixed(2)} / ${r.etcd.p50Ms.toFixed(2)} | ${r.raftdesk.p99Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(2)} | ${r.raftdesk.cpuMsPerOp.toFixed(3)} / ${r.etcd.cpuMsPerOp.toFixed(3)} |`,
+    ),
+  ].join('\n')
+  writeFileSync(
+    join(OUT, 'vs-etcd.json'),
+    JSON.stringify({ quick, rounds, seconds, atMs: Date.now(), rows, results }, null, 2),
+  )
+  writeFileSync(join(OUT, 'vs-etcd.md'), `${table}\n`)
+  console.log(`\n${table}`)
 }
 
 await main()

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile, readdir, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -23,6 +23,18 @@ import { entries, entry, makeTempDir, plain, removeDir, textEncoder } from './he
 import { rechainFrom } from './segment-builder'
 
 const META = textEncoder.encode('{"nodeId":1,"clusterId":"c0ffee"}')
+
+/** What a crash of the process would leave: the segment files as they are now, replayed. */
+async function crashCopy(walDir: string) {
+  const copy = join(walDir, '..', `crash-${Math.random().toString(36).slice(2)}`)
+  await mkdir(copy)
+  for (const name of await readdir(walDir)) {
+    if (name.endsWith('.wal')) await copyFile(join(walDir, name), join(copy, name))
+  }
+  const opened = await openWal(copy)
+  await opened.wal.close()
+  return opened
+}
 
 let root: string
 let dir: string
@@ -111,46 +123,60 @@ describe('wal: create and replay', () => {
     await opened.wal.close()
   })
 
-  it('fsyncs entries and term or vote changes, but not a commit-only hard state (raft.MustSync)', async () => {
+  it('makes entries and term or vote changes durable, but not a commit-only hard state (raft.MustSync)', async () => {
     const wal = await createWal(dir, META)
     const before = wal.status()
-    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1)) // entries: fsync
-    await wal.save({ term: 1, vote: 1, commit: 3 }, []) // commit only: written, no fsync
-    await wal.save({ term: 2, vote: 0, commit: 3 }, []) // a new term: fsync
-    await wal.save({ term: 2, vote: 2, commit: 3 }, []) // a vote: fsync
-    await wal.save({ term: 2, vote: 2, commit: 3 }, entries(4, 4, 2)) // entries: fsync
+    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3, 1)) // entries: durable write
+    await wal.save({ term: 1, vote: 1, commit: 3 }, []) // commit only: kept for the next write
+    await wal.save({ term: 2, vote: 0, commit: 3 }, []) // a new term: durable (supersedes it)
+    await wal.save({ term: 2, vote: 2, commit: 3 }, []) // a vote: durable
+    await wal.save({ term: 2, vote: 2, commit: 3 }, entries(4, 4, 2)) // entries: durable
     await wal.save({ term: 2, vote: 2, commit: 4 }, []) // commit only
     const after = wal.status()
-    expect(after.writes - before.writes).toBe(6)
+    expect(after.writes - before.writes).toBe(4)
     expect(after.fsyncs - before.fsyncs).toBe(4)
-    await wal.close()
-    // The unsynced records are in the file all the same (close makes them durable).
+    expect(after.hardState).toEqual({ term: 2, vote: 2, commit: 3 })
+    await wal.close() // writes the last commit
     const opened = await openWal(dir)
     expect(opened.hardState).toEqual({ term: 2, vote: 2, commit: 4 })
     expect(opened.entries.map((e) => e.index)).toEqual([1, 2, 3, 4])
     await opened.wal.close()
   })
 
-  it('makes an unsynced commit durable before cutting to a new segment', async () => {
-    // Only the last segment may have a torn tail, so a segment must be whole once it is not last.
+  it('writes a commit-only hard state ahead of the next durable batch, in one write', async () => {
+    const wal = await createWal(dir, META)
+    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 2, 1))
+    const before = wal.status()
+    await wal.save({ term: 1, vote: 1, commit: 2 }, [])
+    // Nothing written: a crash now leaves commit 0, which the leader tells the node again.
+    expect(wal.status().tailBytes).toBe(before.tailBytes)
+    expect((await crashCopy(dir)).hardState.commit).toBe(0)
+    await wal.save(undefined, entries(3, 3, 1)) // no hard state of its own: carries commit 2
+    const after = wal.status()
+    expect(after.writes - before.writes).toBe(1)
+    expect(after.hardState.commit).toBe(2)
+    const crashed = await crashCopy(dir)
+    expect(crashed.hardState).toEqual({ term: 1, vote: 1, commit: 2 })
+    expect(crashed.entries.map((e) => e.index)).toEqual([1, 2, 3])
+    await wal.close()
+  })
+
+  it('carries a commit-only hard state across a segment cut', async () => {
     const wal = await createWal(dir, META, { segmentBytes: 4096 })
     let index = 1
-    while (wal.status().tailBytes < 3500) {
+    while (wal.status().tailBytes < 4096) {
       await wal.save({ term: 1, vote: 1, commit: index - 1 }, entries(index, index, 1, 500))
       index++
     }
-    // Small commit-only records fill the segment up to its size: all written, none fsync'd.
-    const filled = wal.status()
-    while (wal.status().tailBytes < 4096) {
-      await wal.save({ term: 1, vote: 1, commit: index - 1 }, [])
-    }
-    const mid = wal.status()
-    expect(mid.segments).toHaveLength(filled.segments.length)
-    expect(mid.fsyncs).toBe(filled.fsyncs)
-    await wal.save(undefined, entries(index, index, 1, 10)) // cuts: syncs the old tail, then this
+    const full = wal.status()
+    await wal.save({ term: 1, vote: 1, commit: index - 1 }, [])
+    await wal.save(undefined, entries(index, index, 1, 10)) // cuts, then writes commit + entry
     const after = wal.status()
-    expect(after.segments).toHaveLength(mid.segments.length + 1)
-    expect(after.fsyncs - mid.fsyncs).toBe(2)
+    expect(after.segments).toHaveLength(full.segments.length + 1)
+    expect(after.hardState.commit).toBe(index - 1)
+    const crashed = await crashCopy(dir)
+    expect(crashed.hardState.commit).toBe(index - 1)
+    expect(crashed.entries.at(-1)!.index).toBe(index)
     await wal.close()
   })
 
