@@ -6,18 +6,21 @@
  * which costs little CPU: on 2 cores a JavaScript client saturates before the members do.
  *
  *   npm run bench -- vs-etcd [--quick] [--rounds 3] [--seconds 5]
- *   npm run bench -- vs-etcd --profile [--quick] [--only 'put, 1']
+ *   npm run bench -- vs-etcd --profile [--quick] [--only 'put, 1 in']
+ *
+ * `--only TEXT` (repeatable) keeps the workloads whose names contain one of the texts; `--out DIR`
+ * writes the results there instead.
  *
  * Per workload and system: throughput, p50 / p99 / max latency, the members' CPU per operation
  * (user + system from /proc/PID/stat of every member, before and after each round); medians of
  * the rounds with their spread, and raftdesk / etcd ratios, after one uncounted warm-up round.
- * JSON and a table go to test-results/bench/vs-etcd.{json,md}.
+ * JSON, a table and a chart go to test-results/bench/vs-etcd.{json,md,svg}.
  *
  * `--profile` runs raftdesk alone, each member under `node --cpu-prof`, one round per workload,
  * and leaves one .cpuprofile per member in test-results/bench/profiles (open them in Chrome's
  * DevTools, or summarise them with test/bench/profile-top.ts).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -43,7 +46,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     profile: { type: 'boolean' },
-    only: { type: 'string' },
+    only: { type: 'string', multiple: true },
+    out: { type: 'string' },
   },
 })
 const profile = values.profile === true
@@ -51,31 +55,44 @@ const quick = values.quick === true
 const rounds = profile ? 1 : Number(values.rounds ?? (quick ? 2 : 3))
 const seconds = Number(values.seconds ?? (quick ? 3 : 5))
 
+type LoadgenWorkload =
+  'put' | 'get' | 'get-serializable' | 'txn-put' | 'range-1000' | 'mix' | 'lease' | 'watch'
 interface Workload {
   name: string
-  workload: 'put' | 'get' | 'get-serializable'
+  workload: LoadgenWorkload
   inflight: number
+  /** Run as the root user, with auth enabled on both systems (after every workload without). */
+  auth?: boolean
 }
+const put1: Workload = { name: 'put, 1 in flight', workload: 'put', inflight: 1 }
+const put16: Workload = { name: 'put, 16 in flight', workload: 'put', inflight: 16 }
+const linGet64: Workload = { name: 'linearizable get, 64', workload: 'get', inflight: 64 }
+const withAuth = (w: Workload): Workload => ({ ...w, name: `${w.name}, auth`, auth: true })
+const FULL: Workload[] = [
+  put1,
+  put16,
+  { name: 'put, 64 in flight', workload: 'put', inflight: 64 },
+  { name: 'put, 256 in flight', workload: 'put', inflight: 256 },
+  linGet64,
+  { name: 'serializable get, 64', workload: 'get-serializable', inflight: 64 },
+  { name: 'txn put, 16', workload: 'txn-put', inflight: 16 },
+  { name: 'range of 1,000 keys, 8', workload: 'range-1000', inflight: 8 },
+  { name: 'mix 90% get / 10% put, 64', workload: 'mix', inflight: 64 },
+  { name: 'lease grant+keep-alive+revoke, 16', workload: 'lease', inflight: 16 },
+  { name: 'watch: 100 watchers, 4 writers', workload: 'watch', inflight: 4 },
+]
 const ALL_WORKLOADS: Workload[] = quick
-  ? [
-      { name: 'put, 1 in flight', workload: 'put', inflight: 1 },
-      { name: 'put, 16 in flight', workload: 'put', inflight: 16 },
-      { name: 'linearizable get, 64', workload: 'get', inflight: 64 },
-    ]
-  : [
-      { name: 'put, 1 in flight', workload: 'put', inflight: 1 },
-      { name: 'put, 16 in flight', workload: 'put', inflight: 16 },
-      { name: 'put, 64 in flight', workload: 'put', inflight: 64 },
-      { name: 'put, 256 in flight', workload: 'put', inflight: 256 },
-      { name: 'linearizable get, 64', workload: 'get', inflight: 64 },
-      { name: 'serializable get, 64', workload: 'get-serializable', inflight: 64 },
-    ]
+  ? [put1, put16, linGet64, withAuth(put16)]
+  : [...FULL, ...FULL.filter((w) => w.workload !== 'range-1000').map(withAuth)]
 
-/** `--only put` keeps the workloads whose name contains "put". */
-const WORKLOADS = ALL_WORKLOADS.filter((w) => w.name.includes(values.only ?? ''))
+/** `--only put` keeps the workloads whose name contains "put" (repeatable: any of them). */
+const WORKLOADS = ALL_WORKLOADS.filter(
+  (w) => values.only === undefined || values.only.some((o) => w.name.includes(o)),
+)
 
-const OUT = join(import.meta.dirname, '../../test-results/bench')
+const OUT = values.out ?? join(import.meta.dirname, '../../test-results/bench')
 const GOCODE = '/usr/share/gocode'
+const ROOT_PASSWORD = 'bench'
 const PROFILES = join(OUT, 'profiles')
 
 /** Builds the Go load generator once (GO111MODULE=off, Debian's clientv3 on the GOPATH). */
@@ -121,26 +138,38 @@ interface Round {
   errors: number
 }
 
+/** One loadgen run; the members' CPU is sampled from its "ready" line to its exit. */
 async function round(loadgen: string, s: System, w: Workload): Promise<Round> {
-  const before = cpuSeconds(s.pids())
-  const { stdout } = await run(
-    loadgen,
-    [
-      '-endpoints',
-      s.endpoints.join(','),
-      '-workload',
-      w.workload,
-      '-inflight',
-      String(w.inflight),
-      '-clients',
-      String(Math.min(8, w.inflight)),
-      '-seconds',
-      String(seconds),
-    ],
-    { timeout: (seconds + 60) * 1000 },
-  )
-  const cpu = cpuSeconds(s.pids()) - before
-  const r = JSON.parse(stdout) as {
+  const args = [
+    '-endpoints',
+    s.endpoints.join(','),
+    '-workload',
+    w.workload,
+    '-inflight',
+    String(w.inflight),
+    '-clients',
+    String(Math.min(8, w.inflight)),
+    '-seconds',
+    String(seconds),
+    ...(w.auth ? ['-user', 'root', '-password', ROOT_PASSWORD] : []),
+  ]
+  const child = spawn(loadgen, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000)
+  let before: number | undefined
+  let stdout = ''
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d
+    if (before === undefined && stdout.startsWith('ready\n')) before = cpuSeconds(s.pids())
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(killer)
+  const cpu = cpuSeconds(s.pids()) - (before ?? NaN)
+  if (code !== 0 || before === undefined) {
+    throw new Error(`loadgen ${w.workload} on ${s.name} failed (exit ${code}): ${stderr.trim()}`)
+  }
+  const r = JSON.parse(stdout.slice('ready\n'.length)) as {
     ops: number
     seconds: number
     p50Ms: number
@@ -156,6 +185,16 @@ async function round(loadgen: string, s: System, w: Workload): Promise<Round> {
     cpuMsPerOp: r.ops > 0 ? (cpu * 1000) / r.ops : 0,
     errors: r.errors,
   }
+}
+
+/** Turns auth on with a root user, through etcd's own etcdctl (the same calls on both). */
+async function enableAuth(s: System): Promise<void> {
+  const ctl = (...args: string[]) =>
+    run('etcdctl', ['--endpoints', s.endpoints.join(','), ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    })
+  await ctl('user', 'add', 'root', '--new-user-password', ROOT_PASSWORD)
+  await ctl('auth', 'enable')
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -191,7 +230,12 @@ async function main(): Promise<void> {
     }
 
     const results: Results = []
+    let authOn = false
     for (const w of WORKLOADS) {
+      if (w.auth && !authOn) {
+        for (const s of systems) await enableAuth(s)
+        authOn = true
+      }
       const byName = new Map<string, Round[]>(systems.map((s) => [s.name, []]))
       for (let r = 0; r < rounds; r++) {
         // A B, then B A: neither always runs first.
@@ -254,6 +298,7 @@ function report(results: Results): void {
         p99Ms: med(ours, 'p99Ms'),
         cpuMsPerOp: med(ours, 'cpuMsPerOp'),
         spread: ours.map((x) => Math.round(x.opsPerS)),
+        errors: ours.reduce((n, x) => n + x.errors, 0),
       },
       etcd: {
         opsPerS: med(theirs, 'opsPerS'),
@@ -261,17 +306,18 @@ function report(results: Results): void {
         p99Ms: med(theirs, 'p99Ms'),
         cpuMsPerOp: med(theirs, 'cpuMsPerOp'),
         spread: theirs.map((x) => Math.round(x.opsPerS)),
+        errors: theirs.reduce((n, x) => n + x.errors, 0),
       },
       throughputRatio: med(ours, 'opsPerS') / med(theirs, 'opsPerS'),
       cpuPerOpRatioEtcdOverRaftdesk: med(theirs, 'cpuMsPerOp') / med(ours, 'cpuMsPerOp'),
     }
   })
   const table = [
-    '| workload | raftdesk/etcd throughput | ops/s raftdesk (rounds) | ops/s etcd (rounds) | p50 ms raftdesk / etcd | p99 ms raftdesk / etcd | CPU ms/op raftdesk / etcd |',
-    '|---|---|---|---|---|---|---|',
+    '| workload | raftdesk/etcd throughput | ops/s raftdesk (rounds) | ops/s etcd (rounds) | p50 ms raftdesk / etcd | p99 ms raftdesk / etcd | CPU ms/op raftdesk / etcd | errors raftdesk / etcd |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.workload} | ${r.throughputRatio.toFixed(2)} | ${Math.round(r.raftdesk.opsPerS)} (${r.raftdesk.spread.join(', ')}) | ${Math.round(r.etcd.opsPerS)} (${r.etcd.spread.join(', ')}) | ${r.raftdesk.p50Ms.toFixed(2)} / ${r.etcd.p50Ms.toFixed(2)} | ${r.raftdesk.p99Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(2)} | ${r.raftdesk.cpuMsPerOp.toFixed(3)} / ${r.etcd.cpuMsPerOp.toFixed(3)} |`,
+        `| ${r.workload} | ${r.throughputRatio.toFixed(2)} | ${Math.round(r.raftdesk.opsPerS)} (${r.raftdesk.spread.join(', ')}) | ${Math.round(r.etcd.opsPerS)} (${r.etcd.spread.join(', ')}) | ${r.raftdesk.p50Ms.toFixed(2)} / ${r.etcd.p50Ms.toFixed(2)} | ${r.raftdesk.p99Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(2)} | ${r.raftdesk.cpuMsPerOp.toFixed(3)} / ${r.etcd.cpuMsPerOp.toFixed(3)} | ${r.raftdesk.errors} / ${r.etcd.errors} |`,
     ),
   ].join('\n')
   writeFileSync(
@@ -279,7 +325,59 @@ function report(results: Results): void {
     JSON.stringify({ quick, rounds, seconds, atMs: Date.now(), rows, results }, null, 2),
   )
   writeFileSync(join(OUT, 'vs-etcd.md'), `${table}\n`)
+  writeFileSync(join(OUT, 'vs-etcd.svg'), chart(rows))
   console.log(`\n${table}`)
+}
+
+interface ChartRow {
+  workload: string
+  throughputRatio: number
+  cpuPerOpRatioEtcdOverRaftdesk: number
+}
+
+/**
+ * The README's chart: per workload, raftdesk's throughput and CPU efficiency as multiples of
+ * etcd's (right of the 1.0 line is better than etcd). A plain SVG written here: a static file
+ * with two bars per row needs no charting library.
+ */
+function chart(rows: ChartRow[]): string {
+  const labelW = 260
+  const barW = 420
+  const rowH = 34
+  const top = 56
+  const max = Math.max(
+    1.5,
+    ...rows.flatMap((r) => [r.throughputRatio, r.cpuPerOpRatioEtcdOverRaftdesk]),
+  )
+  const x = (v: number) => labelW + (Math.min(v, max) / max) * barW
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  const height = top + rows.length * rowH + 40
+  const width = labelW + barW + 70
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="600" fill="#1f2328">raftdesk as a multiple of etcd 3.4 (3 members, same machine; right of 1.0 is better)</text>`,
+    `<rect x="12" y="34" width="12" height="10" fill="#2f81f7"/><text x="30" y="43" fill="#1f2328">throughput</text>`,
+    `<rect x="120" y="34" width="12" height="10" fill="#d29922"/><text x="138" y="43" fill="#1f2328">CPU per operation (etcd's / raftdesk's)</text>`,
+  ]
+  rows.forEach((r, i) => {
+    const y = top + i * rowH
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + 19}" text-anchor="end" fill="#1f2328">${esc(r.workload)}</text>`,
+      `<rect x="${labelW}" y="${y + 5}" width="${x(r.throughputRatio) - labelW}" height="11" fill="#2f81f7"/>`,
+      `<text x="${x(r.throughputRatio) + 4}" y="${y + 15}" font-size="11" fill="#1f2328">${r.throughputRatio.toFixed(2)}</text>`,
+      `<rect x="${labelW}" y="${y + 17}" width="${x(r.cpuPerOpRatioEtcdOverRaftdesk) - labelW}" height="11" fill="#d29922"/>`,
+      `<text x="${x(r.cpuPerOpRatioEtcdOverRaftdesk) + 4}" y="${y + 27}" font-size="11" fill="#1f2328">${r.cpuPerOpRatioEtcdOverRaftdesk.toFixed(2)}</text>`,
+    )
+  })
+  const one = x(1)
+  const bottom = top + rows.length * rowH
+  parts.push(
+    `<line x1="${one}" y1="${top}" x2="${one}" y2="${bottom}" stroke="#cf222e" stroke-dasharray="4 3"/>`,
+    `<text x="${one}" y="${bottom + 16}" text-anchor="middle" fill="#cf222e">1.0 = etcd</text>`,
+    '</svg>',
+  )
+  return parts.join('\n') + '\n'
 }
 
 await main()
