@@ -25,6 +25,8 @@ import {
   type LocalClusterOptions,
 } from '../cluster/supervisor'
 import { MAX_REQUEST_BYTES_LIMIT } from '../cluster/protocol'
+import { NODE_ENTRY_ENV } from '../cluster/launcher'
+import { bundledNodeEntry } from '../cluster/node-bundle'
 import { RaftdeskError } from '../errors'
 import { restoreCluster } from '../server/restore'
 import { Connections, FILE_BOX } from '../services/connections'
@@ -279,6 +281,8 @@ async function main(): Promise<void> {
       `restored ${r.keys} keys at revision ${r.revision} from ${options.restore} into ${names.length} new members`,
     )
   }
+  // The nodes run from one built JavaScript file (node-bundle.ts), unless told otherwise.
+  process.env[NODE_ENTRY_ENV] ||= await bundledNodeEntry()
   log(`starting ${options.nodes} nodes in ${options.dataDir}`)
   const cluster = await LocalCluster.start({
     host: options.host,

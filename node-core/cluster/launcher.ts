@@ -20,9 +20,15 @@ export interface NodeLauncher {
   launch(config: NodeProcessConfig): NodeProcessHandle
 }
 
-/** The node entry point next to this module: TypeScript source under tsx, or a built bundle. */
+/** Names the node entry every ForkLauncher uses by default (serve sets it to node-bundle.ts's). */
+export const NODE_ENTRY_ENV = 'RAFTDESK_NODE_ENTRY'
+
+/**
+ * The node entry point: $RAFTDESK_NODE_ENTRY when set (a built bundle), else the TypeScript
+ * source next to this module, run under tsx.
+ */
 export function defaultNodeEntry(): string {
-  return fileURLToPath(new URL('./node-main.ts', import.meta.url))
+  return process.env[NODE_ENTRY_ENV] || fileURLToPath(new URL('./node-main.ts', import.meta.url))
 }
 
 export interface ForkLauncherOptions {

@@ -35,6 +35,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import { ForkLauncher } from '../../node-core/cluster/launcher'
+import { bundledNodeEntry } from '../../node-core/cluster/node-bundle'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
 import { startEtcdCluster } from '../helpers/etcd'
 import { freePortBlock } from '../helpers/ports'
@@ -213,6 +214,8 @@ async function main(): Promise<void> {
       launcher: new ForkLauncher({
         onStderrLine: () => undefined,
         execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [],
+        // The nodes run from built JavaScript, as `npm run serve` runs them.
+        entry: await bundledNodeEntry(),
       }),
     })
     await cluster.waitForLeader()
