@@ -26,6 +26,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -39,6 +40,7 @@ import { bundledNodeEntry } from '../../node-core/cluster/node-bundle'
 import { LocalCluster } from '../../node-core/cluster/supervisor'
 import { startEtcdCluster } from '../helpers/etcd'
 import { freePortBlock } from '../helpers/ports'
+import { EtcdClient } from '../../node-core/client/etcd-client'
 
 const run = promisify(execFile)
 const { values } = parseArgs({
@@ -48,6 +50,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     profile: { type: 'boolean' },
     only: { type: 'string', multiple: true },
+    extras: { type: 'boolean' },
+    keys: { type: 'string' },
     out: { type: 'string' },
   },
 })
@@ -87,7 +91,7 @@ const ALL_WORKLOADS: Workload[] = quick
   : [...FULL, ...FULL.filter((w) => w.workload !== 'range-1000').map(withAuth)]
 
 /** `--only put` keeps the workloads whose name contains "put" (repeatable: any of them). */
-const WORKLOADS = ALL_WORKLOADS.filter(
+const WORKLOADS = (values.extras ? [] : ALL_WORKLOADS).filter(
   (w) => values.only === undefined || values.only.some((o) => w.name.includes(o)),
 )
 
@@ -128,6 +132,14 @@ interface System {
   endpoints: string[]
   pids(): number[]
   stop(): Promise<void>
+  /** A member that is not the leader. */
+  follower(): Promise<string>
+  /** The member's WAL directory (raftdesk's grows as written; etcd preallocates its segments). */
+  walDir(name: string): string
+  /** Kills the member with SIGKILL, starts it again, and resolves once it answers a read. */
+  killAndRestart(name: string): Promise<void>
+  /** raftdesk only: the same with a clean stop (SIGTERM) first. */
+  stopAndRestart?(name: string): Promise<void>
 }
 
 interface Round {
@@ -224,6 +236,21 @@ async function main(): Promise<void> {
       endpoints: cluster.list().map((n) => n.endpoint),
       pids: () => cluster.list().flatMap((n) => (n.pid ? [n.pid] : [])),
       stop: () => cluster.stop(),
+      follower: async () => {
+        const leader = await cluster.waitForLeader()
+        return cluster.names().find((n) => n !== leader)!
+      },
+      walDir: (name) => join(cluster.info(name).dataDir, 'wal'),
+      killAndRestart: async (name) => {
+        await cluster.kill(name)
+        await cluster.startNode(name) // resolves once the node serves clients
+        await answersRead(cluster.info(name).endpoint)
+      },
+      stopAndRestart: async (name) => {
+        await cluster.stopNode(name, false)
+        await cluster.startNode(name)
+        await answersRead(cluster.info(name).endpoint)
+      },
     })
     if (!profile) await startEtcd(dir, systems)
 
@@ -261,6 +288,10 @@ async function main(): Promise<void> {
       console.log(`profiles in ${PROFILES}`)
       return
     }
+    if (values.extras) {
+      await extras(loadgen, systems)
+      return
+    }
     report(results)
   } finally {
     for (const s of systems) await s.stop().catch(() => undefined)
@@ -281,6 +312,16 @@ async function startEtcd(dir: string, systems: System[]): Promise<void> {
     endpoints: [...etcd.endpoints.values()],
     pids: () => etcd.pids(),
     stop: () => etcd.stop(),
+    follower: async () => {
+      const leader = await etcd.leader()
+      return [...etcd.endpoints.keys()].find((n) => n !== leader)!
+    },
+    walDir: (name) => join(dir, 'etcd', name, 'member', 'wal'),
+    killAndRestart: async (name) => {
+      await etcd.kill(name)
+      await etcd.restart(name)
+      await answersRead(etcd.endpoints.get(name)!)
+    },
   })
 }
 
@@ -329,6 +370,150 @@ function report(results: Results): void {
   )
   writeFileSync(join(OUT, 'vs-etcd.md'), `${table}\n`)
   writeFileSync(join(OUT, 'vs-etcd.svg'), chart(rows))
+  console.log(`\n${table}`)
+}
+
+// ---- --extras: memory, disk and restart -----------------------------------------------------
+
+/** Polls a serializable read on one member until it answers (at most 60 s). */
+async function answersRead(endpoint: string): Promise<void> {
+  const until = Date.now() + 60_000
+  for (;;) {
+    const client = new EtcdClient(endpoint, { timeoutMs: 1000 })
+    try {
+      await client.range('fill/', { prefix: true, serializable: true, countOnly: true })
+      return
+    } catch (err) {
+      if (Date.now() > until) throw err
+    } finally {
+      client.close()
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** Resident memory of each member, MB. */
+function rssMb(pids: number[]): number[] {
+  return pids.map((pid) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : NaN
+  })
+}
+
+/** Bytes the members sent to storage (/proc/PID/io write_bytes, counted as pages are dirtied). */
+function storageBytes(pids: number[]): number {
+  let total = 0
+  for (const pid of pids) {
+    const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    total += m ? Number(m[1]) : 0
+  }
+  return total
+}
+
+function dirBytes(dir: string): number {
+  let total = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile()) total += statSync(join(dir, e.name)).size
+  }
+  return total
+}
+
+interface Extras {
+  system: string
+  idleRssMb: number[]
+  walBytesPerWrite: number | null
+  storageBytesPerWrite: number
+  rss100kMb: number[]
+  rssKeysMb: number[]
+  keys: number
+  fillKeysPerS: number
+  killRestartMs: number
+  stopRestartMs: number | null
+}
+
+async function fillKeys(loadgen: string, s: System, from: number, to: number): Promise<number> {
+  const { stdout } = await run(
+    loadgen,
+    [
+      '-endpoints',
+      s.endpoints.join(','),
+      '-workload',
+      'fill',
+      '-inflight',
+      '8',
+      '-from',
+      String(from),
+      '-to',
+      String(to),
+    ],
+    { timeout: 900_000, maxBuffer: 1 << 20 },
+  )
+  const r = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { ops: number; seconds: number }
+  if (r.ops !== to - from) throw new Error(`fill wrote ${r.ops} keys, expected ${to - from}`)
+  return r.ops / r.seconds
+}
+
+async function timed(f: () => Promise<void>): Promise<number> {
+  const t0 = performance.now()
+  await f()
+  return performance.now() - t0
+}
+
+/**
+ * Per system: idle memory; WAL and storage bytes per put (16 in flight); memory with 100,000 and
+ * with --keys (1,000,000) keys; the time a follower holding them takes to serve again after
+ * kill -9 (and, for raftdesk, after a clean stop).
+ */
+async function extras(loadgen: string, systems: System[]): Promise<void> {
+  const keys = Number(values.keys ?? 1_000_000)
+  const out: Extras[] = []
+  for (const s of systems) {
+    const idleRssMb = rssMb(s.pids())
+    const follower = await s.follower()
+    const wal0 = dirBytes(s.walDir(follower))
+    const io0 = storageBytes(s.pids())
+    const before = await round(loadgen, s, put16)
+    const ops = before.opsPerS * seconds
+    const walGrowth = dirBytes(s.walDir(follower)) - wal0
+    const storageBytesPerWrite = (storageBytes(s.pids()) - io0) / ops
+    const fill100k = await fillKeys(loadgen, s, 0, 100_000)
+    await new Promise((r) => setTimeout(r, 2000))
+    const rss100kMb = rssMb(s.pids())
+    const fillRest = keys > 100_000 ? await fillKeys(loadgen, s, 100_000, keys) : fill100k
+    await new Promise((r) => setTimeout(r, 2000))
+    const rssKeysMb = rssMb(s.pids())
+    const killRestartMs = await timed(() => s.killAndRestart(follower))
+    const stopRestartMs = s.stopAndRestart ? await timed(() => s.stopAndRestart!(follower)) : null
+    const row: Extras = {
+      system: s.name,
+      idleRssMb,
+      // etcd preallocates 64 MB segments: the directory's size says nothing about what it wrote.
+      walBytesPerWrite: s.name === 'raftdesk' ? walGrowth / ops : null,
+      storageBytesPerWrite,
+      rss100kMb,
+      rssKeysMb,
+      keys,
+      fillKeysPerS: Math.min(fill100k, fillRest),
+      killRestartMs,
+      stopRestartMs,
+    }
+    console.log(JSON.stringify(row))
+    out.push(row)
+  }
+  const mb = (xs: number[]) => `${Math.round(Math.max(...xs))}`
+  const table = [
+    `| system | RSS per member idle, MB (max) | at 100,000 keys | at ${keys.toLocaleString('en')} keys | WAL bytes per put | storage bytes per put (all files) | fill, keys/s | restart after kill -9, ms | restart after clean stop, ms |`,
+    '|---|---|---|---|---|---|---|---|---|',
+    ...out.map(
+      (r) =>
+        `| ${r.system} | ${mb(r.idleRssMb)} | ${mb(r.rss100kMb)} | ${mb(r.rssKeysMb)} | ${r.walBytesPerWrite === null ? 'n/a (preallocated)' : Math.round(r.walBytesPerWrite)} | ${Math.round(r.storageBytesPerWrite)} | ${Math.round(r.fillKeysPerS)} | ${Math.round(r.killRestartMs)} | ${r.stopRestartMs === null ? '' : Math.round(r.stopRestartMs)} |`,
+    ),
+  ].join('\n')
+  writeFileSync(
+    join(OUT, 'vs-etcd-extras.json'),
+    JSON.stringify({ atMs: Date.now(), extras: out }, null, 2),
+  )
+  writeFileSync(join(OUT, 'vs-etcd-extras.md'), `${table}\n`)
   console.log(`\n${table}`)
 }
 

@@ -21,6 +21,8 @@
 //	watch              -inflight writers put timestamps while -watchers watchers (spread over
 //	                   the clients) watch the prefix; one op is one event delivered to one
 //	                   watcher, its latency from the put's send to the event's arrival
+//	fill               writes keys fill/<n> for n in [-from, -to) in txns of 128 puts, then
+//	                   stops (no time limit); one op is one key
 //
 // Calls spread over the endpoints as clientv3 balances them; each in-flight slot is a goroutine
 // issuing one call after another on one of the clients.
@@ -52,6 +54,8 @@ func main() {
 	valueBytes := flag.Int("value-bytes", 256, "value size")
 	user := flag.String("user", "", "authenticate as this user")
 	password := flag.String("password", "", "the user's password")
+	from := flag.Int("from", 0, "fill: first key number")
+	to := flag.Int("to", 0, "fill: key number to stop before")
 	flag.Parse()
 
 	conns := make([]*clientv3.Client, *clients)
@@ -92,6 +96,10 @@ func main() {
 		}
 	}
 
+	if *workload == "fill" {
+		report(fill(conns, *inflight, *from, *to, value))
+		return
+	}
 	if *workload == "watch" {
 		report(watch(conns, *inflight, *watchers, value, *seconds))
 		return
@@ -234,6 +242,50 @@ func watch(conns []*clientv3.Client, writers, watchers int, pad string,
 	mu.Lock()
 	defer mu.Unlock()
 	return lat, errs, elapsed
+}
+
+// fill writes keys fill/<n>, n in [from, to), 128 puts per txn (etcd's default --max-txn-ops),
+// with `slots` txns in flight.
+func fill(conns []*clientv3.Client, slots, from, to int, value string) ([][]time.Duration, []int, float64) {
+	const perTxn = 128
+	lat := make([][]time.Duration, slots)
+	errs := make([]int, slots)
+	next := make(chan int, 64)
+	go func() {
+		for n := from; n < to; n += perTxn {
+			next <- n
+		}
+		close(next)
+	}()
+	fmt.Println("ready")
+	start := time.Now()
+	var wg sync.WaitGroup
+	for slot := 0; slot < slots; slot++ {
+		wg.Add(1)
+		go func(slot int) {
+			defer wg.Done()
+			c := conns[slot%len(conns)]
+			for n := range next {
+				ops := make([]clientv3.Op, 0, perTxn)
+				for k := n; k < n+perTxn && k < to; k++ {
+					ops = append(ops, clientv3.OpPut(fmt.Sprintf("fill/%08d", k), value))
+				}
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				_, err := c.Txn(ctx).Then(ops...).Commit()
+				cancel()
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "fill:", err)
+					os.Exit(1)
+				}
+				for range ops {
+					lat[slot] = append(lat[slot], time.Since(t0))
+				}
+			}
+		}(slot)
+	}
+	wg.Wait()
+	return lat, errs, time.Since(start).Seconds()
 }
 
 func report(lat [][]time.Duration, errs []int, elapsed float64) {
