@@ -37,6 +37,8 @@ export interface ForkLauncherOptions {
   onStderrLine?: (name: string, line: string) => void
   /** More flags for each node's Node.js (a benchmark's `--cpu-prof`, say). */
   execArgv?: string[]
+  /** More environment variables for each node (a benchmark comparing two settings). */
+  env?: Record<string, string>
 }
 
 export class ForkLauncher implements NodeLauncher {
@@ -52,7 +54,7 @@ export class ForkLauncher implements NodeLauncher {
     ]
     const onLine = this.options.onStderrLine
     const child: ChildProcess = fork(this.entry, [], {
-      env: { ...process.env, [NODE_CONFIG_ENV]: JSON.stringify(config) },
+      env: { ...process.env, ...this.options.env, [NODE_CONFIG_ENV]: JSON.stringify(config) },
       execArgv,
       stdio: ['ignore', 'inherit', onLine ? 'pipe' : 'inherit', 'ipc'],
       serialization: 'advanced',

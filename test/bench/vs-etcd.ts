@@ -8,6 +8,10 @@
  *   npm run bench -- vs-etcd [--quick] [--rounds 3] [--seconds 5]
  *   npm run bench -- vs-etcd --profile [--quick] [--only 'put, 1 in']
  *
+ * `--vs-env NAME=VALUE` measures raftdesk against itself instead of etcd: the first system's nodes
+ * get that environment variable, the second's do not (same run, rounds alternating), for
+ * trying a change behind a variable; results go to vs-env.{json,md}.
+ *
  * `--only TEXT` (repeatable) keeps the workloads whose names contain one of the texts; `--out DIR`
  * writes the results there instead.
  *
@@ -51,11 +55,16 @@ const { values } = parseArgs({
     profile: { type: 'boolean' },
     only: { type: 'string', multiple: true },
     extras: { type: 'boolean' },
+    'vs-env': { type: 'string' },
     keys: { type: 'string' },
     out: { type: 'string' },
   },
 })
 const profile = values.profile === true
+/** `--vs-env NAME=VALUE`: raftdesk with that variable in its nodes' environment against without. */
+const vsEnv = values['vs-env']
+/** Results go to <out>/vs-etcd.{json,md,svg}, or vs-env.{json,md} for a --vs-env run. */
+const BASE = vsEnv === undefined ? 'vs-etcd' : 'vs-env'
 const quick = values.quick === true
 const rounds = profile ? 1 : Number(values.rounds ?? (quick ? 2 : 3))
 const seconds = Number(values.seconds ?? (quick ? 3 : 5))
@@ -128,7 +137,10 @@ function cpuSeconds(pids: number[]): number {
 }
 
 interface System {
+  /** Its slot in the report: raftdesk's figures, and those it is measured against. */
   name: 'raftdesk' | 'etcd'
+  /** How the report names it. */
+  label: string
   endpoints: string[]
   pids(): number[]
   stop(): Promise<void>
@@ -218,41 +230,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'raftdesk-vs-etcd-'))
   const systems: System[] = []
   try {
-    const cluster = await LocalCluster.start({
-      nodes: 3,
-      dataDir: join(dir, 'raftdesk'),
-      clientPort: await freePortBlock(3),
-      logLevel: 'warn',
-      launcher: new ForkLauncher({
-        onStderrLine: () => undefined,
-        execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [],
-        // The nodes run from built JavaScript, as `npm run serve` runs them.
-        entry: await bundledNodeEntry(),
-      }),
-    })
-    await cluster.waitForLeader()
-    systems.push({
-      name: 'raftdesk',
-      endpoints: cluster.list().map((n) => n.endpoint),
-      pids: () => cluster.list().flatMap((n) => (n.pid ? [n.pid] : [])),
-      stop: () => cluster.stop(),
-      follower: async () => {
-        const leader = await cluster.waitForLeader()
-        return cluster.names().find((n) => n !== leader)!
-      },
-      walDir: (name) => join(cluster.info(name).dataDir, 'wal'),
-      killAndRestart: async (name) => {
-        await cluster.kill(name)
-        await cluster.startNode(name) // resolves once the node serves clients
-        await answersRead(cluster.info(name).endpoint)
-      },
-      stopAndRestart: async (name) => {
-        await cluster.stopNode(name, false)
-        await cluster.startNode(name)
-        await answersRead(cluster.info(name).endpoint)
-      },
-    })
-    if (!profile) await startEtcd(dir, systems)
+    if (vsEnv === undefined) {
+      systems.push(await startRaftdesk(dir, 'raftdesk', 'raftdesk', {}))
+      if (!profile) await startEtcd(dir, systems)
+    } else {
+      // raftdesk with the variable (in raftdesk's slot) against raftdesk without it.
+      const [k, v] = [vsEnv.slice(0, vsEnv.indexOf('=')), vsEnv.slice(vsEnv.indexOf('=') + 1)]
+      systems.push(await startRaftdesk(join(dir, 'b'), 'raftdesk', `raftdesk ${vsEnv}`, { [k]: v }))
+      systems.push(await startRaftdesk(join(dir, 'a'), 'etcd', 'raftdesk', {}))
+    }
 
     // An uncounted warm-up on each: raftdesk's node processes start cold (JIT), etcd's caches too.
     for (const s of systems) {
@@ -276,7 +262,7 @@ async function main(): Promise<void> {
         results.push({ workload: w.name, system: s.name, rounds: byName.get(s.name)! })
         const m = byName.get(s.name)!
         console.log(
-          `${w.name.padEnd(22)} ${s.name.padEnd(8)} ${Math.round(median(m.map((x) => x.opsPerS)))
+          `${w.name.padEnd(22)} ${s.label.padEnd(8)} ${Math.round(median(m.map((x) => x.opsPerS)))
             .toString()
             .padStart(6)} ops/s  p50 ${median(m.map((x) => x.p50Ms)).toFixed(2)} ms  p99 ${median(
             m.map((x) => x.p99Ms),
@@ -292,10 +278,54 @@ async function main(): Promise<void> {
       await extras(loadgen, systems)
       return
     }
-    report(results)
+    report(results, systems[0]!.label, systems[1]!.label)
   } finally {
     for (const s of systems) await s.stop().catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function startRaftdesk(
+  dir: string,
+  slot: System['name'],
+  label: string,
+  env: Record<string, string>,
+): Promise<System> {
+  const cluster = await LocalCluster.start({
+    nodes: 3,
+    dataDir: join(dir, 'raftdesk'),
+    clientPort: await freePortBlock(3),
+    logLevel: 'warn',
+    launcher: new ForkLauncher({
+      onStderrLine: () => undefined,
+      execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [],
+      // The nodes run from built JavaScript, as `npm run serve` runs them.
+      entry: await bundledNodeEntry(),
+      env,
+    }),
+  })
+  await cluster.waitForLeader()
+  return {
+    name: slot,
+    label,
+    endpoints: cluster.list().map((n) => n.endpoint),
+    pids: () => cluster.list().flatMap((n) => (n.pid ? [n.pid] : [])),
+    stop: () => cluster.stop(),
+    follower: async () => {
+      const leader = await cluster.waitForLeader()
+      return cluster.names().find((n) => n !== leader)!
+    },
+    walDir: (name) => join(cluster.info(name).dataDir, 'wal'),
+    killAndRestart: async (name) => {
+      await cluster.kill(name)
+      await cluster.startNode(name) // resolves once the node serves clients
+      await answersRead(cluster.info(name).endpoint)
+    },
+    stopAndRestart: async (name) => {
+      await cluster.stopNode(name, false)
+      await cluster.startNode(name)
+      await answersRead(cluster.info(name).endpoint)
+    },
   }
 }
 
@@ -309,6 +339,7 @@ async function startEtcd(dir: string, systems: System[]): Promise<void> {
   })
   systems.push({
     name: 'etcd',
+    label: 'etcd',
     endpoints: [...etcd.endpoints.values()],
     pids: () => etcd.pids(),
     stop: () => etcd.stop(),
@@ -327,7 +358,7 @@ async function startEtcd(dir: string, systems: System[]): Promise<void> {
 
 type Results = Array<{ workload: string; system: string; rounds: Round[] }>
 
-function report(results: Results): void {
+function report(results: Results, a: string, b: string): void {
   const rows = WORKLOADS.map((w) => {
     const of = (name: string) =>
       results.find((x) => x.workload === w.name && x.system === name)!.rounds
@@ -357,7 +388,7 @@ function report(results: Results): void {
     }
   })
   const table = [
-    '| workload | raftdesk/etcd throughput | ops/s raftdesk (rounds) | ops/s etcd (rounds) | p50 ms raftdesk / etcd | p99 ms raftdesk / etcd | CPU ms/op raftdesk / etcd | errors raftdesk / etcd |',
+    `| workload | ${a}/${b} throughput | ops/s ${a} (rounds) | ops/s ${b} (rounds) | p50 ms ${a} / ${b} | p99 ms ${a} / ${b} | CPU ms/op ${a} / ${b} | errors ${a} / ${b} |`,
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
@@ -365,11 +396,11 @@ function report(results: Results): void {
     ),
   ].join('\n')
   writeFileSync(
-    join(OUT, 'vs-etcd.json'),
+    join(OUT, `${BASE}.json`),
     JSON.stringify({ quick, rounds, seconds, atMs: Date.now(), rows, results }, null, 2),
   )
-  writeFileSync(join(OUT, 'vs-etcd.md'), `${table}\n`)
-  writeFileSync(join(OUT, 'vs-etcd.svg'), chart(rows))
+  writeFileSync(join(OUT, `${BASE}.md`), `${table}\n`)
+  if (vsEnv === undefined) writeFileSync(join(OUT, 'vs-etcd.svg'), chart(rows))
   console.log(`\n${table}`)
 }
 
