@@ -129,6 +129,10 @@ export const ETCD_ERRORS = {
     S.UNAVAILABLE,
     'etcdserver: request timed out, possibly due to connection lost',
   ),
+  TIMEOUT_WAIT_APPLIED_INDEX: spec(
+    S.UNAVAILABLE,
+    'etcdserver: request timed out, waiting for the applied index took too long',
+  ),
   UNHEALTHY: spec(S.UNAVAILABLE, 'etcdserver: unhealthy cluster'),
   CORRUPT: spec(S.DATA_LOSS, 'etcdserver: corrupt cluster'),
   NOT_SUPPORTED_FOR_LEARNER: spec(S.UNAVAILABLE, 'etcdserver: rpc not supported for learner'),

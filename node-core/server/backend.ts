@@ -218,14 +218,14 @@ export class NodeBackend implements EtcdBackend {
 
   leaseKeepAlive(id: LeaseId): Promise<number> {
     return this.node.leaderCall(
-      () => this.node.store.lessor.renew(id, this.node.clock.now()),
+      () => renewOnLeader(this.node, id),
       (deadlineMs) => this.leader.leaseRenew(id, deadlineMs),
     )
   }
 
   leaseTimeToLive(id: LeaseId, keys: boolean): Promise<LeaseTimeToLiveResult> {
     return this.node.leaderCall(
-      () => this.node.store.lessor.timeToLive(id, this.node.clock.now(), keys),
+      () => timeToLiveOnLeader(this.node, id, keys),
       async (deadlineMs) => ({ id, ...(await this.leader.leaseTimeToLive(id, keys, deadlineMs)) }),
     )
   }
@@ -557,6 +557,24 @@ function unexpected(r: WriteResult): Error {
 }
 
 /** etcd's promote checks, then the conf change; the caller is the leader. */
+/**
+ * A lease renewal on the leader (asked here, or forwarded to it), once it has applied what is
+ * committed: etcd's order (waitAppliedIndex), so that a lease just granted through another member
+ * is found.
+ */
+async function renewOnLeader(node: RaftdeskNode, id: LeaseId): Promise<number> {
+  if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
+  await node.appliedCommitted(Date.now() + node.requestTimeoutMs)
+  return node.store.lessor.renew(id, node.clock.now())
+}
+
+/** A lease's time to live on the leader, in the same order as renewOnLeader. */
+async function timeToLiveOnLeader(node: RaftdeskNode, id: LeaseId, keys: boolean) {
+  if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
+  await node.appliedCommitted(Date.now() + node.requestTimeoutMs)
+  return node.store.lessor.timeToLive(id, node.clock.now(), keys)
+}
+
 export async function promoteOnLeader(node: RaftdeskNode, id: number): Promise<void> {
   const m = node.membership.get(id)
   if (!m) throw new EtcdServerError('MEMBER_NOT_FOUND')
@@ -591,14 +609,12 @@ export class NodeAdmin implements AdminBackend {
     return this.token
   }
 
-  async leaseRenew(id: LeaseId): Promise<number> {
-    if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
-    return this.node.store.lessor.renew(id, this.node.clock.now())
+  leaseRenew(id: LeaseId): Promise<number> {
+    return renewOnLeader(this.node, id)
   }
 
-  async leaseTimeToLive(id: LeaseId, keys: boolean) {
-    if (!this.node.isLeader) throw new EtcdServerError('NOT_LEADER')
-    return this.node.store.lessor.timeToLive(id, this.node.clock.now(), keys)
+  leaseTimeToLive(id: LeaseId, keys: boolean) {
+    return timeToLiveOnLeader(this.node, id, keys)
   }
 
   memberPromote(id: number): Promise<void> {

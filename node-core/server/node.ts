@@ -600,15 +600,31 @@ export class RaftdeskNode {
     return { user, revision: this.store.auth.revision }
   }
 
-  /** Resolves once this member has applied `index`; rejects at `deadlineMs`. */
-  private appliedAtLeast(index: number, deadlineMs: number): Promise<void> {
+  /**
+   * etcd's waitAppliedIndex: resolves once this member has applied everything committed when it
+   * was called. The leader does this before it renews a lease or tells its time to live, so that
+   * a lease granted through another member a moment ago is there (that member may apply the grant
+   * before the leader does).
+   */
+  async appliedCommitted(deadlineMs: number): Promise<void> {
+    const commit = this.raft.status().commit
+    if (commit <= this.applier.appliedIndex) return
+    await this.appliedAtLeast(commit, deadlineMs, 'TIMEOUT_WAIT_APPLIED_INDEX')
+  }
+
+  /** Resolves once this member has applied `index`; rejects at `deadlineMs` with `code`. */
+  private appliedAtLeast(
+    index: number,
+    deadlineMs: number,
+    code: 'INVALID_AUTH_TOKEN' | 'TIMEOUT_WAIT_APPLIED_INDEX' = 'INVALID_AUTH_TOKEN',
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter = { index, done: () => (clearTimeout(timer), resolve()) }
       // deadlineMs is the gRPC call's, in wall time.
       const timer = setTimeout(
         () => {
           this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter)
-          reject(new EtcdServerError('INVALID_AUTH_TOKEN', `entry ${index} not applied in time`))
+          reject(new EtcdServerError(code, `entry ${index} not applied in time`))
         },
         Math.max(0, deadlineMs - Date.now()),
       )
@@ -672,6 +688,11 @@ export class RaftdeskNode {
   matchOf(id: number): number {
     const p = this.raft.status().progress[id]
     return p ? p.match : 0
+  }
+
+  /** How long a request may take (its deadline from now). */
+  get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs
   }
 
   commitIndex(): number {

@@ -70,7 +70,15 @@ const rounds = profile ? 1 : Number(values.rounds ?? (quick ? 2 : 3))
 const seconds = Number(values.seconds ?? (quick ? 3 : 5))
 
 type LoadgenWorkload =
-  'put' | 'get' | 'get-serializable' | 'txn-put' | 'range-1000' | 'mix' | 'lease' | 'watch'
+  | 'put'
+  | 'get'
+  | 'get-serializable'
+  | 'txn-put'
+  | 'range-1000'
+  | 'mix'
+  | 'lease'
+  | 'lease-keepalive'
+  | 'watch'
 interface Workload {
   name: string
   workload: LoadgenWorkload
@@ -93,6 +101,7 @@ const FULL: Workload[] = [
   { name: 'range of 1,000 keys, 8', workload: 'range-1000', inflight: 8 },
   { name: 'mix 90% get / 10% put, 64', workload: 'mix', inflight: 64 },
   { name: 'lease grant+keep-alive+revoke, 16', workload: 'lease', inflight: 16 },
+  { name: 'lease keep-alive, 16', workload: 'lease-keepalive', inflight: 16 },
   { name: 'watch: 100 watchers, 4 writers', workload: 'watch', inflight: 4 },
 ]
 const ALL_WORKLOADS: Workload[] = quick

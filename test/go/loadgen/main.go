@@ -18,6 +18,7 @@
 //	range-1000         a linearizable get of a prefix holding 1,000 keys
 //	mix                90% linearizable gets, 10% puts
 //	lease              grant a lease, keep it alive once, revoke it (one op = the three calls)
+//	lease-keepalive    keep one lease per slot alive once (clientv3's KeepAliveOnce)
 //	watch              -inflight writers put timestamps while -watchers watchers (spread over
 //	                   the clients) watch the prefix; one op is one event delivered to one
 //	                   watcher, its latency from the put's send to the event's arrival
@@ -42,6 +43,9 @@ import (
 
 	"go.etcd.io/etcd/clientv3"
 )
+
+// slotLeases: the lease each slot keeps alive (lease-keepalive).
+var slotLeases []int64
 
 func main() {
 	endpoints := flag.String("endpoints", "", "host:port,...")
@@ -94,6 +98,16 @@ func main() {
 		for i := 0; i < 1000; i++ {
 			seed(fmt.Sprintf("range/%04d", i))
 		}
+	case "lease-keepalive":
+		slotLeases = make([]int64, *inflight)
+		for i := range slotLeases {
+			g, err := conns[0].Grant(context.Background(), 600)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "grant:", err)
+				os.Exit(1)
+			}
+			slotLeases[i] = int64(g.ID)
+		}
 	}
 
 	if *workload == "fill" {
@@ -122,6 +136,9 @@ func main() {
 				err := call(ctx, c, *workload, key, slot, &n, *inflight, i, value)
 				cancel()
 				if err != nil {
+					if errs[slot] < 3 {
+						fmt.Fprintln(os.Stderr, "error:", err)
+					}
 					errs[slot]++
 					continue
 				}
@@ -165,6 +182,9 @@ func call(ctx context.Context, c *clientv3.Client, workload string, key func(int
 			return put()
 		}
 		_, err := c.Get(ctx, key(slot))
+		return err
+	case "lease-keepalive":
+		_, err := c.KeepAliveOnce(ctx, clientv3.LeaseID(slotLeases[slot]))
 		return err
 	case "lease":
 		g, err := c.Grant(ctx, 60)

@@ -378,6 +378,37 @@ describe('RaftdeskNode', () => {
     backend.close()
   })
 
+  it('renews a lease granted through another member only once the leader applied it (etcd waits too)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
+    net = new MemoryNetwork()
+    await openAll()
+    const leader = await leaderOf(nodes)
+    const follower = nodes.find((n) => n !== leader)!
+    // The leader's store stops applying: the grant commits and the follower applies it first.
+    const applyBatch = leader.store.applyBatch.bind(leader.store)
+    let release = () => {}
+    const released = new Promise<void>((r) => (release = r))
+    leader.store.applyBatch = async (items) => {
+      await released
+      return applyBatch(items)
+    }
+    const granted = await new NodeBackend(follower, NO_LEADER_LINK).leaseGrant({
+      id: 7n,
+      ttlSeconds: 60,
+    })
+    expect(granted.id).toBe(7n)
+    expect(leader.store.lessor.list()).not.toContain(7n)
+    const onLeader = new NodeBackend(leader, NO_LEADER_LINK)
+    let renewed: number | undefined
+    const renewing = onLeader.leaseKeepAlive(7n).then((ttl) => (renewed = ttl))
+    const ttlAsked = onLeader.leaseTimeToLive(7n, false)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(renewed).toBeUndefined() // waits for the apply instead of "lease not found"
+    release()
+    expect(await renewing).toBe(60)
+    expect((await ttlAsked).grantedTtlSeconds).toBe(60)
+  })
+
   it('holds a write that arrives before the first election until a leader is known', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftdesk-node-'))
     net = new MemoryNetwork()
