@@ -248,6 +248,9 @@ export async function admit(ctx: ApiContext, call: Call): Promise<void> {
   }
 }
 
+/** Why a call's signal aborts: its client cancelled it, ended its stream or went away. */
+const CLIENT_WENT_AWAY = Object.freeze({ reason: 'the client went away' })
+
 /** A Call for a grpc-js call object (unary or stream) as it arrives. */
 export function callOf(
   method: string,
@@ -266,7 +269,9 @@ export function callOf(
   // grpc-js also emits 'cancelled' once a call has been answered; aborting then would only cost
   // a DOMException per call.
   grpcCall.once('cancelled', () => {
-    if (!answered) abort.abort()
+    // With a reason of our own: abort() without one builds a DOMException (a stack trace) for
+    // every stream that ends, which showed as 3% of a member's time under lease keep-alives.
+    if (!answered) abort.abort(CLIENT_WENT_AWAY)
   })
   const deadline = grpcCall.getDeadline()
   const deadlineNum = deadline instanceof Date ? deadline.getTime() : deadline
