@@ -563,15 +563,21 @@ function unexpected(r: WriteResult): Error {
  * is found.
  */
 async function renewOnLeader(node: RaftdeskNode, id: LeaseId): Promise<number> {
+  await leaderApplied(node)
+  return node.store.lessor.renew(id, node.clock.now())
+}
+
+/** Waits until the leader applied what is committed; NOT_LEADER if it is not (or no longer) it. */
+async function leaderApplied(node: RaftdeskNode): Promise<void> {
   if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
   await node.appliedCommitted(Date.now() + node.requestTimeoutMs)
-  return node.store.lessor.renew(id, node.clock.now())
+  // Leadership may have moved during the wait: the lessor here is no longer the primary one.
+  if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
 }
 
 /** A lease's time to live on the leader, in the same order as renewOnLeader. */
 async function timeToLiveOnLeader(node: RaftdeskNode, id: LeaseId, keys: boolean) {
-  if (!node.isLeader) throw new EtcdServerError('NOT_LEADER')
-  await node.appliedCommitted(Date.now() + node.requestTimeoutMs)
+  await leaderApplied(node)
   return node.store.lessor.timeToLive(id, node.clock.now(), keys)
 }
 

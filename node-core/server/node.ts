@@ -218,7 +218,11 @@ export class RaftdeskNode {
   /** Auth tokens this member knows (auth-tokens.ts), filled as authenticate entries apply. */
   readonly tokens: TokenKeeper
   /** Calls waiting until this member has applied an index (a token issued there). */
-  private appliedWaiters: Array<{ index: number; done: () => void }> = []
+  private appliedWaiters: Array<{
+    index: number
+    done: () => void
+    fail: (err: Error) => void
+  }> = []
   private readonly confChanges: WaitRegistry<ConfState>
   private role: Role = 'follower'
   private lead = 0
@@ -541,8 +545,14 @@ export class RaftdeskNode {
     const deadline = Date.now() + this.options.requestTimeoutMs
     const electionMs = this.options.tickMs * this.options.electionTicksMin
     for (;;) {
-      if (this.isLeader) return await local()
-      if (this.lead !== 0) {
+      if (this.isLeader) {
+        try {
+          return await local()
+        } catch (err) {
+          // Leadership moved while it ran (it may wait for the apply): ask the new leader.
+          if (!isLeadershipMiss(err)) throw err
+        }
+      } else if (this.lead !== 0) {
         try {
           return await forward(deadline)
         } catch (err) {
@@ -607,7 +617,7 @@ export class RaftdeskNode {
    * before the leader does).
    */
   async appliedCommitted(deadlineMs: number): Promise<void> {
-    const commit = this.raft.status().commit
+    const commit = this.raft.committedIndex
     if (commit <= this.applier.appliedIndex) return
     await this.appliedAtLeast(commit, deadlineMs, 'TIMEOUT_WAIT_APPLIED_INDEX')
   }
@@ -619,7 +629,11 @@ export class RaftdeskNode {
     code: 'INVALID_AUTH_TOKEN' | 'TIMEOUT_WAIT_APPLIED_INDEX' = 'INVALID_AUTH_TOKEN',
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const waiter = { index, done: () => (clearTimeout(timer), resolve()) }
+      const waiter = {
+        index,
+        done: () => (clearTimeout(timer), resolve()),
+        fail: (err: Error) => (clearTimeout(timer), reject(err)),
+      }
       // deadlineMs is the gRPC call's, in wall time.
       const timer = setTimeout(
         () => {
@@ -1136,6 +1150,7 @@ export class RaftdeskNode {
     for (const run of [...this.leaderWaiters]) run()
     this.writes.rejectAll(err)
     this.confChanges.rejectAll(err)
+    for (const w of this.appliedWaiters.splice(0)) w.fail(err)
     await this.transport.stop().catch(() => undefined)
     // Let a Ready in flight finish its WAL write before the WAL closes.
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5))
@@ -1172,6 +1187,6 @@ export class RaftdeskNode {
 function isLeadershipMiss(err: unknown): boolean {
   return (
     err instanceof RaftdeskError &&
-    ['NOT_LEADER', 'NO_LEADER', 'STOPPED', 'UNREACHABLE'].includes(err.code)
+    ['NOT_LEADER', 'NOT_PRIMARY', 'NO_LEADER', 'STOPPED', 'UNREACHABLE'].includes(err.code)
   )
 }

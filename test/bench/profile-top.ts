@@ -1,11 +1,13 @@
 /**
  * Summarises V8 .cpuprofile files (from `node --cpu-prof`): the functions with the most self time,
  * and self time by where the code lives (a package under node_modules, a project directory, or
- * Node itself), as a share of the samples.
+ * Node itself), as a share of the busy samples. Frames in the nodes' bundle (node-bundle.ts) are
+ * named by the source file they came from (line numbers stay the bundle's).
  *
  *   tsx test/bench/profile-top.ts FILE.cpuprofile [...] [--top 40]
  */
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 interface ProfileNode {
@@ -25,9 +27,36 @@ const { values, positionals } = parseArgs({
 })
 const top = Number(values.top ?? 40)
 
+/**
+ * For a bundle esbuild wrote (the nodes run node-bundle.ts's): the source file each line came
+ * from, from the `// node-core/...` comment esbuild puts before each module.
+ */
+const bundleSources = new Map<string, Array<{ line: number; file: string }>>()
+function sourceOf(url: string, line: number): string | undefined {
+  if (!url.endsWith('.mjs') || !url.includes('/.cache/')) return undefined
+  let sections = bundleSources.get(url)
+  if (sections === undefined) {
+    sections = []
+    const lines = readFileSync(fileURLToPath(url), 'utf8').split('\n')
+    lines.forEach((text, i) => {
+      const m = /^\/\/ (node-core\/\S+)$/.exec(text)
+      if (m) sections!.push({ line: i, file: m[1]! })
+    })
+    bundleSources.set(url, sections)
+  }
+  let file: string | undefined
+  for (const sec of sections) {
+    if (sec.line > line) break
+    file = sec.file
+  }
+  return file
+}
+
 /** Where a frame's code lives: a package, a project directory, or Node's own code. */
-function placeOf(url: string): string {
+function placeOf(url: string, line: number): string {
   if (url === '') return '(native / VM)'
+  const source = sourceOf(url, line)
+  if (source !== undefined) return source.split('/').slice(0, 2).join('/')
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
   const nm = url.lastIndexOf('/node_modules/')
   if (nm >= 0) {
@@ -52,10 +81,11 @@ for (const file of positionals) {
   const byPlace = new Map<string, number>()
   for (const [id, us] of selfUs) {
     const f = byId.get(id)!.callFrame
-    const short = f.url.replace(/^.*\/(node_modules|node-core)\//, '$1/')
+    const short =
+      sourceOf(f.url, f.lineNumber) ?? f.url.replace(/^.*\/(node_modules|node-core)\//, '$1/')
     const fn = `${f.functionName || '(anonymous)'}  ${short}:${f.lineNumber + 1}`
     byFn.set(fn, (byFn.get(fn) ?? 0) + us)
-    const place = placeOf(f.url)
+    const place = f.functionName === '(idle)' ? '(idle)' : placeOf(f.url, f.lineNumber)
     byPlace.set(place, (byPlace.get(place) ?? 0) + us)
   }
   const idle = [...byFn].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) => a + v, 0)
@@ -65,8 +95,11 @@ for (const file of positionals) {
     `\n== ${file}: ${(busy / 1000).toFixed(0)} ms busy of ${(totalUs / 1000).toFixed(0)} ms`,
   )
   console.log('-- by place')
-  for (const [k, v] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
-    if (k !== '(native / VM)' || v !== idle) console.log(`${pct(v)}  ${k}`)
+  for (const [k, v] of [...byPlace]
+    .filter(([k]) => k !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)) {
+    console.log(`${pct(v)}  ${k}`)
   }
   console.log('-- by function (self)')
   for (const [k, v] of [...byFn]

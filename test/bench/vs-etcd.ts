@@ -12,6 +12,8 @@
  * get that environment variable, the second's do not (same run, rounds alternating), for
  * trying a change behind a variable; results go to vs-env.{json,md}.
  *
+ * `--chart FILE` draws docs/bench/vs-etcd.svg again from a saved vs-etcd.json, running nothing.
+ *
  * `--only TEXT` (repeatable) keeps the workloads whose names contain one of the texts; `--out DIR`
  * writes the results there instead.
  *
@@ -56,14 +58,20 @@ const { values } = parseArgs({
     only: { type: 'string', multiple: true },
     extras: { type: 'boolean' },
     'vs-env': { type: 'string' },
+    chart: { type: 'string' },
     keys: { type: 'string' },
     out: { type: 'string' },
   },
 })
 const profile = values.profile === true
+if (profile && values.extras) throw new Error('--profile and --extras do not go together')
 /** `--vs-env NAME=VALUE`: raftdesk with that variable in its nodes' environment against without. */
 const vsEnv = values['vs-env']
-/** Results go to <out>/vs-etcd.{json,md,svg}, or vs-env.{json,md} for a --vs-env run. */
+/**
+ * Results go to <out>/vs-etcd.{json,md,svg}, or vs-env.{json,md} for a --vs-env run. A full run
+ * (no --quick, --only, --vs-env, --out, --seconds or --rounds) also writes the chart and the table
+ * to docs/bench/, where the README shows them.
+ */
 const BASE = vsEnv === undefined ? 'vs-etcd' : 'vs-env'
 const quick = values.quick === true
 const rounds = profile ? 1 : Number(values.rounds ?? (quick ? 2 : 3))
@@ -114,6 +122,16 @@ const WORKLOADS = (values.extras ? [] : ALL_WORKLOADS).filter(
 )
 
 const OUT = values.out ?? join(import.meta.dirname, '../../test-results/bench')
+const DOCS = join(import.meta.dirname, '../../docs/bench')
+const publishes =
+  !quick &&
+  !profile &&
+  values.extras !== true &&
+  values.only === undefined &&
+  vsEnv === undefined &&
+  values.out === undefined &&
+  values.seconds === undefined &&
+  values.rounds === undefined
 const GOCODE = '/usr/share/gocode'
 const ROOT_PASSWORD = 'bench'
 const PROFILES = join(OUT, 'profiles')
@@ -164,12 +182,15 @@ interface System {
 }
 
 interface Round {
+  ops: number
   opsPerS: number
   p50Ms: number
   p99Ms: number
   maxMs: number
   cpuMsPerOp: number
   errors: number
+  /** The first errors loadgen printed, when there were any. */
+  errorSamples?: string[]
 }
 
 /** One loadgen run; the members' CPU is sampled from its "ready" line to its exit. */
@@ -212,12 +233,21 @@ async function round(loadgen: string, s: System, w: Workload): Promise<Round> {
     errors: number
   }
   return {
+    ops: r.ops,
     opsPerS: r.ops / r.seconds,
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
     maxMs: r.maxMs,
     cpuMsPerOp: r.ops > 0 ? (cpu * 1000) / r.ops : 0,
     errors: r.errors,
+    ...(r.errors > 0
+      ? {
+          errorSamples: stderr
+            .split('\n')
+            .filter((l) => l.startsWith('error: '))
+            .slice(0, 3),
+        }
+      : {}),
   }
 }
 
@@ -231,10 +261,22 @@ async function enableAuth(s: System): Promise<void> {
   await ctl('auth', 'enable')
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+/** The median; of an even count, the mean of the middle two. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true })
+  if (values.chart !== undefined) {
+    // Draws the README's chart again from a saved vs-etcd.json, running nothing.
+    const { rows } = JSON.parse(readFileSync(values.chart, 'utf8')) as { rows: ChartRow[] }
+    mkdirSync(DOCS, { recursive: true })
+    writeFileSync(join(DOCS, 'vs-etcd.svg'), chart(rows))
+    return
+  }
   const loadgen = await buildLoadgen()
   const dir = mkdtempSync(join(tmpdir(), 'raftdesk-vs-etcd-'))
   const systems: System[] = []
@@ -313,7 +355,12 @@ async function startRaftdesk(
       env,
     }),
   })
-  await cluster.waitForLeader()
+  try {
+    await cluster.waitForLeader()
+  } catch (err) {
+    await cluster.stop().catch(() => undefined)
+    throw err
+  }
   return {
     name: slot,
     label,
@@ -373,7 +420,8 @@ function report(results: Results, a: string, b: string): void {
       results.find((x) => x.workload === w.name && x.system === name)!.rounds
     const ours = of('raftdesk')
     const theirs = of('etcd')
-    const med = (rs: Round[], k: keyof Round) => median(rs.map((x) => x[k]))
+    const med = (rs: Round[], k: 'opsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPerOp') =>
+      median(rs.map((x) => x[k]))
     return {
       workload: w.name,
       raftdesk: {
@@ -410,6 +458,12 @@ function report(results: Results, a: string, b: string): void {
   )
   writeFileSync(join(OUT, `${BASE}.md`), `${table}\n`)
   if (vsEnv === undefined) writeFileSync(join(OUT, 'vs-etcd.svg'), chart(rows))
+  if (publishes) {
+    // A whole run is what the README shows.
+    mkdirSync(DOCS, { recursive: true })
+    writeFileSync(join(DOCS, 'vs-etcd.svg'), chart(rows))
+    writeFileSync(join(DOCS, 'vs-etcd.md'), `${table}\n`)
+  }
   console.log(`\n${table}`)
 }
 
@@ -513,7 +567,7 @@ async function extras(loadgen: string, systems: System[]): Promise<void> {
     const wal0 = dirBytes(s.walDir(follower))
     const io0 = storageBytes(s.pids())
     const before = await round(loadgen, s, put16)
-    const ops = before.opsPerS * seconds
+    const ops = before.ops
     const walGrowth = dirBytes(s.walDir(follower)) - wal0
     const storageBytesPerWrite = (storageBytes(s.pids()) - io0) / ops
     const fill100k = await fillKeys(loadgen, s, 0, 100_000)
@@ -554,6 +608,15 @@ async function extras(loadgen: string, systems: System[]): Promise<void> {
     JSON.stringify({ atMs: Date.now(), extras: out }, null, 2),
   )
   writeFileSync(join(OUT, 'vs-etcd-extras.md'), `${table}\n`)
+  if (
+    values.out === undefined &&
+    values.keys === undefined &&
+    values.seconds === undefined &&
+    vsEnv === undefined
+  ) {
+    mkdirSync(DOCS, { recursive: true })
+    writeFileSync(join(DOCS, 'vs-etcd-extras.md'), `${table}\n`)
+  }
   console.log(`\n${table}`)
 }
 
@@ -569,7 +632,7 @@ interface ChartRow {
  * with two bars per row needs no charting library.
  */
 function chart(rows: ChartRow[]): string {
-  const labelW = 260
+  const labelW = 300
   const barW = 420
   const rowH = 34
   const top = 56
@@ -577,7 +640,7 @@ function chart(rows: ChartRow[]): string {
     1.5,
     ...rows.flatMap((r) => [r.throughputRatio, r.cpuPerOpRatioEtcdOverRaftdesk]),
   )
-  const x = (v: number) => labelW + (Math.min(v, max) / max) * barW
+  const x = (v: number) => Math.round(10 * (labelW + (Math.min(v, max) / max) * barW)) / 10
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const height = top + rows.length * rowH + 40
   const width = labelW + barW + 70

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
@@ -216,8 +217,13 @@ func watch(conns []*clientv3.Client, writers, watchers int, pad string,
 			defer wg.Done()
 			ch := conns[w%len(conns)].Watch(clientv3.WithRequireLeader(ctx), "watch/",
 				clientv3.WithPrefix(), clientv3.WithCreatedNotify())
-			ready <- struct{}{}
+			signalled := false
 			for resp := range ch {
+				if resp.Created && !signalled {
+					// The member has created the watch: events from now on reach it.
+					ready <- struct{}{}
+					signalled = true
+				}
 				now := time.Now()
 				for _, ev := range resp.Events {
 					sent, err := strconv.ParseInt(strings.SplitN(string(ev.Kv.Value), " ", 2)[0], 10, 64)
@@ -233,10 +239,9 @@ func watch(conns []*clientv3.Client, writers, watchers int, pad string,
 	for w := 0; w < watchers; w++ {
 		<-ready
 	}
-	time.Sleep(200 * time.Millisecond) // the watches are created on the members
 	fmt.Println("ready")
 	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
-	errs := make([]int, watchers)
+	var writeErrors int64
 	var wwg sync.WaitGroup
 	start := time.Now()
 	for s := 0; s < writers; s++ {
@@ -248,7 +253,7 @@ func watch(conns []*clientv3.Client, writers, watchers int, pad string,
 				v := fmt.Sprintf("%d %s", time.Now().UnixNano(), pad)
 				pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
 				if _, err := c.Put(pctx, fmt.Sprintf("watch/%d", s), v); err != nil {
-					errs[0]++
+					atomic.AddInt64(&writeErrors, 1)
 				}
 				pcancel()
 			}
@@ -261,7 +266,7 @@ func watch(conns []*clientv3.Client, writers, watchers int, pad string,
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	return lat, errs, elapsed
+	return lat, []int{int(writeErrors)}, elapsed
 }
 
 // fill writes keys fill/<n>, n in [from, to), 128 puts per txn (etcd's default --max-txn-ops),

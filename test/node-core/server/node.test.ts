@@ -402,7 +402,9 @@ describe('RaftdeskNode', () => {
     let renewed: number | undefined
     const renewing = onLeader.leaseKeepAlive(7n).then((ttl) => (renewed = ttl))
     const ttlAsked = onLeader.leaseTimeToLive(7n, false)
-    await new Promise((r) => setTimeout(r, 50))
+    // Long enough for a renewal that did not wait to have failed; short of an election (the
+    // blocked leader sends no heartbeats meanwhile).
+    await new Promise((r) => setTimeout(r, 20))
     expect(renewed).toBeUndefined() // waits for the apply instead of "lease not found"
     release()
     expect(await renewing).toBe(60)
