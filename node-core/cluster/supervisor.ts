@@ -736,10 +736,21 @@ export class LocalCluster extends EventEmitter<LocalClusterEvents> {
   async removeNode(name: string): Promise<void> {
     const n = this.node(name)
     const id = await this.idOf(name)
-    const leader = await this.leaderForChange()
+    let leader = await this.leaderForChange()
     const voters = this.node(leader).status?.confState.voters ?? []
     if (voters.length === 1 && voters[0] === id) {
       throw new ValidationError('LAST_VOTER', `${name} is the only voter: a cluster needs one`)
+    }
+    if (leader === name) {
+      // A leader that removes itself learns that the removal committed only if the next leader
+      // tells it before dropping it (it may not: then it stops with "server stopped" and the
+      // call fails although the removal happened). Hand leadership over first and ask the new
+      // leader, which answers once it has applied the removal.
+      const to = voters.find((v) => v !== id)
+      if (to !== undefined) {
+        await this.request(name, 'transferLeadership', { to })
+        leader = await this.waitForLeader(15_000, name)
+      }
     }
     this.record(name, 'action', 'removal from the cluster asked')
     await this.request(leader, 'memberRemove', { id }, 15_000).catch((err: NodeCommandError) => {

@@ -653,5 +653,12 @@ export async function removeMemberOn(node: RaftdeskNode, id: number): Promise<vo
   // A leader that removes itself would leave the cluster leaderless for an election timeout;
   // handing over first keeps the gap to one round trip.
   if (id === node.id) await node.handOverLeadership()
-  await node.changeMembership({ type: 'removeNode', nodeId: id })
+  try {
+    await node.changeMembership({ type: 'removeNode', nodeId: id })
+  } catch (err) {
+    // Removing itself, this member may hear that its removal committed from a member that
+    // applied it (and now refuses it) before it applies it here: it stops, removed. Done.
+    if (id === node.id && node.wasRemoved) return
+    throw err
+  }
 }

@@ -235,6 +235,8 @@ export class RaftdeskNode {
   private ticker: NodeJS.Timeout | null = null
   private leaseTimer: NodeJS.Timeout | null = null
   private stopping = false
+  /** Set once this member knows it was removed from the cluster (it then stops). */
+  private removed = false
   private stopped = false
   private stopReason = ''
   private fatal: Error | null = null
@@ -374,12 +376,18 @@ export class RaftdeskNode {
     this.transport.onRemoved((by) => {
       if (this.stopping) return
       this.log.warn(`member ${by} says this member was removed from the cluster`)
+      this.removed = true
       void this.shutdown('removed from the cluster')
     })
   }
 
   // -----------------------------------------------------------------------------------------------
   // Public operations
+
+  /** True once this member learnt that the cluster removed it (applied, or told by a peer). */
+  get wasRemoved(): boolean {
+    return this.removed
+  }
 
   get isStopped(): boolean {
     return this.stopped
@@ -953,6 +961,7 @@ export class RaftdeskNode {
     }
     this.notifyStatus()
     if (this.applier.removedSelf) {
+      this.removed = true
       void this.shutdown('removed from the cluster')
       return
     }
