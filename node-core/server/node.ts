@@ -625,7 +625,7 @@ export class RaftdeskNode {
    * before the leader does).
    */
   async appliedCommitted(deadlineMs: number): Promise<void> {
-    const commit = this.raft.committedIndex
+    const commit = this.commitIndex()
     if (commit <= this.applier.appliedIndex) return
     await this.appliedAtLeast(commit, deadlineMs, 'TIMEOUT_WAIT_APPLIED_INDEX')
   }
@@ -718,7 +718,7 @@ export class RaftdeskNode {
   }
 
   commitIndex(): number {
-    return this.raft.status().commit
+    return this.raft.committedIndex
   }
 
   transferLeadership(to: number): void {

@@ -283,7 +283,6 @@ export class Wal {
   private queuedHardState: HardState
   private queuedBytes = 0
   private writes = 0
-  private fsyncs = 0
   /** A commit-only hard state not written yet: it goes ahead of the next durable batch. */
   private deferredHardState: HardState | undefined
   private readonly queue: Op[] = []
@@ -410,7 +409,8 @@ export class Wal {
       hardState: { ...this.hardState },
       snapshotIndex: this.queuedSnapshotIndex,
       writes: this.writes,
-      fsyncs: this.fsyncs,
+      // Every write is durable (commit-only saves wait for the next one): one count serves both.
+      fsyncs: this.writes,
       closed: this.closed,
       failed: this.failure !== undefined,
     }
@@ -570,7 +570,6 @@ export class Wal {
     await writeAll(this.fh, buf, this.tailBytes)
     if (!WRITES_ARE_DURABLE) await this.fh.datasync()
     this.writes++
-    this.fsyncs++
     this.deferredHardState = undefined
     this.tailBytes += total
     this.queuedBytes -= batchBytes

@@ -261,6 +261,19 @@ async function enableAuth(s: System): Promise<void> {
   await ctl('auth', 'enable')
 }
 
+/** One system's rounds of a workload: medians, each round's ops/s, and all errors. */
+function summarise(rs: Round[]) {
+  const med = (k: 'opsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPerOp') => median(rs.map((x) => x[k]))
+  return {
+    opsPerS: med('opsPerS'),
+    p50Ms: med('p50Ms'),
+    p99Ms: med('p99Ms'),
+    cpuMsPerOp: med('cpuMsPerOp'),
+    spread: rs.map((x) => Math.round(x.opsPerS)),
+    errors: rs.reduce((n, x) => n + x.errors, 0),
+  }
+}
+
 /** The median; of an even count, the mean of the middle two. */
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -286,7 +299,9 @@ async function main(): Promise<void> {
       if (!profile) await startEtcd(dir, systems)
     } else {
       // raftdesk with the variable (in raftdesk's slot) against raftdesk without it.
-      const [k, v] = [vsEnv.slice(0, vsEnv.indexOf('=')), vsEnv.slice(vsEnv.indexOf('=') + 1)]
+      const eq = vsEnv.indexOf('=')
+      if (eq < 1) throw new Error(`--vs-env wants NAME=VALUE, not "${vsEnv}"`)
+      const [k, v] = [vsEnv.slice(0, eq), vsEnv.slice(eq + 1)]
       systems.push(await startRaftdesk(join(dir, 'b'), 'raftdesk', `raftdesk ${vsEnv}`, { [k]: v }))
       systems.push(await startRaftdesk(join(dir, 'a'), 'etcd', 'raftdesk', {}))
     }
@@ -311,13 +326,9 @@ async function main(): Promise<void> {
       }
       for (const s of systems) {
         results.push({ workload: w.name, system: s.name, rounds: byName.get(s.name)! })
-        const m = byName.get(s.name)!
+        const m = summarise(byName.get(s.name)!)
         console.log(
-          `${w.name.padEnd(22)} ${s.label.padEnd(8)} ${Math.round(median(m.map((x) => x.opsPerS)))
-            .toString()
-            .padStart(6)} ops/s  p50 ${median(m.map((x) => x.p50Ms)).toFixed(2)} ms  p99 ${median(
-            m.map((x) => x.p99Ms),
-          ).toFixed(2)} ms  CPU ${median(m.map((x) => x.cpuMsPerOp)).toFixed(3)} ms/op`,
+          `${w.name.padEnd(22)} ${s.label.padEnd(8)} ${Math.round(m.opsPerS).toString().padStart(6)} ops/s  p50 ${m.p50Ms.toFixed(2)} ms  p99 ${m.p99Ms.toFixed(2)} ms  CPU ${m.cpuMsPerOp.toFixed(3)} ms/op`,
         )
       }
     }
@@ -418,30 +429,14 @@ function report(results: Results, a: string, b: string): void {
   const rows = WORKLOADS.map((w) => {
     const of = (name: string) =>
       results.find((x) => x.workload === w.name && x.system === name)!.rounds
-    const ours = of('raftdesk')
-    const theirs = of('etcd')
-    const med = (rs: Round[], k: 'opsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPerOp') =>
-      median(rs.map((x) => x[k]))
+    const ours = summarise(of('raftdesk'))
+    const theirs = summarise(of('etcd'))
     return {
       workload: w.name,
-      raftdesk: {
-        opsPerS: med(ours, 'opsPerS'),
-        p50Ms: med(ours, 'p50Ms'),
-        p99Ms: med(ours, 'p99Ms'),
-        cpuMsPerOp: med(ours, 'cpuMsPerOp'),
-        spread: ours.map((x) => Math.round(x.opsPerS)),
-        errors: ours.reduce((n, x) => n + x.errors, 0),
-      },
-      etcd: {
-        opsPerS: med(theirs, 'opsPerS'),
-        p50Ms: med(theirs, 'p50Ms'),
-        p99Ms: med(theirs, 'p99Ms'),
-        cpuMsPerOp: med(theirs, 'cpuMsPerOp'),
-        spread: theirs.map((x) => Math.round(x.opsPerS)),
-        errors: theirs.reduce((n, x) => n + x.errors, 0),
-      },
-      throughputRatio: med(ours, 'opsPerS') / med(theirs, 'opsPerS'),
-      cpuPerOpRatioEtcdOverRaftdesk: med(theirs, 'cpuMsPerOp') / med(ours, 'cpuMsPerOp'),
+      raftdesk: ours,
+      etcd: theirs,
+      throughputRatio: ours.opsPerS / theirs.opsPerS,
+      cpuPerOpRatioEtcdOverRaftdesk: theirs.cpuMsPerOp / ours.cpuMsPerOp,
     }
   })
   const table = [

@@ -74,6 +74,18 @@ async function get(node: RaftdeskNode, key: string, serializable = false) {
   return kv ? Buffer.from(kv.value).toString() : null
 }
 
+/** Holds every batch `node` applies until the returned function is called. */
+function holdApplies(node: RaftdeskNode): () => void {
+  const applyBatch = node.store.applyBatch.bind(node.store)
+  let release = () => {}
+  const released = new Promise<void>((r) => (release = r))
+  node.store.applyBatch = async (items) => {
+    await released
+    return applyBatch(items)
+  }
+  return release
+}
+
 afterEach(async () => {
   for (const n of nodes) await n.stop().catch(() => undefined)
   nodes = []
@@ -322,13 +334,7 @@ describe('RaftdeskNode', () => {
     const leader = await leaderOf(nodes)
     const slow = nodes.find((n) => n !== leader)!
     // The follower's store stops applying: entries keep being committed, not applied.
-    const applyBatch = slow.store.applyBatch.bind(slow.store)
-    let release = () => {}
-    const released = new Promise<void>((r) => (release = r))
-    slow.store.applyBatch = async (items) => {
-      await released
-      return applyBatch(items)
-    }
+    const release = holdApplies(slow)
     await Promise.all(
       [1, 2, 3, 4, 5].map((i) =>
         leader.propose({ type: 'put', put: { key: enc(`lag${i}`), value: enc('x') } }),
@@ -385,13 +391,7 @@ describe('RaftdeskNode', () => {
     const leader = await leaderOf(nodes)
     const follower = nodes.find((n) => n !== leader)!
     // The leader's store stops applying: the grant commits and the follower applies it first.
-    const applyBatch = leader.store.applyBatch.bind(leader.store)
-    let release = () => {}
-    const released = new Promise<void>((r) => (release = r))
-    leader.store.applyBatch = async (items) => {
-      await released
-      return applyBatch(items)
-    }
+    const release = holdApplies(leader)
     const granted = await new NodeBackend(follower, NO_LEADER_LINK).leaseGrant({
       id: 7n,
       ttlSeconds: 60,
